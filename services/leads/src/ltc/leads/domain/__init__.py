@@ -1,0 +1,1 @@
+"""The leads domain: plain Python, no I/O."""

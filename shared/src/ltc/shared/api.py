@@ -1,0 +1,132 @@
+"""HTTP conventions shared by every service: idempotent creation, ETags, cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any, Awaitable, Callable, Generic, TypeVar
+from uuid import UUID, uuid4
+
+from fastapi import Header, Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ltc.shared.db import IdempotencyRecord, UnitOfWork, idempotency_keys
+from ltc.shared.errors import ProblemError
+
+T = TypeVar("T")
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, max 200)")]
+Cursor = Annotated[str | None, Query(description="opaque cursor from the previous page's next_cursor")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:
+    """Refuse a write based on a stale read (412), or one that did not say what it read (428)."""
+    if if_match is None:
+        if required:
+            raise ProblemError(428, "if-match-required", "Precondition required",
+                               "send If-Match with the ETag from your last read")
+        return
+    if if_match.strip() not in (etag(version), f"W/{etag(version)}", "*"):
+        raise ProblemError(412, "stale-etag", "Precondition failed",
+                           f"the object is at version {version}; read it again before changing it")
+
+
+def request_hash(body: BaseModel) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+async def replay_idempotent(session: AsyncSession, *, principal: str, key: str | None,
+                            endpoint: str, body: BaseModel) -> str | None:
+    """The id created earlier under this key, or None; the same key with another body is a 422."""
+    if key is None:
+        return None
+    row = (
+        await session.execute(
+            select(idempotency_keys).where(idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.endpoint != endpoint or row.request_hash != request_hash(body):
+        raise ProblemError(422, "idempotency-key-reused", "Idempotency key reused",
+                           "this Idempotency-Key was used for a different request")
+    return row.resource_id
+
+
+def idempotency_record(*, principal: str, key: str | None, endpoint: str, body: BaseModel,
+                       resource_id: UUID) -> IdempotencyRecord | None:
+    if key is None:
+        return None
+    return IdempotencyRecord(principal, key, endpoint, request_hash(body), str(resource_id))
+
+
+async def create_idempotently(uow: UnitOfWork, *, principal: str, key: str | None, endpoint: str,
+                              body: BaseModel, create: Callable[[UUID], Awaitable[None]]) -> UUID:
+    """Run `create(new_id)` once per (caller, Idempotency-Key); a repeat returns the first id.
+
+    The key is stored by the unit of work in the creation's own transaction, so a crash can never
+    leave a creation without its key or a key without its creation.
+    """
+    try:
+        async with uow:
+            existing = await replay_idempotent(uow.session, principal=principal, key=key, endpoint=endpoint, body=body)
+            if existing is not None:
+                return UUID(existing)
+            new_id = uuid4()
+            uow.idempotency = idempotency_record(principal=principal, key=key, endpoint=endpoint, body=body,
+                                                 resource_id=new_id)
+            await create(new_id)
+            return new_id
+    except IntegrityError:
+        if key is None:
+            raise
+        # A concurrent request with the same key committed first: answer with its result.
+        async with uow:
+            existing = await replay_idempotent(uow.session, principal=principal, key=key, endpoint=endpoint, body=body)
+        if existing is None:
+            raise
+        return UUID(existing)
+
+
+def _encode_cursor(created_at: datetime, ident: UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, ident = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), UUID(ident)
+    except (ValueError, TypeError):
+        raise ProblemError(422, "validation-error", "Invalid request", "cursor: not a cursor this API issued",
+                           errors=[{"field": "cursor", "message": "not a cursor this API issued", "type": "value_error"}]) from None
+
+
+async def paginate(session: AsyncSession, stmt: Select[Any], *, created_at: ColumnElement[datetime],
+                   ident: ColumnElement[UUID], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    """Keyset pagination on (created_at, id): stable under inserts, no OFFSET scans."""
+    if cursor:
+        after_time, after_id = _decode_cursor(cursor)
+        stmt = stmt.where(or_(created_at > after_time, and_(created_at == after_time, ident > after_id)))
+    rows = list((await session.execute(stmt.order_by(created_at, ident).limit(limit + 1))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], _encode_cursor(last.created_at, last.id)

@@ -1,0 +1,154 @@
+"""The idempotent event consumer: Kafka → inbox check → handler → one database commit → offset commit.
+
+- The message id (CloudEvents `id`) is recorded in the inbox in the same transaction as the
+  effect, so a redelivered message (a crash before the offset commit, a relay re-send) has no
+  second effect.
+- A message that can never be processed (not a CloudEvent, a type nobody defined, a payload that
+  fails its schema, a rule the handler refuses) goes to `<topic>.dlq` with the reason in its
+  headers, and the consumer moves on.
+- A transient failure (database or broker unreachable) is retried with back-off, never
+  dead-lettered: the data is fine, the world is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ltc.shared.db import UnitOfWork, inbox
+from ltc.shared.errors import ConcurrencyConflict, DomainError
+from ltc.shared.messages import EVENT_TYPES, EventPayload, dlq_topic
+from ltc.shared.messages.envelope import Envelope, InvalidMessage
+from ltc.shared.observability import set_correlation_id
+
+log = structlog.get_logger()
+
+Handler = Callable[[UnitOfWork, EventPayload, Envelope], Awaitable[None]]
+
+_TRANSIENT = (OperationalError, InterfaceError, ConnectionError, OSError, ConcurrencyConflict, TimeoutError)
+
+
+class Poison(Exception):
+    """This message can never be processed; it belongs on the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topics: tuple[str, ...]
+    handlers: dict[str, Handler]  # keyed by CloudEvents type, e.g. "ltc.lead.converted.v1"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _TRANSIENT)
+
+
+class EventConsumer:
+    def __init__(self, *, consumer: AIOKafkaConsumer, dlq_producer: AIOKafkaProducer,
+                 session_factory: async_sessionmaker[AsyncSession], subscription: Subscription,
+                 name: str, source: str, max_backoff: float = 10.0) -> None:
+        self._consumer = consumer
+        self._dlq = dlq_producer
+        self._session_factory = session_factory
+        self._subscription = subscription
+        self._name = name
+        self._source = source
+        self._max_backoff = max_backoff
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                await self._commit_offsets({tp: records[-1].offset + 1})
+
+    async def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        await self._consumer.commit(offsets)
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Apply one record exactly once, dead-letter it, or skip it; retry while the world is down."""
+        backoff = 0.2
+        while True:
+            try:
+                await self._apply(record)
+                return
+            except Poison as poison:
+                await self._dead_letter(record, poison.reason, poison.detail)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not _is_transient(exc):
+                    log.exception("handler failed; dead-lettering", topic=record.topic, offset=record.offset)
+                    await self._dead_letter(record, "handler-error", f"{type(exc).__name__}: {exc}")
+                    return
+                log.warning("transient failure; retrying", error=str(exc), backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def _apply(self, record: ConsumerRecord) -> None:
+        try:
+            envelope = Envelope.from_kafka(record.key, record.value, record.headers)
+        except InvalidMessage as exc:
+            raise Poison("invalid-envelope", str(exc)) from None
+        payload_type = EVENT_TYPES.get(envelope.type)
+        if payload_type is None:
+            raise Poison("unknown-event-type", f"no event type {envelope.type!r} is defined")
+        handler = self._subscription.handlers.get(envelope.type)
+        if handler is None:
+            return  # a known event this service does not react to
+        try:
+            payload = payload_type.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise Poison("invalid-payload", str(exc)) from None
+        set_correlation_id(envelope.correlation_id)
+        uow = UnitOfWork(self._session_factory, self._source,
+                         correlation_id=envelope.correlation_id, traceparent=envelope.traceparent)
+        async with uow:
+            first_delivery = (
+                await uow.session.execute(
+                    insert(inbox)
+                    .values(consumer=self._name, message_id=envelope.id, type=envelope.type,
+                            topic=record.topic, partition=record.partition, offset=record.offset)
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.message_id)
+                )
+            ).first()
+            if first_delivery is None:
+                log.info("duplicate delivery ignored", message_id=envelope.id, type=envelope.type)
+                return
+            try:
+                await handler(uow, payload, envelope)
+            except DomainError as exc:
+                raise Poison(exc.rule, exc.detail) from None
+            await uow.commit()
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
+        headers = list(record.headers or ()) + [
+            ("dlq_reason", reason.encode()),
+            ("dlq_detail", detail[:2000].encode()),
+            ("dlq_consumer", self._name.encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+        ]
+        await self._dlq.send_and_wait(dlq_topic(record.topic), value=record.value, key=record.key, headers=headers)
+        log.warning("message dead-lettered", topic=record.topic, offset=record.offset, reason=reason)

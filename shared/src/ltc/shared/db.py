@@ -1,0 +1,170 @@
+"""Database plumbing: engine, the tables every service has (outbox, inbox, idempotency keys),
+and the unit of work that commits a state change together with its events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, Table, Text, func, insert, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm.exc import StaleDataError
+
+from ltc.shared.errors import ConcurrencyConflict
+from ltc.shared.messages import EventPayload
+from ltc.shared.observability import current_correlation_id
+
+OUTBOX_CHANNEL = "ltc_outbox"
+
+plumbing_metadata = MetaData()
+
+outbox = Table(
+    "outbox",
+    plumbing_metadata,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("correlation_id", Text),
+    Column("traceparent", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    # The relay reads only unsent rows in commit order; a partial index keeps that cheap as the
+    # table grows.
+    Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
+)
+
+inbox = Table(
+    "inbox",
+    plumbing_metadata,
+    Column("consumer", Text, primary_key=True),
+    Column("message_id", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    plumbing_metadata,
+    Column("principal", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("endpoint", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def create_plumbing_tables(op: Any) -> None:
+    """Called from each service's first Alembic migration: the plumbing schema, version 1.
+
+    A later change to these tables ships as a new function here, called from a new migration of
+    every service, so that history stays reproducible.
+    """
+    plumbing_metadata.create_all(op.get_bind())
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class IdempotencyRecord:
+    """An `Idempotency-Key` to remember in the same transaction as the creation it guards."""
+
+    def __init__(self, principal: str, key: str, endpoint: str, request_hash: str, resource_id: str) -> None:
+        self.values = {
+            "principal": principal, "key": key, "endpoint": endpoint,
+            "request_hash": request_hash, "resource_id": resource_id,
+        }
+
+
+class UnitOfWork:
+    """One transaction: the state change, its outbox rows and any inbox/idempotency record.
+
+    Aggregates collect events in their `events` list; `commit()` turns every pending event of
+    every object the session knows into an outbox row, so a handler cannot forget to publish
+    and never talks to Kafka itself.
+    """
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], source: str,
+                 *, correlation_id: str | None = None, traceparent: str | None = None) -> None:
+        self._session_factory = session_factory
+        self.source = source
+        self.correlation_id = correlation_id
+        self.traceparent = traceparent
+        self.idempotency: IdempotencyRecord | None = None
+        self._extra_events: list[EventPayload] = []
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        # close() rolls back whatever was not committed; unlike rollback() it leaves the loaded
+        # objects readable (detached, not expired) for the response that follows.
+        await self.session.close()
+
+    def publish(self, event: EventPayload) -> None:
+        """An event not owned by an aggregate (rare: most come from `aggregate.events`)."""
+        self._extra_events.append(event)
+
+    def _pending_events(self) -> list[EventPayload]:
+        events: list[EventPayload] = []
+        for obj in list(self.session.new) + list(self.session.identity_map.values()):
+            pending = getattr(obj, "events", None)
+            if pending:
+                events.extend(pending)
+                pending.clear()
+        events.extend(self._extra_events)
+        self._extra_events.clear()
+        return events
+
+    async def commit(self) -> None:
+        try:
+            await self.session.flush()
+            events = self._pending_events()
+            if events:
+                correlation_id = self.correlation_id or current_correlation_id()
+                await self.session.execute(
+                    insert(outbox),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "topic": event.topic,
+                            "key": event.subject(),
+                            "type": event.ce_type(),
+                            "payload": event.model_dump(mode="json"),
+                            "correlation_id": correlation_id,
+                            "traceparent": self.traceparent,
+                            "created_at": datetime.now(UTC),
+                        }
+                        for event in events
+                    ],
+                )
+                # Delivered only if the transaction commits: wakes the relay without polling.
+                await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            if self.idempotency is not None:
+                await self.session.execute(insert(idempotency_keys).values(**self.idempotency.values))
+            await self.session.commit()
+        except StaleDataError as exc:
+            await self.session.rollback()
+            raise ConcurrencyConflict("the object was changed by someone else; read it again") from exc
+        except IntegrityError:
+            await self.session.rollback()
+            raise

@@ -1,0 +1,145 @@
+"""Domain errors and their RFC 9457 problem+json rendering.
+
+The domain raises `DomainError` naming the rule it protects; the API turns every error into
+`application/problem+json` so a client never sees a bare 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://ltc.example/problems/"
+
+log = structlog.get_logger()
+
+
+class DomainError(Exception):
+    """A business rule said no. `rule` is a stable kebab-case name clients can match on."""
+
+    status = 409
+
+    def __init__(self, rule: str, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail
+        self.errors = errors or []
+
+
+class RuleViolation(DomainError):
+    """The request is well formed but fails a rule on its content (e.g. unmet criteria)."""
+
+    status = 422
+
+
+class NotFound(Exception):
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"{kind} {ident} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class ConcurrencyConflict(Exception):
+    """The object changed since the caller read it (stale If-Match or a concurrent write)."""
+
+
+class ProblemError(Exception):
+    """Raised by API plumbing (auth, idempotency, preconditions) to answer with a problem."""
+
+    def __init__(self, status: int, problem_type: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.problem_type = problem_type
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+def problem(status: int, problem_type: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + problem_type, "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
+    listed = [
+        {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in listed)
+    return problem(422, "validation-error", "Invalid request", detail, errors=listed)
+
+
+_STATUS_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    415: "Unsupported media type",
+    428: "Precondition required",
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error the API can meet as problem+json."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_problem(request, exc)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        extra: dict[str, Any] = {"rule": exc.rule}
+        if exc.errors:
+            extra["errors"] = exc.errors
+        return problem(exc.status, exc.rule, "Business rule violated", exc.detail, **extra)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, "not-found", "Not found", str(exc))
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def _conflict(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        return problem(409, "concurrent-modification", "Conflict", str(exc) or "the object was changed concurrently; read it again")
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.problem_type, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Constraints are the last line of defence behind the domain checks (e.g. two concurrent
+        # creations of the same thing): a conflict, not a server fault.
+        log.warning("constraint violated", path=request.url.path, error=str(exc.orig))
+        return problem(409, "constraint-violation", "Conflict", "the change conflicts with existing data")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = _STATUS_TITLES.get(exc.status_code, "Error")
+        slug = title.lower().replace(" ", "-")
+        return problem(exc.status_code, slug, title, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it has been logged")

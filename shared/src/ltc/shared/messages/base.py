@@ -1,0 +1,77 @@
+"""Payload base classes shared by every event."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from ltc.shared.money import Money, validate_currency
+
+
+def _no_float(value: Any) -> Any:
+    # A float has already lost the cents it was meant to carry; money travels as a decimal string.
+    if isinstance(value, float):
+        raise ValueError("amounts are decimal strings such as \"1234.50\", not JSON numbers")
+    return value
+
+
+DecimalStr = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+
+CurrencyCode = Annotated[
+    str,
+    BeforeValidator(lambda v: validate_currency(v) if isinstance(v, str) else v),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"}),
+]
+
+
+class MoneyPayload(BaseModel):
+    """`{"amount": "1234.50", "currency": "EUR"}`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: DecimalStr
+    currency: CurrencyCode
+
+    def to_money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @classmethod
+    def of(cls, money: Money) -> "MoneyPayload":
+        return cls(amount=money.amount, currency=money.currency)
+
+
+class Lineage(BaseModel):
+    """Where this event's flow came from, as far as the producing stage knows."""
+
+    lead_id: UUID | None = None
+    opportunity_id: UUID | None = None
+    contract_id: UUID | None = None
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload. Fields are only ever added, so consumers ignore unknown ones."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    topic: ClassVar[str]
+    # The payload field holding the aggregate id: the Kafka key and the CloudEvents subject.
+    subject_field: ClassVar[str]
+
+    lineage: Lineage = Field(default_factory=Lineage)
+
+    @classmethod
+    def ce_type(cls) -> str:
+        return f"ltc.{cls.event_type}.v{cls.version}"
+
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))

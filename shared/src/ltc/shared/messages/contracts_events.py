@@ -1,0 +1,65 @@
+"""Events published by the contracts service on `ltc.contracts`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
+
+
+class InstalmentPayload(BaseModel):
+    name: str
+    percent: DecimalStr
+    amount: MoneyPayload
+    trigger: Literal["signing", "milestone"]
+    milestone_id: UUID | None = None
+    due_days: int
+
+
+class ContractMilestonePayload(BaseModel):
+    milestone_id: UUID
+    name: str
+    planned_date: date
+    acceptance_type: Literal["preliminary", "final"]
+
+
+class _ContractEvent(EventPayload):
+    topic: ClassVar[str] = "ltc.contracts"
+    subject_field: ClassVar[str] = "contract_id"
+    contract_id: UUID
+
+
+class ContractDrafted(_ContractEvent):
+    event_type: ClassVar[str] = "contract.drafted"
+    opportunity_id: UUID
+    value: MoneyPayload
+    drafted_at: datetime
+
+
+class ContractSigned(_ContractEvent):
+    event_type: ClassVar[str] = "contract.signed"
+    account_id: UUID | None
+    account_name: str
+    value: MoneyPayload
+    signed_on: date
+    signatories: list[str]
+    payment_schedule: list[InstalmentPayload]
+    milestones: list[ContractMilestonePayload]
+
+
+class ContractMilestoneAccepted(_ContractEvent):
+    event_type: ClassVar[str] = "contract.milestone_accepted"
+    milestone_id: UUID
+    name: str
+    acceptance_type: Literal["preliminary", "final"]
+    accepted_on: date
+    certificate_ref: str
+
+
+class ContractClosed(_ContractEvent):
+    event_type: ClassVar[str] = "contract.closed"
+    closed_at: datetime

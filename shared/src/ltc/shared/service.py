@@ -1,0 +1,228 @@
+"""One way to build, migrate and run a service: app factory, background workers, health, CLI.
+
+A service describes itself with a `ServiceSpec`; everything else (settings, engine, problem
+handlers, auth, outbox relay, consumer, /healthz and /readyz, `serve`/`migrate`/`worker`
+commands) is the same for all four.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import uvicorn
+from aiokafka import AIOKafkaClient
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ltc.shared.auth import TokenVerifier
+from ltc.shared.consumer import EventConsumer, Subscription
+from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
+from ltc.shared.errors import install_problem_handlers
+from ltc.shared.kafka import make_consumer, make_producer
+from ltc.shared.migrations import current_revision, head_revision, upgrade_to_head
+from ltc.shared.observability import CorrelationIdMiddleware, configure_logging, current_correlation_id
+from ltc.shared.outbox import OutboxRelay
+from ltc.shared.settings import ServiceSettings, settings_for
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    default_port: int
+    service_dir: Path  # holds alembic.ini and migrations/
+    routers: list[APIRouter]
+    description: str
+    subscription: Subscription | None = None
+    start_mappers: Callable[[], None] = lambda: None
+    extra_workers: list[Callable[["Runtime"], Awaitable[None]]] = field(default_factory=list)
+
+    def settings(self) -> ServiceSettings:
+        return settings_for(self.name, self.default_port)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: shared by the API, the relay and the consumer."""
+
+    spec: ServiceSpec
+    settings: ServiceSettings
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size)
+        self.session_factory = make_session_factory(self.engine)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, self.spec.name, correlation_id=current_correlation_id())
+
+
+async def _supervise(name: str, make: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background worker alive: a crash is logged and the worker restarted."""
+    while True:
+        try:
+            await make()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker crashed; restarting", worker=name)
+            await asyncio.sleep(1.0)
+
+
+async def _relay(runtime: Runtime) -> None:
+    producer = make_producer(runtime.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await OutboxRelay(runtime.engine, producer, source=runtime.spec.name,
+                          poll_seconds=runtime.settings.relay_poll_seconds).run()
+    finally:
+        await producer.stop()
+
+
+async def _consume(runtime: Runtime) -> None:
+    subscription = runtime.spec.subscription
+    assert subscription is not None
+    group = f"ltc-{runtime.spec.name}"
+    consumer = make_consumer(runtime.settings.kafka_bootstrap_servers, group, *subscription.topics)
+    dlq = make_producer(runtime.settings.kafka_bootstrap_servers)
+    await dlq.start()
+    await consumer.start()
+    try:
+        await EventConsumer(consumer=consumer, dlq_producer=dlq, session_factory=runtime.session_factory,
+                            subscription=subscription, name=group, source=runtime.spec.name).run()
+    finally:
+        await consumer.stop()
+        await dlq.stop()
+
+
+@contextlib.asynccontextmanager
+async def run_workers(runtime: Runtime) -> AsyncIterator[None]:
+    workers: dict[str, Callable[[], Awaitable[None]]] = {"outbox-relay": lambda: _relay(runtime)}
+    if runtime.spec.subscription is not None:
+        workers["consumer"] = lambda: _consume(runtime)
+    for index, extra in enumerate(runtime.spec.extra_workers):
+        workers[f"worker-{index}"] = lambda extra=extra: extra(runtime)
+    tasks = [asyncio.create_task(_supervise(name, make), name=name) for name, make in workers.items()]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    return get_runtime(request).unit_of_work()
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).session_factory() as session:
+        yield session
+
+
+Uow = Annotated[UnitOfWork, Depends(get_uow)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+async def _kafka_reachable(bootstrap_servers: str) -> None:
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+    try:
+        await client.bootstrap()
+    finally:
+        await client.close()
+
+
+def _health_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+    head = head_revision(runtime.spec.service_dir)
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database and Kafka reachable, migrations at head")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            revision = await current_revision(runtime.engine)
+            checks["database"] = "ok"
+            checks["migrations"] = "ok" if revision == head else f"at {revision}, head is {head}"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(_kafka_reachable(runtime.settings.kafka_bootstrap_servers), 5)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"unreachable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    return router
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or spec.settings()
+    configure_logging(spec.name, json_logs=settings.log_json)
+    spec.start_mappers()
+    runtime = Runtime(spec, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.run_workers:
+                await stack.enter_async_context(run_workers(runtime))
+            yield
+        await runtime.engine.dispose()
+
+    app = FastAPI(title=f"LTC {spec.name}", description=spec.description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(settings)
+    app.add_middleware(CorrelationIdMiddleware)
+    install_problem_handlers(app)
+    app.include_router(_health_router(runtime))
+    for router in spec.routers:
+        app.include_router(router, prefix="/api/v1")
+    return app
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
+    """`ltc-<service> serve|migrate|worker`."""
+    parser = argparse.ArgumentParser(prog=f"ltc-{spec.name}")
+    parser.add_argument("command", choices=["serve", "migrate", "worker"],
+                        help="serve: migrate then run the API (and workers unless LTC_RUN_WORKERS=false); "
+                             "migrate: alembic upgrade head; worker: outbox relay and consumer only")
+    args = parser.parse_args(argv)
+    settings = spec.settings()
+    if args.command in ("serve", "migrate"):
+        upgrade_to_head(spec.service_dir, settings.database_url)
+    if args.command == "serve":
+        uvicorn.run(create_app(spec, settings), host=settings.host, port=settings.port,
+                    log_level="warning", access_log=False)
+    elif args.command == "worker":
+        configure_logging(spec.name, json_logs=settings.log_json)
+        spec.start_mappers()
+
+        async def _work() -> None:
+            runtime = Runtime(spec, settings)
+            async with run_workers(runtime):
+                await asyncio.Event().wait()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_work())
+

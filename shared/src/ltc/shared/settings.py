@@ -1,0 +1,56 @@
+"""Per-service settings, read from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "ltc-development-secret-change-me"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; a service subclasses it to name itself and its database."""
+
+    model_config = SettingsConfigDict(env_prefix="LTC_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "ltc"
+    env: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/postgres"
+    db_pool_size: int = 10
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:59092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_partitions: int = 3
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "ltc-dev"
+    jwt_audience: str = "ltc"
+    # API and background workers (outbox relay, consumer) share a process locally;
+    # in Kubernetes they run as separate deployments so each scales on its own.
+    run_workers: bool = True
+    relay_poll_seconds: float = 1.0
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "ServiceSettings":
+        if self.env != "development" and self.jwt_jwks_url is None and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError(
+                "LTC_JWT_SECRET is the development default; set a real secret or LTC_JWT_JWKS_URL "
+                "outside LTC_ENV=development"
+            )
+        return self
+
+
+def settings_for(service_name: str, default_port: int) -> ServiceSettings:
+    """Settings for one service: `LTC_<NAME>_DATABASE_URL` / `LTC_<NAME>_PORT` win over the shared names."""
+    import os
+
+    prefix = f"LTC_{service_name.upper()}_"
+    overrides: dict[str, object] = {"service_name": service_name, "port": default_port}
+    for field in ("database_url", "port", "db_pool_size"):
+        value = os.environ.get(prefix + field.upper())
+        if value is not None:
+            overrides[field] = value
+    return ServiceSettings(**overrides)

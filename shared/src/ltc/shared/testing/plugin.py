@@ -1,0 +1,106 @@
+"""Session fixtures with a real Kafka broker and a real PostgreSQL server.
+
+Each comes from the first source available: an environment variable naming an existing server,
+a Testcontainers container when a Docker engine answers, or a local server from
+`ltc.shared.devstack` in the session's temporary directory. Nothing is skipped: if no source
+works, the fixture errors with the reason.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, ExitStack, closing
+from functools import cache
+
+import pytest
+
+from ltc.shared.devstack.cli import TOPICS, repo_root
+from ltc.shared.devstack.kafka import LocalKafka, ensure_topics
+from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database
+
+MakeDatabase = Callable[[str], Awaitable[str]]
+
+
+@cache
+def _docker_available() -> bool:
+    # docker-py leaks its socket when the engine refuses the connection; collect it here, quietly,
+    # rather than have pytest report it against whichever test runs next.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            import docker
+
+            with closing(docker.from_env(timeout=3)) as client:
+                return client.ping()
+        except Exception:
+            return False
+        finally:
+            gc.collect()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """Bootstrap servers of a Kafka cluster holding the LTC topics and their dead-letter topics."""
+    partitions = int(os.environ.get("LTC_KAFKA_PARTITIONS", 3))
+    async with AsyncExitStack() as stack:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap and _docker_available():
+            from testcontainers.community.kafka import KafkaContainer
+
+            bootstrap = stack.enter_context(KafkaContainer().with_kraft()).get_bootstrap_server()
+        elif not bootstrap:
+            kafka = LocalKafka(repo_root() / "deploy/local/kafka", tmp_path_factory.mktemp("kafka"), _free_port(),
+                               _free_port(), partitions=partitions)
+            stack.callback(kafka.stop)
+            kafka.start()
+            await kafka.wait_ready()
+            bootstrap = kafka.bootstrap_servers
+        await ensure_topics(bootstrap, TOPICS, partitions=partitions)
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser `postgresql://` DSN of a PostgreSQL server."""
+    with ExitStack() as stack:
+        dsn = os.environ.get("LTC_TEST_DATABASE_ADMIN_URL")
+        if not dsn and _docker_available():
+            from testcontainers.community.postgres import PostgresContainer
+
+            dsn = stack.enter_context(PostgresContainer("postgres:18")).get_connection_url(driver=None)
+        elif not dsn:
+            server = LocalPostgres(tmp_path_factory.mktemp("postgres"), _free_port(), fast=True)
+            stack.callback(server.stop)
+            server.start()
+            dsn = server.admin_dsn
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+async def make_database(postgres_admin_dsn: str) -> AsyncIterator[MakeDatabase]:
+    """`await make_database(prefix)` creates a fresh database and its owning role; returns the asyncpg URL.
+
+    Names are `<prefix>_<random>`, isolated like the services' databases; all are dropped at session end.
+    """
+    created: list[str] = []
+
+    async def make(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        url = await ensure_database(postgres_admin_dsn, name, f"{name}-pw")
+        created.append(name)
+        return url
+
+    yield make
+    for name in created:
+        await drop_database(postgres_admin_dsn, name)

@@ -1,0 +1,63 @@
+"""Event contracts: the committed JSON Schemas are what the code produces, and each event type's
+golden sample is accepted by both the producer's model and the published schema."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from ltc.shared.messages import EVENT_TYPES
+from ltc.shared.messages.envelope import Envelope
+from ltc.shared.messages.export import SCHEMA_DIR, render
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def test_every_event_type_has_a_committed_schema_and_a_sample():
+    assert sorted(p.stem for p in SCHEMA_DIR.glob("*.json")) == sorted(EVENT_TYPES)
+    assert sorted(p.stem for p in SAMPLES.glob("*.json")) == sorted(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("ce_type", sorted(EVENT_TYPES))
+def test_committed_schema_matches_the_model(ce_type):
+    committed = (SCHEMA_DIR / f"{ce_type}.json").read_text()
+    assert committed == render(ce_type, EVENT_TYPES[ce_type]), "run `make schemas` and commit the result"
+
+
+@pytest.mark.parametrize("ce_type", sorted(EVENT_TYPES))
+def test_golden_sample_is_valid_on_both_sides(ce_type):
+    sample = json.loads((SAMPLES / f"{ce_type}.json").read_text())
+    schema = json.loads((SCHEMA_DIR / f"{ce_type}.json").read_text())
+    jsonschema.validate(sample, schema)  # what an ERP consumer checks
+    parsed = EVENT_TYPES[ce_type].model_validate(sample)  # what our consumers read
+    assert parsed.model_dump(mode="json") == sample  # and what our producers write
+
+
+def test_payloads_only_grow_consumers_ignore_added_fields():
+    sample = json.loads((SAMPLES / "ltc.lead.converted.v1.json").read_text())
+    EVENT_TYPES["ltc.lead.converted.v1"].model_validate({**sample, "added_in_a_later_version": 1})
+
+
+def test_money_never_travels_as_a_float():
+    sample = json.loads((SAMPLES / "ltc.invoice.issued.v1.json").read_text())
+    sample["amount"]["amount"] = 300000.1
+    with pytest.raises(ValueError):
+        EVENT_TYPES["ltc.invoice.issued.v1"].model_validate(sample)
+
+
+def test_envelope_uses_cloudevents_binary_headers_and_round_trips():
+    envelope = Envelope(id="e-1", type="ltc.lead.converted.v1", source="leads", subject="lead-1",
+                        time=datetime(2026, 11, 2, 9, 30, tzinfo=UTC), data={"x": "1"},
+                        correlation_id="corr-1", traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    key, value, headers = envelope.to_kafka()
+    names = dict(headers)
+    assert key == b"lead-1" and json.loads(value) == {"x": "1"}
+    for header in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
+                   "ce_correlationid", "ce_traceparent"):
+        assert header in names
+    assert names["content-type"] == b"application/json" and names["ce_specversion"] == b"1.0"
+    back = Envelope.from_kafka(key, value, headers)
+    assert (back.id, back.type, back.subject, back.correlation_id, back.traceparent, back.data) == (
+        "e-1", "ltc.lead.converted.v1", "lead-1", "corr-1", envelope.traceparent, {"x": "1"})

@@ -1,0 +1,297 @@
+"""The outbox and the idempotent consumer on the real broker and database.
+
+Each test uses its own database, topic and consumer group, so tests do not see each other's
+records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+
+from ltc.shared.consumer import EventConsumer, Subscription
+from ltc.shared.db import UnitOfWork, make_engine, make_session_factory, outbox, plumbing_metadata
+from ltc.shared.devstack.kafka import ensure_topics
+from ltc.shared.kafka import make_consumer, make_producer
+from ltc.shared.messages import dlq_topic
+from ltc.shared.messages.envelope import Envelope
+from ltc.shared.messages.leads_events import LeadDisqualified
+from ltc.shared.outbox import OutboxRelay
+
+pytestmark = pytest.mark.integration
+
+EVENT_TYPE = LeadDisqualified.ce_type()
+
+
+class Harness:
+    """A database with the plumbing tables and an `effects` table, plus a private topic."""
+
+    def __init__(self, url: str, bootstrap: str, topic: str) -> None:
+        self.url, self.bootstrap, self.topic = url, bootstrap, topic
+        self.engine = make_engine(url, pool_size=2)
+        self.sessions = make_session_factory(self.engine)
+
+    async def setup(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(plumbing_metadata.create_all)
+            await conn.execute(text("CREATE TABLE effects (lead_id uuid NOT NULL, reason text NOT NULL)"))
+        await ensure_topics(self.bootstrap, [self.topic, dlq_topic(self.topic)], partitions=1)
+
+    async def effects(self) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text("SELECT count(*) FROM effects"))).scalar_one()
+
+    def event(self) -> LeadDisqualified:
+        lead_id = uuid.uuid4()
+        event = LeadDisqualified(lead_id=lead_id, reason="no budget", disqualified_by="ar-1",
+                                 disqualified_at=datetime.now(UTC))
+        event.__class__ = type("TestEvent", (LeadDisqualified,), {"topic": self.topic})
+        return event
+
+    async def produce(self, *records: tuple[bytes | None, bytes | None, list]) -> None:
+        producer = make_producer(self.bootstrap)
+        await producer.start()
+        try:
+            for key, value, headers in records:
+                await producer.send_and_wait(self.topic, value=value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+    def consumer(self, group: str, handler=None) -> tuple[EventConsumer, AIOKafkaConsumer, object]:
+        async def record_effect(uow: UnitOfWork, payload: LeadDisqualified, envelope: Envelope) -> None:
+            await uow.session.execute(text("INSERT INTO effects VALUES (:id, :reason)"),
+                                      {"id": payload.lead_id, "reason": payload.reason})
+
+        kafka_consumer = make_consumer(self.bootstrap, group, self.topic)
+        dlq = make_producer(self.bootstrap)
+        consumer = EventConsumer(consumer=kafka_consumer, dlq_producer=dlq, session_factory=self.sessions,
+                                 subscription=Subscription((self.topic,), {EVENT_TYPE: handler or record_effect}),
+                                 name=group, source="test")
+        return consumer, kafka_consumer, dlq
+
+    async def dead_letters(self, expected: int, timeout: float = 30) -> list:
+        reader = AIOKafkaConsumer(dlq_topic(self.topic), bootstrap_servers=self.bootstrap,
+                                  auto_offset_reset="earliest", group_id=None)
+        await reader.start()
+        found: list = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while len(found) < expected and asyncio.get_running_loop().time() < deadline:
+                batch = await reader.getmany(timeout_ms=500)
+                found.extend(r for records in batch.values() for r in records)
+        finally:
+            await reader.stop()
+        return found
+
+
+async def _eventually(check, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+async def _run_consumer(harness: Harness, group: str, until, handler=None) -> None:
+    consumer, kafka_consumer, dlq = harness.consumer(group, handler)
+    await kafka_consumer.start()
+    await dlq.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await _eventually(until)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await kafka_consumer.stop()
+        await dlq.stop()
+
+
+@pytest.fixture
+async def harness(make_database, kafka_bootstrap):
+    h = Harness(await make_database("plumbing"), kafka_bootstrap, f"test.{uuid.uuid4().hex[:10]}")
+    await h.setup()
+    yield h
+    await h.engine.dispose()
+
+
+async def _topic_records(bootstrap: str, topic: str, wait: float = 3.0) -> list:
+    reader = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    await reader.start()
+    records: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + wait
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await reader.getmany(timeout_ms=300)
+            records.extend(r for rs in batch.values() for r in rs)
+    finally:
+        await reader.stop()
+    return records
+
+
+async def test_an_aborted_transaction_publishes_nothing_and_a_committed_one_exactly_once(harness):
+    producer = make_producer(harness.bootstrap)
+    await producer.start()
+    relay = OutboxRelay(harness.engine, producer, source="test")
+    try:
+        aborted = harness.event()
+        async with UnitOfWork(harness.sessions, "test") as uow:
+            uow.publish(aborted)
+            await uow.session.execute(text("INSERT INTO effects VALUES (:id, 'aborted')"), {"id": aborted.lead_id})
+            # leaving without commit: the state change and its event go together
+        committed = harness.event()
+        async with UnitOfWork(harness.sessions, "test", correlation_id="corr-42") as uow:
+            uow.publish(committed)
+            await uow.commit()
+
+        assert await relay.publish_pending() == 1
+        assert await relay.publish_pending() == 0  # marked sent: a second pass re-sends nothing
+    finally:
+        await producer.stop()
+
+    records = await _topic_records(harness.bootstrap, harness.topic)
+    assert [r.key for r in records] == [str(committed.lead_id).encode()]
+    envelope = Envelope.from_kafka(records[0].key, records[0].value, records[0].headers)
+    assert envelope.type == EVENT_TYPE and envelope.correlation_id == "corr-42" and envelope.source == "test"
+    assert await harness.effects() == 0
+    async with harness.engine.connect() as conn:
+        unsent = (await conn.execute(select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))).scalar_one()
+    assert unsent == 0
+
+
+async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(harness):
+    producer = make_producer(harness.bootstrap)
+    await producer.start()
+    relay = OutboxRelay(harness.engine, producer, source="test", poll_seconds=30)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(1.0)  # let it take the leader lock and LISTEN
+        event = harness.event()
+        started = asyncio.get_running_loop().time()
+        async with UnitOfWork(harness.sessions, "test") as uow:
+            uow.publish(event)
+            await uow.commit()
+
+        async def sent() -> bool:
+            async with harness.engine.connect() as conn:
+                return (await conn.execute(select(func.count()).select_from(outbox)
+                                           .where(outbox.c.sent_at.is_not(None)))).scalar_one() == 1
+
+        await _eventually(sent, timeout=10)
+        assert asyncio.get_running_loop().time() - started < 10  # far below the 30 s poll
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+
+
+async def test_the_same_event_delivered_twice_has_one_effect(harness):
+    event = harness.event()
+    envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(event.lead_id),
+                        time=datetime.now(UTC), data=event.model_dump(mode="json"))
+    await harness.produce(envelope.to_kafka(), envelope.to_kafka())
+    marker = harness.event()
+    marker_envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(marker.lead_id),
+                               time=datetime.now(UTC), data=marker.model_dump(mode="json"))
+    await harness.produce(marker_envelope.to_kafka())
+
+    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 2))
+    assert await harness.effects() == 2  # the event once, the marker once
+
+
+async def _at_least(harness: Harness, count: int) -> bool:
+    return await harness.effects() >= count
+
+
+async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_processed(harness):
+    good = harness.event()
+    good_envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(good.lead_id),
+                             time=datetime.now(UTC), data=good.model_dump(mode="json"))
+    bad_payload = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject="x",
+                           time=datetime.now(UTC), data={"lead_id": "not-a-uuid"})
+    unknown_type = Envelope(id=str(uuid.uuid4()), type="ltc.nonsense.v9", source="test", subject="x",
+                            time=datetime.now(UTC), data={})
+    await harness.produce((b"x", b"\x00not json at all", []), bad_payload.to_kafka(), unknown_type.to_kafka(),
+                          good_envelope.to_kafka())
+
+    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 1))
+    assert await harness.effects() == 1
+    dead = await harness.dead_letters(3)
+    reasons = [dict(r.headers)["dlq_reason"] for r in dead]
+    assert reasons == [b"invalid-envelope", b"invalid-payload", b"unknown-event-type"]
+    assert dead[0].value == b"\x00not json at all"  # the original record, untouched, for replay
+    assert dict(dead[0].headers)["dlq_original_topic"] == harness.topic.encode()
+
+
+async def test_a_transient_failure_is_retried_not_dead_lettered(harness):
+    failures = {"left": 2}
+
+    async def flaky(uow: UnitOfWork, payload: LeadDisqualified, envelope: Envelope) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("database restarting"))
+        await uow.session.execute(text("INSERT INTO effects VALUES (:id, 'after retry')"), {"id": payload.lead_id})
+
+    event = harness.event()
+    envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(event.lead_id),
+                        time=datetime.now(UTC), data=event.model_dump(mode="json"))
+    await harness.produce(envelope.to_kafka())
+    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 1), handler=flaky)
+    assert failures["left"] == 0 and await harness.effects() == 1
+    assert await harness.dead_letters(1, timeout=3) == []
+
+
+class Crash(Exception):
+    """Stands in for the process dying between the database commit and the offset commit."""
+
+
+async def test_a_consumer_killed_after_its_db_commit_but_before_its_offset_commit_causes_no_duplicate(harness):
+    event = harness.event()
+    envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(event.lead_id),
+                        time=datetime.now(UTC), data=event.model_dump(mode="json"))
+    await harness.produce(envelope.to_kafka())
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    consumer, kafka_consumer, dlq = harness.consumer(group)
+
+    async def die(offsets) -> None:
+        raise Crash()
+
+    consumer._commit_offsets = die  # the process "dies" right after the database commit
+    await kafka_consumer.start()
+    await dlq.start()
+    try:
+        with pytest.raises(Crash):
+            await asyncio.wait_for(consumer.run(), 30)
+    finally:
+        await kafka_consumer.stop()  # auto-commit is off: stopping commits nothing
+        await dlq.stop()
+    assert await harness.effects() == 1
+
+    # The restarted consumer gets the same record again (its offset was never committed) ...
+    redelivered = asyncio.Event()
+    restarted, kafka_consumer, dlq = harness.consumer(group)
+    original_process = restarted.process
+
+    async def watch(record) -> None:
+        await original_process(record)
+        redelivered.set()
+
+    restarted.process = watch
+    await kafka_consumer.start()
+    await dlq.start()
+    task = asyncio.create_task(restarted.run())
+    try:
+        await asyncio.wait_for(redelivered.wait(), 30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await kafka_consumer.stop()
+        await dlq.stop()
+    # ... and the inbox makes the second delivery a no-op.
+    assert await harness.effects() == 1

@@ -1,0 +1,54 @@
+"""Money splits exactly: the parts always add up to the whole, in the currency's minor unit."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ltc.shared.money import Money, MoneyError
+
+
+@st.composite
+def percentages(draw) -> list[Decimal]:
+    # Shares in hundredths of a percent, positive, summing to exactly 100.
+    count = draw(st.integers(min_value=1, max_value=8))
+    cuts = sorted(draw(st.lists(st.integers(min_value=1, max_value=9999), min_size=count - 1,
+                                max_size=count - 1, unique=True)))
+    bounds = [0, *cuts, 10000]
+    return [Decimal(b - a) / 100 for a, b in zip(bounds, bounds[1:])]
+
+
+@given(amount=st.integers(min_value=0, max_value=10**13), shares=percentages(),
+       currency=st.sampled_from(["EUR", "JPY", "BHD", "USD"]))
+def test_any_split_adds_up_exactly(amount, shares, currency):
+    exponent = {"EUR": 2, "JPY": 0, "BHD": 3, "USD": 2}[currency]
+    whole = Money(Decimal(amount).scaleb(-exponent), currency)
+    parts = whole.split(shares)
+    assert sum((p.amount for p in parts), Decimal(0)) == whole.amount
+    assert all(p.currency == currency for p in parts)
+    assert all(p.amount == p.amount.quantize(Decimal(1).scaleb(-exponent)) for p in parts)
+
+
+def test_the_rounding_remainder_goes_to_the_last_part():
+    parts = Money(Decimal("100.00"), "EUR").split([Decimal("33.33"), Decimal("33.33"), Decimal("33.34")])
+    assert [p.amount for p in parts] == [Decimal("33.33"), Decimal("33.33"), Decimal("33.34")]
+    parts = Money(Decimal("0.10"), "EUR").split([Decimal(30), Decimal(60), Decimal(10)])
+    assert [p.amount for p in parts] == [Decimal("0.03"), Decimal("0.06"), Decimal("0.01")]
+
+
+@pytest.mark.parametrize("shares", [[Decimal(50), Decimal(49)], [Decimal(120), Decimal(-20)], []])
+def test_shares_must_be_positive_and_sum_to_100(shares):
+    with pytest.raises(MoneyError):
+        Money(Decimal("10.00"), "EUR").split(shares)
+
+
+@pytest.mark.parametrize(("amount", "currency"), [("1.001", "EUR"), ("1.5", "JPY"), ("1", "EURO"), ("1", "XYZ")])
+def test_invalid_money_is_refused(amount, currency):
+    with pytest.raises(MoneyError):
+        Money(Decimal(amount), currency)
+
+
+def test_different_currencies_never_mix():
+    with pytest.raises(MoneyError):
+        Money(Decimal("1.00"), "EUR") + Money(Decimal("1.00"), "USD")
