@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, Table, Text, func, insert, text,
+    BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, Table, Text, event, func, insert, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
@@ -112,6 +112,13 @@ class UnitOfWork:
 
     async def __aenter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
+        # The identity map holds clean objects weakly; an aggregate whose events are still
+        # pending must not be garbage-collected before commit() reads them, so keep every
+        # object this unit of work adds or loads.
+        self._seen: list[Any] = []
+        sync_session = self.session.sync_session
+        event.listen(sync_session, "transient_to_pending", lambda _s, obj: self._seen.append(obj))
+        event.listen(sync_session, "loaded_as_persistent", lambda _s, obj: self._seen.append(obj))
         await self.session.begin()
         return self
 
@@ -126,7 +133,7 @@ class UnitOfWork:
 
     def _pending_events(self) -> list[EventPayload]:
         events: list[EventPayload] = []
-        for obj in list(self.session.new) + list(self.session.identity_map.values()):
+        for obj in self._seen:
             pending = getattr(obj, "events", None)
             if pending:
                 events.extend(pending)

@@ -2,6 +2,8 @@
 
 `ltc-dev infra` starts PostgreSQL and Kafka under `<repo>/.local`, creates each service's
 database and the topics, prints the URLs and runs until SIGINT/SIGTERM.
+`ltc-dev run` does the same and also starts the four services (each migrates its database to
+head before it serves), on ports 8001-8004 (`LTC_<SERVICE>_PORT` overrides).
 
 Environment: `LTC_DATABASE_ADMIN_URL` / `KAFKA_BOOTSTRAP_SERVERS` use existing servers instead;
 `LTC_PG_PORT` (55432), `LTC_KAFKA_PORT` (59092), `LTC_KAFKA_CONTROLLER_PORT` (59093) and
@@ -15,6 +17,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 import tomllib
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from ltc.shared.devstack.kafka import LocalKafka, ensure_topics
 from ltc.shared.devstack.postgres import LocalPostgres, ensure_database
+from ltc.shared.devstack.services import configured_ports, running_services
 
 SERVICES = ("leads", "opportunities", "contracts", "finance")
 TOPICS = [f"ltc.{service}" for service in SERVICES] + [f"ltc.{service}.dlq" for service in SERVICES]
@@ -82,19 +86,43 @@ async def local_infra(root: Path, *, fast: bool = False) -> AsyncIterator[Infra]
         yield Infra(bootstrap_servers=bootstrap, admin_dsn=admin_dsn, database_urls=urls)
 
 
-async def _infra(root: Path) -> None:
-    # Cancelling the main task also interrupts a start-up in progress; the exit stack stops what already runs.
+def _stop_on_signals() -> None:
+    # Cancelling the main task also interrupts a start-up in progress; the exit stacks stop what already runs.
     main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, main_task.cancel)
+
+
+def _print_infra(infra: Infra) -> None:
+    print(f"KAFKA_BOOTSTRAP_SERVERS={infra.bootstrap_servers}")
+    print(f"LTC_DATABASE_ADMIN_URL={infra.admin_dsn}")
+    for service, url in infra.database_urls.items():
+        print(f"{service}: {url}")
+
+
+async def _infra(root: Path) -> None:
+    _stop_on_signals()
     async with local_infra(root) as infra:
-        print(f"KAFKA_BOOTSTRAP_SERVERS={infra.bootstrap_servers}")
-        print(f"LTC_DATABASE_ADMIN_URL={infra.admin_dsn}")
-        for service, url in infra.database_urls.items():
-            print(f"{service}: {url}")
+        _print_infra(infra)
         print("infrastructure is up; Ctrl-C stops it", flush=True)
         await asyncio.Event().wait()
+
+
+async def _run(root: Path) -> None:
+    _stop_on_signals()
+    started = time.monotonic()
+    async with local_infra(root) as infra:
+        _print_infra(infra)
+        log_dir = root / ".local/logs"
+        async with running_services(bootstrap_servers=infra.bootstrap_servers, database_urls=infra.database_urls,
+                                    ports=configured_ports(), log_dir=log_dir) as services:
+            print(f"\nLead to Cash is up in {time.monotonic() - started:.1f} s:")
+            for name, service in services.items():
+                print(f"  {name:<14} {service.url}/docs   (logs: {service.log_path})")
+            print("\nA development token: make token SUB=alice ROLES=ar   (or: uv run ltc-token --sub alice --roles ar)")
+            print("Ctrl-C stops everything.", flush=True)
+            await asyncio.Event().wait()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,10 +130,10 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("infra", help="run PostgreSQL and Kafka until interrupted")
+    commands.add_parser("run", help="run PostgreSQL, Kafka and the four services until interrupted")
     args = parser.parse_args(argv)
     try:
-        if args.command == "infra":
-            asyncio.run(_infra(repo_root()))
+        asyncio.run({"infra": _infra, "run": _run}[args.command](repo_root()))
     except asyncio.CancelledError:
         print("stopped", flush=True)
     except (RuntimeError, TimeoutError) as exc:

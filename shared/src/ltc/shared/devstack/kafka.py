@@ -122,6 +122,7 @@ class LocalKafka:
         except OSError:
             return False
         writer.close()
+        await writer.wait_closed()
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
         try:
             await admin.start()

@@ -14,7 +14,7 @@ import socket
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, ExitStack, closing
+from contextlib import ExitStack, closing
 from functools import cache
 
 import pytest
@@ -43,25 +43,28 @@ def _docker_available() -> bool:
             gc.collect()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    # Held open together so that the kernel cannot hand out the same port twice.
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 @pytest.fixture(scope="session")
 async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """Bootstrap servers of a Kafka cluster holding the LTC topics and their dead-letter topics."""
     partitions = int(os.environ.get("LTC_KAFKA_PARTITIONS", 3))
-    async with AsyncExitStack() as stack:
+    with ExitStack() as stack:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap and _docker_available():
             from testcontainers.community.kafka import KafkaContainer
 
             bootstrap = stack.enter_context(KafkaContainer().with_kraft()).get_bootstrap_server()
         elif not bootstrap:
-            kafka = LocalKafka(repo_root() / "deploy/local/kafka", tmp_path_factory.mktemp("kafka"), _free_port(),
-                               _free_port(), partitions=partitions)
+            kafka = LocalKafka(repo_root() / "deploy/local/kafka", tmp_path_factory.mktemp("kafka"), *_free_ports(2),
+                               partitions=partitions)
             stack.callback(kafka.stop)
             kafka.start()
             await kafka.wait_ready()
@@ -80,7 +83,7 @@ def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
             dsn = stack.enter_context(PostgresContainer("postgres:18")).get_connection_url(driver=None)
         elif not dsn:
-            server = LocalPostgres(tmp_path_factory.mktemp("postgres"), _free_port(), fast=True)
+            server = LocalPostgres(tmp_path_factory.mktemp("postgres"), *_free_ports(1), fast=True)
             stack.callback(server.stop)
             server.start()
             dsn = server.admin_dsn

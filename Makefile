@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+
+# uv from PATH if present, else a private copy under .tools/ (installed with the system python3).
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+UV_VERSION := 0.13.9
+
+.PHONY: run test install unit integration e2e bench-hop schemas token clean
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+## Run the whole system: PostgreSQL, Kafka, migrations and the four services (Ctrl-C stops all).
+run: install
+	$(UV) run ltc-dev run
+
+## Run the whole test suite against a real broker and database it starts itself.
+test: install
+	@$(UV) run pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: that is a failure"; exit 1; fi; \
+	exit $$rc
+
+unit: install
+	$(UV) run pytest tests/unit tests/contract
+
+integration: install
+	$(UV) run pytest tests/integration
+
+e2e: install
+	$(UV) run pytest tests/e2e
+
+## Propagation time of one hop (commit in leads -> opportunity committed), over a few hundred conversions.
+bench-hop: install
+	$(UV) run python bench/hop.py
+
+## Regenerate the events' JSON Schemas after changing a payload model.
+schemas: install
+	$(UV) run python -m ltc.shared.messages.export
+
+## Print a development token: make token SUB=alice ROLES=ar,sr
+token: install
+	@$(UV) run ltc-token --sub $(or $(SUB),dev) --roles $(or $(ROLES),ar)
+
+clean:
+	rm -rf .local .pytest_cache bench/out

@@ -1,0 +1,135 @@
+"""One lead carried to cash across the four services, through REST and Kafka only."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from ltc.shared.testing.apps import auth
+
+pytestmark = pytest.mark.e2e
+
+AR = auth("ar-e2e", "ar")
+FR = auth("fr-e2e", "fr")
+FINANCE = auth("fin-e2e", "finance")
+EVIDENCE = [{"criterion": c, "source": "executive workshop", "who": "CTO Li", "when": "2026-10-30"}
+            for c in ("customer_identified", "purchase_intent", "matching_solution")]
+VALUE = "999999.99"  # 30/60/10 of it do not divide evenly: the parts must still add up exactly
+
+
+async def eventually(fetch, check, timeout: float = 60.0):
+    """Poll `fetch()` until `check(result)` holds: hand-overs are asynchronous."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await fetch()
+        if check(result):
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not reached within {timeout} s; last seen: {result}")
+        await asyncio.sleep(0.2)
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict:
+    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.text}"
+    return response.json()
+
+
+async def test_a_lead_goes_all_the_way_to_cash(system, http):
+    leads, opps, contracts, finance = (system[s] + "/api/v1" for s in ("leads", "opportunities", "contracts", "finance"))
+
+    # 1. Leads: account, lead, two grades, conversion.
+    account = ok(await http.post(f"{leads}/accounts", json={"name": "ACME Telecom"}, headers=AR), 201)
+    lead = ok(await http.post(f"{leads}/leads", headers=AR, json={
+        "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",
+        "tier": "strategic"}), 201)
+    ok(await http.post(f"{leads}/leads/{lead['id']}/grade", headers=AR, json={"to": "credible", "evidence": EVIDENCE}))
+    ok(await http.post(f"{leads}/leads/{lead['id']}/grade", headers=AR, json={
+        "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"}, "start_date": "2027-01-15"}))
+    ok(await http.post(f"{leads}/leads/{lead['id']}/convert", headers=AR))
+
+    # 2. Opportunities: exactly one opportunity for the lead; won with commercial terms.
+    page = await eventually(lambda: http.get(f"{opps}/opportunities?lead_id={lead['id']}", headers=AR),
+                            lambda r: r.status_code == 200 and len(r.json()["items"]) == 1)
+    opportunity = page.json()["items"][0]
+    assert opportunity["budget"] == {"amount": "1200000.00", "currency": "EUR"}
+    ok(await http.post(f"{opps}/opportunities/{opportunity['id']}/win", headers=AR, json={
+        "value": {"amount": VALUE, "currency": "EUR"},
+        "payment_terms": [
+            {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
+            {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC", "due_days": 45},
+            {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
+        ],
+        "milestones": [
+            {"name": "PAC", "planned_date": "2027-03-01", "acceptance_type": "preliminary"},
+            {"name": "FAC", "planned_date": "2027-09-01", "acceptance_type": "final"},
+        ],
+    }))
+
+    # 3. Contracts: one draft for the opportunity; signed; both milestones accepted.
+    page = await eventually(lambda: http.get(f"{contracts}/contracts?opportunity_id={opportunity['id']}", headers=AR),
+                            lambda r: r.status_code == 200 and len(r.json()["items"]) == 1)
+    contract = page.json()["items"][0]
+    assert contract["status"] == "draft"
+    ok(await http.post(f"{contracts}/contracts/{contract['id']}/sign", headers=AR,
+                       json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": "2026-11-20"}))
+    contract = ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))
+    milestones = {m["name"]: m for m in contract["milestones"]}
+
+    invoices_url = f"{finance}/invoices?contract_id={contract['id']}"
+    advance = await eventually(lambda: http.get(invoices_url, headers=FINANCE),
+                               lambda r: r.status_code == 200 and len(r.json()["items"]) == 1)
+    assert advance.json()["items"][0]["amount"] == {"amount": "299999.99", "currency": "EUR"}
+
+    for name, certificate in (("PAC", "PAC-2027-017"), ("FAC", "FAC-2027-101")):
+        ok(await http.post(f"{contracts}/contracts/{contract['id']}/milestones/{milestones[name]['milestone_id']}/accept",
+                           headers=FR, json={"accepted_on": "2027-03-03", "certificate_ref": certificate}))
+
+    # 4. Finance: three invoices that add up to the contract value exactly.
+    invoices = (await eventually(lambda: http.get(invoices_url, headers=FINANCE),
+                                 lambda r: r.status_code == 200 and len(r.json()["items"]) == 3)).json()["items"]
+    amounts = {i["instalment"]: Decimal(i["amount"]["amount"]) for i in invoices}
+    assert amounts == {"advance": Decimal("299999.99"), "preliminary acceptance": Decimal("599999.99"),
+                       "final acceptance": Decimal("100000.01")}
+    assert sum(amounts.values()) == Decimal(VALUE)
+    by_name = {i["instalment"]: i for i in invoices}
+
+    # Payments: one in full, one in two parts, one recorded twice by the bank import.
+    ok(await http.post(f"{finance}/payments", headers=FINANCE, json={
+        "bank_reference": "BNK-1", "payer": "ACME Telecom", "amount": {"amount": "299999.99", "currency": "EUR"},
+        "value_date": "2026-12-01", "invoice_id": by_name["advance"]["id"]}), 201)
+    ok(await http.post(f"{finance}/payments", headers=FINANCE, json={
+        "bank_reference": "BNK-2", "payer": "ACME Telecom", "amount": {"amount": "500000.00", "currency": "EUR"},
+        "value_date": "2027-04-01", "invoice_id": by_name["preliminary acceptance"]["id"]}), 201)
+    partial = ok(await http.get(f"{finance}/invoices/{by_name['preliminary acceptance']['id']}", headers=FINANCE))
+    assert partial["status"] == "partially_paid"
+    rest = {"bank_reference": "BNK-3", "payer": "ACME Telecom", "amount": {"amount": "200000.00", "currency": "EUR"},
+            "value_date": "2027-10-01", "contract_id": contract["id"]}
+    first = await http.post(f"{finance}/payments", headers=FINANCE, json=rest)
+    again = await http.post(f"{finance}/payments", headers=FINANCE, json=rest)
+    assert first.status_code == 201 and again.status_code in (200, 201)
+    assert again.json()["id"] == first.json()["id"]  # the same bank payment is never counted twice
+
+    # 5. The loop closes: every invoice paid, the contract closed, the lead knows its cash came in.
+    final_invoices = ok(await http.get(invoices_url, headers=FINANCE))["items"]
+    assert {i["status"] for i in final_invoices} == {"paid"}
+    payment = first.json()
+    assert Decimal(payment["unapplied"]["amount"]) == Decimal("200000.00") - Decimal("99999.99") - Decimal("100000.01")
+    closed = await eventually(lambda: http.get(f"{contracts}/contracts/{contract['id']}", headers=AR),
+                              lambda r: r.status_code == 200 and r.json()["status"] == "closed")
+    assert closed.json()["status"] == "closed"
+    outcome = await eventually(lambda: http.get(f"{leads}/leads/{lead['id']}", headers=AR),
+                               lambda r: r.status_code == 200 and r.json()["outcome"] == "cash_collected")
+    final_lead = outcome.json()
+    assert final_lead["opportunity_id"] == opportunity["id"] and final_lead["contract_id"] == contract["id"]
+    assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == "2027-10-01"
+
+
+async def test_every_service_is_ready_and_answers_problems(system, http):
+    for name, url in system.items():
+        ready = await http.get(f"{url}/readyz")
+        assert ready.status_code == 200, f"{name}: {ready.text}"
+        response = await http.get(f"{url}/api/v1/{'leads' if name == 'leads' else 'nothing'}")
+        assert response.headers["content-type"] == "application/problem+json"
