@@ -52,8 +52,6 @@ class Subscription:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, IntegrityError):
-        return False
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, _TRANSIENT)
@@ -86,6 +84,7 @@ class EventConsumer:
     async def process(self, record: ConsumerRecord) -> None:
         """Apply one record exactly once, dead-letter it, or skip it; retry while the world is down."""
         backoff = 0.2
+        conflicts = 0
         while True:
             try:
                 await self._apply(record)
@@ -95,6 +94,14 @@ class EventConsumer:
                 return
             except asyncio.CancelledError:
                 raise
+            except IntegrityError as exc:
+                # Usually a concurrent twin won a unique constraint: a retry finds its row and
+                # does nothing. A conflict that persists is a real defect: dead-letter it.
+                conflicts += 1
+                if conflicts > 3:
+                    await self._dead_letter(record, "constraint-violation", str(exc.orig))
+                    return
+                await asyncio.sleep(backoff)
             except Exception as exc:
                 if not _is_transient(exc):
                     log.exception("handler failed; dead-lettering", topic=record.topic, offset=record.offset)

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
-from ltc.shared.money import Money, validate_currency
+from ltc.shared.money import Money, MoneyError, validate_currency
 
 
 def _no_float(value: Any) -> Any:
@@ -39,6 +39,15 @@ class MoneyPayload(BaseModel):
 
     amount: DecimalStr
     currency: CurrencyCode
+
+    @model_validator(mode="after")
+    def _fits_the_currency(self) -> "MoneyPayload":
+        # "10.001 EUR" is not money: refuse it here, where the error can name the field.
+        try:
+            Money(self.amount, self.currency)
+        except MoneyError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     def to_money(self) -> Money:
         return Money(self.amount, self.currency)

@@ -1,0 +1,12 @@
+"""`ltc-opportunities serve|migrate|worker`."""
+
+from ltc.opportunities.bootstrap import SPEC
+from ltc.shared.service import main as service_main
+
+
+def main() -> None:
+    service_main(SPEC)
+
+
+if __name__ == "__main__":
+    main()

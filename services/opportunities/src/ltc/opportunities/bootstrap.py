@@ -1,0 +1,30 @@
+"""Wires the opportunities service: its routes, the events it reacts to, its mappers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ltc.opportunities import handlers
+from ltc.opportunities.adapters.orm import start_mappers
+from ltc.opportunities.api.routes import router
+from ltc.shared.consumer import Subscription
+from ltc.shared.messages.leads_events import LeadConverted
+from ltc.shared.service import ServiceSpec, create_app
+
+SPEC = ServiceSpec(
+    name="opportunities",
+    default_port=8002,
+    service_dir=Path(__file__).resolve().parent,
+    routers=[router],
+    description="Opportunities: opened from converted leads or directly (e.g. a tender), "
+                "and closed as won with the agreed commercial terms, lost, or abandoned.",
+    subscription=Subscription(
+        topics=("ltc.leads",),
+        handlers={LeadConverted.ce_type(): handlers.on_lead_converted},
+    ),
+    start_mappers=start_mappers,
+)
+
+
+def app():  # noqa: ANN201 - uvicorn factory: `uvicorn --factory ltc.opportunities.bootstrap:app`
+    return create_app(SPEC)

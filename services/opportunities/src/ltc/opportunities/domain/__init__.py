@@ -1,0 +1,1 @@
+"""The opportunities domain: plain Python, no I/O."""
