@@ -140,7 +140,7 @@ class UnitOfWork:
                 pending.clear()
         events.extend(self._extra_events)
         self._extra_events.clear()
-        return events
+        return sorted(events, key=lambda e: e.raised_order)
 
     async def commit(self) -> None:
         try:

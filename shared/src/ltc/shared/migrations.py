@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ltc.shared.db import plumbing_metadata
+
 
 def alembic_config(service_dir: Path, database_url: str) -> Config:
     config = Config(str(service_dir / "alembic.ini"))
@@ -40,7 +42,10 @@ def run_migrations(target_metadata: MetaData) -> None:
     assert url, "sqlalchemy.url must be set by alembic_config()"
 
     def _do(connection: Connection) -> None:
-        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        # The plumbing tables live in every service's database too: without them here,
+        # autogenerate would propose dropping them.
+        context.configure(connection=connection, target_metadata=[target_metadata, plumbing_metadata],
+                          compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -91,7 +91,7 @@ async def _relay(runtime: Runtime) -> None:
 async def _consume(runtime: Runtime) -> None:
     subscription = runtime.spec.subscription
     assert subscription is not None
-    group = f"ltc-{runtime.spec.name}"
+    group = runtime.settings.consumer_group or f"ltc-{runtime.spec.name}"
     consumer = make_consumer(runtime.settings.kafka_bootstrap_servers, group, *subscription.topics)
     dlq = make_producer(runtime.settings.kafka_bootstrap_servers)
     await dlq.start()

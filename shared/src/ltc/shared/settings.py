@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     # API and background workers (outbox relay, consumer) share a process locally;
     # in Kubernetes they run as separate deployments so each scales on its own.
     run_workers: bool = True
+    # Defaults to `ltc-<service>`; replicas of one service share it so partitions are split among them.
+    consumer_group: str | None = None
     relay_poll_seconds: float = 1.0
     log_json: bool = True
 

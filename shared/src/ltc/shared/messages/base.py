@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, WithJsonSchema, model_validator,
+)
 
 from ltc.shared.money import Money, MoneyError, validate_currency
 
@@ -65,6 +68,9 @@ class Lineage(BaseModel):
     contract_id: UUID | None = None
 
 
+_raised = itertools.count()
+
+
 class EventPayload(BaseModel):
     """Base of every event payload. Fields are only ever added, so consumers ignore unknown ones."""
 
@@ -77,6 +83,14 @@ class EventPayload(BaseModel):
     subject_field: ClassVar[str]
 
     lineage: Lineage = Field(default_factory=Lineage)
+
+    # When the event was raised in this process: the outbox keeps that order across aggregates,
+    # whatever order the aggregates were loaded in.
+    _raised_order: int = PrivateAttr(default_factory=lambda: next(_raised))
+
+    @property
+    def raised_order(self) -> int:
+        return self._raised_order
 
     @classmethod
     def ce_type(cls) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,7 +17,10 @@ from ltc.shared.settings import ServiceSettings
 
 def settings_for_tests(spec: ServiceSpec, database_url: str, kafka_bootstrap: str, *, run_workers: bool) -> ServiceSettings:
     return ServiceSettings(service_name=spec.name, database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap,
-                           run_workers=run_workers, log_json=False, relay_poll_seconds=0.5)
+                           run_workers=run_workers, log_json=False, relay_poll_seconds=0.5,
+                           # Its own group: the suite's other consumers of the same topics must
+                           # not take this app's messages.
+                           consumer_group=f"test-{spec.name}-{uuid.uuid4().hex[:8]}")
 
 
 @contextlib.asynccontextmanager

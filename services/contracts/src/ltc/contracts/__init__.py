@@ -1,0 +1,1 @@
+"""LTC contracts service."""

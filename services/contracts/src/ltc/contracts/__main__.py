@@ -1,0 +1,12 @@
+"""`ltc-contracts serve|migrate|worker`."""
+
+from ltc.contracts.bootstrap import SPEC
+from ltc.shared.service import main as service_main
+
+
+def main() -> None:
+    service_main(SPEC)
+
+
+if __name__ == "__main__":
+    main()

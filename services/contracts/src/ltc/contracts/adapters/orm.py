@@ -1,0 +1,89 @@
+"""Imperative mapping: the domain classes stay plain Python, SQLAlchemy learns them here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean, Column, Date, DateTime, Dialect, Enum, Index, Integer, MetaData, Numeric, String, Table, event,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
+
+from ltc.contracts.domain.model import Contract, ContractStatus, Milestone, PaymentTerm
+
+metadata = MetaData()
+mapper_registry = registry(metadata=metadata)
+
+
+class _ValueList(TypeDecorator[list[Any]]):
+    """A JSONB list of the domain's frozen value objects.
+
+    The domain replaces the whole list on every change, and the values compare by content, so
+    the ORM sees the change without mutation tracking.
+    """
+
+    impl = JSONB
+    cache_ok = True
+    value_type: Any
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> list[dict[str, Any]] | None:
+        return None if value is None else [item.to_json() for item in value]
+
+    def process_result_value(self, value: list[dict[str, Any]] | None, dialect: Dialect) -> list[Any] | None:
+        return None if value is None else [self.value_type.from_json(item) for item in value]
+
+
+class PaymentTermList(_ValueList):
+    cache_ok = True
+    value_type = PaymentTerm
+
+
+class MilestoneList(_ValueList):
+    cache_ok = True
+    value_type = Milestone
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
+
+
+contracts = Table(
+    "contracts", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("opportunity_id", UUID(as_uuid=True), nullable=False),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("account_name", String(300), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("owner", String(200), nullable=False, index=True),
+    Column("value_amount", Numeric(20, 4), nullable=False),
+    Column("value_currency", String(3), nullable=False),
+    Column("payment_terms", PaymentTermList, nullable=False),
+    Column("milestones", MilestoneList, nullable=False),
+    Column("status", _enum(ContractStatus), nullable=False, index=True),
+    Column("signatories", JSONB, nullable=False),
+    Column("signed_on", Date),
+    Column("fully_paid", Boolean, nullable=False),
+    Column("fully_paid_on", Date),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    # One contract per won opportunity, whatever the number of deliveries of `opportunity.won`.
+    Index("ux_contracts_opportunity_id", "opportunity_id", unique=True),
+)
+
+_started = False
+
+
+def start_mappers() -> None:
+    global _started
+    if _started:
+        return
+    _started = True
+    mapper_registry.map_imperatively(Contract, contracts, version_id_col=contracts.c.version)
+
+    @event.listens_for(Contract, "load")
+    def _init_events(contract: Contract, _context: object) -> None:
+        contract.events = []

@@ -1,0 +1,1 @@
+"""The contracts domain: plain Python, no I/O."""

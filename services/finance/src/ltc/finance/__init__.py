@@ -1,0 +1,1 @@
+"""LTC finance service."""

@@ -1,0 +1,145 @@
+"""Imperative mapping: the domain classes stay plain Python, SQLAlchemy learns them here."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column, Date, DateTime, Enum, ForeignKey, Integer, MetaData, Numeric, String, Table, UniqueConstraint, event,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import registry, relationship
+
+from ltc.finance.domain.model import (
+    Application, BillingPlan, Instalment, InstalmentStatus, Invoice, InvoiceStatus, Payment, Trigger,
+)
+
+metadata = MetaData()
+mapper_registry = registry(metadata=metadata)
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
+
+
+def _money() -> Numeric:
+    # Four places hold every ISO 4217 minor unit; Money re-quantizes to the currency's own.
+    return Numeric(20, 4)
+
+
+billing_plans = Table(
+    "billing_plans", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("contract_id", UUID(as_uuid=True), nullable=False),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("opportunity_id", UUID(as_uuid=True)),
+    Column("signed_on", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("value_amount", _money(), nullable=False),
+    Column("collected_amount", _money(), nullable=False),
+    Column("fully_paid_on", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("contract_id", name="uq_billing_plans_contract_id"),
+)
+
+instalments = Table(
+    "instalments", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("plan_id", UUID(as_uuid=True), ForeignKey("billing_plans.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("percent", Numeric(9, 4), nullable=False),
+    Column("amount", _money(), nullable=False),
+    Column("trigger", _enum(Trigger), nullable=False),
+    Column("milestone_id", UUID(as_uuid=True)),
+    Column("due_days", Integer, nullable=False),
+    Column("status", _enum(InstalmentStatus), nullable=False),
+    Column("invoice_id", UUID(as_uuid=True)),
+    UniqueConstraint("plan_id", "position", name="uq_instalments_plan_id_position"),
+)
+
+invoices = Table(
+    "invoices", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("number", String(40), nullable=False),
+    Column("contract_id", UUID(as_uuid=True), ForeignKey("billing_plans.contract_id"), nullable=False, index=True),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("opportunity_id", UUID(as_uuid=True)),
+    Column("instalment_id", UUID(as_uuid=True), ForeignKey("instalments.id"), nullable=False),
+    Column("instalment", String(300), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_due", _money(), nullable=False),
+    Column("paid_amount", _money(), nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("status", _enum(InvoiceStatus), nullable=False, index=True),
+    Column("paid_on", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("number", name="uq_invoices_number"),
+    UniqueConstraint("instalment_id", name="uq_invoices_instalment_id"),
+)
+
+# Gap-free numbering: the row of the year is incremented under its row lock in the issuing
+# transaction, so a rolled-back invoice gives its number back.
+invoice_sequences = Table(
+    "invoice_sequences", metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_number", Integer, nullable=False),
+)
+
+payments = Table(
+    "payments", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("bank_reference", String(200), nullable=False),
+    Column("payer", String(300), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("received_amount", _money(), nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id")),
+    Column("contract_id", UUID(as_uuid=True), ForeignKey("billing_plans.contract_id"), nullable=False, index=True),
+    Column("unapplied_amount", _money(), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # The last line against counting one bank payment twice, behind the handler's own check.
+    UniqueConstraint("bank_reference", name="uq_payments_bank_reference"),
+)
+
+payment_applications = Table(
+    "payment_applications", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("payment_id", UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("amount", _money(), nullable=False),
+    UniqueConstraint("payment_id", "position", name="uq_payment_applications_payment_id_position"),
+)
+
+_started = False
+
+
+def _init_events(aggregate: BillingPlan | Invoice | Payment, _context: object) -> None:
+    aggregate.events = []
+
+
+def start_mappers() -> None:
+    global _started
+    if _started:
+        return
+    _started = True
+    mapper_registry.map_imperatively(Instalment, instalments)
+    mapper_registry.map_imperatively(BillingPlan, billing_plans, version_id_col=billing_plans.c.version, properties={
+        # Async sessions cannot lazy-load: a plan always comes with its instalments.
+        "instalments": relationship(Instalment, order_by=instalments.c.position, lazy="selectin",
+                                    cascade="all, delete-orphan"),
+    })
+    mapper_registry.map_imperatively(Invoice, invoices, version_id_col=invoices.c.version)
+    mapper_registry.map_imperatively(Application, payment_applications)
+    mapper_registry.map_imperatively(Payment, payments, properties={
+        "applications": relationship(Application, order_by=payment_applications.c.position, lazy="selectin",
+                                     cascade="all, delete-orphan"),
+    })
+
+    for aggregate in (BillingPlan, Invoice, Payment):
+        event.listen(aggregate, "load", _init_events)

@@ -1,0 +1,1 @@
+"""The finance domain: plain Python, no I/O."""

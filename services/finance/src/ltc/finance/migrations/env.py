@@ -1,0 +1,4 @@
+from ltc.finance.adapters.orm import metadata
+from ltc.shared.migrations import run_migrations
+
+run_migrations(metadata)
