@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 UV_VERSION := 0.13.9
 
-.PHONY: run test install unit integration e2e bench-hop schemas token clean
+.PHONY: run test install lint unit integration e2e bench-hop schemas token clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -19,11 +19,15 @@ install: $(UV)
 run: install
 	$(UV) run ltc-dev run
 
-## Run the whole test suite against a real broker and database it starts itself.
+## Run the whole test suite against a real broker and database it starts itself (after the linter).
 test: install
+	$(UV) run ruff check .
 	@$(UV) run pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$rc
+
+lint: install
+	$(UV) run ruff check .
 
 unit: install
 	$(UV) run pytest tests/unit tests/contract

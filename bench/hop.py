@@ -24,7 +24,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
 from ltc.shared.auth import mint_token
 from ltc.shared.devstack.cli import TOPICS, repo_root
 from ltc.shared.devstack.kafka import LocalKafka, ensure_topics

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from ltc.shared.messages import EVENT_TYPES
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.export import SCHEMA_DIR, render

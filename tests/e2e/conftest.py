@@ -6,7 +6,6 @@ import socket
 
 import httpx
 import pytest
-
 from ltc.shared.devstack.services import DEFAULT_PORTS, running_services
 
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from ltc.shared.testing.apps import auth
 
 pytestmark = pytest.mark.e2e

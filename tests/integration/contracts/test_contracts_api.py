@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import select
-
 from ltc.contracts import handlers
 from ltc.contracts.bootstrap import SPEC
 from ltc.shared.db import outbox
@@ -20,6 +18,7 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
+from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import select
-
 from ltc.finance import handlers
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.db import outbox
@@ -20,6 +18,7 @@ from ltc.shared.messages import EventPayload, Lineage, dlq_topic
 from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, ContractSigned
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.testing.apps import auth, runtime_of, service_client
+from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 
@@ -317,8 +316,8 @@ BODY = ('"bank_reference": "B-1", "payer": "ACME", "value_date": "2026-12-01", '
 
 @pytest.mark.parametrize(("content", "status", "field"), [
     (b"{not json", 400, None),
-    (('{"payer": "ACME", "amount": {"amount": "1.00", "currency": "EUR"}, "value_date": "2026-12-01",'
-      ' "contract_id": "3f2e1d0c-b9a8-4765-8432-10fedcba9876"}').encode(), 422, "bank_reference"),
+    ((b'{"payer": "ACME", "amount": {"amount": "1.00", "currency": "EUR"}, "value_date": "2026-12-01",'
+      b' "contract_id": "3f2e1d0c-b9a8-4765-8432-10fedcba9876"}'), 422, "bank_reference"),
     (('{' + BODY.replace('"B-1"', '"  "') + ', "amount": {"amount": "1.00", "currency": "EUR"}}').encode(), 422,
      "bank_reference"),
     (('{' + BODY + ', "amount": {"amount": 1.5, "currency": "EUR"}}').encode(), 422, "amount.amount"),

@@ -12,9 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
-
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory, outbox, plumbing_metadata
 from ltc.shared.devstack.kafka import ensure_topics
@@ -23,6 +20,8 @@ from ltc.shared.messages import dlq_topic
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.outbox import OutboxRelay
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 pytestmark = pytest.mark.integration
 

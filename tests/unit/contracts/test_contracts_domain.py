@@ -5,13 +5,22 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from ltc.contracts.domain.model import (
-    AcceptanceType, AgreedMilestone, Contract, ContractStatus, Milestone, MilestoneStatus, PaymentTerm, Trigger,
+    AcceptanceType,
+    AgreedMilestone,
+    Contract,
+    ContractStatus,
+    Milestone,
+    MilestoneStatus,
+    PaymentTerm,
+    Trigger,
 )
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages.contracts_events import (
-    ContractClosed, ContractDrafted, ContractMilestoneAccepted, ContractSigned,
+    ContractClosed,
+    ContractDrafted,
+    ContractMilestoneAccepted,
+    ContractSigned,
 )
 from ltc.shared.money import Money
 

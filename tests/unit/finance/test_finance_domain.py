@@ -7,9 +7,15 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ltc.finance.domain.model import (
-    BillingPlan, InstalmentStatus, InstalmentTerms, Invoice, InvoiceStatus, Trigger, allocate, invoice_number,
+    BillingPlan,
+    InstalmentStatus,
+    InstalmentTerms,
+    Invoice,
+    InvoiceStatus,
+    Trigger,
+    allocate,
+    invoice_number,
     receive_payment,
 )
 from ltc.shared.errors import DomainError, RuleViolation

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from ltc.leads.domain.model import Account, Channel, Criterion, Evidence, Grade, Lead, Tier
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages.leads_events import LeadConverted, LeadCreated, LeadGraded

@@ -7,9 +7,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from ltc.opportunities.domain.model import (
-    AcceptanceType, CommercialTerms, Milestone, Opportunity, PaymentTerm, PaymentTrigger, Stage,
+    AcceptanceType,
+    CommercialTerms,
+    Milestone,
+    Opportunity,
+    PaymentTerm,
+    PaymentTrigger,
+    Stage,
 )
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages.opportunities_events import OpportunityCreated, OpportunityLost, OpportunityWon

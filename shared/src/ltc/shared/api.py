@@ -5,18 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Awaitable, Callable, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Header, Query
+from ltc.shared.db import IdempotencyRecord, UnitOfWork, idempotency_keys
+from ltc.shared.errors import ProblemError
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from ltc.shared.db import IdempotencyRecord, UnitOfWork, idempotency_keys
-from ltc.shared.errors import ProblemError
 
 T = TypeVar("T")
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Callable
+from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
 from ltc.shared.errors import ProblemError
 from ltc.shared.settings import DEFAULT_JWT_SECRET, ServiceSettings
 

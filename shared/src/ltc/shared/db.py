@@ -7,17 +7,29 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from ltc.shared.errors import ConcurrencyConflict
+from ltc.shared.messages import EventPayload
+from ltc.shared.observability import current_correlation_id
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Identity, Index, Integer, MetaData, Table, Text, event, func, insert, text,
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    event,
+    func,
+    insert,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
 from sqlalchemy.orm.exc import StaleDataError
-
-from ltc.shared.errors import ConcurrencyConflict
-from ltc.shared.messages import EventPayload
-from ltc.shared.observability import current_correlation_id
 
 OUTBOX_CHANNEL = "ltc_outbox"
 
@@ -74,6 +86,23 @@ def create_plumbing_tables(op: Any) -> None:
     plumbing_metadata.create_all(op.get_bind())
 
 
+def map_aggregate(mapper_registry: registry, cls: type, table: Table, *, versioned: bool = True,
+                  properties: dict[str, Any] | None = None) -> None:
+    """Map an aggregate root imperatively (the domain class stays plain Python).
+
+    A versioned aggregate gets optimistic locking on its `version` column, so two writers of one
+    aggregate cannot silently overwrite each other; a loaded aggregate starts with no pending
+    events (its constructor, which sets them, does not run on load).
+    """
+    mapper_registry.map_imperatively(cls, table, properties=properties or {},
+                                     version_id_col=table.c.version if versioned else None)
+    event.listen(cls, "load", _no_pending_events)
+
+
+def _no_pending_events(aggregate: Any, _context: object) -> None:
+    aggregate.events = []
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -110,7 +139,7 @@ class UnitOfWork:
         self._extra_events: list[EventPayload] = []
         self.session: AsyncSession
 
-    async def __aenter__(self) -> "UnitOfWork":
+    async def __aenter__(self) -> UnitOfWork:
         self.session = self._session_factory()
         # The identity map holds clean objects weakly; an aggregate whose events are still
         # pending must not be garbage-collected before commit() reads them, so keep every

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Sequence
 
 import iso4217
 
@@ -51,26 +51,26 @@ class Money:
         object.__setattr__(self, "amount", amount.quantize(quantum))
 
     @classmethod
-    def zero(cls, currency: str) -> "Money":
+    def zero(cls, currency: str) -> Money:
         return cls(Decimal(0), currency)
 
-    def _same_currency(self, other: "Money") -> None:
+    def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise MoneyError(f"currency mismatch: {self.currency} and {other.currency}")
 
-    def __add__(self, other: "Money") -> "Money":
+    def __add__(self, other: Money) -> Money:
         self._same_currency(other)
         return Money(self.amount + other.amount, self.currency)
 
-    def __sub__(self, other: "Money") -> "Money":
+    def __sub__(self, other: Money) -> Money:
         self._same_currency(other)
         return Money(self.amount - other.amount, self.currency)
 
-    def __lt__(self, other: "Money") -> bool:
+    def __lt__(self, other: Money) -> bool:
         self._same_currency(other)
         return self.amount < other.amount
 
-    def __le__(self, other: "Money") -> bool:
+    def __le__(self, other: Money) -> bool:
         self._same_currency(other)
         return self.amount <= other.amount
 
@@ -81,10 +81,10 @@ class Money:
         return {"amount": str(self.amount), "currency": self.currency}
 
     @classmethod
-    def from_json(cls, data: dict[str, str]) -> "Money":
+    def from_json(cls, data: dict[str, str]) -> Money:
         return cls(Decimal(data["amount"]), data["currency"])
 
-    def split(self, percentages: Sequence[Decimal]) -> list["Money"]:
+    def split(self, percentages: Sequence[Decimal]) -> list[Money]:
         """Split by percentages summing to 100 so the parts add up exactly.
 
         Each part is rounded down to the minor unit; the remainder left by rounding goes to the

@@ -20,9 +20,6 @@ import uvicorn
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ltc.shared.auth import TokenVerifier
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
@@ -32,6 +29,8 @@ from ltc.shared.migrations import current_revision, head_revision, upgrade_to_he
 from ltc.shared.observability import CorrelationIdMiddleware, configure_logging, current_correlation_id
 from ltc.shared.outbox import OutboxRelay
 from ltc.shared.settings import ServiceSettings, settings_for
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger()
 
@@ -45,7 +44,7 @@ class ServiceSpec:
     description: str
     subscription: Subscription | None = None
     start_mappers: Callable[[], None] = lambda: None
-    extra_workers: list[Callable[["Runtime"], Awaitable[None]]] = field(default_factory=list)
+    extra_workers: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
 
     def settings(self) -> ServiceSettings:
         return settings_for(self.name, self.default_port)

@@ -36,7 +36,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> "ServiceSettings":
+    def _refuse_default_secret(self) -> ServiceSettings:
         if self.env != "development" and self.jwt_jwks_url is None and self.jwt_secret == DEFAULT_JWT_SECRET:
             raise ValueError(
                 "LTC_JWT_SECRET is the development default; set a real secret or LTC_JWT_JWKS_URL "

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from ltc.finance.adapters import repository
 from ltc.finance.domain.model import (
-    BillingPlan, Instalment, InstalmentTerms, Trigger, invoice_number, receive_payment,
+    BillingPlan,
+    Instalment,
+    InstalmentTerms,
+    Trigger,
+    invoice_number,
+    receive_payment,
 )
 from ltc.shared.auth import Principal
 from ltc.shared.db import UnitOfWork
@@ -20,6 +23,7 @@ from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, ContractSigned
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.money import Money, MoneyError
+from sqlalchemy.exc import IntegrityError
 
 
 def _now() -> datetime:

@@ -7,11 +7,17 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import (
-    BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, WithJsonSchema, model_validator,
-)
-
 from ltc.shared.money import Money, MoneyError, validate_currency
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 
 def _no_float(value: Any) -> Any:
@@ -44,7 +50,7 @@ class MoneyPayload(BaseModel):
     currency: CurrencyCode
 
     @model_validator(mode="after")
-    def _fits_the_currency(self) -> "MoneyPayload":
+    def _fits_the_currency(self) -> MoneyPayload:
         # "10.001 EUR" is not money: refuse it here, where the error can name the field.
         try:
             Money(self.amount, self.currency)
@@ -56,7 +62,7 @@ class MoneyPayload(BaseModel):
         return Money(self.amount, self.currency)
 
     @classmethod
-    def of(cls, money: Money) -> "MoneyPayload":
+    def of(cls, money: Money) -> MoneyPayload:
         return cls(amount=money.amount, currency=money.currency)
 
 

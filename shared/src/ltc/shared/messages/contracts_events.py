@@ -6,9 +6,8 @@ from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
+from pydantic import BaseModel
 
 
 class InstalmentPayload(BaseModel):

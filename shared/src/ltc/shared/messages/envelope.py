@@ -52,7 +52,7 @@ class Envelope:
         return self.subject.encode(), message.value, list(message.headers.items())
 
     @classmethod
-    def from_kafka(cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | tuple) -> "Envelope":
+    def from_kafka(cls, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | tuple) -> Envelope:
         header_map = {name: raw for name, raw in headers}
         if "ce_id" not in header_map or "ce_type" not in header_map:
             raise InvalidMessage("not a CloudEvent: ce_id or ce_type header missing")

@@ -6,9 +6,8 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from ltc.shared.messages.base import EventPayload, MoneyPayload
+from pydantic import BaseModel
 
 
 class InvoiceIssued(EventPayload):

@@ -18,7 +18,6 @@ from contextlib import ExitStack, closing
 from functools import cache
 
 import pytest
-
 from ltc.shared.devstack.cli import TOPICS, repo_root
 from ltc.shared.devstack.kafka import LocalKafka, ensure_topics
 from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from ltc.contracts.domain.model import Contract, ContractStatus, Milestone, PaymentTerm
+from ltc.shared.db import map_aggregate
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Dialect, Enum, Index, Integer, MetaData, Numeric, String, Table, event,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
-
-from ltc.contracts.domain.model import Contract, ContractStatus, Milestone, PaymentTerm
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -74,16 +86,6 @@ contracts = Table(
     Index("ux_contracts_opportunity_id", "opportunity_id", unique=True),
 )
 
-_started = False
-
-
+@functools.cache
 def start_mappers() -> None:
-    global _started
-    if _started:
-        return
-    _started = True
-    mapper_registry.map_imperatively(Contract, contracts, version_id_col=contracts.c.version)
-
-    @event.listens_for(Contract, "load")
-    def _init_events(contract: Contract, _context: object) -> None:
-        contract.events = []
+    map_aggregate(mapper_registry, Contract, contracts)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ltc.contracts.domain.model import Contract
 from ltc.shared.errors import NotFound
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def get_contract(session: AsyncSession, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract:

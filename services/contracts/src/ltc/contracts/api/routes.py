@@ -6,8 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select
-
 from ltc.contracts import handlers
 from ltc.contracts.adapters import repository
 from ltc.contracts.api.schemas import AcceptMilestoneRequest, ContractRead, SignRequest
@@ -17,6 +15,7 @@ from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
+from sqlalchemy import select
 
 router = APIRouter(tags=["contracts"])
 

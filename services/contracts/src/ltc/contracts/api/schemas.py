@@ -6,11 +6,10 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
 from ltc.contracts.domain.model import AcceptanceType, Contract, ContractStatus, MilestoneStatus, Trigger
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import DecimalStr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -73,7 +72,7 @@ class ContractRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, contract: Contract) -> "ContractRead":
+    def of(cls, contract: Contract) -> ContractRead:
         nested = ("value", "payment_terms", "milestones")
         data = {name: getattr(contract, name) for name in cls.model_fields if name not in nested}
         return cls(

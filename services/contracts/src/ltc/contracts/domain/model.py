@@ -18,7 +18,11 @@ from typing import Any
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
-    ContractClosed, ContractDrafted, ContractMilestoneAccepted, ContractMilestonePayload, ContractSigned,
+    ContractClosed,
+    ContractDrafted,
+    ContractMilestoneAccepted,
+    ContractMilestonePayload,
+    ContractSigned,
     InstalmentPayload,
 )
 from ltc.shared.money import Money
@@ -60,7 +64,7 @@ class PaymentTerm:
                 "milestone": self.milestone, "due_days": self.due_days}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PaymentTerm":
+    def from_json(cls, data: dict[str, Any]) -> PaymentTerm:
         return cls(name=data["name"], percent=Decimal(data["percent"]), trigger=Trigger(data["trigger"]),
                    milestone=data["milestone"], due_days=data["due_days"])
 
@@ -84,7 +88,7 @@ class Milestone:
     accepted_on: date | None = None
     certificate_ref: str | None = None
 
-    def accepted(self, on: date, certificate_ref: str) -> "Milestone":
+    def accepted(self, on: date, certificate_ref: str) -> Milestone:
         return replace(self, status=MilestoneStatus.ACCEPTED, accepted_on=on, certificate_ref=certificate_ref)
 
     def to_json(self) -> dict[str, Any]:
@@ -96,7 +100,7 @@ class Milestone:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Milestone":
+    def from_json(cls, data: dict[str, Any]) -> Milestone:
         return cls(
             milestone_id=uuid.UUID(data["milestone_id"]), name=data["name"],
             planned_date=date.fromisoformat(data["planned_date"]),

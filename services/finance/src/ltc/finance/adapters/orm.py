@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+
+from ltc.finance.domain.model import (
+    Application,
+    BillingPlan,
+    Instalment,
+    InstalmentStatus,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Trigger,
+)
+from ltc.shared.db import map_aggregate
 from sqlalchemy import (
-    Column, Date, DateTime, Enum, ForeignKey, Integer, MetaData, Numeric, String, Table, UniqueConstraint, event,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import registry, relationship
-
-from ltc.finance.domain.model import (
-    Application, BillingPlan, Instalment, InstalmentStatus, Invoice, InvoiceStatus, Payment, Trigger,
-)
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -116,30 +135,17 @@ payment_applications = Table(
     UniqueConstraint("payment_id", "position", name="uq_payment_applications_payment_id_position"),
 )
 
-_started = False
-
-
-def _init_events(aggregate: BillingPlan | Invoice | Payment, _context: object) -> None:
-    aggregate.events = []
-
-
+@functools.cache
 def start_mappers() -> None:
-    global _started
-    if _started:
-        return
-    _started = True
     mapper_registry.map_imperatively(Instalment, instalments)
-    mapper_registry.map_imperatively(BillingPlan, billing_plans, version_id_col=billing_plans.c.version, properties={
+    map_aggregate(mapper_registry, BillingPlan, billing_plans, properties={
         # Async sessions cannot lazy-load: a plan always comes with its instalments.
         "instalments": relationship(Instalment, order_by=instalments.c.position, lazy="selectin",
                                     cascade="all, delete-orphan"),
     })
-    mapper_registry.map_imperatively(Invoice, invoices, version_id_col=invoices.c.version)
+    map_aggregate(mapper_registry, Invoice, invoices)
     mapper_registry.map_imperatively(Application, payment_applications)
-    mapper_registry.map_imperatively(Payment, payments, properties={
+    map_aggregate(mapper_registry, Payment, payments, versioned=False, properties={
         "applications": relationship(Application, order_by=payment_applications.c.position, lazy="selectin",
                                      cascade="all, delete-orphan"),
     })
-
-    for aggregate in (BillingPlan, Invoice, Payment):
-        event.listen(aggregate, "load", _init_events)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ltc.finance.adapters.orm import billing_plans, invoice_sequences, invoices
 from ltc.finance.domain.model import BillingPlan, Invoice, Payment
 from ltc.shared.errors import NotFound
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def find_plan(session: AsyncSession, contract_id: uuid.UUID, *, for_update: bool = False) -> BillingPlan | None:

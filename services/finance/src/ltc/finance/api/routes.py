@@ -6,8 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select
-
 from ltc.finance import handlers
 from ltc.finance.adapters import repository
 from ltc.finance.api.schemas import BillingPlanRead, InvoiceRead, PaymentCreate, PaymentRead
@@ -15,6 +13,7 @@ from ltc.finance.domain.model import Invoice, InvoiceStatus
 from ltc.shared.api import Cursor, IdempotencyKey, Limit, Page, create_idempotently, etag, paginate
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.service import ReadSession, Uow
+from sqlalchemy import select
 
 router = APIRouter()
 

@@ -6,14 +6,19 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
 from ltc.finance.domain.model import (
-    BillingPlan, Instalment, InstalmentStatus, Invoice, InvoiceStatus, Payment, Trigger,
+    BillingPlan,
+    Instalment,
+    InstalmentStatus,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Trigger,
 )
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.money import Money
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class _Strict(BaseModel):
@@ -49,7 +54,7 @@ class InvoiceRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, invoice: Invoice) -> "InvoiceRead":
+    def of(cls, invoice: Invoice) -> InvoiceRead:
         return cls(
             id=invoice.id, number=invoice.number, contract_id=invoice.contract_id, account_id=invoice.account_id,
             lineage=invoice.lineage(), instalment=invoice.instalment, amount=MoneyPayload.of(invoice.amount),
@@ -79,7 +84,7 @@ class PaymentRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, payment: Payment) -> "PaymentRead":
+    def of(cls, payment: Payment) -> PaymentRead:
         return cls(
             id=payment.id, bank_reference=payment.bank_reference, payer=payment.payer,
             amount=MoneyPayload.of(payment.amount), value_date=payment.value_date, invoice_id=payment.invoice_id,
@@ -105,7 +110,7 @@ class InstalmentRead(BaseModel):
     invoice_id: UUID | None
 
     @classmethod
-    def of(cls, instalment: Instalment, currency: str) -> "InstalmentRead":
+    def of(cls, instalment: Instalment, currency: str) -> InstalmentRead:
         return cls(
             id=instalment.id, name=instalment.name, percent=instalment.percent,
             amount=MoneyPayload.of(Money(instalment.amount, currency)), trigger=instalment.trigger,
@@ -130,7 +135,7 @@ class BillingPlanRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, plan: BillingPlan) -> "BillingPlanRead":
+    def of(cls, plan: BillingPlan) -> BillingPlanRead:
         return cls(
             id=plan.id, contract_id=plan.contract_id, account_id=plan.account_id, lineage=plan.lineage(),
             signed_on=plan.signed_on, value=MoneyPayload.of(plan.value),

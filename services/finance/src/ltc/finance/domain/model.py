@@ -19,7 +19,11 @@ from enum import StrEnum
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.finance_events import (
-    ContractFullyPaid, InvoiceIssued, InvoicePaid, PaymentApplication, PaymentReceived,
+    ContractFullyPaid,
+    InvoiceIssued,
+    InvoicePaid,
+    PaymentApplication,
+    PaymentReceived,
 )
 from ltc.shared.money import Money
 
@@ -154,7 +158,7 @@ class BillingPlan:
                 and i.status is InstalmentStatus.PLANNED]
 
     def invoice(self, instalment: Instalment, *, invoice_id: uuid.UUID, number: str, issue_date: date,
-                now: datetime) -> "Invoice":
+                now: datetime) -> Invoice:
         """Bill one instalment; each is billed exactly once."""
         if instalment not in self.instalments:
             raise DomainError("instalment-unknown", f"instalment {instalment.name!r} is not on this billing plan")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
+from ltc.leads.domain.model import Account, Channel, Grade, Lead, Tier
+from ltc.shared.db import map_aggregate
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Enum, ForeignKey, Integer, MetaData, Numeric, String, Table, Text, event,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
-
-from ltc.leads.domain.model import Account, Channel, Grade, Lead, Tier
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -54,17 +67,7 @@ leads = Table(
     Column("version", Integer, nullable=False),
 )
 
-_started = False
-
-
+@functools.cache
 def start_mappers() -> None:
-    global _started
-    if _started:
-        return
-    _started = True
-    mapper_registry.map_imperatively(Account, accounts, version_id_col=accounts.c.version)
-    mapper_registry.map_imperatively(Lead, leads, version_id_col=leads.c.version)
-
-    @event.listens_for(Lead, "load")
-    def _init_events(lead: Lead, _context: object) -> None:
-        lead.events = []
+    map_aggregate(mapper_registry, Account, accounts)
+    map_aggregate(mapper_registry, Lead, leads)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ltc.leads.domain.model import Account, Lead
 from ltc.shared.errors import NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:

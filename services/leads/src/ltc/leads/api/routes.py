@@ -7,21 +7,32 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
-
 from ltc.leads import handlers
 from ltc.leads.adapters import repository
 from ltc.leads.api.schemas import (
-    AccountCreate, AccountRead, DisqualifyRequest, GradeRequest, LeadCreate, LeadRead,
+    AccountCreate,
+    AccountRead,
+    DisqualifyRequest,
+    GradeRequest,
+    LeadCreate,
+    LeadRead,
 )
 from ltc.leads.domain.model import Account, Channel, Evidence, Grade, Lead, Tier
 from ltc.shared.api import (
-    Cursor, IdempotencyKey, IfMatch, Limit, Page, create_idempotently, etag, paginate,
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    Page,
+    create_idempotently,
+    etag,
+    paginate,
 )
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
+from sqlalchemy import select
 
 router = APIRouter()
 

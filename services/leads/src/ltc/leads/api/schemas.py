@@ -6,10 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
 from ltc.leads.domain.model import Channel, Criterion, Grade, Tier
 from ltc.shared.messages import MoneyPayload
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -84,7 +83,7 @@ class LeadRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, lead: object) -> "LeadRead":
+    def of(cls, lead: object) -> LeadRead:
         budget = getattr(lead, "budget")
         data = {name: getattr(lead, name) for name in cls.model_fields if name != "budget"}
         return cls(**data, budget=MoneyPayload.of(budget) if budget else None)

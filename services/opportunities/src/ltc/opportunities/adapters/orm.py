@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Enum, Integer, MetaData, Numeric, String, Table, Text, event
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import registry
+import functools
 
 from ltc.opportunities.domain.model import Opportunity, Stage
+from ltc.shared.db import map_aggregate
+from sqlalchemy import Column, Date, DateTime, Enum, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import registry
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -35,16 +37,6 @@ opportunities = Table(
     Column("version", Integer, nullable=False),
 )
 
-_started = False
-
-
+@functools.cache
 def start_mappers() -> None:
-    global _started
-    if _started:
-        return
-    _started = True
-    mapper_registry.map_imperatively(Opportunity, opportunities, version_id_col=opportunities.c.version)
-
-    @event.listens_for(Opportunity, "load")
-    def _init_events(opportunity: Opportunity, _context: object) -> None:
-        opportunity.events = []
+    map_aggregate(mapper_registry, Opportunity, opportunities)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ltc.opportunities.domain.model import Opportunity
 from ltc.shared.errors import NotFound
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def get_opportunity(session: AsyncSession, opportunity_id: uuid.UUID, *,

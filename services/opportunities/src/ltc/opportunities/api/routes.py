@@ -6,12 +6,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select
-
 from ltc.opportunities import handlers
 from ltc.opportunities.adapters import repository
 from ltc.opportunities.api.schemas import (
-    AbandonRequest, CommercialTermsIn, LoseRequest, OpportunityCreate, OpportunityRead,
+    AbandonRequest,
+    CommercialTermsIn,
+    LoseRequest,
+    OpportunityCreate,
+    OpportunityRead,
 )
 from ltc.opportunities.domain.model import Opportunity, Stage
 from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Page, create_idempotently, etag, paginate
@@ -19,6 +21,7 @@ from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
+from sqlalchemy import select
 
 router = APIRouter(tags=["opportunities"])
 

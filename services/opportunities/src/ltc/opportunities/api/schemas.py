@@ -6,14 +6,19 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
 from ltc.opportunities.domain.model import (
-    AcceptanceType, CommercialTerms, Milestone, Opportunity, PaymentTerm, PaymentTrigger, Stage,
+    AcceptanceType,
+    CommercialTerms,
+    Milestone,
+    Opportunity,
+    PaymentTerm,
+    PaymentTrigger,
+    Stage,
 )
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -93,7 +98,7 @@ class OpportunityRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, opportunity: Opportunity) -> "OpportunityRead":
+    def of(cls, opportunity: Opportunity) -> OpportunityRead:
         derived = {"budget", "terms", "lineage"}
         data = {name: getattr(opportunity, name) for name in cls.model_fields if name not in derived}
         budget = opportunity.budget

@@ -18,7 +18,11 @@ from typing import Any
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.opportunities_events import (
-    CommercialTermsPayload, MilestonePayload, OpportunityCreated, OpportunityLost, OpportunityWon,
+    CommercialTermsPayload,
+    MilestonePayload,
+    OpportunityCreated,
+    OpportunityLost,
+    OpportunityWon,
     PaymentTermPayload,
 )
 from ltc.shared.money import Money

@@ -8,9 +8,8 @@ Create Date: 2026-11-27
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import UUID
-
 from ltc.shared.db import create_plumbing_tables
+from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0001"
 down_revision = None
