@@ -2,12 +2,13 @@
 golden sample is accepted by both the producer's model and the published schema."""
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
 import pytest
-from ltc.shared.messages import EVENT_TYPES
+from ltc.shared.messages import EVENT_TYPES, TOPICS
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.export import SCHEMA_DIR, render
 
@@ -17,6 +18,12 @@ SAMPLES = Path(__file__).parent / "samples"
 def test_every_event_type_has_a_committed_schema_and_a_sample():
     assert sorted(p.stem for p in SCHEMA_DIR.glob("*.json")) == sorted(EVENT_TYPES)
     assert sorted(p.stem for p in SAMPLES.glob("*.json")) == sorted(EVENT_TYPES)
+
+
+def test_event_types_are_named_and_versioned():
+    for ce_type, payload in EVENT_TYPES.items():
+        assert re.fullmatch(r"ltc\.[a-z]+\.[a-z_]+\.v[1-9][0-9]*", ce_type), ce_type
+        assert payload.topic in TOPICS and payload.subject_field in payload.model_fields
 
 
 @pytest.mark.parametrize("ce_type", sorted(EVENT_TYPES))

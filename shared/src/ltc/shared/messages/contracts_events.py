@@ -62,3 +62,33 @@ class ContractMilestoneAccepted(_ContractEvent):
 class ContractClosed(_ContractEvent):
     event_type: ClassVar[str] = "contract.closed"
     closed_at: datetime
+
+
+class ContractReviewed(_ContractEvent):
+    """One reviewer function recorded its verdict on the draft's current version."""
+
+    event_type: ClassVar[str] = "contract.reviewed"
+    contract_version: int
+    function: Literal["commercial", "legal", "finance", "delivery"]
+    outcome: Literal["passed", "failed"]
+    reviewer: str
+    comment: str | None = None
+    review_passed: bool  # every required function has passed this version: it may be signed
+    reviewed_at: datetime
+
+
+class ContractAmended(_ContractEvent):
+    """An approved amendment, applied as a new version.
+
+    The schedule is complete: instalment names are unique within a contract, and an instalment
+    whose trigger has already happened (signing done, milestone accepted) is carried over
+    unchanged, so finance re-plans only what is not yet invoiced.
+    """
+
+    event_type: ClassVar[str] = "contract.amended"
+    contract_version: int
+    reason: str
+    value: MoneyPayload
+    payment_schedule: list[InstalmentPayload]
+    milestones: list[ContractMilestonePayload]
+    amended_at: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from ltc.shared.messages.base import EventPayload, MoneyPayload
@@ -60,3 +60,20 @@ class ContractFullyPaid(EventPayload):
     collected: MoneyPayload
     signed_on: date
     fully_paid_on: date
+
+
+class InvoiceOverdue(EventPayload):
+    """An invoice past due and still open, at a dunning level the scheduled job advanced it to."""
+
+    event_type: ClassVar[str] = "invoice.overdue"
+    topic: ClassVar[str] = "ltc.finance"
+    subject_field: ClassVar[str] = "contract_id"
+    invoice_id: UUID
+    invoice_number: str
+    contract_id: UUID
+    account_id: UUID | None
+    due_date: date
+    days_overdue: int
+    open_amount: MoneyPayload
+    dunning_level: Literal["reminder", "second_reminder", "final_notice", "escalated"]
+    as_of: date

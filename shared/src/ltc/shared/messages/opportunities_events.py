@@ -61,3 +61,38 @@ class OpportunityLost(_OpportunityEvent):
     reason: str
     competitor: str | None
     lost_at: datetime
+
+
+class OpportunityStageChanged(_OpportunityEvent):
+    event_type: ClassVar[str] = "opportunity.stage_changed"
+    from_stage: str
+    to_stage: str
+    probability: DecimalStr  # the stage's win probability in percent, for the weighted pipeline
+    changed_by: str
+    changed_at: datetime
+
+
+class OpportunityDecisionMade(_OpportunityEvent):
+    """A gate decision (ATB approve-to-bid, ATC approve-to-contract) by a decision tier."""
+
+    event_type: ClassVar[str] = "opportunity.decision_made"
+    decision_id: UUID
+    gate: Literal["ATB", "ATC"]
+    tier: Literal["L1", "L2", "L3"]
+    outcome: Literal["approved", "rejected", "sent_back", "escalated"]
+    decider: str
+    conditions: str | None = None
+    comment: str | None = None
+    decided_at: datetime
+
+
+class RequirementRaised(_OpportunityEvent):
+    """A customer requirement we cannot meet today: the hand-off to product development (IPD)."""
+
+    event_type: ClassVar[str] = "requirement.raised"
+    requirement_id: UUID
+    title: str
+    description: str
+    priority: Literal["low", "medium", "high", "critical"]
+    raised_by: str
+    raised_at: datetime
