@@ -13,16 +13,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from ltc.shared import metrics
 from ltc.shared.db import UnitOfWork, inbox
 from ltc.shared.errors import ConcurrencyConflict, DomainError
 from ltc.shared.messages import EVENT_TYPES, EventPayload, dlq_topic
 from ltc.shared.messages.envelope import Envelope, InvalidMessage
 from ltc.shared.observability import set_correlation_id
+from ltc.shared.tracing import context_from, tracer
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -76,21 +80,32 @@ class EventConsumer:
                 for record in records:
                     await self.process(record)
                 await self._commit_offsets({tp: records[-1].offset + 1})
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None:
+                    metrics.LAG.labels(self._source, tp.topic, str(tp.partition)).set(
+                        max(0, highwater - records[-1].offset - 1))
 
     async def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
         await self._consumer.commit(offsets)
 
     async def process(self, record: ConsumerRecord) -> None:
         """Apply one record exactly once, dead-letter it, or skip it; retry while the world is down."""
+        started = time.perf_counter()
+        try:
+            outcome = await self._process(record)
+        finally:
+            metrics.PROCESSING.labels(self._source, record.topic).observe(time.perf_counter() - started)
+        metrics.CONSUMED.labels(self._source, record.topic, outcome).inc()
+
+    async def _process(self, record: ConsumerRecord) -> str:
         backoff = 0.2
         conflicts = 0
         while True:
             try:
-                await self._apply(record)
-                return
+                return await self._apply(record)
             except Poison as poison:
                 await self._dead_letter(record, poison.reason, poison.detail)
-                return
+                return "dead_lettered"
             except asyncio.CancelledError:
                 raise
             except IntegrityError as exc:
@@ -99,18 +114,18 @@ class EventConsumer:
                 conflicts += 1
                 if conflicts > 3:
                     await self._dead_letter(record, "constraint-violation", str(exc.orig))
-                    return
+                    return "dead_lettered"
                 await asyncio.sleep(backoff)
             except Exception as exc:
                 if not _is_transient(exc):
                     log.exception("handler failed; dead-lettering", topic=record.topic, offset=record.offset)
                     await self._dead_letter(record, "handler-error", f"{type(exc).__name__}: {exc}")
-                    return
+                    return "dead_lettered"
                 log.warning("transient failure; retrying", error=str(exc), backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
-    async def _apply(self, record: ConsumerRecord) -> None:
+    async def _apply(self, record: ConsumerRecord) -> str:
         try:
             envelope = Envelope.from_kafka(record.key, record.value, record.headers)
         except InvalidMessage as exc:
@@ -120,14 +135,24 @@ class EventConsumer:
             raise Poison("unknown-event-type", f"no event type {envelope.type!r} is defined")
         handler = self._subscription.handlers.get(envelope.type)
         if handler is None:
-            return  # a known event this service does not react to
+            return "skipped"  # a known event this service does not react to
         try:
             payload = payload_type.model_validate(envelope.data)
         except ValidationError as exc:
             raise Poison("invalid-payload", str(exc)) from None
         set_correlation_id(envelope.correlation_id)
-        uow = UnitOfWork(self._session_factory, self._source,
-                         correlation_id=envelope.correlation_id, traceparent=envelope.traceparent)
+        # A child of the span that wrote the event upstream: the new outbox rows carry this
+        # span, so one trace follows the flow from service to service.
+        with tracer.start_as_current_span(f"consume {envelope.type}", context=context_from(envelope.traceparent),
+                                          kind=SpanKind.CONSUMER,
+                                          attributes={"messaging.system": "kafka",
+                                                      "messaging.destination.name": record.topic,
+                                                      "messaging.message.id": envelope.id}):
+            return await self._apply_once(record, envelope, handler, payload)
+
+    async def _apply_once(self, record: ConsumerRecord, envelope: Envelope, handler: Handler,
+                          payload: EventPayload) -> str:
+        uow = UnitOfWork(self._session_factory, self._source, correlation_id=envelope.correlation_id)
         async with uow:
             first_delivery = (
                 await uow.session.execute(
@@ -140,12 +165,13 @@ class EventConsumer:
             ).first()
             if first_delivery is None:
                 log.info("duplicate delivery ignored", message_id=envelope.id, type=envelope.type)
-                return
+                return "duplicate"
             try:
                 await handler(uow, payload, envelope)
             except DomainError as exc:
                 raise Poison(exc.rule, exc.detail) from None
             await uow.commit()
+            return "processed"
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
         headers = list(record.headers or ()) + [
@@ -157,4 +183,5 @@ class EventConsumer:
             ("dlq_original_offset", str(record.offset).encode()),
         ]
         await self._dlq.send_and_wait(dlq_topic(record.topic), value=record.value, key=record.key, headers=headers)
+        metrics.DEAD_LETTERS.labels(self._source, record.topic, reason).inc()
         log.warning("message dead-lettered", topic=record.topic, offset=record.offset, reason=reason)

@@ -10,6 +10,7 @@ from typing import Any
 from ltc.shared.errors import ConcurrencyConflict
 from ltc.shared.messages import EventPayload
 from ltc.shared.observability import current_correlation_id
+from ltc.shared.tracing import current_traceparent
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -177,6 +178,7 @@ class UnitOfWork:
             events = self._pending_events()
             if events:
                 correlation_id = self.correlation_id or current_correlation_id()
+                traceparent = self.traceparent or current_traceparent()
                 await self.session.execute(
                     insert(outbox),
                     [
@@ -187,7 +189,7 @@ class UnitOfWork:
                             "type": event.ce_type(),
                             "payload": event.model_dump(mode="json"),
                             "correlation_id": correlation_id,
-                            "traceparent": self.traceparent,
+                            "traceparent": traceparent,
                             "created_at": datetime.now(UTC),
                         }
                         for event in events

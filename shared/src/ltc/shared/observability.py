@@ -1,4 +1,4 @@
-"""Structured JSON logs (structlog) carrying the service name and the correlation id."""
+"""Structured JSON logs (structlog) carrying the service name, the correlation id and the trace id."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
+from ltc.shared.tracing import current_trace_id
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CORRELATION_HEADER = "x-correlation-id"
@@ -24,11 +25,19 @@ def set_correlation_id(value: str | None) -> None:
     structlog.contextvars.bind_contextvars(correlation_id=value)
 
 
+def _add_trace_id(_logger: object, _method: str, event_dict: dict) -> dict:
+    trace_id = current_trace_id()
+    if trace_id:
+        event_dict["trace_id"] = trace_id
+    return event_dict
+
+
 def configure_logging(service: str, *, json_logs: bool = True, level: int = logging.INFO) -> None:
     renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_trace_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

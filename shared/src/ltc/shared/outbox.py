@@ -15,6 +15,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from ltc.shared.db import OUTBOX_CHANNEL, outbox
 from ltc.shared.messages.envelope import Envelope
+from ltc.shared.metrics import record_published
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -91,4 +92,6 @@ class OutboxRelay:
             await conn.execute(
                 update(outbox).where(outbox.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
             )
-            return len(rows)
+        for row in rows:
+            record_published(self._source, row.type, row.payload)
+        return len(rows)

@@ -19,16 +19,19 @@ import structlog
 import uvicorn
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from ltc.shared.auth import TokenVerifier
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
 from ltc.shared.errors import install_problem_handlers
 from ltc.shared.kafka import make_consumer, make_producer
+from ltc.shared.metrics import MetricsMiddleware, metrics_response, refresh_outbox_gauges
 from ltc.shared.migrations import current_revision, head_revision, upgrade_to_head
 from ltc.shared.observability import CorrelationIdMiddleware, configure_logging, current_correlation_id
 from ltc.shared.outbox import OutboxRelay
 from ltc.shared.settings import ServiceSettings, settings_for
+from ltc.shared.tracing import configure_tracing
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -172,12 +175,19 @@ def _health_router(runtime: Runtime) -> APIRouter:
         return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
                             status_code=200 if ready else 503)
 
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        with contextlib.suppress(Exception):  # a database outage must not hide the other metrics
+            await refresh_outbox_gauges(runtime.spec.name, runtime.engine)
+        return metrics_response()
+
     return router
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or spec.settings()
     configure_logging(spec.name, json_logs=settings.log_json)
+    configure_tracing(spec.name)
     spec.start_mappers()
     runtime = Runtime(spec, settings)
 
@@ -193,6 +203,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(MetricsMiddleware, service=spec.name)
+    # Server spans continue an incoming `traceparent`; without a configured exporter they cost nothing.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     install_problem_handlers(app)
     app.include_router(_health_router(runtime))
     for router in spec.routers:
@@ -215,6 +228,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
                     log_level="warning", access_log=False)
     elif args.command == "worker":
         configure_logging(spec.name, json_logs=settings.log_json)
+        configure_tracing(spec.name)
         spec.start_mappers()
 
         async def _work() -> None:
