@@ -12,11 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from ltc.shared.consumer import EventConsumer, Subscription
-from ltc.shared.db import UnitOfWork, make_engine, make_session_factory, outbox, plumbing_metadata
-from ltc.shared.devstack.kafka import ensure_topics
-from ltc.shared.kafka import make_consumer, make_producer
-from ltc.shared.messages import dlq_topic
+from ltc.shared.db import UnitOfWork, outbox
+from ltc.shared.kafka import make_producer
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.outbox import OutboxRelay
@@ -26,98 +23,6 @@ from sqlalchemy.exc import OperationalError
 pytestmark = pytest.mark.integration
 
 EVENT_TYPE = LeadDisqualified.ce_type()
-
-
-class Harness:
-    """A database with the plumbing tables and an `effects` table, plus a private topic."""
-
-    def __init__(self, url: str, bootstrap: str, topic: str) -> None:
-        self.url, self.bootstrap, self.topic = url, bootstrap, topic
-        self.engine = make_engine(url, pool_size=2)
-        self.sessions = make_session_factory(self.engine)
-
-    async def setup(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(plumbing_metadata.create_all)
-            await conn.execute(text("CREATE TABLE effects (lead_id uuid NOT NULL, reason text NOT NULL)"))
-        await ensure_topics(self.bootstrap, [self.topic, dlq_topic(self.topic)], partitions=1)
-
-    async def effects(self) -> int:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text("SELECT count(*) FROM effects"))).scalar_one()
-
-    def event(self) -> LeadDisqualified:
-        lead_id = uuid.uuid4()
-        event = LeadDisqualified(lead_id=lead_id, reason="no budget", disqualified_by="ar-1",
-                                 disqualified_at=datetime.now(UTC))
-        event.__class__ = type("TestEvent", (LeadDisqualified,), {"topic": self.topic})
-        return event
-
-    async def produce(self, *records: tuple[bytes | None, bytes | None, list]) -> None:
-        producer = make_producer(self.bootstrap)
-        await producer.start()
-        try:
-            for key, value, headers in records:
-                await producer.send_and_wait(self.topic, value=value, key=key, headers=headers)
-        finally:
-            await producer.stop()
-
-    def consumer(self, group: str, handler=None) -> tuple[EventConsumer, AIOKafkaConsumer, object]:
-        async def record_effect(uow: UnitOfWork, payload: LeadDisqualified, envelope: Envelope) -> None:
-            await uow.session.execute(text("INSERT INTO effects VALUES (:id, :reason)"),
-                                      {"id": payload.lead_id, "reason": payload.reason})
-
-        kafka_consumer = make_consumer(self.bootstrap, group, self.topic)
-        dlq = make_producer(self.bootstrap)
-        consumer = EventConsumer(consumer=kafka_consumer, dlq_producer=dlq, session_factory=self.sessions,
-                                 subscription=Subscription((self.topic,), {EVENT_TYPE: handler or record_effect}),
-                                 name=group, source="test")
-        return consumer, kafka_consumer, dlq
-
-    async def dead_letters(self, expected: int, timeout: float = 30) -> list:
-        reader = AIOKafkaConsumer(dlq_topic(self.topic), bootstrap_servers=self.bootstrap,
-                                  auto_offset_reset="earliest", group_id=None)
-        await reader.start()
-        found: list = []
-        try:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while len(found) < expected and asyncio.get_running_loop().time() < deadline:
-                batch = await reader.getmany(timeout_ms=500)
-                found.extend(r for records in batch.values() for r in records)
-        finally:
-            await reader.stop()
-        return found
-
-
-async def _eventually(check, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
-
-
-async def _run_consumer(harness: Harness, group: str, until, handler=None) -> None:
-    consumer, kafka_consumer, dlq = harness.consumer(group, handler)
-    await kafka_consumer.start()
-    await dlq.start()
-    task = asyncio.create_task(consumer.run())
-    try:
-        await _eventually(until)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await kafka_consumer.stop()
-        await dlq.stop()
-
-
-@pytest.fixture
-async def harness(make_database, kafka_bootstrap):
-    h = Harness(await make_database("plumbing"), kafka_bootstrap, f"test.{uuid.uuid4().hex[:10]}")
-    await h.setup()
-    yield h
-    await h.engine.dispose()
-
 
 async def _topic_records(bootstrap: str, topic: str, wait: float = 3.0) -> list:
     reader = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
@@ -163,7 +68,7 @@ async def test_an_aborted_transaction_publishes_nothing_and_a_committed_one_exac
     assert unsent == 0
 
 
-async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(harness):
+async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(harness, eventually):
     producer = make_producer(harness.bootstrap)
     await producer.start()
     relay = OutboxRelay(harness.engine, producer, source="test", poll_seconds=30)
@@ -181,7 +86,7 @@ async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(harness):
                 return (await conn.execute(select(func.count()).select_from(outbox)
                                            .where(outbox.c.sent_at.is_not(None)))).scalar_one() == 1
 
-        await _eventually(sent, timeout=10)
+        await eventually(sent, timeout=10)
         assert asyncio.get_running_loop().time() - started < 10  # far below the 30 s poll
     finally:
         task.cancel()
@@ -189,7 +94,7 @@ async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(harness):
         await producer.stop()
 
 
-async def test_the_same_event_delivered_twice_has_one_effect(harness):
+async def test_the_same_event_delivered_twice_has_one_effect(harness, consume):
     event = harness.event()
     envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(event.lead_id),
                         time=datetime.now(UTC), data=event.model_dump(mode="json"))
@@ -199,15 +104,15 @@ async def test_the_same_event_delivered_twice_has_one_effect(harness):
                                time=datetime.now(UTC), data=marker.model_dump(mode="json"))
     await harness.produce(marker_envelope.to_kafka())
 
-    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 2))
+    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 2))
     assert await harness.effects() == 2  # the event once, the marker once
 
 
-async def _at_least(harness: Harness, count: int) -> bool:
+async def _at_least(harness, count: int) -> bool:
     return await harness.effects() >= count
 
 
-async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_processed(harness):
+async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_processed(harness, consume):
     good = harness.event()
     good_envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(good.lead_id),
                              time=datetime.now(UTC), data=good.model_dump(mode="json"))
@@ -218,7 +123,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_proces
     await harness.produce((b"x", b"\x00not json at all", []), bad_payload.to_kafka(), unknown_type.to_kafka(),
                           good_envelope.to_kafka())
 
-    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 1))
+    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 1))
     assert await harness.effects() == 1
     dead = await harness.dead_letters(3)
     reasons = [dict(r.headers)["dlq_reason"] for r in dead]
@@ -227,7 +132,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_proces
     assert dict(dead[0].headers)["dlq_original_topic"] == harness.topic.encode()
 
 
-async def test_a_transient_failure_is_retried_not_dead_lettered(harness):
+async def test_a_transient_failure_is_retried_not_dead_lettered(harness, consume):
     failures = {"left": 2}
 
     async def flaky(uow: UnitOfWork, payload: LeadDisqualified, envelope: Envelope) -> None:
@@ -240,7 +145,7 @@ async def test_a_transient_failure_is_retried_not_dead_lettered(harness):
     envelope = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(event.lead_id),
                         time=datetime.now(UTC), data=event.model_dump(mode="json"))
     await harness.produce(envelope.to_kafka())
-    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 1), handler=flaky)
+    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 1), handler=flaky)
     assert failures["left"] == 0 and await harness.effects() == 1
     assert await harness.dead_letters(1, timeout=3) == []
 

@@ -13,9 +13,9 @@ from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.testing.apps import auth, runtime_of, service_client
 from sqlalchemy import select, text
 
-from .test_outbox_inbox import EVENT_TYPE, Harness, _run_consumer, harness  # noqa: F401
-
 pytestmark = pytest.mark.integration
+
+EVENT_TYPE = LeadDisqualified.ce_type()
 
 AR = auth("ar-telemetry", "ar")
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -46,7 +46,7 @@ async def test_an_incoming_traceparent_is_stored_with_the_outbox_rows(make_datab
     assert stored.split("-")[1] == TRACE_ID
 
 
-async def test_a_consumer_continues_the_trace_of_the_event_it_handles(harness):  # noqa: F811
+async def test_a_consumer_continues_the_trace_of_the_event_it_handles(harness, consume):
     async def relay_on(uow: UnitOfWork, payload: LeadDisqualified, envelope: Envelope) -> None:
         await uow.session.execute(text("INSERT INTO effects VALUES (:id, 'traced')"), {"id": payload.lead_id})
         uow.publish(harness.event())
@@ -59,7 +59,7 @@ async def test_a_consumer_continues_the_trace_of_the_event_it_handles(harness): 
     async def handled() -> bool:
         return await harness.effects() == 1
 
-    await _run_consumer(harness, f"g-{uuid.uuid4().hex[:8]}", until=handled, handler=relay_on)
+    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=handled, handler=relay_on)
     async with harness.engine.connect() as conn:
         stored = (await conn.execute(select(outbox.c.traceparent))).scalar_one()
     assert stored.split("-")[1] == TRACE_ID

@@ -49,6 +49,15 @@ def metrics_response() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+def _route_template(scope: Scope) -> str:
+    """The full path with each path parameter's value put back as `{name}`."""
+    if scope.get("route") is None:
+        return "unmatched"
+    segments = scope["path"].split("/")
+    names = {str(value): name for name, value in scope.get("path_params", {}).items()}
+    return "/".join(f"{{{names[s]}}}" if s in names else s for s in segments)
+
+
 class MetricsMiddleware:
     """Counts and times every request by its route template (`/leads/{lead_id}`), not its raw path,
     so the label set stays bounded."""
@@ -73,6 +82,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _route_template(scope)
             HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
             HTTP_DURATION.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""Operator tooling: the `ltc` command."""
