@@ -25,10 +25,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 from ltc.shared.auth import mint_token
-from ltc.shared.devstack.cli import TOPICS, repo_root
-from ltc.shared.devstack.kafka import LocalKafka, ensure_topics
+from ltc.shared.devstack.cli import repo_root
+from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, ensure_database
 from ltc.shared.devstack.services import running_services
+from ltc.shared.kafka import ensure_topics
+from ltc.shared.messages import ALL_TOPICS
 
 AR = {"Authorization": f"Bearer {mint_token('bench-ar', ['ar'])}"}
 EVIDENCE = [{"criterion": c, "source": "bench", "who": "bench", "when": "2026-11-01"}
@@ -93,7 +95,7 @@ async def main() -> None:
             kafka.start()
             postgres.start()
             await kafka.wait_ready()
-            await ensure_topics(kafka.bootstrap_servers, TOPICS, partitions=3)
+            await ensure_topics(kafka.bootstrap_servers, ALL_TOPICS, partitions=3)
             urls = {name: await ensure_database(postgres.admin_dsn, f"bench_{name}", f"bench-{name}")
                     for name in ("leads", "opportunities")}
             ports = {name: _free_port() for name in urls}

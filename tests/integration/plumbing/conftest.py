@@ -10,8 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory, plumbing_metadata
-from ltc.shared.devstack.kafka import ensure_topics
-from ltc.shared.kafka import make_consumer, make_producer
+from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import dlq_topic
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified

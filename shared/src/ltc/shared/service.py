@@ -24,7 +24,7 @@ from ltc.shared.auth import TokenVerifier
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
 from ltc.shared.errors import install_problem_handlers
-from ltc.shared.kafka import make_consumer, make_producer
+from ltc.shared.kafka import kafka_options, make_consumer, make_producer
 from ltc.shared.metrics import MetricsMiddleware, metrics_response, refresh_outbox_gauges
 from ltc.shared.migrations import current_revision, head_revision, upgrade_to_head
 from ltc.shared.observability import CorrelationIdMiddleware, configure_logging, current_correlation_id
@@ -81,7 +81,7 @@ async def _supervise(name: str, make: Callable[[], Awaitable[None]]) -> None:
 
 
 async def _relay(runtime: Runtime) -> None:
-    producer = make_producer(runtime.settings.kafka_bootstrap_servers)
+    producer = make_producer(runtime.settings.kafka_bootstrap_servers, **kafka_options(runtime.settings))
     await producer.start()
     try:
         await OutboxRelay(runtime.engine, producer, source=runtime.spec.name,
@@ -94,8 +94,9 @@ async def _consume(runtime: Runtime) -> None:
     subscription = runtime.spec.subscription
     assert subscription is not None
     group = runtime.settings.consumer_group or f"ltc-{runtime.spec.name}"
-    consumer = make_consumer(runtime.settings.kafka_bootstrap_servers, group, *subscription.topics)
-    dlq = make_producer(runtime.settings.kafka_bootstrap_servers)
+    options = kafka_options(runtime.settings)
+    consumer = make_consumer(runtime.settings.kafka_bootstrap_servers, group, *subscription.topics, **options)
+    dlq = make_producer(runtime.settings.kafka_bootstrap_servers, **options)
     await dlq.start()
     await consumer.start()
     try:
@@ -139,8 +140,9 @@ Uow = Annotated[UnitOfWork, Depends(get_uow)]
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
 
 
-async def _kafka_reachable(bootstrap_servers: str) -> None:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+async def _kafka_reachable(settings: ServiceSettings) -> None:
+    client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000,
+                            **kafka_options(settings))
     try:
         await client.bootstrap()
     finally:
@@ -167,7 +169,7 @@ def _health_router(runtime: Runtime) -> APIRouter:
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         try:
-            await asyncio.wait_for(_kafka_reachable(runtime.settings.kafka_bootstrap_servers), 5)
+            await asyncio.wait_for(_kafka_reachable(runtime.settings), 5)
             checks["kafka"] = "ok"
         except Exception as exc:
             checks["kafka"] = f"unreachable: {type(exc).__name__}"
@@ -184,7 +186,8 @@ def _health_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, api: bool = True) -> FastAPI:
+    """The service's app; with `api=False` only /healthz, /readyz and /metrics (a worker's port)."""
     settings = settings or spec.settings()
     configure_logging(spec.name, json_logs=settings.log_json)
     configure_tracing(spec.name)
@@ -208,8 +211,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     install_problem_handlers(app)
     app.include_router(_health_router(runtime))
-    for router in spec.routers:
-        app.include_router(router, prefix="/api/v1")
+    if api:
+        for router in spec.routers:
+            app.include_router(router, prefix="/api/v1")
     return app
 
 
@@ -218,7 +222,8 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"ltc-{spec.name}")
     parser.add_argument("command", choices=["serve", "migrate", "worker"],
                         help="serve: migrate then run the API (and workers unless LTC_RUN_WORKERS=false); "
-                             "migrate: alembic upgrade head; worker: outbox relay and consumer only")
+                             "migrate: alembic upgrade head; worker: outbox relay and consumer, with only "
+                             "/healthz, /readyz and /metrics on the port")
     args = parser.parse_args(argv)
     settings = spec.settings()
     if args.command in ("serve", "migrate"):
@@ -227,15 +232,6 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         uvicorn.run(create_app(spec, settings), host=settings.host, port=settings.port,
                     log_level="warning", access_log=False)
     elif args.command == "worker":
-        configure_logging(spec.name, json_logs=settings.log_json)
-        configure_tracing(spec.name)
-        spec.start_mappers()
-
-        async def _work() -> None:
-            runtime = Runtime(spec, settings)
-            async with run_workers(runtime):
-                await asyncio.Event().wait()
-
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_work())
-
+        worker_settings = settings.model_copy(update={"run_workers": True})
+        uvicorn.run(create_app(spec, worker_settings, api=False), host=settings.host, port=settings.port,
+                    log_level="warning", access_log=False)

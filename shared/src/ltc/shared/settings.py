@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:59092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
     kafka_partitions: int = 3
+    # A secured cluster (e.g. Strimzi with SCRAM users): SASL_SSL, SCRAM-SHA-512 and the cluster CA.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "ltc-dev"

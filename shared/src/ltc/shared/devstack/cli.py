@@ -24,12 +24,13 @@ from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltc.shared.devstack.kafka import LocalKafka, ensure_topics
+from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, ensure_database
 from ltc.shared.devstack.services import configured_ports, running_services
+from ltc.shared.kafka import ensure_topics
+from ltc.shared.messages import ALL_TOPICS
 
 SERVICES = ("leads", "opportunities", "contracts", "finance")
-TOPICS = [f"ltc.{service}" for service in SERVICES] + [f"ltc.{service}.dlq" for service in SERVICES]
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ async def local_infra(root: Path, *, fast: bool = False) -> AsyncIterator[Infra]
         if kafka:
             await kafka.wait_ready()
         urls = {service: await ensure_database(admin_dsn, *service_database(service)) for service in SERVICES}
-        await ensure_topics(bootstrap, TOPICS, partitions=partitions)
+        await ensure_topics(bootstrap, ALL_TOPICS, partitions=partitions)
         yield Infra(bootstrap_servers=bootstrap, admin_dsn=admin_dsn, database_urls=urls)
 
 

@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 
 import psutil
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 
 class LocalKafka:
@@ -176,34 +176,6 @@ class LocalKafka:
             "group.initial.rebalance.delay.ms": 0,
         }
         return "".join(f"{key}={value}\n" for key, value in props.items())
-
-
-async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 3, replication: int = 1,
-                        timeout: float = 30) -> None:
-    """Create the missing `topics`, then wait until every partition of each one has a leader."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        missing = sorted(set(topics) - set(await admin.list_topics()))
-        if missing:
-            response = await admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
-            for topic, code, *message in response.topic_errors:
-                if code not in (0, TopicAlreadyExistsError.errno):
-                    raise for_code(code)(f"creating topic {topic}: {message}")
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not _all_led(await admin.describe_topics(list(topics))):
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"not every partition of {topics} has a leader after {timeout:g}s")
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-
-
-def _all_led(described: list[dict]) -> bool:
-    return all(
-        topic["error_code"] == 0 and topic["partitions"] and all(p["leader"] >= 0 for p in topic["partitions"])
-        for topic in described
-    )
 
 
 def _cluster_id() -> str:

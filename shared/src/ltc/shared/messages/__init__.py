@@ -24,4 +24,7 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-__all__ = ["EVENT_TYPES", "TOPICS", "EventPayload", "Lineage", "MoneyPayload", "dlq_topic"]
+ALL_TOPICS = TOPICS + tuple(dlq_topic(t) for t in TOPICS)
+
+
+__all__ = ["ALL_TOPICS", "EVENT_TYPES", "TOPICS", "EventPayload", "Lineage", "MoneyPayload", "dlq_topic"]

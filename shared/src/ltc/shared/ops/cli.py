@@ -25,11 +25,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from ltc.shared.auth import mint_token
 from ltc.shared.db import make_engine, outbox
-from ltc.shared.devstack.cli import TOPICS
-from ltc.shared.devstack.kafka import ensure_topics
 from ltc.shared.devstack.services import configured_ports
-from ltc.shared.kafka import make_producer
-from ltc.shared.messages import dlq_topic
+from ltc.shared.kafka import ensure_topics, kafka_options, make_producer
+from ltc.shared.messages import ALL_TOPICS, TOPICS, dlq_topic
 from ltc.shared.settings import ServiceSettings, settings_for
 from sqlalchemy import func, select
 
@@ -41,8 +39,12 @@ def _bootstrap() -> str:
     return ServiceSettings().kafka_bootstrap_servers
 
 
+def _options() -> dict[str, Any]:
+    return kafka_options(ServiceSettings())
+
+
 async def _partitions(topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=_bootstrap())
+    admin = AIOKafkaAdminClient(bootstrap_servers=_bootstrap(), **_options())
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
@@ -56,7 +58,8 @@ async def _read_all(topic: str) -> list[Any]:
     partitions = await _partitions(topic)
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=_bootstrap(), enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=_bootstrap(), enable_auto_commit=False, group_id=None,
+                                **_options())
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -86,7 +89,7 @@ async def dlq_list(topic: str) -> None:
 async def dlq_replay(topic: str, offset: int | None) -> None:
     """Re-publish dead letters unchanged (same id): consumers that did process one drop it again."""
     records = [r for r in await _read_all(dlq_topic(topic)) if offset is None or r.offset == offset]
-    producer = make_producer(_bootstrap())
+    producer = make_producer(_bootstrap(), **_options())
     await producer.start()
     try:
         for record in records:
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("topics", help="create the topics and dead-letter topics that are missing")
     dlq = commands.add_parser("dlq", help="list or replay dead letters")
     dlq.add_argument("action", choices=["list", "replay"])
-    dlq.add_argument("topic", choices=[t for t in TOPICS if not t.endswith(".dlq")])
+    dlq.add_argument("topic", choices=TOPICS)
     dlq.add_argument("--offset", type=int, help="replay only this dead letter")
     commands.add_parser("outbox", help="unpublished events per service")
     trip = commands.add_parser("journey", help="one lead's path from lead to cash")
@@ -176,8 +179,9 @@ def main(argv: list[str] | None = None) -> None:
         print(mint_token(args.sub, [r for r in args.roles.split(",") if r], secret=settings.jwt_secret,
                          issuer=settings.jwt_issuer, audience=settings.jwt_audience))
     elif args.command == "topics":
-        asyncio.run(ensure_topics(_bootstrap(), TOPICS, partitions=settings.kafka_partitions))
-        print("topics: " + ", ".join(TOPICS))
+        asyncio.run(ensure_topics(_bootstrap(), ALL_TOPICS, partitions=settings.kafka_partitions,
+                                  **kafka_options(settings)))
+        print("topics: " + ", ".join(ALL_TOPICS))
     elif args.command == "dlq":
         asyncio.run(dlq_list(args.topic) if args.action == "list" else dlq_replay(args.topic, args.offset))
     elif args.command == "outbox":

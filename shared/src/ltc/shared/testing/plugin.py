@@ -18,9 +18,11 @@ from contextlib import ExitStack, closing
 from functools import cache
 
 import pytest
-from ltc.shared.devstack.cli import TOPICS, repo_root
-from ltc.shared.devstack.kafka import LocalKafka, ensure_topics
+from ltc.shared.devstack.cli import repo_root
+from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database
+from ltc.shared.kafka import ensure_topics
+from ltc.shared.messages import ALL_TOPICS
 
 MakeDatabase = Callable[[str], Awaitable[str]]
 
@@ -68,7 +70,7 @@ async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
             kafka.start()
             await kafka.wait_ready()
             bootstrap = kafka.bootstrap_servers
-        await ensure_topics(bootstrap, TOPICS, partitions=partitions)
+        await ensure_topics(bootstrap, ALL_TOPICS, partitions=partitions)
         yield bootstrap
 
 
