@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 
+import httpx
 import pytest
 from ltc.opportunities import handlers
 from ltc.opportunities.bootstrap import SPEC
-from ltc.shared.db import outbox
+from ltc.shared.db import inbox, outbox
 from ltc.shared.kafka import make_producer
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.envelope import Envelope
@@ -23,13 +25,21 @@ AR = auth("ar-zhang", "ar")
 OTHER_AR = auth("ar-wang", "ar")
 ADMIN = auth("admin-1", "admin")
 SR = auth("sr-chen", "sr")
+FR = auth("fr-sun", "fr")
 SR_AND_AR = auth("sr-liu", "sr", "ar")
 FINANCE = auth("fin-zhao", "finance")
+L1 = auth("approver-l1", "approver_l1")
+L2 = auth("approver-l2", "approver_l2")
+L3 = auth("approver-l3", "approver_l3")
 
 TENDER = {"title": "Metro line 4 signalling", "account_name": "City Metro", "need": "CBTC for line 4",
           "budget": {"amount": "2500000.00", "currency": "EUR"}, "start_date": "2027-03-01"}
 TERMS = {
     "value": {"amount": "2400000.00", "currency": "EUR"},
+    "line_items": [
+        {"description": "interlocking", "quantity": "2", "unit_price": {"amount": "900000.00", "currency": "EUR"}},
+        {"description": "installation", "quantity": "1", "unit_price": {"amount": "600000.00", "currency": "EUR"}},
+    ],
     "payment_terms": [
         {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
         {"name": "on installation", "percent": "60", "trigger": "milestone", "milestone": "installation",
@@ -60,6 +70,72 @@ async def _events(client, opportunity_id: str) -> list[tuple[str, dict]]:
         rows = await conn.execute(select(outbox.c.type, outbox.c.payload)
                                   .where(outbox.c.key == opportunity_id).order_by(outbox.c.seq))
         return [(r.type, r.payload) for r in rows]
+
+
+def _etag(opportunity: dict) -> str:
+    return f'"{opportunity["version"]}"'
+
+
+async def _send(client, opportunity: dict, method: str, path: str, body=None, headers=AR, status: int = 200) -> dict:
+    """A change with the opportunity's current ETag; returns the opportunity as it now is."""
+    response = await client.request(method, f"/api/v1/opportunities/{opportunity['id']}{path}", json=body,
+                                    headers={**headers, "If-Match": _etag(opportunity)})
+    assert response.status_code == status, response.text
+    assert response.headers["etag"] != _etag(opportunity)
+    return (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=ADMIN)).json()
+
+
+async def _team(client, opportunity: dict, sr: str = "sr-chen", fr: str = "fr-sun") -> dict:
+    return await _send(client, opportunity, "PUT", "/team", {"sr": sr, "fr": fr})
+
+
+INSIGHT = {
+    "market": {"situation": "value_breakthrough", "notes": "first CBTC line in the region"},
+    "customer": {"segment": "urban rail", "region_value": "capital region, flagship", "strategy": "driverless by 2030",
+                 "pains": "headways too long"},
+    "product": {"phase": "growth", "notes": "CBTC 3rd generation"},
+    "competition": {"industry_situation": "three global vendors", "customer_competitors": "regional bus operators",
+                    "our_goals": "win the reference line", "our_strategy": "total cost of ownership",
+                    "our_strengths": "availability record", "our_weaknesses": "no local plant"},
+}
+VALUE_PROPOSITION = {"unique_advantages": "99.99% availability", "unique_value": "shorter headways without new track",
+                     "need_met": "largely", "need_met_notes": "depot automation comes later",
+                     "differentiation": "only vendor with a running driverless line"}
+
+
+def _stakeholder(role: str, name: str, **changes) -> dict:
+    return {"name": name, "title": "director", "decision_role": role, "influence": 5, "attitude": "supporter",
+            "relationship": "good", **changes}
+
+
+async def _ready_for_atb(client, opportunity: dict, owner=AR) -> dict:
+    """Everything ATB asks for: the iron triangle, insight, value proposition, decision maker and buyer."""
+    opportunity = await _send(client, opportunity, "PUT", "/team", {"sr": "sr-chen", "fr": "fr-sun"}, headers=owner)
+    opportunity = await _send(client, opportunity, "PUT", "/insight", INSIGHT, headers=owner)
+    opportunity = await _send(client, opportunity, "PUT", "/value-proposition", VALUE_PROPOSITION, headers=SR)
+    opportunity = await _send(client, opportunity, "POST", "/stakeholders", _stakeholder("decision_maker", "Ms Li"),
+                              headers=owner, status=201)
+    return await _send(client, opportunity, "POST", "/stakeholders", _stakeholder("economic_buyer", "Mr Wu"),
+                       headers=owner, status=201)
+
+
+async def _gate(client, opportunity: dict, gate: str, headers=AR) -> httpx.Response:
+    return await client.post(f"/api/v1/opportunities/{opportunity['id']}/gates", headers=headers, json={"gate": gate})
+
+
+async def _decide(client, opportunity: dict, gate: str, outcome: str, headers, **extra) -> httpx.Response:
+    return await client.post(f"/api/v1/opportunities/{opportunity['id']}/decisions", headers=headers,
+                             json={"gate": gate, "outcome": outcome, **extra})
+
+
+async def _through_atb(client, ready: dict | None = None) -> dict:
+    """An opportunity in bidding, its ATB (routed to L2 by its 2.5 M EUR budget) approved."""
+    opportunity = ready or await _ready_for_atb(client, await _create(client))
+    assert (await _gate(client, opportunity, "ATB")).status_code == 201
+    assert (await _decide(client, opportunity, "ATB", "approved", L2)).status_code == 201
+    opportunity = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)).json()
+    opportunity = await _send(client, opportunity, "POST", "/stage", {"to": "strategizing"})
+    return await _send(client, opportunity, "POST", "/stage", {"to": "bidding"})
 
 
 def _problem(response, status: int, rule: str) -> dict:
@@ -96,57 +172,6 @@ async def test_budget_and_start_date_are_optional_and_an_account_may_be_named(cl
     assert opportunity["account_id"] == account_id
 
 
-async def test_winning_records_the_terms_and_publishes_them_for_contracts(client):
-    opportunity = await _create(client)
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win",
-                                 headers={**AR, "If-Match": f'"{opportunity["version"]}"'}, json=TERMS)
-
-    assert response.status_code == 200, response.text
-    won = response.json()
-    assert won["stage"] == "won" and won["closed_by"] == "ar-zhang" and won["closed_at"] is not None
-    assert won["version"] == opportunity["version"] + 1
-    assert won["terms"]["value"] == TERMS["value"]
-    assert [(t["percent"], t["milestone"]) for t in won["terms"]["payment_terms"]] == [
-        ("30", None), ("60", "installation"), ("10", "handover")]
-    types = [event_type for event_type, _ in await _events(client, opportunity["id"])]
-    assert types == ["ltc.opportunity.created.v1", "ltc.opportunity.won.v1"]
-    _, payload = (await _events(client, opportunity["id"]))[-1]
-    assert payload["lineage"] == {"lead_id": None, "opportunity_id": opportunity["id"], "contract_id": None}
-    assert payload["terms"]["milestones"][1] == TERMS["milestones"][1]
-    assert payload["account_name"] == "City Metro"
-
-
-async def test_unsound_terms_are_refused_listing_every_problem(client):
-    opportunity = await _create(client)
-    bad = {
-        "value": {"amount": "0.00", "currency": "EUR"},
-        "payment_terms": [
-            {"name": "advance", "percent": "30", "trigger": "signing", "milestone": "handover", "due_days": 0},
-            {"name": "progress", "percent": "60", "trigger": "milestone", "milestone": "nowhere", "due_days": 30},
-        ],
-        "milestones": [
-            {"name": "handover", "planned_date": "2027-09-01", "acceptance_type": "final"},
-            {"name": "handover", "planned_date": "2027-10-01", "acceptance_type": "final"},
-        ],
-    }
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR, json=bad)
-
-    body = _problem(response, 422, "commercial-terms-invalid")
-    assert [e["field"] for e in body["errors"]] == [
-        "value.amount", "milestones.0.name", "milestones.1.name", "payment_terms.0.milestone",
-        "payment_terms.1.milestone", "payment_terms"]
-    read = await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)
-    assert read.json()["stage"] == "validating" and read.json()["terms"] is None
-
-
-async def test_no_payment_terms_is_refused(client):
-    opportunity = await _create(client)
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR,
-                                 json={**TERMS, "payment_terms": []})
-    body = _problem(response, 422, "commercial-terms-invalid")
-    assert [e["field"] for e in body["errors"]] == ["payment_terms"]
-
-
 async def test_losing_records_reason_and_competitor_and_publishes_it(client):
     opportunity = await _create(client)
     response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose", headers=AR,
@@ -161,18 +186,20 @@ async def test_losing_records_reason_and_competitor_and_publishes_it(client):
     assert payload["reason"] == "price 15% above the winner" and payload["competitor"] == "Rival Rail"
 
 
-async def test_abandoning_records_the_reason_without_an_event(client):
+async def test_abandoning_records_the_reason_and_announces_only_the_stage_change(client):
     opportunity = await _create(client)
     response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/abandon", headers=ADMIN,
                                  json={"reason": "customer froze the budget"})
 
     assert response.status_code == 200, response.text
     assert response.json()["stage"] == "abandoned" and response.json()["closed_by"] == "admin-1"
-    assert [t for t, _ in await _events(client, opportunity["id"])] == ["ltc.opportunity.created.v1"]
+    events = await _events(client, opportunity["id"])
+    assert [t for t, _ in events] == ["ltc.opportunity.created.v1", "ltc.opportunity.stage_changed.v1"]
+    assert events[-1][1]["to_stage"] == "abandoned" and events[-1][1]["probability"] == "0"
 
 
 @pytest.mark.parametrize("action, body", [
-    ("win", TERMS), ("lose", {"reason": "late"}), ("abandon", {"reason": "no budget"})])
+    ("win", None), ("lose", {"reason": "late"}), ("abandon", {"reason": "no budget"})])
 async def test_a_closed_opportunity_refuses_every_action(client, action, body):
     opportunity = await _create(client)
     assert (await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose", headers=AR,
@@ -226,15 +253,18 @@ async def test_a_non_positive_budget_is_refused(client):
 
 
 @pytest.mark.parametrize("terms, field", [
-    ({k: v for k, v in TERMS.items() if k != "value"}, "value"),
+    ({**TERMS, "value": {"amount": "1.001", "currency": "EUR"}}, "value"),
     ({**TERMS, "payment_terms": [{**TERMS["payment_terms"][0], "trigger": "delivery"}]}, "payment_terms.0.trigger"),
     ({**TERMS, "payment_terms": [{**TERMS["payment_terms"][0], "percent": 100.0}]}, "payment_terms.0.percent"),
     ({**TERMS, "milestones": [{**TERMS["milestones"][0], "acceptance_type": "partial"}]},
      "milestones.0.acceptance_type"),
+    ({**TERMS, "line_items": [{**TERMS["line_items"][0], "quantity": 1.5}]}, "line_items.0.quantity"),
+    ({**TERMS, "penalties": []}, "penalties"),
 ])
 async def test_malformed_terms_name_the_field(client, terms, field):
     opportunity = await _create(client)
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR, json=terms)
+    response = await client.patch(f"/api/v1/opportunities/{opportunity['id']}/terms",
+                                  headers={**AR, "If-Match": _etag(opportunity)}, json=terms)
     problem = _problem(response, 422, "validation-error")
     assert field in [e["field"] for e in problem["errors"]]
 
@@ -256,7 +286,7 @@ async def test_roles_are_checked_per_endpoint(client):
     _problem(await client.post("/api/v1/opportunities", headers=FINANCE, json=TENDER), 403, "forbidden-role")
     _problem(await client.post("/api/v1/opportunities", headers=SR, json=TENDER), 403, "forbidden-role")
     _problem(await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=FINANCE), 403, "forbidden-role")
-    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=SR, json=TERMS),
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=SR),
              403, "forbidden-role")
 
 
@@ -269,16 +299,29 @@ async def test_another_account_manager_cannot_see_or_change_the_opportunity(clie
     assert listed.status_code == 200 and listed.json()["items"] == []
 
 
-@pytest.mark.parametrize("roles", [("sr",), ("fr",), ("approver_l1",), ("approver_l2",), ("approver_l3",),
-                                   ("integration",), ("admin",)])
-async def test_the_team_and_the_deciders_may_read(client, roles):
+@pytest.mark.parametrize("roles", [("approver_l1",), ("approver_l2",), ("approver_l3",), ("integration",), ("admin",)])
+async def test_the_deciders_and_operators_may_read_every_opportunity(client, roles):
     opportunity = await _create(client)
     response = await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=auth("reader", *roles))
     assert response.status_code == 200
 
 
-async def test_who_may_see_but_does_not_own_gets_403_on_changes(client):
+async def test_solution_and_fulfilment_managers_see_only_the_opportunities_they_are_on(client):
     opportunity = await _create(client)
+    for headers in (SR, FR, SR_AND_AR):
+        _problem(await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=headers), 404, "not-found")
+    await _team(client, opportunity)
+    for headers in (SR, FR):
+        assert (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=headers)).status_code == 200
+        listed = await client.get("/api/v1/opportunities", headers=headers, params={"owner": "ar-zhang"})
+        assert opportunity["id"] in [o["id"] for o in listed.json()["items"]]
+    listed = await client.get("/api/v1/opportunities", headers=SR_AND_AR, params={"owner": "ar-zhang"})
+    assert listed.json()["items"] == []
+
+
+async def test_a_team_member_who_does_not_own_gets_403_on_the_owners_actions(client):
+    opportunity = await _create(client)
+    await _team(client, opportunity, sr="sr-liu")
     response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/abandon", headers=SR_AND_AR,
                                  json={"reason": "not mine to drop"})
     _problem(response, 403, "not-opportunity-owner")
@@ -298,11 +341,11 @@ async def test_the_list_filters_and_pages(client):
     assert [o["id"] for o in second.json()["items"]] == [created[2]["id"]]
     assert second.json()["next_cursor"] is None
 
-    lost = await client.get("/api/v1/opportunities", headers=SR, params={"owner": owner, "stage": "lost"})
+    lost = await client.get("/api/v1/opportunities", headers=L1, params={"owner": owner, "stage": "lost"})
     assert [o["id"] for o in lost.json()["items"]] == [created[0]["id"]]
-    bad = await client.get("/api/v1/opportunities", headers=SR, params={"stage": "closed"})
+    bad = await client.get("/api/v1/opportunities", headers=L1, params={"stage": "closed"})
     assert "stage" in [e["field"] for e in _problem(bad, 422, "validation-error")["errors"]]
-    bad = await client.get("/api/v1/opportunities", headers=SR, params={"cursor": "not-a-cursor"})
+    bad = await client.get("/api/v1/opportunities", headers=L1, params={"cursor": "not-a-cursor"})
     _problem(bad, 422, "validation-error")
 
 
@@ -356,15 +399,19 @@ async def test_a_converted_lead_opens_exactly_one_opportunity(client):
     assert owner_view.status_code == 200
 
 
-async def test_a_lead_converted_on_kafka_becomes_an_opportunity_that_is_announced(make_database, kafka_bootstrap):
+async def test_a_lead_converted_delivered_twice_on_kafka_becomes_one_announced_opportunity(make_database,
+                                                                                           kafka_bootstrap):
     lead_id = uuid.uuid4()
     _, envelope = _lead_converted(lead_id)
+    # The same message redelivered, and the same conversion re-sent under a new message id.
+    resent = dataclasses.replace(envelope, id=str(uuid.uuid4()))
     async with service_client(SPEC, await make_database("opportunities"), kafka_bootstrap, run_workers=True) as client:
         producer = make_producer(kafka_bootstrap)
         await producer.start()
         try:
-            key, value, headers = envelope.to_kafka()
-            await producer.send_and_wait("ltc.leads", value, key=key, headers=headers)
+            for message in (envelope, envelope, resent):
+                key, value, headers = message.to_kafka()
+                await producer.send_and_wait("ltc.leads", value, key=key, headers=headers)
         finally:
             await producer.stop()
 
@@ -381,3 +428,395 @@ async def test_a_lead_converted_on_kafka_becomes_an_opportunity_that_is_announce
                 if sent_at is not None:
                     break
                 await asyncio.sleep(0.2)
+            while True:
+                async with runtime_of(client).engine.connect() as conn:
+                    handled = set((await conn.execute(select(inbox.c.message_id))).scalars())
+                if {envelope.id, resent.id} <= handled:
+                    break
+                await asyncio.sleep(0.2)
+        listed = await client.get("/api/v1/opportunities", headers=ADMIN, params={"lead_id": str(lead_id)})
+        assert [o["id"] for o in listed.json()["items"]] == [opportunity["id"]]
+        assert [t for t, _ in await _events(client, opportunity["id"])] == ["ltc.opportunity.created.v1"]
+
+
+# -- gates, tiers, decisions ----------------------------------------------------------------------
+
+async def test_atb_on_a_bare_opportunity_lists_every_missing_prerequisite(client):
+    opportunity = await _create(client)
+    high = {"description": "civil works late", "category": "delivery", "probability": "high", "impact": "high",
+            "owner": "ar-zhang"}
+    opportunity = await _send(client, opportunity, "POST", "/risks", high, status=201)
+
+    body = _problem(await _gate(client, opportunity, "ATB"), 422, "gate-prerequisites-missing")
+
+    risk_id = opportunity["risks"][0]["id"]
+    assert [e["field"] for e in body["errors"]] == [
+        "team.sr", "team.fr", "insight.market", "insight.customer", "insight.product", "insight.competition",
+        "value_proposition", "power_map.decision_maker", "power_map.economic_buyer", f"risks.{risk_id}.mitigation"]
+    read = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)).json()
+    assert read["gates"] == [] and read["gate_prerequisites_missing"]["ATB"] == body["errors"]
+
+
+async def test_atc_before_bidding_and_without_terms_is_refused(client):
+    opportunity = await _ready_for_atb(client, await _create(client))
+    _problem(await _gate(client, opportunity, "ATC"), 409, "gate-not-in-this-stage")
+    opportunity = await _through_atb(client, opportunity)
+
+    body = _problem(await _gate(client, opportunity, "ATC"), 422, "gate-prerequisites-missing")
+
+    assert [e["field"] for e in body["errors"]] == [
+        "terms.value", "terms.line_items", "terms.milestones", "terms.payment_terms"]
+
+
+async def test_atb_is_routed_by_value_decided_at_its_tier_and_announced(client):
+    opportunity = await _ready_for_atb(client, await _create(client))
+
+    response = await _gate(client, opportunity, "ATB")
+
+    assert response.status_code == 201, response.text
+    request = response.json()
+    assert response.headers["location"] == f"/api/v1/opportunities/{opportunity['id']}/gates/{request['id']}"
+    assert request["tier"] == request["routed_tier"] == "L2" and request["status"] == "pending"
+    assert request["value"] == {"amount": "2500000.00", "currency": "EUR"} and not request["high_risk"]
+    listed = await client.get("/api/v1/opportunities", headers=L2, params={"pending_tier": "L2"})
+    assert opportunity["id"] in [o["id"] for o in listed.json()["items"]]
+    _problem(await _decide(client, opportunity, "ATB", "approved", L1), 403, "decision-beyond-authority")
+    _problem(await _gate(client, opportunity, "ATB"), 409, "gate-request-pending")
+
+    decided = await _decide(client, opportunity, "ATB", "approved", L3, conditions="margin above 18%",
+                            comment="strong coach")
+
+    assert decided.status_code == 201, decided.text
+    assert decided.json()["request_status"] == "approved"
+    assert decided.json()["decision"]["decider"] == "approver-l3" and decided.json()["decision"]["tier"] == "L2"
+    _problem(await _decide(client, opportunity, "ATB", "approved", L3), 409, "no-pending-gate-request")
+    _problem(await _gate(client, opportunity, "ATB"), 409, "gate-approved")
+    event_type, payload = (await _events(client, opportunity["id"]))[-1]
+    assert event_type == "ltc.opportunity.decision_made.v1"
+    assert (payload["gate"], payload["tier"], payload["outcome"], payload["decider"]) == (
+        "ATB", "L2", "approved", "approver-l3")
+    assert payload["conditions"] == "margin above 18%" and payload["comment"] == "strong coach"
+    read = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)).json()
+    assert read["gates"][0]["decisions"][0]["id"] == decided.json()["decision"]["id"]
+
+
+async def test_a_high_risk_raises_the_tier_and_a_tier_may_escalate(client):
+    opportunity = await _create(client, budget={"amount": "50000.00", "currency": "EUR"})
+    opportunity = await _ready_for_atb(client, opportunity)
+    opportunity = await _send(client, opportunity, "POST", "/risks", {
+        "description": "new signalling standard", "category": "technical", "probability": "high",
+        "impact": "medium", "mitigation": "certify in the lab first", "owner": "sr-chen"}, headers=SR, status=201)
+    assert opportunity["risks"][0]["level"] == "high"
+
+    request = (await _gate(client, opportunity, "ATB")).json()
+    assert (request["routed_tier"], request["high_risk"]) == ("L2", True)
+    assert "raised from L1" in request["routing_reason"]
+
+    escalated = await _decide(client, opportunity, "ATB", "escalated", L2, comment="strategic account")
+    assert escalated.status_code == 201 and escalated.json()["request_status"] == "pending"
+    _problem(await _decide(client, opportunity, "ATB", "approved", L2), 403, "decision-beyond-authority")
+    _problem(await _decide(client, opportunity, "ATB", "escalated", L3), 409, "no-higher-tier")
+    sent_back = await _decide(client, opportunity, "ATB", "sent_back", L3, comment="name the coach")
+    assert sent_back.json()["request_status"] == "sent_back"
+    outcomes = [(p["tier"], p["outcome"]) for t, p in await _events(client, opportunity["id"])
+                if t == "ltc.opportunity.decision_made.v1"]
+    assert outcomes == [("L2", "escalated"), ("L3", "sent_back")]
+    again = await _gate(client, opportunity, "ATB")
+    assert again.status_code == 201 and again.json()["tier"] == "L2"
+
+
+async def test_a_rejected_bid_stays_rejected(client):
+    opportunity = await _ready_for_atb(client, await _create(client))
+    await _gate(client, opportunity, "ATB")
+    assert (await _decide(client, opportunity, "ATB", "rejected", L2, comment="no margin")).status_code == 201
+    _problem(await _gate(client, opportunity, "ATB"), 409, "gate-rejected")
+    _problem(await _send_raw(client, opportunity, "POST", "/stage", {"to": "strategizing"}, L1), 403,
+             "forbidden-role")
+
+
+async def _send_raw(client, opportunity: dict, method: str, path: str, body, headers) -> httpx.Response:
+    return await client.request(method, f"/api/v1/opportunities/{opportunity['id']}{path}", json=body, headers=headers)
+
+
+async def test_nobody_decides_on_their_own_request(client):
+    boss = auth("ar-boss", "ar", "approver_l3")
+    opportunity = await _ready_for_atb(client, await _create(client, headers=boss), owner=boss)
+    assert (await _gate(client, opportunity, "ATB", headers=boss)).status_code == 201
+    _problem(await _decide(client, opportunity, "ATB", "approved", boss), 403, "decider-is-requester")
+
+
+async def test_only_deciders_decide(client):
+    opportunity = await _ready_for_atb(client, await _create(client))
+    await _gate(client, opportunity, "ATB")
+    for headers in (AR, ADMIN):
+        _problem(await _decide(client, opportunity, "ATB", "approved", headers), 403, "forbidden-role")
+
+
+async def test_bidding_needs_an_approved_atb_and_stages_move_one_step(client):
+    opportunity = await _create(client)
+    _problem(await _send_raw(client, opportunity, "POST", "/stage", {"to": "bidding"}, AR), 409,
+             "stage-transition-not-allowed")
+    opportunity = await _send(client, opportunity, "POST", "/stage", {"to": "strategizing"})
+    assert (opportunity["stage"], opportunity["probability"]) == ("strategizing", "25")
+    _problem(await _send_raw(client, opportunity, "POST", "/stage", {"to": "bidding"}, AR), 409, "atb-not-approved")
+    _problem(await _send_raw(client, opportunity, "POST", "/stage", {"to": "won"}, AR), 409,
+             "closing-needs-its-action")
+    _problem(await _send_raw(client, opportunity, "POST", "/win", None, AR), 409, "atc-not-approved")
+    event_type, payload = (await _events(client, opportunity["id"]))[-1]
+    assert event_type == "ltc.opportunity.stage_changed.v1"
+    assert (payload["from_stage"], payload["to_stage"], payload["changed_by"]) == ("validating", "strategizing",
+                                                                                   "ar-zhang")
+
+
+async def test_won_on_the_terms_approved_at_atc(client):
+    opportunity = await _through_atb(client)
+    assert opportunity["stage"] == "bidding" and opportunity["probability"] == "50"
+    pricing = {k: TERMS[k] for k in ("value", "line_items", "payment_terms")}
+    opportunity = await _send(client, opportunity, "PATCH", "/terms", pricing, headers=SR)
+    opportunity = await _send(client, opportunity, "PATCH", "/terms", {"milestones": TERMS["milestones"]},
+                              headers=FR)
+    assert opportunity["deal_value"] == TERMS["value"]
+    _problem(await _send_raw(client, opportunity, "PATCH", "/terms", pricing,
+                             {**FR, "If-Match": _etag(opportunity)}), 403, "not-permitted-on-opportunity")
+    opportunity = await _send(client, opportunity, "POST", "/stage", {"to": "negotiating"})
+
+    request = (await _gate(client, opportunity, "ATC")).json()
+    assert request["tier"] == "L2" and request["terms"]["value"] == TERMS["value"]
+    opportunity = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)).json()
+    _problem(await _send_raw(client, opportunity, "PATCH", "/terms", pricing,
+                             {**SR, "If-Match": _etag(opportunity)}), 409, "gate-request-pending")
+    assert (await _decide(client, opportunity, "ATC", "approved", L2)).status_code == 201
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR)
+
+    assert response.status_code == 200, response.text
+    won = response.json()
+    assert won["stage"] == "won" and won["probability"] == "100" and won["closed_by"] == "ar-zhang"
+    assert won["terms"]["value"] == TERMS["value"]
+    assert [(t["percent"], t["milestone"]) for t in won["terms"]["payment_terms"]] == [
+        ("30", None), ("60", "installation"), ("10", "handover")]
+    events = await _events(client, opportunity["id"])
+    assert [t for t, _ in events][-3:] == ["ltc.opportunity.decision_made.v1", "ltc.opportunity.stage_changed.v1",
+                                           "ltc.opportunity.won.v1"]
+    payload = events[-1][1]
+    assert payload["lineage"] == {"lead_id": None, "opportunity_id": opportunity["id"], "contract_id": None}
+    assert payload["terms"] == {"value": TERMS["value"], "payment_terms": TERMS["payment_terms"],
+                                "milestones": TERMS["milestones"]}
+
+
+# -- the team's records ---------------------------------------------------------------------------
+
+async def test_the_iron_triangle_keeps_its_history_and_the_ar_becomes_owner(client):
+    opportunity = await _team(client, await _create(client))
+    opportunity = await _send(client, opportunity, "PUT", "/team", {"sr": "sr-chen", "fr": "fr-ma"})
+    assert opportunity["team"] == {"ar": "ar-zhang", "sr": "sr-chen", "fr": "fr-ma"}
+    assert [(c["role"], c["previous"], c["assigned"]) for c in opportunity["team_history"]] == [
+        ("sr", None, "sr-chen"), ("fr", None, "fr-sun"), ("fr", "fr-sun", "fr-ma")]
+
+    opportunity = await _send(client, opportunity, "PUT", "/team", {"ar": "ar-wang"})
+
+    assert opportunity["owner"] == "ar-wang"
+    _problem(await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR), 404, "not-found")
+    assert (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=OTHER_AR)).status_code == 200
+    body = _problem(await client.put(f"/api/v1/opportunities/{opportunity['id']}/team", headers=OTHER_AR,
+                                     json={}), 422, "validation-error")
+    assert body["errors"][0]["field"] == "body"
+
+
+async def test_updates_need_a_current_if_match(client):
+    opportunity = await _create(client)
+    url = f"/api/v1/opportunities/{opportunity['id']}"
+    _problem(await client.patch(url, headers=AR, json={"title": "Line 4"}), 428, "if-match-required")
+    _problem(await client.put(f"{url}/insight", headers=AR, json=INSIGHT), 428, "if-match-required")
+    _problem(await client.patch(url, headers={**AR, "If-Match": '"999"'}, json={"title": "Line 4"}), 412,
+             "stale-etag")
+
+    changed = await _send(client, opportunity, "PATCH", "", {"title": "Line 4", "expected_close_date": "2027-06-30"})
+
+    assert changed["title"] == "Line 4" and changed["expected_close_date"] == "2027-06-30"
+    _problem(await client.patch(url, headers={**AR, "If-Match": _etag(opportunity)}, json={"title": "x"}), 412,
+             "stale-etag")
+    _problem(await client.patch(url, headers={**AR, "If-Match": _etag(changed)}, json={"title": None}), 422,
+             "validation-error")
+
+
+async def test_insight_is_structured_and_kept_per_dimension(client):
+    opportunity = await _create(client)
+    opportunity = await _send(client, opportunity, "PUT", "/insight", {"market": INSIGHT["market"]})
+    opportunity = await _send(client, opportunity, "PUT", "/insight", {"product": INSIGHT["product"]})
+    assert opportunity["insight"]["market"] == INSIGHT["market"]
+    assert opportunity["insight"]["product"] == INSIGHT["product"] and opportunity["insight"]["customer"] is None
+    bad = await client.put(f"/api/v1/opportunities/{opportunity['id']}/insight",
+                           headers={**AR, "If-Match": _etag(opportunity)},
+                           json={"product": {"phase": "twilight", "notes": "x"}})
+    assert "product.phase" in [e["field"] for e in _problem(bad, 422, "validation-error")["errors"]]
+
+
+async def test_the_sr_owns_the_value_proposition_but_not_the_insight(client):
+    opportunity = await _team(client, await _create(client))
+    opportunity = await _send(client, opportunity, "PUT", "/value-proposition", VALUE_PROPOSITION, headers=SR)
+    assert opportunity["value_proposition"] == VALUE_PROPOSITION
+    _problem(await _send_raw(client, opportunity, "PUT", "/value-proposition", VALUE_PROPOSITION,
+                             {**FR, "If-Match": _etag(opportunity)}), 403, "not-permitted-on-opportunity")
+    _problem(await _send_raw(client, opportunity, "PUT", "/insight", INSIGHT,
+                             {**SR, "If-Match": _etag(opportunity)}), 403, "forbidden-role")
+
+
+async def test_the_power_map_computes_its_coverage(client):
+    opportunity = await _create(client)
+    assert opportunity["coverage"]["decision_chain_covered"] is False
+    opportunity = await _send(client, opportunity, "POST", "/stakeholders", _stakeholder("decision_maker", "Ms Li"),
+                              status=201)
+    boss = opportunity["stakeholders"][0]["id"]
+    opportunity = await _send(client, opportunity, "POST", "/stakeholders",
+                              _stakeholder("economic_buyer", "Mr Wu", attitude="opponent", reports_to=boss),
+                              status=201)
+    opportunity = await _send(client, opportunity, "POST", "/stakeholders",
+                              _stakeholder("user", "Ms Ma", influence=2, reports_to=boss), status=201)
+
+    assert opportunity["coverage"] == {
+        "decision_maker_known": True, "economic_buyer_known": True, "decision_chain_covered": True,
+        "roles_covered": ["decision_maker", "economic_buyer", "user"], "influential": 2,
+        "influential_supporters": 1, "influential_opponents": 1}
+    url = f"/api/v1/opportunities/{opportunity['id']}/stakeholders"
+    _problem(await client.put(f"{url}/{boss}", headers={**AR, "If-Match": _etag(opportunity)},
+                              json=_stakeholder("decision_maker", "Ms Li",
+                                                reports_to=opportunity["stakeholders"][1]["id"])),
+             422, "reports-to-cycle")
+    _problem(await client.post(url, headers=AR, json=_stakeholder("coach", "Mr X", reports_to=str(uuid.uuid4()))),
+             422, "reports-to-unknown")
+    bad = await client.post(url, headers=AR, json=_stakeholder("coach", "Mr X", influence=6))
+    assert "influence" in [e["field"] for e in _problem(bad, 422, "validation-error")["errors"]]
+
+    opportunity = await _send(client, opportunity, "DELETE", f"/stakeholders/{boss}")
+    assert opportunity["coverage"]["decision_maker_known"] is False
+    assert [s["reports_to"] for s in opportunity["stakeholders"]] == [None, None]
+    _problem(await client.delete(f"{url}/{boss}", headers={**AR, "If-Match": _etag(opportunity)}), 409,
+             "stakeholder-not-found")
+
+
+async def test_competitors_are_recorded_changed_and_removed(client):
+    opportunity = await _create(client)
+    rival = {"name": "Rival Rail", "strengths": "price", "weaknesses": "no references", "likely_offer": "-15%"}
+    opportunity = await _send(client, opportunity, "POST", "/competitors", rival, status=201)
+    competitor_id = opportunity["competitors"][0]["id"]
+    opportunity = await _send(client, opportunity, "PUT", f"/competitors/{competitor_id}",
+                              {**rival, "likely_offer": "-20%"})
+    assert opportunity["competitors"] == [{"id": competitor_id, **rival, "likely_offer": "-20%"}]
+    opportunity = await _send(client, opportunity, "DELETE", f"/competitors/{competitor_id}")
+    assert opportunity["competitors"] == []
+
+
+async def test_the_fr_keeps_delivery_risks_only(client):
+    opportunity = await _team(client, await _create(client))
+    delivery = {"description": "site access", "category": "delivery", "probability": "medium", "impact": "high",
+                "owner": "fr-sun"}
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/risks", headers=FR, json=delivery)
+    assert response.status_code == 201, response.text
+    risk = response.json()["risks"][0]
+    assert risk["level"] == "high" and risk["status"] == "open"
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/risks", headers=FR,
+                               json={**delivery, "category": "commercial"}), 403, "not-permitted-on-opportunity")
+    opportunity = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=FR)).json()
+    _problem(await _send_raw(client, opportunity, "PUT", f"/risks/{risk['id']}", {**delivery, "category": "legal"},
+                             {**FR, "If-Match": _etag(opportunity)}), 403, "not-permitted-on-opportunity")
+    opportunity = await _send(client, opportunity, "PUT", f"/risks/{risk['id']}",
+                              {**delivery, "mitigation": "permits early", "status": "mitigating"}, headers=FR)
+    assert opportunity["risks"][0]["mitigation"] == "permits early"
+
+
+async def test_a_requirement_we_cannot_meet_is_handed_to_product_development(client):
+    opportunity = await _team(client, await _create(client))
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/requirements",
+                                 headers={**SR, "Idempotency-Key": "req-1"},
+                                 json={"title": "GoA4 depot", "description": "driverless depot moves",
+                                       "priority": "high"})
+    again = await client.post(f"/api/v1/opportunities/{opportunity['id']}/requirements",
+                              headers={**SR, "Idempotency-Key": "req-1"},
+                              json={"title": "GoA4 depot", "description": "driverless depot moves",
+                                    "priority": "high"})
+
+    assert response.status_code == again.status_code == 201, response.text
+    requirement = response.json()
+    assert again.json()["id"] == requirement["id"] and requirement["raised_by"] == "sr-chen"
+    raised = [p for t, p in await _events(client, opportunity["id"]) if t == "ltc.requirement.raised.v1"]
+    assert len(raised) == 1
+    assert raised[0]["requirement_id"] == requirement["id"] and raised[0]["priority"] == "high"
+    assert raised[0]["lineage"]["opportunity_id"] == opportunity["id"]
+
+
+async def test_every_change_is_audited(client):
+    opportunity = await _team(client, await _create(client))
+    await _send(client, opportunity, "PATCH", "", {"title": "Line 4"})
+
+    response = await client.get(f"/api/v1/opportunities/{opportunity['id']}/audit", headers=AR)
+
+    assert [(e["actor"], e["action"]) for e in response.json()] == [
+        ("ar-zhang", "create"), ("ar-zhang", "assign-team"), ("ar-zhang", "update-details")]
+    assert response.json()[-1]["detail"] == {"title": "Line 4"}
+
+
+# -- configuration, pipeline ----------------------------------------------------------------------
+
+async def test_an_admin_sets_the_thresholds_that_route_the_gates(make_database, kafka_bootstrap):
+    async with service_client(SPEC, await make_database("opportunities"), kafka_bootstrap) as client:
+        url = "/api/v1/config/decision-thresholds"
+        current = await client.get(url, headers=L1)
+        assert current.json()["thresholds"]["EUR"] == {"l2_from": "1000000", "l3_from": "10000000"}
+        new = {"thresholds": {"EUR": {"l2_from": "100000", "l3_from": "2000000"}}}
+        _problem(await client.put(url, headers=AR, json=new), 403, "forbidden-role")
+        _problem(await client.put(url, headers=ADMIN, json=new), 428, "if-match-required")
+        bad = await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]},
+                               json={"thresholds": {"EUR": {"l2_from": "5", "l3_from": "1"}}})
+        assert [e["field"] for e in _problem(bad, 422, "decision-thresholds-invalid")["errors"]] == ["thresholds.EUR"]
+
+        saved = await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]}, json=new)
+
+        assert saved.status_code == 200 and saved.headers["etag"] == '"1"'
+        _problem(await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]}, json=new), 412,
+                 "stale-etag")
+        opportunity = await _ready_for_atb(client, await _create(client))
+        assert (await _gate(client, opportunity, "ATB")).json()["tier"] == "L3"
+        other = await _create(client, budget={"amount": "2500000.00", "currency": "CHF"})
+        other = await _ready_for_atb(client, other)
+        request = (await _gate(client, other, "ATB")).json()
+        assert request["tier"] == "L3" and "no thresholds" in request["routing_reason"]
+
+
+async def test_the_weighted_pipeline_uses_the_configured_probabilities(make_database, kafka_bootstrap):
+    async with service_client(SPEC, await make_database("opportunities"), kafka_bootstrap) as client:
+        url = "/api/v1/config/stage-probabilities"
+        current = await client.get(url, headers=AR)
+        assert current.json() == {"validating": "10", "strategizing": "25", "bidding": "50", "negotiating": "75"}
+        _problem(await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]},
+                                  json={**current.json(), "bidding": "101"}), 422, "stage-probabilities-invalid")
+        saved = await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]},
+                                 json={**current.json(), "validating": "20"})
+        assert saved.status_code == 200, saved.text
+
+        await _create(client, budget={"amount": "100.01", "currency": "EUR"}, expected_close_date="2027-03-10")
+        await _create(client, budget={"amount": "200.00", "currency": "EUR"}, expected_close_date="2027-03-20")
+        await _create(client, budget={"amount": "1000.00", "currency": "USD"}, expected_close_date="2027-04-01")
+        await _create(client, budget=None, expected_close_date="2027-04-01")
+        moved = await _create(client, budget={"amount": "400.00", "currency": "EUR"}, expected_close_date="2027-04-02")
+        await _send(client, moved, "POST", "/stage", {"to": "strategizing"})
+        lost = await _create(client, budget={"amount": "999.00", "currency": "EUR"})
+        await _send(client, lost, "POST", "/lose", {"reason": "price"})
+
+        by_stage = (await client.get("/api/v1/pipeline", headers=AR)).json()
+        assert by_stage["rows"] == [
+            {"key": "strategizing", "currency": "EUR", "count": 1, "value": {"amount": "400.00", "currency": "EUR"},
+             "weighted": {"amount": "100.00", "currency": "EUR"}},
+            {"key": "validating", "currency": "EUR", "count": 2, "value": {"amount": "300.01", "currency": "EUR"},
+             "weighted": {"amount": "60.00", "currency": "EUR"}},
+            {"key": "validating", "currency": "USD", "count": 1, "value": {"amount": "1000.00", "currency": "USD"},
+             "weighted": {"amount": "200.00", "currency": "USD"}},
+            {"key": "validating", "currency": None, "count": 1, "value": None, "weighted": None},
+        ]
+        by_month = (await client.get("/api/v1/pipeline", headers=AR, params={"group_by": "close_month"})).json()
+        assert [(r["key"], r["currency"], r["count"]) for r in by_month["rows"]] == [
+            ("2027-03", "EUR", 2), ("2027-04", "EUR", 1), ("2027-04", "USD", 1), ("2027-04", None, 1)]
+        with_closed = (await client.get("/api/v1/pipeline", headers=AR,
+                                        params={"group_by": "owner", "include_closed": "true"})).json()
+        assert [(r["key"], r["currency"], r["count"]) for r in with_closed["rows"]] == [
+            ("ar-zhang", "EUR", 4), ("ar-zhang", "USD", 1), ("ar-zhang", None, 1)]
+        assert (await client.get("/api/v1/pipeline", headers=OTHER_AR)).json()["rows"] == []

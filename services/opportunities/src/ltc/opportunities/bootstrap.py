@@ -16,8 +16,10 @@ SPEC = ServiceSpec(
     default_port=8002,
     service_dir=Path(__file__).resolve().parent,
     routers=[router],
-    description="Opportunities: opened from converted leads or directly (e.g. a tender), "
-                "and closed as won with the agreed commercial terms, lost, or abandoned.",
+    description="Opportunities: opened from converted leads or directly (e.g. a tender), worked by the "
+                "iron triangle (insight, value proposition, power map, competitors, risks), taken through the "
+                "ATB and ATC gates by the three decision tiers, and closed as won on the approved commercial "
+                "terms, lost, or abandoned; weighted pipeline and forecast.",
     subscription=Subscription(
         topics=("ltc.leads",),
         handlers={LeadConverted.ce_type(): handlers.on_lead_converted},

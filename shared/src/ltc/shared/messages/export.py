@@ -1,7 +1,8 @@
-"""Write the JSON Schema of every event payload to `schemas/` (`make schemas`).
+"""Write the JSON Schema of every event payload to `schemas/` and the AsyncAPI catalogue to
+`docs/asyncapi.yaml` (`make schemas`, from a checkout of the repository).
 
 ERP consumers build against these files; a contract test fails when a model changes without
-its schema being regenerated and committed.
+them being regenerated and committed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ltc.shared.messages import EVENT_TYPES, EventPayload
+from ltc.shared.devstack.cli import repo_root
+from ltc.shared.messages import EVENT_TYPES, EventPayload, asyncapi
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -38,6 +40,10 @@ def main() -> None:
     for ce_type, payload in sorted(EVENT_TYPES.items()):
         (SCHEMA_DIR / f"{ce_type}.json").write_text(render(ce_type, payload))
     print(f"wrote {len(EVENT_TYPES)} schemas to {SCHEMA_DIR}")
+    root = repo_root()
+    (root / "docs").mkdir(exist_ok=True)
+    (root / "docs/asyncapi.yaml").write_text(asyncapi.render(root / "tests/contract/samples"))
+    print(f"wrote {root / 'docs/asyncapi.yaml'}")
 
 
 if __name__ == "__main__":

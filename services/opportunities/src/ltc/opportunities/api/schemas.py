@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
-from typing import Annotated
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from ltc.opportunities.domain.model import (
+from ltc.opportunities.domain.gates import Decision, Gate, GateRequest, Outcome, RequestStatus, Tier
+from ltc.opportunities.domain.model import OPEN_STAGES, Opportunity, Stage, StageProbabilities
+from ltc.opportunities.domain.records import (
+    Attitude,
+    CompetitionInsight,
+    Competitor,
+    CustomerInsight,
+    DecisionRole,
+    Insight,
+    Level,
+    LifeCyclePhase,
+    MarketInsight,
+    MarketSituation,
+    NeedMet,
+    Priority,
+    ProductInsight,
+    Relationship,
+    Requirement,
+    Risk,
+    RiskCategory,
+    RiskStatus,
+    Stakeholder,
+    TeamChange,
+    TeamRole,
+    ValueProposition,
+)
+from ltc.opportunities.domain.terms import (
     AcceptanceType,
     CommercialTerms,
+    LineItem,
     Milestone,
-    Opportunity,
     PaymentTerm,
     PaymentTrigger,
-    Stage,
 )
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from ltc.shared.money import Money, minor_unit_exponent
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class _Strict(BaseModel):
@@ -32,10 +62,149 @@ class OpportunityCreate(_Strict):
     title: Text300
     account_name: Text300
     account_id: UUID | None = Field(default=None, description="the account in the leads service, when known")
-    need: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] = Field(
-        description="the customer need or pain the opportunity answers")
+    need: Text = Field(description="the customer need or pain the opportunity answers")
     budget: MoneyPayload | None = None
     start_date: date | None = None
+    expected_close_date: date | None = None
+
+
+class OpportunityUpdate(_Strict):
+    """PATCH: only the fields sent change; `null` clears an optional one."""
+
+    title: Text300 | None = None
+    need: Text | None = None
+    budget: MoneyPayload | None = None
+    start_date: date | None = None
+    expected_close_date: date | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> OpportunityUpdate:
+        for name in ("title", "need"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be cleared")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        if "budget" in values:
+            values["budget"] = values["budget"].to_money() if values["budget"] else None
+        return values
+
+
+class TeamAssign(_Strict):
+    """Assign any of the iron triangle; the AR becomes the opportunity's owner."""
+
+    ar: UserId | None = None
+    sr: UserId | None = None
+    fr: UserId | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> TeamAssign:
+        if self.ar is None and self.sr is None and self.fr is None:
+            raise ValueError("assign at least one of ar, sr, fr")
+        return self
+
+    def assignments(self) -> dict[TeamRole, str]:
+        return {role: user for role, user in ((TeamRole.AR, self.ar), (TeamRole.SR, self.sr),
+                                              (TeamRole.FR, self.fr)) if user is not None}
+
+
+class MarketInsightIn(_Strict):
+    situation: MarketSituation
+    notes: Text
+
+
+class CustomerInsightIn(_Strict):
+    segment: Text300
+    region_value: Text
+    strategy: Text
+    pains: Text
+
+
+class ProductInsightIn(_Strict):
+    phase: LifeCyclePhase
+    notes: Text
+
+
+class CompetitionInsightIn(_Strict):
+    industry_situation: Text
+    customer_competitors: Text
+    our_goals: Text
+    our_strategy: Text
+    our_strengths: Text
+    our_weaknesses: Text
+
+
+class InsightUpdate(_Strict):
+    """The dimensions sent replace those stored; the others stay."""
+
+    market: MarketInsightIn | None = None
+    customer: CustomerInsightIn | None = None
+    product: ProductInsightIn | None = None
+    competition: CompetitionInsightIn | None = None
+
+    def to_insight(self) -> Insight:
+        return Insight(
+            market=MarketInsight(**self.market.model_dump()) if self.market else None,
+            customer=CustomerInsight(**self.customer.model_dump()) if self.customer else None,
+            product=ProductInsight(**self.product.model_dump()) if self.product else None,
+            competition=CompetitionInsight(**self.competition.model_dump()) if self.competition else None,
+        )
+
+
+class ValuePropositionIn(_Strict):
+    unique_advantages: Text = Field(description="what only we bring")
+    unique_value: Text = Field(description="the solution's unique value to this customer")
+    need_met: NeedMet = Field(description="how far the solution meets the need")
+    need_met_notes: Text
+    differentiation: Text = Field(description="how we differ from the competitors")
+
+    def to_domain(self) -> ValueProposition:
+        return ValueProposition(**self.model_dump())
+
+
+class StakeholderIn(_Strict):
+    contact_id: UUID | None = Field(default=None, description="the contact in the leads service, when known")
+    name: Text300 = Field(description="snapshot of the contact's name")
+    title: Text300 = Field(description="snapshot of the contact's job title")
+    decision_role: DecisionRole
+    influence: int = Field(ge=1, le=5)
+    attitude: Attitude
+    relationship: Relationship
+    reports_to: UUID | None = Field(default=None, description="another stakeholder of this power map")
+
+    def to_domain(self, stakeholder_id: uuid.UUID) -> Stakeholder:
+        return Stakeholder(id=stakeholder_id, **self.model_dump())
+
+
+class CompetitorIn(_Strict):
+    name: Text300
+    strengths: Text
+    weaknesses: Text
+    likely_offer: Text
+
+    def to_domain(self, competitor_id: uuid.UUID) -> Competitor:
+        return Competitor(id=competitor_id, **self.model_dump())
+
+
+class RiskIn(_Strict):
+    description: Text
+    category: RiskCategory
+    probability: Level
+    impact: Level
+    mitigation: Text | None = None
+    owner: UserId
+    status: RiskStatus = RiskStatus.OPEN
+    due_date: date | None = None
+
+    def to_domain(self, risk_id: uuid.UUID) -> Risk:
+        return Risk(id=risk_id, **self.model_dump())
+
+
+class RequirementIn(_Strict):
+    title: Text300
+    description: Text
+    priority: Priority
 
 
 class PaymentTermIn(_Strict):
@@ -45,27 +214,64 @@ class PaymentTermIn(_Strict):
     milestone: Text300 | None = Field(default=None, description="for trigger `milestone`: the milestone's name")
     due_days: int = Field(description="days after the trigger until payment is due")
 
+    def to_domain(self) -> PaymentTerm:
+        return PaymentTerm(self.name, self.percent, self.trigger, self.milestone, self.due_days)
+
 
 class MilestoneIn(_Strict):
     name: Text300
     planned_date: date
     acceptance_type: AcceptanceType
 
+    def to_domain(self) -> Milestone:
+        return Milestone(self.name, self.planned_date, self.acceptance_type)
 
-class CommercialTermsIn(_Strict):
-    """The agreed terms; the service checks that they are sound enough to contract on."""
 
-    value: MoneyPayload
-    payment_terms: list[PaymentTermIn]
-    milestones: list[MilestoneIn] = Field(default_factory=list)
+class LineItemIn(_Strict):
+    description: Text300
+    quantity: DecimalStr
+    unit_price: MoneyPayload
 
-    def to_terms(self) -> CommercialTerms:
-        return CommercialTerms(
-            value=self.value.to_money(),
-            payment_terms=tuple(PaymentTerm(t.name, t.percent, t.trigger, t.milestone, t.due_days)
-                                for t in self.payment_terms),
-            milestones=tuple(Milestone(m.name, m.planned_date, m.acceptance_type) for m in self.milestones),
-        )
+    def to_domain(self) -> LineItem:
+        return LineItem(self.description, self.quantity, self.unit_price.to_money())
+
+
+class TermsUpdate(_Strict):
+    """PATCH of the terms under negotiation: the parts sent replace those stored.
+
+    The SR prices (value, line_items, payment_terms), the FR plans delivery (milestones); the
+    service checks that they fit together when ATC is requested.
+    """
+
+    value: MoneyPayload | None = None
+    line_items: list[LineItemIn] | None = None
+    payment_terms: list[PaymentTermIn] | None = None
+    milestones: list[MilestoneIn] | None = None
+
+    def parts(self) -> dict[str, Any]:
+        parts: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "value":
+                parts[name] = value.to_money() if value else None
+            else:
+                parts[name] = tuple(item.to_domain() for item in value or ())
+        return parts
+
+
+class StageChange(_Strict):
+    to: Stage
+
+
+class GateRequestCreate(_Strict):
+    gate: Gate
+
+
+class DecisionCreate(_Strict):
+    gate: Gate
+    outcome: Outcome
+    conditions: Reason | None = Field(default=None, description="conditions attached to an approval")
+    comment: Reason | None = None
 
 
 class LoseRequest(_Strict):
@@ -77,6 +283,92 @@ class AbandonRequest(_Strict):
     reason: Reason
 
 
+class CoverageRead(BaseModel):
+    decision_maker_known: bool
+    economic_buyer_known: bool
+    decision_chain_covered: bool
+    roles_covered: list[DecisionRole]
+    influential: int = Field(description="stakeholders with influence 4 or 5")
+    influential_supporters: int
+    influential_opponents: int
+
+
+class RiskRead(BaseModel):
+    id: UUID
+    description: str
+    category: RiskCategory
+    probability: Level
+    impact: Level
+    level: Level
+    mitigation: str | None
+    owner: str
+    status: RiskStatus
+    due_date: date | None
+
+    @classmethod
+    def of(cls, risk: Risk) -> RiskRead:
+        return cls(level=risk.level, **{name: getattr(risk, name) for name in cls.model_fields if name != "level"})
+
+
+def _percent(value: Decimal) -> Decimal:
+    """25.00 read back from the database is shown as 25, as it was configured."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def _money(money: Money | None) -> MoneyPayload | None:
+    return MoneyPayload.of(money) if money else None
+
+
+class LineItemRead(BaseModel):
+    description: str
+    quantity: DecimalStr
+    unit_price: MoneyPayload
+
+
+class TermsRead(BaseModel):
+    value: MoneyPayload | None
+    line_items: list[LineItemRead]
+    payment_terms: list[PaymentTerm]
+    milestones: list[Milestone]
+
+    @classmethod
+    def of(cls, terms: CommercialTerms) -> TermsRead:
+        return cls(value=_money(terms.value), payment_terms=list(terms.payment_terms),
+                   milestones=list(terms.milestones),
+                   line_items=[LineItemRead(description=i.description, quantity=i.quantity,
+                                            unit_price=MoneyPayload.of(i.unit_price)) for i in terms.line_items])
+
+
+class GateRequestRead(BaseModel):
+    id: UUID
+    gate: Gate
+    status: RequestStatus
+    tier: Tier = Field(description="the tier that decides now (after any escalation)")
+    routed_tier: Tier
+    routing_reason: str
+    value: MoneyPayload | None
+    high_risk: bool
+    requested_by: str
+    requested_at: datetime
+    decisions: list[Decision]
+    terms: TermsRead | None = Field(description="ATC: the terms put to the deciders")
+
+    @classmethod
+    def of(cls, request: GateRequest) -> GateRequestRead:
+        return cls(id=request.id, gate=request.gate, status=request.status, tier=request.tier,
+                   routed_tier=request.routed_tier, routing_reason=request.routing_reason,
+                   value=_money(request.value), high_risk=request.high_risk, requested_by=request.requested_by,
+                   requested_at=request.requested_at, decisions=list(request.decisions),
+                   terms=TermsRead.of(request.terms) if request.terms else None)
+
+
+class DecisionRead(BaseModel):
+    gate_request_id: UUID
+    gate: Gate
+    request_status: RequestStatus
+    decision: Decision
+
+
 class OpportunityRead(BaseModel):
     id: UUID
     lead_id: UUID | None
@@ -85,10 +377,26 @@ class OpportunityRead(BaseModel):
     title: str
     need: str
     budget: MoneyPayload | None
+    deal_value: MoneyPayload | None = Field(description="the negotiated value when known, else the budget")
     start_date: date | None
-    owner: str
+    expected_close_date: date | None
+    owner: str = Field(description="the AR, the account manager who owns the opportunity")
+    team: dict[TeamRole, str | None]
+    team_history: list[TeamChange]
     stage: Stage
-    terms: CommercialTermsPayload | None
+    probability: DecimalStr = Field(description="win probability of the stage, in percent")
+    insight: Insight
+    value_proposition: ValueProposition | None
+    stakeholders: list[Stakeholder]
+    coverage: CoverageRead
+    competitors: list[Competitor]
+    risks: list[RiskRead]
+    requirements: list[Requirement]
+    gates: list[GateRequestRead]
+    gate_prerequisites_missing: dict[Gate, list[dict[str, str]]] = Field(
+        description="what each gate still lacks; empty when it may be requested")
+    draft_terms: TermsRead = Field(description="the terms under negotiation")
+    terms: CommercialTermsPayload | None = Field(description="the terms won on, as handed to contracts")
     closed_reason: str | None
     competitor: str | None
     closed_by: str | None
@@ -98,9 +406,78 @@ class OpportunityRead(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, opportunity: Opportunity) -> OpportunityRead:
-        derived = {"budget", "terms", "lineage"}
-        data = {name: getattr(opportunity, name) for name in cls.model_fields if name not in derived}
-        budget = opportunity.budget
-        return cls(**data, budget=MoneyPayload.of(budget) if budget else None,
-                   terms=opportunity.commercial_terms, lineage=opportunity.lineage())
+    def of(cls, o: Opportunity) -> OpportunityRead:
+        coverage = o.coverage
+        return cls(
+            id=o.id, lead_id=o.lead_id, account_id=o.account_id, account_name=o.account_name, title=o.title,
+            need=o.need, budget=_money(o.budget), deal_value=_money(o.deal_value), start_date=o.start_date,
+            expected_close_date=o.expected_close_date, owner=o.owner,
+            team={TeamRole.AR: o.owner, TeamRole.SR: o.sr, TeamRole.FR: o.fr}, team_history=list(o.team_history),
+            stage=o.stage, probability=_percent(o.probability), insight=o.insight, value_proposition=o.value_proposition,
+            stakeholders=list(o.stakeholders),
+            coverage=CoverageRead(decision_chain_covered=coverage.decision_chain_covered,
+                                  **{k: getattr(coverage, k) for k in ("decision_maker_known", "economic_buyer_known",
+                                                                        "roles_covered", "influential",
+                                                                        "influential_supporters",
+                                                                        "influential_opponents")}),
+            competitors=list(o.competitors), risks=[RiskRead.of(r) for r in o.risks],
+            requirements=list(o.requirements), gates=[GateRequestRead.of(r) for r in o.gate_requests],
+            gate_prerequisites_missing={} if o.is_closed else {gate: o.missing_for(gate) for gate in Gate},
+            draft_terms=TermsRead.of(o.draft_terms), terms=o.commercial_terms, closed_reason=o.closed_reason,
+            competitor=o.competitor, closed_by=o.closed_by, closed_at=o.closed_at, lineage=o.lineage(),
+            created_at=o.created_at, version=o.version,
+        )
+
+
+class StageProbabilitiesIO(_Strict):
+    """Win probability in percent per open stage; won counts 100, lost and abandoned 0."""
+
+    validating: DecimalStr
+    strategizing: DecimalStr
+    bidding: DecimalStr
+    negotiating: DecimalStr
+
+    def to_domain(self) -> StageProbabilities:
+        return StageProbabilities({stage: getattr(self, stage.value) for stage in OPEN_STAGES})
+
+
+class TierThresholdsIO(_Strict):
+    l2_from: DecimalStr = Field(description="deal values from here on go to L2")
+    l3_from: DecimalStr = Field(description="deal values from here on go to L3")
+
+
+class DecisionThresholdsIO(_Strict):
+    """Per ISO 4217 currency; a deal in a currency not listed goes to L3."""
+
+    thresholds: dict[str, TierThresholdsIO]
+
+
+class AuditEntryRead(BaseModel):
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    at: datetime
+
+
+class PipelineRow(BaseModel):
+    key: str | None = Field(description="the stage, the owner or the expected close month (YYYY-MM)")
+    currency: str | None = Field(description="null for opportunities without any value yet")
+    count: int
+    value: MoneyPayload | None
+    weighted: MoneyPayload | None = Field(description="value × stage probability")
+
+
+class PipelineRead(BaseModel):
+    group_by: Literal["stage", "owner", "close_month"]
+    rows: list[PipelineRow]
+
+
+def pipeline_row(key: str | None, currency: str | None, count: int, value: Decimal | None,
+                 weighted: Decimal | None) -> PipelineRow:
+    if currency is None or value is None or weighted is None:
+        return PipelineRow(key=key, currency=None, count=count, value=None, weighted=None)
+    quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
+    return PipelineRow(key=key, currency=currency, count=count,
+                       value=MoneyPayload(amount=value.quantize(quantum), currency=currency),
+                       weighted=MoneyPayload(amount=weighted.quantize(quantum, rounding=ROUND_HALF_UP),
+                                             currency=currency))

@@ -1,29 +1,51 @@
-"""Opportunities and their outcome, section 2 of the LTC domain (the thin version).
+"""The opportunity aggregate, section 2 of the LTC domain.
 
-An opportunity opens in `validating`, from a converted lead or directly (e.g. a tender). It is
-won with agreed commercial terms, which the service checks itself, or lost or abandoned with a
-reason. `won`, `lost` and `abandoned` are terminal. The decision gates (ATB, ATC) come later.
+An opportunity opens in `validating`, from a converted lead or directly (e.g. a tender), and is
+worked by its iron triangle (AR owns it, SR shapes the solution, FR the delivery). It may go to
+`bidding` only through an approved ATB gate and be won only through an approved ATC gate, whose
+approved terms are what the contracts service receives. `won`, `lost` and `abandoned` are
+terminal. Who may call which method is decided by the handlers; the rules of the business are here.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ltc.opportunities.domain.gates import (
+    Decision,
+    DecisionPolicy,
+    Gate,
+    GateRequest,
+    Outcome,
+    RequestStatus,
+)
+from ltc.opportunities.domain.records import (
+    Competitor,
+    Coverage,
+    Insight,
+    Requirement,
+    Risk,
+    Stakeholder,
+    TeamChange,
+    TeamRole,
+    ValueProposition,
+)
+from ltc.opportunities.domain.terms import CommercialTerms
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.opportunities_events import (
-    CommercialTermsPayload,
-    MilestonePayload,
     OpportunityCreated,
+    OpportunityDecisionMade,
     OpportunityLost,
+    OpportunityStageChanged,
     OpportunityWon,
-    PaymentTermPayload,
+    RequirementRaised,
 )
 from ltc.shared.money import Money
 
@@ -38,85 +60,45 @@ class Stage(StrEnum):
     ABANDONED = "abandoned"
 
 
+OPEN_STAGES = (Stage.VALIDATING, Stage.STRATEGIZING, Stage.BIDDING, Stage.NEGOTIATING)
 CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST, Stage.ABANDONED})
-
-
-class PaymentTrigger(StrEnum):
-    SIGNING = "signing"
-    MILESTONE = "milestone"
-
-
-class AcceptanceType(StrEnum):
-    PRELIMINARY = "preliminary"
-    FINAL = "final"
+# Bidding commits the company to an offer: from here on an approved ATB is required.
+AFTER_ATB = frozenset({Stage.BIDDING, Stage.NEGOTIATING})
 
 
 @dataclass(frozen=True)
-class PaymentTerm:
-    name: str
-    percent: Decimal
-    trigger: PaymentTrigger
-    milestone: str | None
-    due_days: int
+class StageProbabilities:
+    """Win probability in percent of each open stage; won is 100, lost and abandoned 0."""
+
+    by_stage: Mapping[Stage, Decimal]
+
+    def __post_init__(self) -> None:
+        problems = [{"field": f"probabilities.{stage.value}", "message": "needs a probability"}
+                    for stage in OPEN_STAGES if stage not in self.by_stage]
+        problems += [{"field": f"probabilities.{stage.value}", "message": "only open stages are configured"}
+                     for stage in self.by_stage if stage in CLOSED_STAGES]
+        problems += [{"field": f"probabilities.{stage.value}", "message": "must be between 0 and 100"}
+                     for stage, p in self.by_stage.items() if not (p.is_finite() and 0 <= p <= 100)]
+        if problems:
+            raise RuleViolation("stage-probabilities-invalid", "the stage probabilities are not valid",
+                                errors=problems)
+
+    def of(self, stage: Stage) -> Decimal:
+        if stage is Stage.WON:
+            return Decimal(100)
+        if stage in CLOSED_STAGES:
+            return Decimal(0)
+        return self.by_stage[stage]
 
 
-@dataclass(frozen=True)
-class Milestone:
-    name: str
-    planned_date: date
-    acceptance_type: AcceptanceType
+DEFAULT_PROBABILITIES = StageProbabilities({Stage.VALIDATING: Decimal(10), Stage.STRATEGIZING: Decimal(25),
+                                            Stage.BIDDING: Decimal(50), Stage.NEGOTIATING: Decimal(75)})
+
+_UNSET: Any = object()
 
 
-@dataclass(frozen=True)
-class CommercialTerms:
-    """What was agreed with the customer; the contract and the billing plan are built from it."""
-
-    value: Money
-    payment_terms: tuple[PaymentTerm, ...]
-    milestones: tuple[Milestone, ...]
-
-    def problems(self) -> list[dict[str, str]]:
-        """Every reason these terms cannot be a contract's basis, each naming its field."""
-        found: list[dict[str, str]] = []
-
-        def problem(field: str, message: str) -> None:
-            found.append({"field": field, "message": message})
-
-        if self.value.amount <= 0:
-            problem("value.amount", "the contract value must be positive")
-        names = Counter(m.name for m in self.milestones)
-        for index, milestone in enumerate(self.milestones):
-            if names[milestone.name] > 1:
-                problem(f"milestones.{index}.name", f"milestone name {milestone.name!r} is used more than once")
-        if not self.payment_terms:
-            problem("payment_terms", "at least one payment term is needed")
-        total = Decimal(0)
-        for index, term in enumerate(self.payment_terms):
-            field = f"payment_terms.{index}"
-            if not term.percent.is_finite() or term.percent <= 0:
-                problem(f"{field}.percent", "must be a positive percentage")
-            if term.percent.is_finite():
-                total += term.percent
-            if term.due_days < 0:
-                problem(f"{field}.due_days", "must be zero or more days")
-            if term.trigger is PaymentTrigger.SIGNING and term.milestone is not None:
-                problem(f"{field}.milestone", "a payment due on signing names no milestone")
-            if term.trigger is PaymentTrigger.MILESTONE and term.milestone not in names:
-                problem(f"{field}.milestone", "a payment due on a milestone must name one of the milestones")
-        if self.payment_terms and total != Decimal(100):
-            problem("payment_terms", f"the percentages must sum to exactly 100, not {total}")
-        return found
-
-    def to_payload(self) -> CommercialTermsPayload:
-        return CommercialTermsPayload(
-            value=MoneyPayload.of(self.value),
-            payment_terms=[PaymentTermPayload(name=t.name, percent=t.percent, trigger=t.trigger.value,
-                                              milestone=t.milestone, due_days=t.due_days)
-                           for t in self.payment_terms],
-            milestones=[MilestonePayload(name=m.name, planned_date=m.planned_date,
-                                         acceptance_type=m.acceptance_type.value)
-                        for m in self.milestones],
-        )
+def _missing(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "message": message}
 
 
 class Opportunity:
@@ -124,10 +106,9 @@ class Opportunity:
 
     def __init__(self, *, id: uuid.UUID, lead_id: uuid.UUID | None, account_id: uuid.UUID | None,
                  account_name: str, title: str, need: str, budget: Money | None, start_date: date | None,
-                 owner: str, now: datetime) -> None:
-        if budget is not None and budget.amount <= 0:
-            raise RuleViolation("budget-not-positive", "a budget, when given, must be a positive amount",
-                                errors=[{"field": "budget.amount", "message": "must be positive"}])
+                 owner: str, now: datetime, expected_close_date: date | None = None,
+                 probabilities: StageProbabilities = DEFAULT_PROBABILITIES) -> None:
+        self._check_budget(budget)
         self.id = id
         self.lead_id = lead_id
         self.account_id = account_id
@@ -137,9 +118,24 @@ class Opportunity:
         self.budget_amount = budget.amount if budget else None
         self.budget_currency = budget.currency if budget else None
         self.start_date = start_date
+        self.expected_close_date = expected_close_date
         self.owner = owner
+        self.sr: str | None = None
+        self.fr: str | None = None
+        self.team_history: tuple[TeamChange, ...] = ()
         self.stage = Stage.VALIDATING
+        self.probability = probabilities.of(Stage.VALIDATING)
+        self.insight = Insight()
+        self.value_proposition: ValueProposition | None = None
+        self.stakeholders: tuple[Stakeholder, ...] = ()
+        self.competitors: tuple[Competitor, ...] = ()
+        self.risks: tuple[Risk, ...] = ()
+        self.requirements: tuple[Requirement, ...] = ()
+        self.gate_requests: tuple[GateRequest, ...] = ()
+        self.pending_gate_tier: str | None = None
+        self.draft_terms = CommercialTerms()
         self.commercial_terms: dict[str, Any] | None = None
+        self._refresh_value()
         self.closed_reason: str | None = None
         self.competitor: str | None = None
         self.closed_by: str | None = None
@@ -151,6 +147,8 @@ class Opportunity:
                                created_at=now)
         ]
 
+    # -- reading -------------------------------------------------------------------------------
+
     def lineage(self) -> Lineage:
         return Lineage(lead_id=self.lead_id, opportunity_id=self.id)
 
@@ -161,36 +159,286 @@ class Opportunity:
         return Money(self.budget_amount, self.budget_currency)
 
     @property
+    def deal_value(self) -> Money | None:
+        """What the deal is worth as far as known: the negotiated value, else the customer's budget."""
+        if self.value_amount is None or self.value_currency is None:
+            return None
+        return Money(self.value_amount, self.value_currency)
+
+    @property
+    def coverage(self) -> Coverage:
+        return Coverage.of(self.stakeholders)
+
+    @property
     def is_closed(self) -> bool:
         return self.stage in CLOSED_STAGES
+
+    def team_member(self, user: str) -> bool:
+        return user in (self.owner, self.sr, self.fr)
+
+    def _latest(self, gate: Gate) -> GateRequest | None:
+        return next((r for r in reversed(self.gate_requests) if r.gate is gate), None)
+
+    def gate_status(self, gate: Gate) -> RequestStatus | None:
+        latest = self._latest(gate)
+        return latest.status if latest else None
+
+    def has_approved(self, gate: Gate) -> bool:
+        return self.gate_status(gate) is RequestStatus.APPROVED
+
+    @property
+    def has_high_risk(self) -> bool:
+        return any(r.is_high_and_live for r in self.risks)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_budget(budget: Money | None) -> None:
+        if budget is not None and budget.amount <= 0:
+            raise RuleViolation("budget-not-positive", "a budget, when given, must be a positive amount",
+                                errors=[{"field": "budget.amount", "message": "must be positive"}])
+
+    def _refresh_value(self) -> None:
+        value = self.draft_terms.value or self.budget
+        self.value_amount = value.amount if value else None
+        self.value_currency = value.currency if value else None
 
     def _require_open(self) -> None:
         if self.is_closed:
             raise DomainError("opportunity-closed", f"the opportunity is {self.stage.value}; it can no longer change")
 
-    def _close(self, stage: Stage, *, reason: str | None, by: str, now: datetime) -> None:
-        self.stage = stage
-        self.closed_reason = reason
-        self.closed_by = by
-        self.closed_at = now
+    def _move(self, to: Stage, *, probability: Decimal, by: str, now: datetime) -> None:
+        previous, self.stage, self.probability = self.stage, to, probability
+        self.events.append(OpportunityStageChanged(
+            lineage=self.lineage(), opportunity_id=self.id, from_stage=previous.value, to_stage=to.value,
+            probability=probability, changed_by=by, changed_at=now))
+
+    # -- the opportunity itself ----------------------------------------------------------------
+
+    def update_details(self, *, title: str = _UNSET, need: str = _UNSET, budget: Money | None = _UNSET,
+                       start_date: date | None = _UNSET, expected_close_date: date | None = _UNSET) -> None:
+        self._require_open()
+        if title is not _UNSET:
+            self.title = title
+        if need is not _UNSET:
+            self.need = need
+        if budget is not _UNSET:
+            self._check_budget(budget)
+            self.budget_amount = budget.amount if budget else None
+            self.budget_currency = budget.currency if budget else None
+            self._refresh_value()
+        if start_date is not _UNSET:
+            self.start_date = start_date
+        if expected_close_date is not _UNSET:
+            self.expected_close_date = expected_close_date
+
+    def assign_team(self, assignments: Mapping[TeamRole, str], *, by: str, now: datetime) -> None:
+        """Assign the iron triangle; the AR becomes the owner. Every change is kept in the history."""
+        self._require_open()
+        current = {TeamRole.AR: self.owner, TeamRole.SR: self.sr, TeamRole.FR: self.fr}
+        changes = [TeamChange(role, current[role], user, by, now)
+                   for role, user in assignments.items() if current[role] != user]
+        for change in changes:
+            if change.role is TeamRole.AR:
+                self.owner = change.assigned
+            elif change.role is TeamRole.SR:
+                self.sr = change.assigned
+            else:
+                self.fr = change.assigned
+        self.team_history = (*self.team_history, *changes)
+
+    def set_insight(self, insight: Insight) -> None:
+        """Replaces the dimensions given; the others stay as they were."""
+        self._require_open()
+        self.insight = Insight(**{name: getattr(insight, name) or getattr(self.insight, name)
+                                  for name in ("market", "customer", "product", "competition")})
+
+    def set_value_proposition(self, proposition: ValueProposition) -> None:
+        self._require_open()
+        self.value_proposition = proposition
+
+    # -- power map -----------------------------------------------------------------------------
+
+    def _check_reports_to(self, stakeholder: Stakeholder, others: tuple[Stakeholder, ...]) -> None:
+        if stakeholder.reports_to is None:
+            return
+        by_id = {s.id: s for s in (*others, stakeholder)}
+        if stakeholder.reports_to not in by_id:
+            raise RuleViolation("reports-to-unknown", "reports_to must be another stakeholder of this power map",
+                                errors=[_missing("reports_to", "not a stakeholder of this opportunity")])
+        seen, boss = {stakeholder.id}, stakeholder.reports_to
+        while boss is not None:
+            if boss in seen:
+                raise RuleViolation("reports-to-cycle", "the reporting lines would form a circle",
+                                    errors=[_missing("reports_to", "would make a reporting cycle")])
+            seen.add(boss)
+            boss = by_id[boss].reports_to if boss in by_id else None
+
+    def add_stakeholder(self, stakeholder: Stakeholder) -> None:
+        self._require_open()
+        self._check_reports_to(stakeholder, self.stakeholders)
+        self.stakeholders = (*self.stakeholders, stakeholder)
+
+    def replace_stakeholder(self, stakeholder: Stakeholder) -> None:
+        self._require_open()
+        others = self._without(self.stakeholders, stakeholder.id, "stakeholder")
+        self._check_reports_to(stakeholder, others)
+        self.stakeholders = tuple(stakeholder if s.id == stakeholder.id else s for s in self.stakeholders)
+
+    def remove_stakeholder(self, stakeholder_id: uuid.UUID) -> None:
+        """Whoever reported to the removed person now reports to nobody known."""
+        self._require_open()
+        others = self._without(self.stakeholders, stakeholder_id, "stakeholder")
+        self.stakeholders = tuple(replace(s, reports_to=None) if s.reports_to == stakeholder_id else s
+                                  for s in others)
 
     @staticmethod
-    def _required_reason(reason: str) -> str:
-        if not reason.strip():
-            raise RuleViolation("close-reason-required", "a lost or abandoned opportunity needs a reason",
-                                errors=[{"field": "reason", "message": "must not be empty"}])
-        return reason.strip()
+    def _without(items: tuple[Any, ...], item_id: uuid.UUID, kind: str) -> tuple[Any, ...]:
+        if not any(i.id == item_id for i in items):
+            raise DomainError(f"{kind}-not-found", f"no {kind} {item_id} on this opportunity")
+        return tuple(i for i in items if i.id != item_id)
 
-    def win(self, terms: CommercialTerms, *, by: str, now: datetime) -> None:
-        """Won with the agreed commercial terms, which must be sound enough to contract on."""
+    # -- competitors, risks, requirements ------------------------------------------------------
+
+    def add_competitor(self, competitor: Competitor) -> None:
         self._require_open()
-        problems = terms.problems()
-        if problems:
-            raise RuleViolation("commercial-terms-invalid",
-                                "the commercial terms are not valid: " + "; ".join(
-                                    f"{p['field']}: {p['message']}" for p in problems),
-                                errors=problems)
-        payload = terms.to_payload()
+        self.competitors = (*self.competitors, competitor)
+
+    def replace_competitor(self, competitor: Competitor) -> None:
+        self._require_open()
+        self._without(self.competitors, competitor.id, "competitor")
+        self.competitors = tuple(competitor if c.id == competitor.id else c for c in self.competitors)
+
+    def remove_competitor(self, competitor_id: uuid.UUID) -> None:
+        self._require_open()
+        self.competitors = self._without(self.competitors, competitor_id, "competitor")
+
+    def risk(self, risk_id: uuid.UUID) -> Risk:
+        found = next((r for r in self.risks if r.id == risk_id), None)
+        if found is None:
+            raise DomainError("risk-not-found", f"no risk {risk_id} on this opportunity")
+        return found
+
+    def add_risk(self, risk: Risk) -> None:
+        self._require_open()
+        self.risks = (*self.risks, risk)
+
+    def replace_risk(self, risk: Risk) -> None:
+        """Risks are closed, never deleted: the register shows what was known when a gate passed."""
+        self._require_open()
+        self.risk(risk.id)
+        self.risks = tuple(risk if r.id == risk.id else r for r in self.risks)
+
+    def raise_requirement(self, requirement: Requirement) -> None:
+        self._require_open()
+        self.requirements = (*self.requirements, requirement)
+        self.events.append(RequirementRaised(
+            lineage=self.lineage(), opportunity_id=self.id, requirement_id=requirement.id, title=requirement.title,
+            description=requirement.description, priority=requirement.priority.value,
+            raised_by=requirement.raised_by, raised_at=requirement.raised_at))
+
+    # -- commercial terms ----------------------------------------------------------------------
+
+    def update_terms(self, **parts: Any) -> None:
+        """Change parts of the terms being negotiated (value, line_items, payment_terms, milestones)."""
+        self._require_open()
+        if self.has_approved(Gate.ATC):
+            raise DomainError("terms-approved", "the terms were approved at ATC; they can no longer change")
+        if self.gate_status(Gate.ATC) is RequestStatus.PENDING:
+            raise DomainError("gate-request-pending", "the terms are before the ATC deciders; wait for their decision")
+        self.draft_terms = replace(self.draft_terms, **parts)
+        self._refresh_value()
+
+    # -- gates ---------------------------------------------------------------------------------
+
+    def missing_for(self, gate: Gate) -> list[dict[str, str]]:
+        """Every prerequisite of the gate that is not met, each naming what is missing."""
+        if gate is Gate.ATC:
+            missing = [] if self.has_approved(Gate.ATB) else [_missing("gates.ATB", "the bid was not approved")]
+            return missing + self.draft_terms.problems()
+        missing = [_missing(f"team.{role}", f"no {role.upper()} assigned")
+                   for role, user in (("sr", self.sr), ("fr", self.fr)) if user is None]
+        missing += [_missing(f"insight.{name}", f"the {name} insight is missing") for name in self.insight.missing()]
+        if self.value_proposition is None:
+            missing.append(_missing("value_proposition", "no value proposition"))
+        coverage = self.coverage
+        if not coverage.decision_maker_known:
+            missing.append(_missing("power_map.decision_maker", "the decision maker is not on the power map"))
+        if not coverage.economic_buyer_known:
+            missing.append(_missing("power_map.economic_buyer", "the economic buyer is not on the power map"))
+        missing += [_missing(f"risks.{r.id}.mitigation", f"high risk {r.description!r} has no mitigation")
+                    for r in self.risks if r.is_high_and_live and not (r.mitigation or "").strip()]
+        if self.deal_value is None:
+            missing.append(_missing("budget", "no deal value to route the decision by: give a budget or a value"))
+        return missing
+
+    def request_gate(self, gate: Gate, *, policy: DecisionPolicy, request_id: uuid.UUID, by: str,
+                     now: datetime) -> GateRequest:
+        self._require_open()
+        status = self.gate_status(gate)
+        if status is RequestStatus.PENDING:
+            raise DomainError("gate-request-pending", f"an {gate.value} request is already waiting for a decision")
+        if status in (RequestStatus.APPROVED, RequestStatus.REJECTED):
+            raise DomainError(f"gate-{status.value}", f"{gate.value} was already {status.value}")
+        allowed = (Stage.VALIDATING, Stage.STRATEGIZING) if gate is Gate.ATB else tuple(AFTER_ATB)
+        if self.stage not in allowed:
+            raise DomainError("gate-not-in-this-stage",
+                              f"{gate.value} is requested in {', '.join(s.value for s in allowed)}, "
+                              f"not in {self.stage.value}")
+        missing = self.missing_for(gate)
+        if missing:
+            raise RuleViolation("gate-prerequisites-missing",
+                                f"{gate.value} cannot be requested: " + "; ".join(m["message"] for m in missing),
+                                errors=missing)
+        routing = policy.route(self.deal_value, high_risk=self.has_high_risk)
+        request = GateRequest(id=request_id, gate=gate, tier=routing.tier, routed_tier=routing.tier,
+                              routing_reason=routing.reason, value=self.deal_value, high_risk=self.has_high_risk,
+                              requested_by=by, requested_at=now,
+                              terms=self.draft_terms if gate is Gate.ATC else None)
+        self.gate_requests = (*self.gate_requests, request)
+        self.pending_gate_tier = request.tier.value
+        return request
+
+    def decide(self, gate: Gate, outcome: Outcome, *, decision_id: uuid.UUID, decider: str, roles: frozenset[str],
+               conditions: str | None, comment: str | None, now: datetime) -> Decision:
+        self._require_open()
+        latest = self._latest(gate)
+        if latest is None or latest.status is not RequestStatus.PENDING:
+            raise DomainError("no-pending-gate-request", f"no {gate.value} request is waiting for a decision")
+        decided, decision = latest.decide(outcome, decision_id=decision_id, decider=decider, roles=roles, conditions=conditions,
+                                          comment=comment, now=now)
+        self.gate_requests = tuple(decided if r.id == latest.id else r for r in self.gate_requests)
+        self.pending_gate_tier = decided.tier.value if decided.status is RequestStatus.PENDING else None
+        self.events.append(OpportunityDecisionMade(
+            lineage=self.lineage(), opportunity_id=self.id, decision_id=decision.id, gate=gate.value,
+            tier=decision.tier.value, outcome=decision.outcome.value, decider=decider, conditions=conditions,
+            comment=comment, decided_at=now))
+        return decision
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def advance(self, to: Stage, *, probabilities: StageProbabilities, by: str, now: datetime) -> None:
+        """One open stage forward, or one back when the customer reopens the question."""
+        self._require_open()
+        if to in CLOSED_STAGES:
+            raise DomainError("closing-needs-its-action", f"use the {to.value} action to close an opportunity")
+        here, there = OPEN_STAGES.index(self.stage), OPEN_STAGES.index(to)
+        if abs(here - there) != 1:
+            raise DomainError("stage-transition-not-allowed",
+                              f"from {self.stage.value} the next stages are "
+                              + ", ".join(OPEN_STAGES[i].value for i in (here - 1, here + 1)
+                                          if 0 <= i < len(OPEN_STAGES)))
+        if to in AFTER_ATB and not self.has_approved(Gate.ATB):
+            raise DomainError("atb-not-approved", f"{to.value} needs an approved ATB (approve to bid)")
+        self._move(to, probability=probabilities.of(to), by=by, now=now)
+
+    def win(self, *, by: str, now: datetime) -> None:
+        """Won on the terms approved at ATC: exactly those go to contracts."""
+        self._require_open()
+        latest = self._latest(Gate.ATC)
+        if latest is None or latest.status is not RequestStatus.APPROVED or latest.terms is None:
+            raise DomainError("atc-not-approved", "winning needs an approved ATC (approve to contract)")
+        payload = latest.terms.to_payload()
         self.commercial_terms = payload.model_dump(mode="json")
         self._close(Stage.WON, reason=None, by=by, now=now)
         self.events.append(OpportunityWon(
@@ -207,6 +455,19 @@ class Opportunity:
                                            competitor=self.competitor, lost_at=now))
 
     def abandon(self, *, reason: str, by: str, now: datetime) -> None:
-        """We walk away; no later stage listens for this, so it is recorded state only."""
         self._require_open()
         self._close(Stage.ABANDONED, reason=self._required_reason(reason), by=by, now=now)
+
+    def _close(self, stage: Stage, *, reason: str | None, by: str, now: datetime) -> None:
+        self._move(stage, probability=DEFAULT_PROBABILITIES.of(stage), by=by, now=now)
+        self.pending_gate_tier = None
+        self.closed_reason = reason
+        self.closed_by = by
+        self.closed_at = now
+
+    @staticmethod
+    def _required_reason(reason: str) -> str:
+        if not reason.strip():
+            raise RuleViolation("close-reason-required", "a lost or abandoned opportunity needs a reason",
+                                errors=[{"field": "reason", "message": "must not be empty"}])
+        return reason.strip()

@@ -1,0 +1,165 @@
+"""The decision gates (ATB approve-to-bid, ATC approve-to-contract) and the three decision tiers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from ltc.opportunities.domain.terms import CommercialTerms
+from ltc.shared.errors import DomainError, RuleViolation
+from ltc.shared.money import Money, MoneyError, validate_currency
+
+
+class Gate(StrEnum):
+    ATB = "ATB"
+    ATC = "ATC"
+
+
+class Tier(StrEnum):
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
+
+    @property
+    def rank(self) -> int:
+        return int(self.value[1])
+
+    def higher(self) -> Tier | None:
+        return Tier(f"L{self.rank + 1}") if self.rank < 3 else None
+
+
+TIER_ROLES = {Tier.L1: "approver_l1", Tier.L2: "approver_l2", Tier.L3: "approver_l3"}
+
+
+def authority_of(roles: frozenset[str]) -> Tier | None:
+    """The highest tier the roles sit on; a higher tier may decide what a lower one may."""
+    held = [tier for tier, role in TIER_ROLES.items() if role in roles]
+    return max(held, key=lambda t: t.rank) if held else None
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENT_BACK = "sent_back"
+    ESCALATED = "escalated"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENT_BACK = "sent_back"
+
+
+class NotAuthorized(DomainError):
+    """The caller may see the request but it is beyond their authority."""
+
+    status = 403
+
+
+@dataclass(frozen=True)
+class TierThresholds:
+    """Deal values from which a gate goes to L2 and to L3, in one currency."""
+
+    l2_from: Decimal
+    l3_from: Decimal
+
+
+@dataclass(frozen=True)
+class Routing:
+    tier: Tier
+    reason: str
+
+
+class DecisionPolicy:
+    """Which tier decides a gate: by deal value in its currency, one tier up for a high risk."""
+
+    def __init__(self, thresholds: Mapping[str, TierThresholds]) -> None:
+        problems = []
+        for currency, bounds in thresholds.items():
+            try:
+                validate_currency(currency)
+                Money(bounds.l2_from, currency)
+                Money(bounds.l3_from, currency)
+            except MoneyError as exc:
+                problems.append({"field": f"thresholds.{currency}", "message": str(exc)})
+                continue
+            if not 0 < bounds.l2_from < bounds.l3_from:
+                problems.append({"field": f"thresholds.{currency}",
+                                 "message": "needs 0 < l2_from < l3_from"})
+        if problems:
+            raise RuleViolation("decision-thresholds-invalid", "the decision thresholds are not valid",
+                                errors=problems)
+        self.thresholds = dict(thresholds)
+
+    def route(self, value: Money | None, *, high_risk: bool) -> Routing:
+        if value is None or value.currency not in self.thresholds:
+            # Authority that cannot be measured goes to the top, never to the bottom.
+            base, why = Tier.L3, "no thresholds for the deal's currency" if value else "no deal value"
+        else:
+            bounds = self.thresholds[value.currency]
+            base = Tier.L1 if value.amount < bounds.l2_from else Tier.L2 if value.amount < bounds.l3_from else Tier.L3
+            why = f"deal value {value.amount} {value.currency}"
+        if high_risk and base.higher() is not None:
+            return Routing(base.higher(), f"{why}; raised from {base.value} for a high risk")  # type: ignore[arg-type]
+        return Routing(base, why)
+
+
+DEFAULT_THRESHOLDS = {
+    "EUR": TierThresholds(Decimal("1000000"), Decimal("10000000")),
+    "USD": TierThresholds(Decimal("1000000"), Decimal("10000000")),
+    "CNY": TierThresholds(Decimal("8000000"), Decimal("80000000")),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: uuid.UUID
+    outcome: Outcome
+    tier: Tier
+    decider: str
+    conditions: str | None
+    comment: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """One request for a gate and the decisions taken on it; the record auditors read."""
+
+    id: uuid.UUID
+    gate: Gate
+    tier: Tier
+    routed_tier: Tier
+    routing_reason: str
+    value: Money | None
+    high_risk: bool
+    requested_by: str
+    requested_at: datetime
+    status: RequestStatus = RequestStatus.PENDING
+    decisions: tuple[Decision, ...] = ()
+    # ATC approves these exact terms; the win hands over what was approved, not a later edit.
+    terms: CommercialTerms | None = None
+
+    def decide(self, outcome: Outcome, *, decision_id: uuid.UUID, decider: str, roles: frozenset[str], conditions: str | None,
+               comment: str | None, now: datetime) -> tuple[GateRequest, Decision]:
+        if self.status is not RequestStatus.PENDING:
+            raise DomainError("gate-request-decided", f"the {self.gate.value} request is already {self.status.value}")
+        authority = authority_of(roles)
+        if authority is None or authority.rank < self.tier.rank:
+            raise NotAuthorized("decision-beyond-authority",
+                                f"this {self.gate.value} request sits at {self.tier.value}; "
+                                f"it needs the role {TIER_ROLES[self.tier]} or higher")
+        if decider == self.requested_by:
+            raise NotAuthorized("decider-is-requester", "nobody decides on their own gate request")
+        decision = Decision(decision_id, outcome, self.tier, decider, conditions, comment, now)
+        if outcome is not Outcome.ESCALATED:
+            return replace(self, status=RequestStatus(outcome.value), decisions=(*self.decisions, decision)), decision
+        higher = self.tier.higher()
+        if higher is None:
+            raise DomainError("no-higher-tier", "L3 is the highest tier; it must decide")
+        return replace(self, tier=higher, decisions=(*self.decisions, decision)), decision
