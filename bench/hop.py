@@ -20,6 +20,7 @@ import socket
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -52,10 +53,12 @@ async def _prepare(client: httpx.AsyncClient, leads_url: str, count: int) -> lis
     account = (await client.post(f"{leads_url}/api/v1/accounts", json={"name": "Bench Co"}, headers=AR)).json()
     semaphore = asyncio.Semaphore(8)
 
-    async def one() -> str:
+    async def one(index: int) -> str:
         async with semaphore:
+            # Distinct needs: near-identical open leads on one account are refused as duplicates.
             lead = (await client.post(f"{leads_url}/api/v1/leads", headers=AR, json={
-                "account_id": account["id"], "title": "bench", "need": "bench", "channel": "routine_visit"})).json()
+                "account_id": account["id"], "title": f"Site {index} rollout", "channel": "routine_visit",
+                "need": f"{uuid.uuid4()} capacity at site {index}"})).json()
             await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR,
                               json={"to": "credible", "evidence": EVIDENCE})
             response = await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR, json={
@@ -63,7 +66,7 @@ async def _prepare(client: httpx.AsyncClient, leads_url: str, count: int) -> lis
             response.raise_for_status()
             return lead["id"]
 
-    return await asyncio.gather(*(one() for _ in range(count)))
+    return await asyncio.gather(*(one(i) for i in range(count)))
 
 
 async def _convert_at_rate(client: httpx.AsyncClient, leads_url: str, lead_ids: list[str], rate: float) -> float:

@@ -30,9 +30,9 @@ async def _account(client) -> str:
     return response.json()["id"]
 
 
-async def _lead(client, account_id: str) -> dict:
+async def _lead(client, account_id: str, title: str = "Core upgrade", need: str = "5G capacity") -> dict:
     response = await client.post("/api/v1/leads", headers=AR, json={
-        "account_id": account_id, "title": "Core upgrade", "need": "5G capacity", "channel": "technical_exchange",
+        "account_id": account_id, "title": title, "need": need, "channel": "technical_exchange",
         "tier": "key"})
     assert response.status_code == 201, response.text
     assert response.headers["location"] == f"/api/v1/leads/{response.json()['id']}"
@@ -106,7 +106,10 @@ async def test_idempotency_key_replays_and_refuses_reuse(client):
 
 async def test_list_is_paginated_with_an_opaque_cursor(client):
     account_id = await _account(client)
-    created = [(await _lead(client, account_id))["id"] for _ in range(3)]
+    # Three different needs: the same one three times would be refused as duplicates.
+    created = [(await _lead(client, account_id, title, need))["id"]
+               for title, need in (("Core upgrade", "5G capacity"), ("Billing migration", "legacy billing"),
+                                   ("Data centre cooling", "energy cost"))]
     page = await client.get(f"/api/v1/leads?account_id={account_id}&limit=2", headers=AR)
     assert page.status_code == 200 and len(page.json()["items"]) == 2 and page.json()["next_cursor"]
     rest = await client.get(f"/api/v1/leads?account_id={account_id}&limit=2&cursor={page.json()['next_cursor']}",
@@ -145,12 +148,13 @@ async def test_bad_money_is_a_problem_naming_the_field(client):
         assert field in [e["field"] for e in response.json()["errors"]]
 
 
-async def test_unknown_ids_and_other_peoples_leads_are_not_found(client):
+async def test_unknown_ids_are_not_found_and_other_peoples_leads_are_readable_but_not_changeable(client):
     response = await client.get(f"/api/v1/leads/{uuid.uuid4()}", headers=AR)
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
     lead = await _lead(client, await _account(client))
-    assert (await client.get(f"/api/v1/leads/{lead['id']}", headers=OTHER_AR)).status_code == 404
-    assert (await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=OTHER_AR)).status_code == 404
+    assert (await client.get(f"/api/v1/leads/{lead['id']}", headers=OTHER_AR)).status_code == 200
+    response = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=OTHER_AR)
+    assert response.status_code == 403 and response.headers["content-type"] == "application/problem+json"
     response = await client.post("/api/v1/leads", headers=AR, json={
         "account_id": str(uuid.uuid4()), "title": "x", "need": "y", "channel": "tender"})
     assert response.status_code == 404

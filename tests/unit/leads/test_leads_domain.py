@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from ltc.leads.domain.model import Account, Channel, Criterion, Evidence, Grade, Lead, Tier
-from ltc.shared.errors import DomainError, RuleViolation
-from ltc.shared.messages.leads_events import LeadConverted, LeadCreated, LeadGraded
+from ltc.leads.domain.model import Account, Channel, Criterion, Evidence, Grade, Lead, PainStatus, Tier
+from ltc.shared.errors import DomainError, NotFound, RuleViolation
+from ltc.shared.messages.leads_events import LeadConverted, LeadCreated, LeadDisqualified, LeadGraded
 from ltc.shared.money import Money
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -96,3 +96,126 @@ def test_outcome_follows_the_later_stages():
     assert lead.outcome == "won"
     lead.record_cash_collected(contract_id=uuid.uuid4(), fully_paid_on=date(2027, 6, 1))
     assert lead.outcome == "cash_collected"
+
+
+def test_evidence_only_from_ourselves_or_the_informant_is_not_cross_checked():
+    account = Account(id=uuid.uuid4(), name="ACME", industry=None, owner="ar-1", created_at=NOW)
+    lead = Lead(id=uuid.uuid4(), account=account, title="Core", need="capacity", channel=Channel.ROUTINE_VISIT,
+                tier=Tier.NORMAL, owner="ar-1", now=NOW, reported_by="Wang (procurement)")
+    evidence = [
+        Evidence(Criterion.CUSTOMER_IDENTIFIED, "visit", "  wang (PROCUREMENT) ", date(2026, 10, 1)),  # the informant
+        Evidence(Criterion.PURCHASE_INTENT, "own notes", "ar-1", date(2026, 10, 1)),  # the owner
+        Evidence(Criterion.MATCHING_SOLUTION, "solution review", "sr-9", date(2026, 10, 1)),  # the grader
+    ]
+    with pytest.raises(RuleViolation) as failure:
+        lead.grade_credible(evidence, by="sr-9", now=NOW)
+    assert failure.value.rule == "lead-criteria-unmet"
+    assert {e["criterion"] for e in failure.value.errors} == {c.value for c in Criterion}
+    assert all("cross-checked" in e["message"] for e in failure.value.errors)
+    independent = [Evidence(c, "CFO meeting", "CFO Zhao", date(2026, 10, 2)) for c in Criterion]
+    lead.grade_credible(evidence + independent, by="ar-1", now=NOW)
+    assert lead.grade is Grade.CREDIBLE
+    assert lead.criteria_met() == set(Criterion)
+
+
+def test_evidence_dated_in_the_future_does_not_count():
+    _, lead = _lead()
+    future = [Evidence(c, "minutes", "CTO", date(2026, 11, 2)) for c in Criterion]
+    with pytest.raises(RuleViolation) as failure:
+        lead.grade_credible(future, by="ar-1", now=NOW)
+    assert all("future" in e["message"] for e in failure.value.errors)
+
+
+def test_grade_history_keeps_who_when_and_the_evidence():
+    _, lead = _lead()
+    lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    entry = lead.grade_history[-1]
+    assert (entry["from"], entry["to"], entry["by"], entry["at"]) == ("initial", "credible", "ar-1", NOW.isoformat())
+    assert {e["criterion"] for e in entry["evidence"]} == {c.value for c in Criterion}
+
+
+def test_a_credible_lead_cannot_be_graded_credible_again():
+    _, lead = _lead()
+    lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    with pytest.raises(DomainError) as failure:
+        lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    assert failure.value.rule == "grade-one-step"
+
+
+@pytest.mark.parametrize("amount", ["0", "-5.00"])
+def test_opportunity_budget_must_be_positive(amount):
+    _, lead = _lead()
+    lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    with pytest.raises(RuleViolation) as failure:
+        lead.grade_opportunity(budget=Money(Decimal(amount), "EUR"), start_date=date(2027, 1, 1), by="ar-1", now=NOW)
+    assert [e["criterion"] for e in failure.value.errors] == ["explicit_budget"]
+
+
+def test_an_unassigned_lead_cannot_convert():
+    account = Account(id=uuid.uuid4(), name="ACME", industry=None, owner="ar-1", created_at=NOW)
+    lead = Lead(id=uuid.uuid4(), account=account, title="Core", need="capacity", channel=Channel.TENDER,
+                tier=Tier.NORMAL, owner=None, now=NOW)
+    assert lead.events[0].owner == ""
+    lead.grade_credible(_all_criteria(), by="admin-1", now=NOW)
+    lead.grade_opportunity(budget=Money(Decimal("10.00"), "EUR"), start_date=date(2027, 1, 1), by="admin-1", now=NOW)
+    with pytest.raises(RuleViolation) as failure:
+        lead.convert(account=account, by="admin-1", now=NOW)
+    assert failure.value.rule == "lead-owner-required"
+
+
+def test_conversion_carries_pains_and_account_snapshot():
+    account, lead = _lead()
+    pain = lead.add_pain(pain_id=uuid.uuid4(), description="peak congestion", contact_id=None, by="ar-1", now=NOW)
+    lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    lead.grade_opportunity(budget=Money(Decimal("5.00"), "EUR"), start_date=date(2027, 1, 1), by="ar-1", now=NOW)
+    lead.convert(account=account, by="ar-1", now=NOW, score=70)
+    converted = lead.events[-1]
+    assert isinstance(converted, LeadConverted)
+    assert [str(p.pain_id) for p in converted.pains] == [pain["id"]] and converted.pains[0].status == "discovered"
+    assert converted.account.name == "ACME Telecom" and converted.account.tier == "normal"
+    assert converted.score == 70 and converted.owner == "ar-1"
+
+
+def test_disqualify_needs_a_reason_and_is_terminal():
+    _, lead = _lead()
+    with pytest.raises(RuleViolation) as failure:
+        lead.disqualify(reason="  ", by="ar-1", now=NOW)
+    assert failure.value.rule == "disqualify-reason-required"
+    lead.disqualify(reason="no budget this decade", by="ar-1", now=NOW)
+    assert isinstance(lead.events[-1], LeadDisqualified) and lead.outcome == "disqualified"
+    with pytest.raises(DomainError) as failure:
+        lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    assert failure.value.rule == "lead-closed"
+
+
+def test_pain_points_move_one_step_at_a_time():
+    _, lead = _lead()
+    pain = lead.add_pain(pain_id=uuid.uuid4(), description="outages", contact_id=None, by="ar-1", now=NOW)
+    pain_id = uuid.UUID(pain["id"])
+    with pytest.raises(DomainError) as failure:
+        lead.advance_pain(pain_id, to=PainStatus.VALUE_AGREED, note=None, by="ar-1", now=NOW)
+    assert failure.value.rule == "pain-one-step"
+    lead.advance_pain(pain_id, to=PainStatus.ACKNOWLEDGED, note="CTO agreed", by="ar-1", now=NOW)
+    moved = lead.advance_pain(pain_id, to=PainStatus.VALUE_AGREED, note=None, by="ar-1", now=NOW)
+    assert moved["status"] == "value_agreed"
+    assert [h["to"] for h in moved["history"]] == ["discovered", "acknowledged", "value_agreed"]
+    with pytest.raises(DomainError):
+        lead.advance_pain(pain_id, to=PainStatus.ACKNOWLEDGED, note=None, by="ar-1", now=NOW)
+    with pytest.raises(NotFound):
+        lead.advance_pain(uuid.uuid4(), to=PainStatus.ACKNOWLEDGED, note=None, by="ar-1", now=NOW)
+
+
+def test_editing_a_lead_reports_what_changed_and_refuses_rule_fields():
+    _, lead = _lead()
+    changed = lead.update({"title": "Core upgrade", "tier": Tier.STRATEGIC}, now=NOW)
+    assert changed == {"tier": {"from": Tier.KEY, "to": Tier.STRATEGIC}}
+    with pytest.raises(RuleViolation) as failure:
+        lead.update({"grade": Grade.OPPORTUNITY}, now=NOW)
+    assert failure.value.rule == "lead-field-not-editable"
+
+
+def test_lost_and_won_outcomes():
+    _, lead = _lead()
+    lead.record_lost(opportunity_id=uuid.uuid4(), lost_at=NOW, reason="price")
+    assert lead.outcome == "lost"
+    assert lead.reached(Grade.INITIAL) and not lead.reached(Grade.CREDIBLE)

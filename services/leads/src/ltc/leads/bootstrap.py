@@ -7,23 +7,51 @@ from pathlib import Path
 from ltc.leads import handlers
 from ltc.leads.adapters.orm import start_mappers
 from ltc.leads.api.routes import router
+from ltc.leads.api.schemas import TRUST_FORMULA
 from ltc.shared.consumer import Subscription
 from ltc.shared.messages.finance_events import ContractFullyPaid
-from ltc.shared.messages.opportunities_events import OpportunityCreated, OpportunityWon
+from ltc.shared.messages.opportunities_events import OpportunityCreated, OpportunityLost, OpportunityWon
 from ltc.shared.service import ServiceSpec, create_app
+
+DESCRIPTION = f"""Accounts, contacts and leads: capture, cross-checked grading, pain points, visits and the
+other connection-keeping activities, relationship strength, the lead score, conversion into
+opportunities, and the outcome of each lead once its cash is collected.
+
+**Roles.** `ar` and `admin` change accounts and leads: an AR only its own leads or unassigned ones
+(another AR's lead is readable, changing it answers 403). `sr` and `fr` read everything and plan and
+record activities. `integration` reads.
+
+**Grading.** `initial` → `credible` needs each lead criterion (customer_identified, purchase_intent,
+matching_solution) backed by evidence (source, who, when) from at least one person who is neither
+us (the grader, the owner) nor the lead's informant (`reported_by`): the cross-check.
+`credible` → `opportunity` needs a positive budget (money) and a start date. One step at a time.
+
+**Relationship strength** (per contact, shown on every contact as `relationship`), from the trust
+formula trust = competence × reliability × connection × time:
+{TRUST_FORMULA}.
+Only done activities (an outcome recorded) on or before today count.
+
+**Lead score** (0–100, on every lead as `score` with its parts explained): lead criteria
+cross-checked 10 each (30), budget known 10, start date known 10, the furthest pain point
+(discovered 5, acknowledged 10, value agreed 20), the strongest relationship among the contacts
+involved (strength/100 × 20), self-generated channel 10.
+
+**Duplicates.** Capturing a lead for an account with an open lead whose title or need is at least
+80 % similar answers 409 `duplicate-lead` listing the candidates, unless `confirm_distinct` is true.
+"""
 
 SPEC = ServiceSpec(
     name="leads",
     default_port=8001,
     service_dir=Path(__file__).resolve().parent,
     routers=[router],
-    description="Accounts and leads: capture, cross-checked grading, conversion into opportunities, "
-                "and the outcome of each lead once its cash is collected.",
+    description=DESCRIPTION,
     subscription=Subscription(
         topics=("ltc.opportunities", "ltc.finance"),
         handlers={
             OpportunityCreated.ce_type(): handlers.on_opportunity_created,
             OpportunityWon.ce_type(): handlers.on_opportunity_won,
+            OpportunityLost.ce_type(): handlers.on_opportunity_lost,
             ContractFullyPaid.ce_type(): handlers.on_contract_fully_paid,
         },
     ),

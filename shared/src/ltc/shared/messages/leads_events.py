@@ -7,6 +7,38 @@ from typing import ClassVar
 from uuid import UUID
 
 from ltc.shared.messages.base import EventPayload, MoneyPayload
+from pydantic import BaseModel, Field
+
+
+class AccountSnapshot(BaseModel):
+    """The customer as the leads service knew it at conversion."""
+
+    account_id: UUID
+    name: str
+    industry: str | None = None
+    tier: str
+    region: str | None = None
+    owner: str | None = None
+
+
+class ContactSnapshot(BaseModel):
+    """A customer person involved in the lead, for the opportunity's power map."""
+
+    contact_id: UUID
+    name: str
+    title: str | None = None
+    decision_role: str | None = None
+    kpis: list[str] = Field(default_factory=list)
+    pains: list[str] = Field(default_factory=list)
+    communication_style: str | None = None
+    relationship_strength: int = Field(ge=0, le=100, description="0-100, from the trust formula")
+
+
+class PainPointSnapshot(BaseModel):
+    pain_id: UUID
+    description: str
+    status: str  # discovered | acknowledged | value_agreed
+    contact_id: UUID | None = None
 
 
 class _LeadEvent(EventPayload):
@@ -22,7 +54,7 @@ class LeadCreated(_LeadEvent):
     channel: str
     self_generated: bool
     tier: str
-    owner: str
+    owner: str = Field(description="the owning account manager; empty while the lead waits unassigned in the pool")
     created_at: datetime
 
 
@@ -47,6 +79,10 @@ class LeadConverted(_LeadEvent):
     budget: MoneyPayload
     start_date: date
     converted_at: datetime
+    account: AccountSnapshot | None = None
+    contacts: list[ContactSnapshot] = Field(default_factory=list)
+    pains: list[PainPointSnapshot] = Field(default_factory=list)
+    score: int | None = Field(default=None, ge=0, le=100, description="the lead score at conversion")
 
 
 class LeadDisqualified(_LeadEvent):

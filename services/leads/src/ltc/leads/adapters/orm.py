@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 
-from ltc.leads.domain.model import Account, Channel, Grade, Lead, Tier
+from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
+from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
+from ltc.leads.domain.audit import AuditEntry
+from ltc.leads.domain.model import Channel, Grade, Lead
 from ltc.shared.db import map_aggregate
 from sqlalchemy import (
     Boolean,
@@ -13,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -26,20 +30,80 @@ from sqlalchemy.orm import registry
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
 
-accounts = Table(
-    "accounts", metadata,
-    Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("name", String(300), nullable=False, index=True),
-    Column("industry", String(120)),
-    Column("owner", String(200), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("version", Integer, nullable=False),
-)
-
 
 def _enum(cls: type) -> Enum:
     return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(300), nullable=False, index=True),
+    Column("industry", String(120), index=True),
+    Column("tier", _enum(Tier), nullable=False, index=True),
+    Column("region", String(120)),
+    Column("website", String(300)),
+    Column("notes", Text),
+    Column("owner", String(200), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(300), nullable=False),
+    Column("title", String(300)),
+    Column("decision_role", _enum(DecisionRole)),
+    Column("kpis", JSONB, nullable=False),
+    Column("pains", JSONB, nullable=False),
+    Column("communication_style", Text),
+    Column("notes", Text),
+    Column("email", String(320)),
+    Column("phone", String(60)),
+    Column("competence_rating", Integer, nullable=False),
+    Column("reliability_rating", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+activities = Table(
+    "activities", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", _enum(ActivityKind), nullable=False),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("lead_id", UUID(as_uuid=True), ForeignKey("leads.id"), index=True),
+    Column("contact_ids", JSONB, nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("planned_on", Date),
+    Column("plan", JSONB),
+    Column("outcome", JSONB),
+    Column("status", _enum(ActivityStatus), nullable=False),
+    Column("occurred_on", Date),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    # "Which activities met this contact" is the trust formula's question: a GIN index answers it.
+    Index("ix_activities_contact_ids", "contact_ids", postgresql_using="gin"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("lead_id", UUID(as_uuid=True), index=True),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("action", String(80), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("changes", JSONB, nullable=False),
+)
 
 leads = Table(
     "leads", metadata,
@@ -50,7 +114,10 @@ leads = Table(
     Column("channel", _enum(Channel), nullable=False),
     Column("self_generated", Boolean, nullable=False),
     Column("tier", _enum(Tier), nullable=False),
-    Column("owner", String(200), nullable=False, index=True),
+    Column("owner", String(200), index=True),
+    Column("reported_by", String(300)),
+    Column("contact_ids", JSONB, nullable=False),
+    Column("pains", JSONB, nullable=False),
     Column("grade", _enum(Grade), nullable=False, index=True),
     Column("evidence", JSONB, nullable=False),
     Column("grade_history", JSONB, nullable=False),
@@ -61,13 +128,22 @@ leads = Table(
     Column("converted_at", DateTime(timezone=True)),
     Column("opportunity_id", UUID(as_uuid=True)),
     Column("won_at", DateTime(timezone=True)),
+    Column("lost_at", DateTime(timezone=True)),
+    Column("lost_reason", Text),
     Column("contract_id", UUID(as_uuid=True)),
     Column("cash_collected_on", Date),
+    Column("cash_collected_amount", Numeric(20, 4)),
+    Column("cash_collected_currency", String(3)),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
 )
+
 
 @functools.cache
 def start_mappers() -> None:
     map_aggregate(mapper_registry, Account, accounts)
     map_aggregate(mapper_registry, Lead, leads)
+    map_aggregate(mapper_registry, Contact, contacts)
+    map_aggregate(mapper_registry, Activity, activities)
+    map_aggregate(mapper_registry, AuditEntry, audit_log, versioned=False)

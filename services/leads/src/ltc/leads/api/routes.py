@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.exceptions import RequestValidationError
 from ltc.leads import handlers
 from ltc.leads.adapters import repository
 from ltc.leads.api.schemas import (
     AccountCreate,
     AccountRead,
+    AccountUpdate,
+    ActivityCreate,
+    ActivityRead,
+    ActivityUpdate,
+    ChannelTierRead,
+    ContactCreate,
+    ContactRead,
+    ContactUpdate,
     DisqualifyRequest,
     GradeRequest,
+    HistoryEntryRead,
     LeadCreate,
     LeadRead,
+    LeadToCashReport,
+    LeadUpdate,
+    OutcomeRequest,
+    PainAdvance,
+    PainCreate,
+    RelationshipRead,
 )
-from ltc.leads.domain.model import Account, Channel, Evidence, Grade, Lead, Tier
+from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
+from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
+from ltc.leads.domain.model import Channel, Evidence, Grade, Lead, PainStatus
+from ltc.leads.domain.reports import lead_to_cash
+from ltc.leads.domain.scoring import LeadScore, score_lead
 from ltc.shared.api import (
     Cursor,
     IdempotencyKey,
@@ -26,18 +47,50 @@ from ltc.shared.api import (
     Page,
     create_idempotently,
     etag,
+    idempotency_record,
     paginate,
+    replay_idempotent,
 )
 from ltc.shared.auth import Principal, Role, require_roles
-from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import NotFound
+from ltc.shared.messages import MoneyPayload
 from ltc.shared.service import ReadSession, Uow
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
 
 router = APIRouter()
 
+# Account managers and admins change accounts and leads (object ownership is checked per lead);
+# the whole iron triangle reads and keeps the connection through activities.
 Seller = Annotated[Principal, Depends(require_roles(Role.AR, Role.ADMIN))]
-Reader = Annotated[Principal, Depends(require_roles(Role.AR, Role.ADMIN, Role.INTEGRATION))]
+Triangle = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN))]
+Reader = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN, Role.INTEGRATION))]
+
+
+class _NoBody(BaseModel):
+    """The body of an action that takes none, for the idempotency record."""
+
+
+async def _act_idempotently(uow: Any, principal: Principal, key: str | None, endpoint: str, body: BaseModel,
+                            resource_id: uuid.UUID, act: Callable[[], Awaitable[None]]) -> None:
+    """Run an action once per Idempotency-Key: a retry after a lost response gets the result, not a 409."""
+    async with uow:
+        if await replay_idempotent(uow.session, principal=principal.sub, key=key, endpoint=endpoint,
+                                   body=body) is not None:
+            return
+        uow.idempotency = idempotency_record(principal=principal.sub, key=key, endpoint=endpoint, body=body,
+                                             resource_id=resource_id)
+        await act()
+
+
+def _changes(body: Any) -> dict[str, Any]:
+    """Only the fields the client sent: an omitted field stays as it is."""
+    return {name: getattr(body, name) for name in body.model_fields_set}
+
+
+# Accounts
 
 
 def _account(account: Account, response: Response) -> AccountRead:
@@ -45,17 +98,12 @@ def _account(account: Account, response: Response) -> AccountRead:
     return AccountRead.model_validate(account, from_attributes=True)
 
 
-def _lead(lead: Lead, response: Response) -> LeadRead:
-    response.headers["ETag"] = etag(lead.version)
-    return LeadRead.of(lead)
-
-
 @router.post("/accounts", status_code=201, response_model=AccountRead, tags=["accounts"])
 async def create_account(body: AccountCreate, uow: Uow, principal: Seller, response: Response,
                          idempotency_key: IdempotencyKey = None) -> AccountRead:
     account_id = await create_idempotently(
         uow, principal=principal.sub, key=idempotency_key, endpoint="POST /accounts", body=body,
-        create=lambda new_id: handlers.create_account(uow, handlers.CreateAccount(new_id, body.name, body.industry),
+        create=lambda new_id: handlers.create_account(uow, handlers.CreateAccount(new_id, **body.model_dump()),
                                                       principal),
     )
     async with uow:
@@ -64,39 +112,172 @@ async def create_account(body: AccountCreate, uow: Uow, principal: Seller, respo
     return _account(account, response)
 
 
+@router.get("/accounts", response_model=Page[AccountRead], tags=["accounts"])
+async def list_accounts(
+    session: ReadSession, principal: Reader,
+    q: Annotated[str | None, Query(max_length=300, description="part of the name, any case")] = None,
+    tier: Tier | None = None, industry: str | None = None, owner: str | None = None,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[AccountRead]:
+    stmt = select(Account)
+    if q:
+        stmt = stmt.where(Account.name.ilike(f"%{_like(q)}%", escape="\\"))
+    for column, value in ((Account.tier, tier), (Account.industry, industry), (Account.owner, owner)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    rows, next_cursor = await paginate(session, stmt, created_at=Account.created_at, ident=Account.id,
+                                       limit=limit, cursor=cursor)
+    return Page[AccountRead](items=[AccountRead.model_validate(a, from_attributes=True) for a in rows],
+                             next_cursor=next_cursor)
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @router.get("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"])
 async def read_account(account_id: uuid.UUID, session: ReadSession, principal: Reader, response: Response) -> AccountRead:
-    account = await repository.get_account(session, account_id)
-    if not handlers.may_see(principal, account.owner):
-        raise NotFound("account", account_id)
-    return _account(account, response)
+    return _account(await repository.get_account(session, account_id), response)
 
 
-@router.post("/leads", status_code=201, response_model=LeadRead, tags=["leads"])
-async def capture_lead(body: LeadCreate, uow: Uow, principal: Seller, response: Response,
-                       idempotency_key: IdempotencyKey = None) -> LeadRead:
-    lead_id = await create_idempotently(
-        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /leads", body=body,
-        create=lambda new_id: handlers.capture_lead(
-            uow, handlers.CaptureLead(new_id, body.account_id, body.title, body.need, body.channel, body.tier), principal),
+@router.patch("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"],
+              summary="Change an account (owner or admin; If-Match required)")
+async def update_account(account_id: uuid.UUID, body: AccountUpdate, uow: Uow, principal: Seller,
+                         response: Response, if_match: IfMatch = None) -> AccountRead:
+    async with uow:
+        await handlers.update_account(uow, account_id, _changes(body), if_match, principal)
+    async with uow:
+        return _account(await repository.get_account(uow.session, account_id), response)
+
+
+@router.get("/accounts/{account_id}/history", response_model=list[HistoryEntryRead], tags=["accounts"],
+            summary="Every audited change to the account, its contacts, leads and activities")
+async def account_history(account_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
+    await repository.get_account(session, account_id)
+    entries = await repository.history(session, account_id=account_id)
+    return [HistoryEntryRead.model_validate(e, from_attributes=True) for e in entries]
+
+
+# Contacts
+
+
+async def _contact_reads(session: AsyncSession, contacts: list[Contact]) -> list[ContactRead]:
+    strengths = await repository.relationships(session, contacts, today=handlers.clock().date())
+    return [ContactRead.model_validate({**vars(c), "relationship": RelationshipRead.of(strengths[str(c.id)])})
+            for c in contacts]
+
+
+@router.post("/contacts", status_code=201, response_model=ContactRead, tags=["contacts"])
+async def create_contact(body: ContactCreate, uow: Uow, principal: Seller, response: Response,
+                         idempotency_key: IdempotencyKey = None) -> ContactRead:
+    fields = body.model_dump(exclude={"account_id"})
+    contact_id = await create_idempotently(
+        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /contacts", body=body,
+        create=lambda new_id: handlers.create_contact(uow, handlers.CreateContact(new_id, body.account_id, fields),
+                                                      principal),
     )
-    return await _reread(uow, principal, lead_id, response, created=True)
+    response.headers["Location"] = f"/api/v1/contacts/{contact_id}"
+    return await _reread_contact(uow, contact_id, response)
 
 
-async def _reread(uow: UnitOfWork, principal: Principal, lead_id: uuid.UUID, response: Response, *, created: bool = False) -> LeadRead:
+async def _reread_contact(uow: Any, contact_id: uuid.UUID, response: Response) -> ContactRead:
+    async with uow:
+        contact = await repository.get_contact(uow.session, contact_id)
+        response.headers["ETag"] = etag(contact.version)
+        return (await _contact_reads(uow.session, [contact]))[0]
+
+
+@router.get("/contacts", response_model=Page[ContactRead], tags=["contacts"])
+async def list_contacts(
+    session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None,
+    decision_role: DecisionRole | None = None,
+    q: Annotated[str | None, Query(max_length=300, description="part of the name, any case")] = None,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[ContactRead]:
+    stmt = select(Contact)
+    if account_id is not None:
+        stmt = stmt.where(Contact.account_id == account_id)
+    if decision_role is not None:
+        stmt = stmt.where(Contact.decision_role == decision_role)
+    if q:
+        stmt = stmt.where(Contact.name.ilike(f"%{_like(q)}%", escape="\\"))
+    rows, next_cursor = await paginate(session, stmt, created_at=Contact.created_at, ident=Contact.id,
+                                       limit=limit, cursor=cursor)
+    return Page[ContactRead](items=await _contact_reads(session, rows), next_cursor=next_cursor)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactRead, tags=["contacts"],
+            summary="A contact with its relationship strength (the trust formula, explained in the response)")
+async def read_contact(contact_id: uuid.UUID, session: ReadSession, principal: Reader,
+                       response: Response) -> ContactRead:
+    contact = await repository.get_contact(session, contact_id)
+    response.headers["ETag"] = etag(contact.version)
+    return (await _contact_reads(session, [contact]))[0]
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactRead, tags=["contacts"])
+async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, principal: Seller,
+                         response: Response, if_match: IfMatch = None) -> ContactRead:
+    async with uow:
+        await handlers.update_contact(uow, contact_id, _changes(body), if_match, principal)
+    return await _reread_contact(uow, contact_id, response)
+
+
+# Leads
+
+
+async def _scores(session: AsyncSession, leads: list[Lead]) -> dict[uuid.UUID, LeadScore]:
+    """Scores of a page of leads with a fixed number of queries, whatever the page size."""
+    met = await repository.contacts_met_on_leads(session, [lead.id for lead in leads])
+    involved = {lead.id: handlers.involved_contact_ids(lead, met[str(lead.id)]) for lead in leads}
+    everyone = await repository.contacts_by_id(session, set().union(*involved.values()))
+    strengths = await repository.relationships(session, everyone.values(), today=handlers.clock().date())
+    return {lead.id: score_lead(lead, contact_strengths={everyone[c].name: strengths[c].strength
+                                                         for c in involved[lead.id] if c in everyone})
+            for lead in leads}
+
+
+async def _lead_read(session: AsyncSession, lead: Lead, response: Response) -> LeadRead:
+    response.headers["ETag"] = etag(lead.version)
+    return LeadRead.of(lead, (await _scores(session, [lead]))[lead.id])
+
+
+async def _reread(uow: Any, lead_id: uuid.UUID, response: Response, *, created: bool = False) -> LeadRead:
     async with uow:
         lead = await repository.get_lead(uow.session, lead_id)
-    if created:
-        response.headers["Location"] = f"/api/v1/leads/{lead_id}"
-    return _lead(lead, response)
+        if created:
+            response.headers["Location"] = f"/api/v1/leads/{lead_id}"
+        return await _lead_read(uow.session, lead, response)
 
 
-@router.get("/leads/{lead_id}", response_model=LeadRead, tags=["leads"])
+@router.post("/leads", status_code=201, response_model=LeadRead, tags=["leads"],
+             summary="Capture a lead; 409 `duplicate-lead` names open leads of the account that look the same",
+             responses={409: {"description": "duplicate-lead: `errors` lists the candidate leads"}})
+async def capture_lead(body: LeadCreate, uow: Uow, principal: Seller, response: Response,
+                       idempotency_key: IdempotencyKey = None) -> LeadRead:
+    problem = body.account_problem()
+    if problem:
+        raise RequestValidationError([{"loc": ("body", "account_id"), "msg": problem, "type": "value_error"}])
+
+    def command(new_id: uuid.UUID) -> handlers.CaptureLead:
+        new_account = (handlers.CreateAccount(uuid.uuid4(), **body.account.model_dump())
+                       if body.account is not None else None)
+        return handlers.CaptureLead(
+            new_id, body.account_id, body.title, body.need, body.channel, body.tier, new_account=new_account,
+            owner=body.owner, owner_given="owner" in body.model_fields_set, reported_by=body.reported_by,
+            contact_ids=body.contact_ids, confirm_distinct=body.confirm_distinct)
+
+    lead_id = await create_idempotently(
+        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /leads", body=body,
+        create=lambda new_id: handlers.capture_lead(uow, command(new_id), principal),
+    )
+    return await _reread(uow, lead_id, response, created=True)
+
+
+@router.get("/leads/{lead_id}", response_model=LeadRead, tags=["leads"],
+            summary="A lead with its grade history, pains, outcome and explained score")
 async def read_lead(lead_id: uuid.UUID, session: ReadSession, principal: Reader, response: Response) -> LeadRead:
-    lead = await repository.get_lead(session, lead_id)
-    if not handlers.may_see(principal, lead.owner):
-        raise NotFound("lead", lead_id)
-    return _lead(lead, response)
+    return await _lead_read(session, await repository.get_lead(session, lead_id), response)
 
 
 @router.get("/leads", response_model=Page[LeadRead], tags=["leads"])
@@ -104,49 +285,204 @@ async def list_leads(
     session: ReadSession, principal: Reader,
     grade: Grade | None = None, tier: Tier | None = None, channel: Channel | None = None,
     account_id: uuid.UUID | None = None, owner: str | None = None,
+    unassigned: Annotated[bool, Query(description="only leads without an owner")] = False,
+    self_generated: bool | None = None,
     created_from: Annotated[datetime | None, Query()] = None, created_to: Annotated[datetime | None, Query()] = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[LeadRead]:
     stmt = select(Lead)
-    if not principal.has_any(Role.ADMIN, Role.INTEGRATION):
-        stmt = stmt.where(Lead.owner == principal.sub)
     for column, value in ((Lead.grade, grade), (Lead.tier, tier), (Lead.channel, channel),
-                          (Lead.account_id, account_id), (Lead.owner, owner)):
+                          (Lead.account_id, account_id), (Lead.owner, owner), (Lead.self_generated, self_generated)):
         if value is not None:
             stmt = stmt.where(column == value)
+    if unassigned:
+        stmt = stmt.where(Lead.owner.is_(None))
     if created_from is not None:
         stmt = stmt.where(Lead.created_at >= created_from)
     if created_to is not None:
         stmt = stmt.where(Lead.created_at < created_to)
     rows, next_cursor = await paginate(session, stmt, created_at=Lead.created_at, ident=Lead.id,
                                        limit=limit, cursor=cursor)
-    return Page[LeadRead](items=[LeadRead.of(lead) for lead in rows], next_cursor=next_cursor)
+    scores = await _scores(session, rows)
+    return Page[LeadRead](items=[LeadRead.of(lead, scores[lead.id]) for lead in rows], next_cursor=next_cursor)
+
+
+@router.patch("/leads/{lead_id}", response_model=LeadRead, tags=["leads"],
+              summary="Change title, need, tier, owner, informant or contacts (If-Match required)")
+async def update_lead(lead_id: uuid.UUID, body: LeadUpdate, uow: Uow, principal: Seller, response: Response,
+                      if_match: IfMatch = None) -> LeadRead:
+    async with uow:
+        await handlers.update_lead(uow, lead_id, _changes(body), if_match, principal)
+    return await _reread(uow, lead_id, response)
 
 
 @router.post("/leads/{lead_id}/grade", response_model=LeadRead, tags=["leads"],
-             summary="Raise the lead one grade, with the evidence the service checks")
+             summary="Raise the lead one grade, with the evidence the service checks",
+             description="`credible` needs, for each lead criterion (customer_identified, purchase_intent, "
+                         "matching_solution), evidence from someone other than us and the lead's informant; "
+                         "`opportunity` needs a positive budget and a start date. A 422 names every unmet criterion.")
 async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal: Seller, response: Response,
-                     if_match: IfMatch = None) -> LeadRead:
-    evidence = [Evidence(e.criterion, e.source, e.who, e.when) for e in body.evidence]
+                     if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
+    evidence = [Evidence(e.criterion, e.source, e.who, e.when, e.contact_id) for e in body.evidence]
     budget = body.budget.to_money() if body.budget else None
-    async with uow:
-        await handlers.grade_lead(uow, handlers.GradeLead(lead_id, body.to, evidence, budget, body.start_date, if_match),
-                                  principal)
-    return await _reread(uow, principal, lead_id, response)
+    command = handlers.GradeLead(lead_id, body.to, evidence, budget, body.start_date, if_match)
+    await _act_idempotently(uow, principal, idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id,
+                            lambda: handlers.grade_lead(uow, command, principal))
+    return await _reread(uow, lead_id, response)
 
 
 @router.post("/leads/{lead_id}/convert", response_model=LeadRead, tags=["leads"],
-             summary="Hand an opportunity-grade lead over to the opportunities stage")
+             summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`)")
 async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
-                       if_match: IfMatch = None) -> LeadRead:
-    async with uow:
-        await handlers.convert_lead(uow, lead_id, if_match, principal)
-    return await _reread(uow, principal, lead_id, response)
+                       if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
+    await _act_idempotently(uow, principal, idempotency_key, f"POST /leads/{lead_id}/convert", _NoBody(), lead_id,
+                            lambda: handlers.convert_lead(uow, lead_id, if_match, principal))
+    return await _reread(uow, lead_id, response)
 
 
 @router.post("/leads/{lead_id}/disqualify", response_model=LeadRead, tags=["leads"])
 async def disqualify_lead(lead_id: uuid.UUID, body: DisqualifyRequest, uow: Uow, principal: Seller,
-                          response: Response, if_match: IfMatch = None) -> LeadRead:
+                          response: Response, if_match: IfMatch = None,
+                          idempotency_key: IdempotencyKey = None) -> LeadRead:
+    await _act_idempotently(uow, principal, idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
+                            lambda: handlers.disqualify_lead(uow, lead_id, body.reason, if_match, principal))
+    return await _reread(uow, lead_id, response)
+
+
+@router.post("/leads/{lead_id}/pains", status_code=201, response_model=LeadRead, tags=["leads"],
+             summary="Record a customer pain point (discovered)")
+async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Seller, response: Response,
+                   idempotency_key: IdempotencyKey = None) -> LeadRead:
+    await create_idempotently(
+        uow, principal=principal.sub, key=idempotency_key, endpoint=f"POST /leads/{lead_id}/pains", body=body,
+        create=lambda new_id: handlers.add_pain(uow, handlers.AddPain(new_id, lead_id, body.description,
+                                                                      body.contact_id), principal),
+    )
+    response.headers["Location"] = f"/api/v1/leads/{lead_id}"
+    return await _reread(uow, lead_id, response)
+
+
+@router.post("/leads/{lead_id}/pains/{pain_id}/advance", response_model=LeadRead, tags=["leads"],
+             summary="discovered → acknowledged → value_agreed, one step at a time")
+async def advance_pain(lead_id: uuid.UUID, pain_id: uuid.UUID, body: PainAdvance, uow: Uow, principal: Seller,
+                       response: Response, if_match: IfMatch = None,
+                       idempotency_key: IdempotencyKey = None) -> LeadRead:
+    await _act_idempotently(
+        uow, principal, idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
+        lambda: handlers.advance_pain(uow, lead_id, pain_id, PainStatus(body.to), body.note, if_match, principal))
+    return await _reread(uow, lead_id, response)
+
+
+@router.get("/leads/{lead_id}/history", response_model=list[HistoryEntryRead], tags=["leads"],
+            summary="Who changed what and when: capture, edits, grades, pains, activities, outcome")
+async def lead_history(lead_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
+    await repository.get_lead(session, lead_id)
+    return [HistoryEntryRead.model_validate(e, from_attributes=True)
+            for e in await repository.history(session, lead_id=lead_id)]
+
+
+# Activities
+
+
+def _activity(activity: Activity, response: Response | None = None) -> ActivityRead:
+    if response is not None:
+        response.headers["ETag"] = etag(activity.version)
+    return ActivityRead.model_validate(activity, from_attributes=True)
+
+
+async def _reread_activity(uow: Any, activity_id: uuid.UUID, response: Response) -> ActivityRead:
     async with uow:
-        await handlers.disqualify_lead(uow, lead_id, body.reason, if_match, principal)
-    return await _reread(uow, principal, lead_id, response)
+        return _activity(await repository.get_activity(uow.session, activity_id), response)
+
+
+@router.post("/activities", status_code=201, response_model=ActivityRead, tags=["activities"],
+             summary="Plan a visit or another connection-keeping activity (AR, SR, FR)")
+async def create_activity(body: ActivityCreate, uow: Uow, principal: Triangle, response: Response,
+                          idempotency_key: IdempotencyKey = None) -> ActivityRead:
+    plan = body.plan.model_dump(mode="json") if body.plan else None
+    activity_id = await create_idempotently(
+        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /activities", body=body,
+        create=lambda new_id: handlers.create_activity(uow, handlers.CreateActivity(
+            new_id, body.kind, body.account_id, body.lead_id, body.contact_ids, body.subject, body.planned_on, plan),
+            principal),
+    )
+    response.headers["Location"] = f"/api/v1/activities/{activity_id}"
+    return await _reread_activity(uow, activity_id, response)
+
+
+@router.get("/activities", response_model=Page[ActivityRead], tags=["activities"])
+async def list_activities(
+    session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None, lead_id: uuid.UUID | None = None,
+    contact_id: uuid.UUID | None = None, kind: ActivityKind | None = None, status: ActivityStatus | None = None,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[ActivityRead]:
+    stmt = select(Activity)
+    for column, value in ((Activity.account_id, account_id), (Activity.lead_id, lead_id), (Activity.kind, kind),
+                          (Activity.status, status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if contact_id is not None:
+        stmt = stmt.where(Activity.contact_ids.op("?|")(literal([str(contact_id)], ARRAY(Text))))
+    rows, next_cursor = await paginate(session, stmt, created_at=Activity.created_at, ident=Activity.id,
+                                       limit=limit, cursor=cursor)
+    return Page[ActivityRead](items=[_activity(a) for a in rows], next_cursor=next_cursor)
+
+
+@router.get("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"])
+async def read_activity(activity_id: uuid.UUID, session: ReadSession, principal: Reader,
+                        response: Response) -> ActivityRead:
+    return _activity(await repository.get_activity(session, activity_id), response)
+
+
+@router.patch("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"],
+              summary="Change the plan of a planned activity (its author or an admin; If-Match required)")
+async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, uow: Uow, principal: Triangle,
+                          response: Response, if_match: IfMatch = None) -> ActivityRead:
+    changes = _changes(body)
+    if body.plan is not None:
+        changes["plan"] = body.plan.model_dump(mode="json")
+    async with uow:
+        await handlers.replan_activity(uow, activity_id, changes, if_match, principal)
+    return await _reread_activity(uow, activity_id, response)
+
+
+@router.post("/activities/{activity_id}/outcome", response_model=ActivityRead, tags=["activities"],
+             summary="After the activity: SPIN notes, commitments obtained, next step (If-Match required)")
+async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow, principal: Triangle,
+                         response: Response, if_match: IfMatch = None,
+                         idempotency_key: IdempotencyKey = None) -> ActivityRead:
+    outcome = body.model_dump(mode="json", exclude={"occurred_on"})
+    await _act_idempotently(
+        uow, principal, idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
+        lambda: handlers.record_outcome(uow, activity_id, outcome, body.occurred_on, body.next_step_on, if_match,
+                                        principal))
+    return await _reread_activity(uow, activity_id, response)
+
+
+@router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"])
+async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle, response: Response,
+                          if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ActivityRead:
+    await _act_idempotently(uow, principal, idempotency_key, f"POST /activities/{activity_id}/cancel", _NoBody(),
+                            activity_id, lambda: handlers.cancel_activity(uow, activity_id, if_match, principal))
+    return await _reread_activity(uow, activity_id, response)
+
+
+# Report
+
+
+@router.get("/reports/lead-to-cash", response_model=LeadToCashReport, tags=["reports"],
+            summary="Per channel and tier: leads, how far they got, won, cash collected, median lead-to-cash days")
+async def lead_to_cash_report(
+    session: ReadSession, principal: Reader,
+    created_from: Annotated[datetime | None, Query()] = None, created_to: Annotated[datetime | None, Query()] = None,
+) -> LeadToCashReport:
+    stmt = select(Lead)
+    if created_from is not None:
+        stmt = stmt.where(Lead.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(Lead.created_at < created_to)
+    leads = list((await session.execute(stmt)).scalars())
+    rows = [ChannelTierRead.model_validate({**vars(row), "cash_amounts": [MoneyPayload.of(m) for m in row.cash_amounts]})
+            for row in lead_to_cash(leads)]
+    return LeadToCashReport(rows=rows, total_leads=len(leads))
+

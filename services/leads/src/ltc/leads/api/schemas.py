@@ -3,59 +3,228 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from ltc.leads.domain.model import Channel, Criterion, Grade, Tier
+from ltc.leads.domain.accounts import DecisionRole, Tier
+from ltc.leads.domain.activities import ActivityKind, ActivityStatus, Relationship
+from ltc.leads.domain.model import Channel, Criterion, Grade
+from ltc.leads.domain.scoring import LeadScore
 from ltc.shared.messages import MoneyPayload
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Rating = Annotated[int, Field(ge=1, le=5)]
+Items = Annotated[list[Text300], Field(max_length=50)]
+
+TRUST_FORMULA = (
+    "strength = round(100 × (competence × reliability × connection × time)^(1/4)); "
+    "competence = competence_rating/5; reliability = reliability_rating/5; "
+    "connection = (frequency + breadth + depth)/3 with frequency = min(1, done activities in the last 90 days/6), "
+    "breadth = min(1, distinct activity kinds in the last 365 days/4), depth = deepest kind in the last 365 days "
+    "(routine_visit 0.2, executive_letter 0.3, exhibition_forum 0.3, topic_exchange 0.5, site_visit 0.6, "
+    "joint_team_event 0.6, company_inspection 0.8, joint_release 0.8, executive_visit 0.9, summit 1.0); "
+    "time = min(1, (whole months since the first done activity + 1)/12)"
+)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Accounts and contacts
+
+
 class AccountCreate(_Strict):
     name: Text300
     industry: Annotated[str, StringConstraints(max_length=120)] | None = None
+    tier: Tier = Tier.NORMAL
+    region: Text120 | None = None
+    website: Text300 | None = None
+    notes: LongText | None = None
+
+
+class AccountUpdate(_Strict):
+    name: Text300 | None = None
+    industry: Text120 | None = None
+    tier: Tier | None = None
+    region: Text120 | None = None
+    website: Text300 | None = None
+    notes: LongText | None = None
+    owner: Text300 | None = Field(default=None, description="reassigning an account is for admins")
 
 
 class AccountRead(BaseModel):
     id: UUID
     name: str
     industry: str | None
+    tier: Tier
+    region: str | None
+    website: str | None
+    notes: str | None
     owner: str
     created_at: datetime
+    updated_at: datetime
     version: int
 
 
-class LeadCreate(_Strict):
+class ContactCreate(_Strict):
     account_id: UUID
+    name: Text300
+    title: Text300 | None = None
+    decision_role: DecisionRole | None = None
+    kpis: Items = Field(default_factory=list, description="the KPIs this person is measured on")
+    pains: Items = Field(default_factory=list, description="what hurts this person")
+    communication_style: LongText | None = None
+    notes: LongText | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    competence_rating: Rating = Field(default=3, description="1–5: how the contact rates our expertise")
+    reliability_rating: Rating = Field(default=3, description="1–5: how the contact rates our keeping of promises")
+
+
+class ContactUpdate(_Strict):
+    name: Text300 | None = None
+    title: Text300 | None = None
+    decision_role: DecisionRole | None = None
+    kpis: Items | None = None
+    pains: Items | None = None
+    communication_style: LongText | None = None
+    notes: LongText | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    competence_rating: Rating | None = None
+    reliability_rating: Rating | None = None
+
+
+class ConnectionRead(BaseModel):
+    frequency: Decimal
+    breadth: Decimal
+    depth: Decimal
+    value: Decimal
+
+
+class RelationshipRead(BaseModel):
+    strength: int = Field(description="0–100, the trust formula (see `formula`)")
+    competence: Decimal
+    reliability: Decimal
+    connection: ConnectionRead
+    time: Decimal
+    activities_counted: int
+    formula: str = TRUST_FORMULA
+
+    @classmethod
+    def of(cls, r: Relationship) -> RelationshipRead:
+        return cls(strength=r.strength, competence=r.competence, reliability=r.reliability,
+                   connection=ConnectionRead(frequency=r.frequency, breadth=r.breadth, depth=r.depth,
+                                             value=r.connection),
+                   time=r.time, activities_counted=r.activities_counted)
+
+
+class ContactRead(BaseModel):
+    id: UUID
+    account_id: UUID
+    name: str
+    title: str | None
+    decision_role: DecisionRole | None
+    kpis: list[str]
+    pains: list[str]
+    communication_style: str | None
+    notes: str | None
+    email: str | None
+    phone: str | None
+    competence_rating: int
+    reliability_rating: int
+    relationship: RelationshipRead
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+# Leads
+
+
+class LeadCreate(_Strict):
+    account_id: UUID | None = Field(default=None, description="an existing account; or give `account` to create one")
+    account: AccountCreate | None = Field(default=None, description="a new account, created with the lead")
     title: Text300
-    need: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] = Field(
-        description="the customer pain or need this lead points at")
+    need: LongText = Field(description="the customer pain or need this lead points at")
     channel: Channel
     tier: Tier = Tier.NORMAL
+    owner: Text300 | None = Field(default=None, description="defaults to the caller; null leaves the lead unassigned; "
+                                                            "only an admin names someone else")
+    reported_by: Text300 | None = Field(default=None, description="who brought us the lead: the cross-check needs "
+                                                                  "evidence from someone else")
+    contact_ids: list[UUID] = Field(default_factory=list, max_length=50)
+    confirm_distinct: bool = Field(default=False, description="create it even though the account has an open lead "
+                                                              "that looks the same (the 409 lists them)")
+
+    def account_problem(self) -> str | None:
+        """Why the account part is wrong, if it is: the route reports it against `account_id`."""
+        if (self.account_id is None) == (self.account is None):
+            return "give exactly one of account_id (an existing account) or account (a new one)"
+        if self.account is not None and self.contact_ids:
+            return "a new account has no contacts yet: leave contact_ids empty"
+        return None
+
+
+class LeadUpdate(_Strict):
+    title: Text300 | None = None
+    need: LongText | None = None
+    tier: Tier | None = None
+    owner: Text300 | None = None
+    reported_by: Text300 | None = None
+    contact_ids: list[UUID] | None = Field(default=None, max_length=50)
 
 
 class EvidenceIn(_Strict):
     criterion: Criterion
     source: Text300 = Field(description="where it was learned (meeting, document, third party)")
-    who: Text300 = Field(description="who said it")
+    who: Text300 = Field(description="who said it; must be someone other than us and the lead's informant")
     when: date
+    contact_id: UUID | None = None
 
 
 class GradeRequest(_Strict):
     to: Literal["credible", "opportunity"]
-    evidence: list[EvidenceIn] = Field(default_factory=list, description="for `credible`: one per lead criterion at least")
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=100,
+                                       description="for `credible`: at least one independent source per lead criterion")
     budget: MoneyPayload | None = Field(default=None, description="for `opportunity`: the explicit budget")
     start_date: date | None = Field(default=None, description="for `opportunity`: the explicit start time")
 
 
 class DisqualifyRequest(_Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PainCreate(_Strict):
+    description: LongText
+    contact_id: UUID | None = Field(default=None, description="the contact who feels it")
+
+
+class PainAdvance(_Strict):
+    to: Literal["acknowledged", "value_agreed"]
+    note: LongText | None = None
+
+
+class ScorePartRead(BaseModel):
+    name: str
+    points: int
+    max_points: int
+    explanation: str
+
+
+class LeadScoreRead(BaseModel):
+    total: int = Field(ge=0, le=100)
+    parts: list[ScorePartRead]
+
+    @classmethod
+    def of(cls, score: LeadScore) -> LeadScoreRead:
+        return cls(total=score.total, parts=[ScorePartRead(**vars(p)) for p in score.parts])
 
 
 class LeadRead(BaseModel):
@@ -66,10 +235,13 @@ class LeadRead(BaseModel):
     channel: Channel
     self_generated: bool
     tier: Tier
-    owner: str
+    owner: str | None
+    reported_by: str | None
+    contact_ids: list[UUID]
     grade: Grade
-    evidence: list[dict]
-    grade_history: list[dict]
+    evidence: list[dict[str, Any]]
+    grade_history: list[dict[str, Any]]
+    pains: list[dict[str, Any]]
     budget: MoneyPayload | None
     start_date: date | None
     disqualified_reason: str | None
@@ -77,13 +249,125 @@ class LeadRead(BaseModel):
     converted_at: datetime | None
     opportunity_id: UUID | None
     won_at: datetime | None
+    lost_at: datetime | None
+    lost_reason: str | None
     contract_id: UUID | None
     cash_collected_on: date | None
+    cash_collected: MoneyPayload | None
+    score: LeadScoreRead
     created_at: datetime
+    updated_at: datetime
     version: int
 
     @classmethod
-    def of(cls, lead: object) -> LeadRead:
+    def of(cls, lead: object, score: LeadScore) -> LeadRead:
         budget = getattr(lead, "budget")
-        data = {name: getattr(lead, name) for name in cls.model_fields if name != "budget"}
-        return cls(**data, budget=MoneyPayload.of(budget) if budget else None)
+        collected = getattr(lead, "cash_collected")
+        data = {name: getattr(lead, name) for name in cls.model_fields
+                if name not in ("budget", "cash_collected", "score")}
+        return cls(**data, budget=MoneyPayload.of(budget) if budget else None,
+                   cash_collected=MoneyPayload.of(collected) if collected else None, score=LeadScoreRead.of(score))
+
+
+class HistoryEntryRead(BaseModel):
+    id: UUID
+    entity: str
+    entity_id: UUID
+    action: str
+    actor: str
+    at: datetime
+    changes: dict[str, Any]
+
+
+# Activities
+
+
+class QuestionAnswer(_Strict):
+    question: LongText
+    answer: LongText | None = None
+
+
+class VisitPlan(_Strict):
+    """Thought through before meeting the customer: why, what for, who, how, with what."""
+
+    background: LongText | None = Field(default=None, description="industry, company, partners, people, "
+                                                                  "project status, relationship so far")
+    objectives: Items = Field(default_factory=list)
+    our_attendees: Items = Field(default_factory=list)
+    customer_attendees: Items = Field(default_factory=list)
+    agenda: Items = Field(default_factory=list)
+    materials: Items = Field(default_factory=list)
+    anticipated_questions: list[QuestionAnswer] = Field(default_factory=list, max_length=50)
+    commitments_sought: Items = Field(default_factory=list)
+
+
+class SpinNotes(_Strict):
+    situation: LongText | None = None
+    problem: LongText | None = None
+    implication: LongText | None = None
+    need_payoff: LongText | None = None
+
+
+class ActivityCreate(_Strict):
+    kind: ActivityKind
+    account_id: UUID
+    lead_id: UUID | None = None
+    contact_ids: list[UUID] = Field(default_factory=list, max_length=50, description="the customer people met")
+    subject: Text300
+    planned_on: date | None = None
+    plan: VisitPlan | None = None
+
+
+class ActivityUpdate(_Strict):
+    subject: Text300 | None = None
+    planned_on: date | None = None
+    plan: VisitPlan | None = None
+    contact_ids: list[UUID] | None = Field(default=None, max_length=50)
+
+
+class OutcomeRequest(_Strict):
+    occurred_on: date
+    spin: SpinNotes = Field(default_factory=SpinNotes)
+    commitments_obtained: Items = Field(default_factory=list)
+    next_step: LongText | None = None
+    next_step_on: date | None = None
+    notes: LongText | None = None
+
+
+class ActivityRead(BaseModel):
+    id: UUID
+    kind: ActivityKind
+    account_id: UUID
+    lead_id: UUID | None
+    contact_ids: list[UUID]
+    subject: str
+    planned_on: date | None
+    plan: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+    status: ActivityStatus
+    occurred_on: date | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+# The closed-loop report
+
+
+class ChannelTierRead(BaseModel):
+    channel: str
+    tier: str
+    leads: int
+    reached: dict[str, int] = Field(description="leads that reached credible / opportunity / converted")
+    conversion_rate: dict[str, Decimal] = Field(description="the same as a share of the leads (0–1)")
+    won: int
+    lost: int
+    cash_collected: int = Field(description="leads whose contract is fully paid")
+    cash_amounts: list[MoneyPayload] = Field(description="the cash those leads brought in, one sum per currency")
+    median_lead_to_cash_days: Decimal | None
+
+
+class LeadToCashReport(BaseModel):
+    rows: list[ChannelTierRead]
+    total_leads: int

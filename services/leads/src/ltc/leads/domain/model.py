@@ -1,8 +1,10 @@
-"""Accounts and leads, and the grading rules of section 1 of the LTC domain.
+"""Leads and the grading rules of section 1 of the LTC domain.
 
-A lead is graded one step at a time by cross-checked evidence: `initial` → `credible` needs the
-three lead criteria, `credible` → `opportunity` also needs an explicit budget and start date.
-Only an `opportunity`-grade lead converts; `converted` and `disqualified` are terminal.
+A lead is graded one step at a time by cross-checked evidence ("misaligned verification"):
+`initial` → `credible` needs the three lead criteria, each confirmed by at least one source
+independent of us and of whoever brought us the lead; `credible` → `opportunity` also needs an
+explicit budget and start date. Only an `opportunity`-grade lead converts; `converted` and
+`disqualified` are terminal.
 """
 
 from __future__ import annotations
@@ -13,10 +15,21 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from ltc.shared.errors import DomainError, RuleViolation
+from ltc.leads.domain.accounts import Account, Contact, Tier, apply_changes, require_values
+from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
-from ltc.shared.messages.leads_events import LeadConverted, LeadCreated, LeadDisqualified, LeadGraded
+from ltc.shared.messages.leads_events import (
+    AccountSnapshot,
+    ContactSnapshot,
+    LeadConverted,
+    LeadCreated,
+    LeadDisqualified,
+    LeadGraded,
+    PainPointSnapshot,
+)
 from ltc.shared.money import Money
+
+__all__ = ["Account", "Channel", "Criterion", "Evidence", "Grade", "Lead", "PainStatus", "Tier"]
 
 
 class Grade(StrEnum):
@@ -25,12 +38,6 @@ class Grade(StrEnum):
     OPPORTUNITY = "opportunity"
     CONVERTED = "converted"
     DISQUALIFIED = "disqualified"
-
-
-class Tier(StrEnum):
-    STRATEGIC = "strategic"
-    KEY = "key"
-    NORMAL = "normal"
 
 
 class Channel(StrEnum):
@@ -62,25 +69,35 @@ class Evidence:
     source: str
     who: str
     when: date
+    contact_id: uuid.UUID | None = None
 
-    def to_json(self) -> dict[str, str]:
-        return {"criterion": self.criterion.value, "source": self.source, "who": self.who, "when": self.when.isoformat()}
+    def to_json(self) -> dict[str, str | None]:
+        return {"criterion": self.criterion.value, "source": self.source, "who": self.who,
+                "when": self.when.isoformat(), "contact_id": str(self.contact_id) if self.contact_id else None}
 
 
-class Account:
-    def __init__(self, *, id: uuid.UUID, name: str, industry: str | None, owner: str, created_at: datetime) -> None:
-        self.id = id
-        self.name = name
-        self.industry = industry
-        self.owner = owner
-        self.created_at = created_at
+def _person(name: str | None) -> str:
+    return " ".join((name or "").casefold().split())
+
+
+class PainStatus(StrEnum):
+    DISCOVERED = "discovered"
+    ACKNOWLEDGED = "acknowledged"
+    VALUE_AGREED = "value_agreed"
+
+
+PAIN_STEPS = (PainStatus.DISCOVERED, PainStatus.ACKNOWLEDGED, PainStatus.VALUE_AGREED)
+OPEN_GRADES = frozenset({Grade.INITIAL, Grade.CREDIBLE, Grade.OPPORTUNITY})
+# What a lead's capturer may set or change later; grade, budget and outcome move only by their rules.
+EDITABLE = ("title", "need", "tier", "reported_by", "contact_ids", "owner")
 
 
 class Lead:
     events: list[EventPayload]
 
     def __init__(self, *, id: uuid.UUID, account: Account, title: str, need: str, channel: Channel,
-                 tier: Tier, owner: str, now: datetime) -> None:
+                 tier: Tier, owner: str | None, now: datetime, reported_by: str | None = None,
+                 contact_ids: list[uuid.UUID] | None = None) -> None:
         self.id = id
         self.account_id = account.id
         self.title = title
@@ -89,9 +106,12 @@ class Lead:
         self.self_generated = channel not in PASSIVE_CHANNELS
         self.tier = tier
         self.owner = owner
+        self.reported_by = reported_by
+        self.contact_ids = [str(c) for c in dict.fromkeys(contact_ids or [])]
         self.grade = Grade.INITIAL
-        self.evidence: list[dict[str, str]] = []
+        self.evidence: list[dict[str, Any]] = []
         self.grade_history: list[dict[str, Any]] = []
+        self.pains: list[dict[str, Any]] = []
         self.budget_amount = None
         self.budget_currency: str | None = None
         self.start_date: date | None = None
@@ -99,13 +119,18 @@ class Lead:
         self.converted_at: datetime | None = None
         self.opportunity_id: uuid.UUID | None = None
         self.won_at: datetime | None = None
+        self.lost_at: datetime | None = None
+        self.lost_reason: str | None = None
         self.contract_id: uuid.UUID | None = None
         self.cash_collected_on: date | None = None
+        self.cash_collected_amount = None
+        self.cash_collected_currency: str | None = None
         self.created_at = now
+        self.updated_at = now
         self.events = [
             LeadCreated(lineage=self.lineage(), lead_id=id, account_id=account.id, title=title,
                         channel=channel.value, self_generated=self.self_generated, tier=tier.value,
-                        owner=owner, created_at=now)
+                        owner=owner or "", created_at=now)
         ]
 
     def lineage(self) -> Lineage:
@@ -117,32 +142,75 @@ class Lead:
             return None
         return Money(self.budget_amount, self.budget_currency)
 
+    @property
+    def is_open(self) -> bool:
+        return self.grade in OPEN_GRADES
+
     def _require_open(self) -> None:
-        if self.grade in (Grade.CONVERTED, Grade.DISQUALIFIED):
+        if not self.is_open:
             raise DomainError("lead-closed", f"the lead is {self.grade.value}; it can no longer change")
 
     def _move(self, to: Grade, by: str, now: datetime, **details: Any) -> None:
         previous = self.grade
         self.grade = to
+        self.updated_at = now
         self.grade_history = [*self.grade_history,
                               {"from": previous.value, "to": to.value, "by": by, "at": now.isoformat(), **details}]
         self.events.append(LeadGraded(lineage=self.lineage(), lead_id=self.id, from_grade=previous.value,
                                       to_grade=to.value, graded_by=by, graded_at=now))
+
+    def update(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
+        """Change what the capturer said about the lead; the audit gets each field's before and after."""
+        self._require_open()
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise RuleViolation("lead-field-not-editable", "these fields change only through their own actions: "
+                                + ", ".join(sorted(unknown)))
+        require_values(changes, "title", "need", "tier", "contact_ids")
+        if "contact_ids" in changes:
+            changes = {**changes, "contact_ids": [str(c) for c in dict.fromkeys(changes["contact_ids"])]}
+        changed = apply_changes(self, changes)
+        if changed:
+            self.updated_at = now
+        return changed
+
+    def is_independent(self, evidence: Evidence, *, by: str) -> bool:
+        """Cross-checked: said by someone other than us (grader, owner) and other than the lead's informant."""
+        ours = {_person(p) for p in (self.reported_by, self.owner, by) if p}
+        return bool(_person(evidence.who)) and _person(evidence.who) not in ours
+
+    def criteria_met(self, evidence: list[Evidence] | None = None, *, by: str | None = None) -> set[Criterion]:
+        """The lead criteria with at least one independent piece of evidence."""
+        if evidence is None:
+            evidence = [Evidence(Criterion(e["criterion"]), e["source"], e["who"], date.fromisoformat(e["when"]))
+                        for e in self.evidence]
+        return {e.criterion for e in evidence if self.is_independent(e, by=by or "")}
 
     def grade_credible(self, evidence: list[Evidence], *, by: str, now: datetime) -> None:
         """`initial` → `credible`: every lead criterion needs at least one independent source."""
         self._require_open()
         if self.grade is not Grade.INITIAL:
             raise DomainError("grade-one-step", f"only an initial lead can become credible; this one is {self.grade.value}")
-        unmet = [c for c in Criterion if not any(e.criterion is c for e in evidence)]
+        dated = [e for e in evidence if e.when <= now.date()]
+        unmet = []
+        for criterion in Criterion:
+            given = [e for e in dated if e.criterion is criterion]
+            if not given:
+                message = "needs evidence (source, who, when)"
+                if any(e.criterion is criterion for e in evidence):
+                    message = "evidence dated in the future is not evidence yet"
+                unmet.append({"criterion": criterion.value, "message": message})
+            elif not any(self.is_independent(e, by=by) for e in given):
+                unmet.append({"criterion": criterion.value,
+                              "message": "not cross-checked: needs a source other than us and the lead's informant"})
         if unmet:
             raise RuleViolation(
                 "lead-criteria-unmet",
-                "these lead criteria have no evidence: " + ", ".join(c.value for c in unmet),
-                errors=[{"criterion": c.value, "message": "needs evidence (source, who, when)"} for c in unmet],
+                "these lead criteria are not met: " + ", ".join(u["criterion"] for u in unmet),
+                errors=unmet,
             )
-        self.evidence = [*self.evidence, *(e.to_json() for e in evidence)]
-        self._move(Grade.CREDIBLE, by, now, evidence=[e.to_json() for e in evidence])
+        self.evidence = [*self.evidence, *(e.to_json() for e in dated)]
+        self._move(Grade.CREDIBLE, by, now, evidence=[e.to_json() for e in dated])
 
     def grade_opportunity(self, *, budget: Money | None, start_date: date | None, by: str, now: datetime) -> None:
         """`credible` → `opportunity`: an explicit budget and an explicit start date."""
@@ -157,15 +225,20 @@ class Lead:
         if unmet:
             raise RuleViolation("opportunity-criteria-unmet",
                                 "unmet opportunity criteria: " + ", ".join(u["criterion"] for u in unmet), errors=unmet)
-        assert budget is not None
+        assert budget is not None and start_date is not None
         self.budget_amount, self.budget_currency, self.start_date = budget.amount, budget.currency, start_date
-        self._move(Grade.OPPORTUNITY, by, now, budget=budget.to_json(), start_date=start_date.isoformat() if start_date else None)
+        self._move(Grade.OPPORTUNITY, by, now, budget=budget.to_json(), start_date=start_date.isoformat())
 
-    def convert(self, *, account: Account, by: str, now: datetime) -> None:
+    def convert(self, *, account: Account, by: str, now: datetime, contacts: list[ContactSnapshot] | None = None,
+                score: int | None = None) -> None:
+        """Hand the lead over with everything the opportunity needs: customer, people, pains, money, time."""
         self._require_open()
         if self.grade is not Grade.OPPORTUNITY:
             raise DomainError("lead-not-opportunity-grade",
                               f"only an opportunity-grade lead converts; this one is {self.grade.value}")
+        if not self.owner:
+            raise RuleViolation("lead-owner-required", "an unassigned lead cannot convert: the opportunity needs "
+                                "an account manager", errors=[{"field": "owner", "message": "assign an owner first"}])
         budget, start_date = self.budget, self.start_date
         assert budget is not None and start_date is not None
         self._move(Grade.CONVERTED, by, now)
@@ -174,17 +247,49 @@ class Lead:
             lineage=self.lineage(), lead_id=self.id, account_id=account.id, account_name=account.name,
             title=self.title, need=self.need, channel=self.channel.value, self_generated=self.self_generated,
             tier=self.tier.value, owner=self.owner, budget=MoneyPayload.of(budget), start_date=start_date,
-            converted_at=now,
+            converted_at=now, account=AccountSnapshot(**account.snapshot()), contacts=contacts or [],
+            pains=[PainPointSnapshot(pain_id=p["id"], description=p["description"], status=p["status"],
+                                     contact_id=p.get("contact_id")) for p in self.pains],
+            score=score,
         ))
 
     def disqualify(self, *, reason: str, by: str, now: datetime) -> None:
         self._require_open()
         if not reason.strip():
-            raise RuleViolation("disqualify-reason-required", "a disqualified lead needs a reason")
+            raise RuleViolation("disqualify-reason-required", "a disqualified lead needs a reason",
+                                errors=[{"field": "reason", "message": "must not be empty"}])
         self.disqualified_reason = reason
         self._move(Grade.DISQUALIFIED, by, now, reason=reason)
         self.events.append(LeadDisqualified(lineage=self.lineage(), lead_id=self.id, reason=reason,
                                             disqualified_by=by, disqualified_at=now))
+
+    def add_pain(self, *, pain_id: uuid.UUID, description: str, contact_id: uuid.UUID | None, by: str,
+                 now: datetime) -> dict[str, Any]:
+        self._require_open()
+        pain = {"id": str(pain_id), "description": description, "contact_id": str(contact_id) if contact_id else None,
+                "status": PainStatus.DISCOVERED.value, "created_by": by, "created_at": now.isoformat(),
+                "history": [{"to": PainStatus.DISCOVERED.value, "by": by, "at": now.isoformat(), "note": None}]}
+        self.pains = [*self.pains, pain]
+        self.updated_at = now
+        return pain
+
+    def advance_pain(self, pain_id: uuid.UUID, *, to: PainStatus, note: str | None, by: str,
+                     now: datetime) -> dict[str, Any]:
+        """`discovered` → `acknowledged` (the customer admits it hurts) → `value_agreed` (worth paying to fix)."""
+        self._require_open()
+        index = next((i for i, p in enumerate(self.pains) if p["id"] == str(pain_id)), None)
+        if index is None:
+            raise NotFound("pain point", pain_id)
+        pain = self.pains[index]
+        current = PainStatus(pain["status"])
+        if PAIN_STEPS.index(to) != PAIN_STEPS.index(current) + 1:
+            raise DomainError("pain-one-step", f"a {current.value} pain point cannot become {to.value}; "
+                              "pain points move discovered → acknowledged → value_agreed")
+        moved = {**pain, "status": to.value,
+                 "history": [*pain["history"], {"to": to.value, "by": by, "at": now.isoformat(), "note": note}]}
+        self.pains = [*self.pains[:index], moved, *self.pains[index + 1:]]
+        self.updated_at = now
+        return moved
 
     def record_opportunity(self, *, opportunity_id: uuid.UUID) -> None:
         self.opportunity_id = opportunity_id
@@ -194,9 +299,23 @@ class Lead:
         self.opportunity_id = opportunity_id
         self.won_at = won_at
 
-    def record_cash_collected(self, *, contract_id: uuid.UUID, fully_paid_on: date) -> None:
+    def record_lost(self, *, opportunity_id: uuid.UUID, lost_at: datetime, reason: str) -> None:
+        self.opportunity_id = opportunity_id
+        self.lost_at = lost_at
+        self.lost_reason = reason
+
+    def record_cash_collected(self, *, contract_id: uuid.UUID, fully_paid_on: date,
+                              collected: Money | None = None) -> None:
         self.contract_id = contract_id
         self.cash_collected_on = fully_paid_on
+        if collected is not None:
+            self.cash_collected_amount, self.cash_collected_currency = collected.amount, collected.currency
+
+    @property
+    def cash_collected(self) -> Money | None:
+        if self.cash_collected_amount is None or self.cash_collected_currency is None:
+            return None
+        return Money(self.cash_collected_amount, self.cash_collected_currency)
 
     @property
     def outcome(self) -> str:
@@ -204,6 +323,19 @@ class Lead:
             return "cash_collected"
         if self.won_at is not None:
             return "won"
+        if self.lost_at is not None:
+            return "lost"
         if self.grade is Grade.DISQUALIFIED:
             return "disqualified"
         return "converted" if self.grade is Grade.CONVERTED else "open"
+
+    def reached(self, grade: Grade) -> bool:
+        """Whether the lead ever held `grade` (a converted lead did pass credible and opportunity)."""
+        return grade is Grade.INITIAL or self.grade is grade or any(h["to"] == grade.value for h in self.grade_history)
+
+
+def contact_snapshot(contact: Contact, strength: int) -> ContactSnapshot:
+    return ContactSnapshot(contact_id=contact.id, name=contact.name, title=contact.title,
+                           decision_role=contact.decision_role.value if contact.decision_role else None,
+                           kpis=contact.kpis, pains=contact.pains, communication_style=contact.communication_style,
+                           relationship_strength=strength)
