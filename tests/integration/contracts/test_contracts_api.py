@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from ltc.contracts import handlers
 from ltc.contracts.bootstrap import SPEC
-from ltc.shared.db import outbox
+from ltc.shared.db import inbox, outbox
 from ltc.shared.errors import DomainError
 from ltc.shared.kafka import make_producer
 from ltc.shared.messages import EventPayload
@@ -28,6 +28,13 @@ OTHER_AR = auth("ar-2", "ar")
 FR = auth("fr-1", "fr")
 ADMIN = auth("admin-1", "admin")
 SIGNING = {"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": "2026-11-20"}
+CHECKLIST = {
+    "commercial": ("price", "payment_terms", "currency_risk"),
+    "legal": ("liability", "penalties", "governing_law"),
+    "finance": ("cash_flow_profile", "credit_risk"),
+    "delivery": ("milestones_feasible", "acceptance_criteria_clear"),
+}
+REVIEWERS = {function: auth(f"{function}-reviewer", f"reviewer_{function}") for function in CHECKLIST}
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +94,27 @@ async def draft(client, **kwargs: Any) -> dict[str, Any]:
     return contract
 
 
-async def signed(client) -> dict[str, Any]:
-    contract = await draft(client)
-    response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+def verdicts(function: str, failing: str | None = None) -> dict[str, Any]:
+    return {"function": function, "items": [
+        {"item": item, "verdict": "fail", "comment": "not acceptable as drafted"} if item == failing
+        else {"item": item, "verdict": "pass"} for item in CHECKLIST[function]]}
+
+
+async def review(client, contract: dict[str, Any], function: str, failing: str | None = None):
+    return await client.post(f"{API}/{contract['id']}/reviews", json=verdicts(function, failing),
+                             headers=REVIEWERS[function])
+
+
+async def reviewed(client, contract: dict[str, Any], functions=tuple(CHECKLIST)) -> dict[str, Any]:
+    for function in functions:
+        response = await review(client, contract, function)
+        assert response.status_code == 200, response.text
+    return contract
+
+
+async def signed(client, **kwargs: Any) -> dict[str, Any]:
+    contract = await reviewed(client, await draft(client, **kwargs))
+    response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=auth(contract["owner"], "ar"))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -142,7 +167,7 @@ async def test_terms_that_cannot_make_a_contract_are_refused_for_the_dead_letter
 
 
 async def test_signing_activates_the_contract_and_publishes_its_payment_schedule(client):
-    contract = await draft(client)
+    contract = await reviewed(client, await draft(client))
     read = await client.get(f"{API}/{contract['id']}", headers=OWNER)
 
     response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING,
@@ -169,7 +194,7 @@ async def test_only_a_draft_is_signed(client):
 
 
 async def test_signing_needs_two_different_signatories(client):
-    contract = await draft(client)
+    contract = await reviewed(client, await draft(client))
     response = await client.post(f"{API}/{contract['id']}/sign",
                                  json={"signatories": ["Li Wei", "li wei"], "signed_on": "2026-11-20"}, headers=OWNER)
     assert response.status_code == 422
@@ -204,7 +229,7 @@ async def test_a_stale_if_match_is_refused(client):
 
 
 async def test_who_may_sign(client):
-    contract = await draft(client)
+    contract = await reviewed(client, await draft(client))
     url = f"{API}/{contract['id']}/sign"
     assert (await client.post(url, json=SIGNING)).status_code == 401
     assert (await client.post(url, json=SIGNING, headers=FR)).status_code == 403
@@ -285,6 +310,9 @@ async def test_last_acceptance_then_payment_closes_once_however_often_it_is_repo
 
     closed = (await client.get(f"{API}/{contract['id']}", headers=ADMIN)).json()
     assert closed["status"] == "closed"
+    trail = (await client.get(f"{API}/{contract['id']}/audit", headers=ADMIN)).json()
+    assert [(e["action"], e["actor"]) for e in trail][-2:] == [
+        ("fully_paid", "test:ltc.contract.fully_paid.v1"), ("closed", "test:ltc.contract.fully_paid.v1")]
     types = [t for t, _ in await published(client, contract["id"])]
     assert types.count("ltc.contract.closed.v1") == 1
     resign = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
@@ -315,7 +343,9 @@ async def test_who_may_read(client):
 async def test_the_list_filters_and_pages(client):
     owner = f"ar-{uuid.uuid4().hex[:8]}"
     drafts = [await draft(client, owner=owner) for _ in range(3)]
-    await client.post(f"{API}/{drafts[0]['id']}/sign", json=SIGNING, headers=auth(owner, "ar"))
+    await reviewed(client, drafts[0])
+    signing = await client.post(f"{API}/{drafts[0]['id']}/sign", json=SIGNING, headers=auth(owner, "ar"))
+    assert signing.status_code == 200, signing.text
 
     seen, cursor = [], None
     while True:
@@ -338,24 +368,32 @@ async def test_ready_when_database_kafka_and_migrations_are(client):
     assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "kafka": "ok"}
 
 
-async def test_won_on_kafka_comes_back_as_drafted_on_kafka(make_database, kafka_bootstrap):
+async def test_won_twice_on_kafka_makes_one_draft_announced_on_kafka(make_database, kafka_bootstrap):
     event = won()
-    envelope = Envelope(id=str(uuid.uuid4()), type=event.ce_type(), source="opportunities", subject=event.subject(),
-                        time=datetime.now(UTC), data=event.model_dump(mode="json"))
+    # Two messages, not one redelivered: the inbox cannot tell them apart, the opportunity id must.
+    envelopes = [Envelope(id=str(uuid.uuid4()), type=event.ce_type(), source="opportunities", subject=event.subject(),
+                          time=datetime.now(UTC), data=event.model_dump(mode="json")) for _ in range(2)]
     async with service_client(SPEC, await make_database("contracts_flow"), kafka_bootstrap, run_workers=True) as client:
         producer = make_producer(kafka_bootstrap)
         await producer.start()
         try:
-            key, value, headers = envelope.to_kafka()
-            await producer.send_and_wait("ltc.opportunities", value, key=key, headers=headers)
+            for envelope in envelopes:
+                key, value, headers = envelope.to_kafka()
+                await producer.send_and_wait("ltc.opportunities", value, key=key, headers=headers)
         finally:
             await producer.stop()
+        async with runtime_of(client).session_factory() as session:
+            async with asyncio.timeout(60):
+                while len((await session.execute(select(inbox.c.message_id).where(
+                        inbox.c.message_id.in_([e.id for e in envelopes])))).all()) < 2:
+                    await asyncio.sleep(0.2)
 
         async with asyncio.timeout(60):
             while not (items := (await client.get(API, params={"opportunity_id": str(event.opportunity_id)},
                                                   headers=ADMIN)).json()["items"]):
                 await asyncio.sleep(0.2)
         [contract] = items
+        assert len(await published(client, contract["id"])) == 1
         record = await first_record_keyed(kafka_bootstrap, "ltc.contracts", contract["id"])
     drafted = Envelope.from_kafka(record.key, record.value, record.headers)
     assert (drafted.type, drafted.data["opportunity_id"]) == ("ltc.contract.drafted.v1", str(event.opportunity_id))
@@ -372,3 +410,441 @@ async def first_record_keyed(kafka_bootstrap: str, topic: str, key: str):
                     return record
     finally:
         await consumer.stop()
+
+
+# --- drafts through REST ------------------------------------------------------------------------
+
+
+def draft_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "opportunity_id": str(uuid.uuid4()), "account_id": str(uuid.uuid4()), "account_name": "Globex",
+        "title": "Campus network", "value": {"amount": "80000.00", "currency": "EUR"},
+        "line_items": [{"description": "switch", "quantity": "40", "unit_price": "1500.00"},
+                       {"description": "installation", "quantity": "1", "unit_price": "20000.00"}],
+        "payment_terms": [
+            {"name": "advance", "percent": "20", "trigger": "signing", "due_days": 30},
+            {"name": "on acceptance", "percent": "70", "trigger": "milestone", "milestone": "SAT", "due_days": 45},
+            {"name": "retention", "percent": "10", "trigger": "date", "due_date": "2028-01-31", "due_days": 30},
+        ],
+        "milestones": [{"name": "SAT", "planned_date": "2027-03-01", "acceptance_type": "final", "owner": "fr-9"}],
+        "legal_terms": {"warranty_months": 24, "liquidated_damages_percent_per_week": "0.5",
+                        "liquidated_damages_cap_percent": "10", "liability_cap_percent": "100",
+                        "acceptance_criteria": "site acceptance test protocol v2 passed", "governing_law": "German law"},
+        **overrides,
+    }
+
+
+async def test_a_draft_is_created_once_per_key_and_per_opportunity(client):
+    body = draft_body()
+    headers = {**OWNER, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = await client.post(API, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    created = first.json()
+    assert first.headers["Location"] == f"/api/v1/contracts/{created['id']}"
+    assert (created["owner"], created["status"], created["contract_version"]) == ("ar-1", "draft", 1)
+    assert [(t["name"], t["amount"]) for t in created["payment_terms"]] == [
+        ("advance", {"amount": "16000.00", "currency": "EUR"}), ("on acceptance", {"amount": "56000.00", "currency": "EUR"}),
+        ("retention", {"amount": "8000.00", "currency": "EUR"})]
+    assert created["legal_terms"]["governing_law"] == "German law"
+    assert [i["amount"] for i in created["line_items"]] == ["60000.00", "20000.00"]
+    assert created["review"]["required"] == ["commercial", "legal"]  # a low-tier value
+
+    again = await client.post(API, json=body, headers=headers)
+    assert (again.status_code, again.json()["id"]) == (201, created["id"])
+    other_body = await client.post(API, json={**body, "title": "other"}, headers=headers)
+    assert other_body.status_code == 422
+    same_opportunity = await client.post(API, json=body, headers=OWNER)
+    assert (same_opportunity.status_code, rule_of(same_opportunity)) == (409, "contract-exists-for-opportunity")
+    assert (await client.post(API, json=draft_body(), headers=FR)).status_code == 403
+    [version] = (await client.get(f"{API}/{created['id']}/versions", headers=OWNER)).json()
+    assert (version["contract_version"], version["change"], version["created_by"]) == (1, "drafted", "ar-1")
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"value": {"amount": 80000.0, "currency": "EUR"}}, "value.amount"),
+    ({"value": {"amount": "80000.001", "currency": "EUR"}}, "value"),
+    ({"payment_terms": []}, "payment_terms"),
+    ({"payment_terms": [{"name": "all", "percent": "100", "trigger": "on_a_whim", "due_days": 0}]},
+     "payment_terms.0.trigger"),
+    ({"payment_terms": [{"name": "all", "percent": "0", "trigger": "signing", "due_days": 0}]},
+     "payment_terms.0.percent"),
+    ({"legal_terms": {"liability_cap_percent": "150"}}, "legal_terms.liability_cap_percent"),
+    ({"milestones": [{"name": "SAT", "planned_date": "soon", "acceptance_type": "final"}]}, "milestones.0.planned_date"),
+    ({"owner": "someone-else"}, "owner"),
+])
+async def test_a_bad_draft_names_the_field(client, overrides, field):
+    response = await client.post(API, json=draft_body(**overrides), headers=OWNER)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"payment_terms": [{"name": "all", "percent": "90", "trigger": "signing", "due_days": 0}]}, "add up to 100"),
+    ({"payment_terms": [{"name": "all", "percent": "100", "trigger": "date", "due_days": 0}]}, "names none"),
+    ({"line_items": [{"description": "switch", "quantity": "1", "unit_price": "1.00"}]}, "line items add up"),
+])
+async def test_terms_that_cannot_make_a_contract_name_the_rule(client, overrides, message):
+    response = await client.post(API, json=draft_body(**overrides), headers=OWNER)
+    assert (response.status_code, rule_of(response)) == (422, "commercial-terms-inconsistent")
+    assert message in response.json()["detail"]
+
+
+async def test_editing_a_draft_needs_its_etag_and_resets_the_review(client):
+    contract = await reviewed(client, await draft(client))
+    url = f"{API}/{contract['id']}"
+    read = await client.get(url, headers=OWNER)
+    assert read.json()["review"]["status"] == "passed"
+    change = {"legal_terms": {"warranty_months": 36, "governing_law": "Swiss law"}}
+
+    assert (await client.patch(url, json=change, headers=OWNER)).status_code == 428
+    assert (await client.patch(url, json=change, headers={**OWNER, "If-Match": '"1"'})).status_code == 412
+    assert (await client.patch(url, json=change, headers={**OTHER_AR, "If-Match": read.headers["ETag"]})).status_code == 404
+    edited = await client.patch(url, json=change, headers={**OWNER, "If-Match": read.headers["ETag"]})
+
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert (body["contract_version"], body["legal_terms"]["warranty_months"]) == (2, 36)
+    assert (body["review"]["status"], body["review"]["contract_version"]) == ("pending", 2)
+    signing = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    assert (signing.status_code, rule_of(signing)) == (409, "contract-review-not-passed")
+    versions = (await client.get(f"{url}/versions", headers=OWNER)).json()
+    assert [(v["contract_version"], v["change"]) for v in versions] == [(1, "drafted"), (2, "edited")]
+    assert versions[0]["terms"]["legal_terms"]["warranty_months"] is None
+    first = await client.get(f"{url}/versions/1", headers=FR)
+    assert first.json()["terms"]["value"] == {"amount": "1000000.00", "currency": "EUR"}
+    assert (await client.get(f"{url}/versions/9", headers=OWNER)).status_code == 404
+    bad = await client.patch(url, json={"value": {"amount": "-1.00", "currency": "EUR"}},
+                             headers={**OWNER, "If-Match": edited.headers["ETag"]})
+    assert (bad.status_code, rule_of(bad)) == (422, "commercial-terms-inconsistent")
+
+
+async def test_a_signed_contract_changes_only_its_fr_and_through_amendments(client):
+    contract = await signed(client)
+    url = f"{API}/{contract['id']}"
+    etag_ = (await client.get(url, headers=OWNER)).headers["ETag"]
+    terms = await client.patch(url, json={"title": "bigger"}, headers={**OWNER, "If-Match": etag_})
+    assert (terms.status_code, rule_of(terms)) == (409, "contract-not-draft")
+    fr = await client.patch(url, json={"fr_owner": "fr-7"}, headers={**OWNER, "If-Match": etag_})
+    assert (fr.status_code, fr.json()["fr_owner"], fr.json()["contract_version"]) == (200, "fr-7", 1)
+
+
+# --- quality review ---------------------------------------------------------------------------
+
+
+async def test_reviewers_record_their_own_function_item_by_item(client):
+    contract = await draft(client)
+    wrong = await client.post(f"{API}/{contract['id']}/reviews", json=verdicts("legal"), headers=REVIEWERS["finance"])
+    assert (wrong.status_code, wrong.json()["type"].rsplit("/", 1)[1]) == (403, "reviewer-wrong-function")
+    assert (await client.post(f"{API}/{contract['id']}/reviews", json=verdicts("legal"), headers=OWNER)).status_code == 403
+
+    response = await review(client, contract, "legal", failing="penalties")
+
+    assert response.status_code == 200, response.text
+    state = response.json()
+    assert (state["status"], state["failed"], state["outstanding"]) == ("failed", ["legal"], ["commercial", "finance"])
+    [verdict] = state["verdicts"]
+    assert (verdict["reviewer"], verdict["passed"]) == ("legal-reviewer", False)
+    assert [i["verdict"] for i in verdict["items"]] == ["pass", "fail", "pass"]
+    event_type, payload = (await published(client, contract["id"]))[-1]
+    assert event_type == "ltc.contract.reviewed.v1"
+    assert (payload["function"], payload["outcome"], payload["review_passed"], payload["contract_version"]) == (
+        "legal", "failed", False, 1)
+    await reviewed(client, contract, ("commercial", "finance"))
+    blocked = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+    assert (blocked.status_code, rule_of(blocked)) == (409, "contract-review-not-passed")
+    assert "legal" in blocked.json()["detail"]
+
+    assert (await review(client, contract, "legal")).json()["status"] == "passed"
+    assert (await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)).status_code == 200
+    history = (await client.get(f"{API}/{contract['id']}/reviews", headers=OWNER)).json()
+    assert [r["function"] for r in history["history"]] == ["legal", "commercial", "finance", "legal"]
+    assert history["checklist"]["delivery"] == ["milestones_feasible", "acceptance_criteria_clear"]
+
+
+@pytest.mark.parametrize(("body", "field_or_rule"), [
+    ({"function": "legal", "items": [{"item": "liability", "verdict": "pass"}]}, "review-checklist-incomplete"),
+    ({"function": "legal", "items": [{"item": "liability", "verdict": "fail"}, {"item": "penalties", "verdict": "pass"},
+                                     {"item": "governing_law", "verdict": "pass"}]}, "review-checklist-incomplete"),
+    ({"function": "quality", "items": [{"item": "x", "verdict": "pass"}]}, "function"),
+    ({"function": "legal", "items": [{"item": "liability", "verdict": "maybe"}]}, "items.0.verdict"),
+    ({"function": "legal", "items": []}, "items"),
+])
+async def test_a_bad_review_names_the_field_or_rule(client, body, field_or_rule):
+    contract = await draft(client)
+    response = await client.post(f"{API}/{contract['id']}/reviews", json=body, headers=REVIEWERS["legal"])
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert field_or_rule in (problem.get("rule"), *(e["field"] for e in problem.get("errors", [])))
+
+
+async def test_a_signed_contract_is_not_reviewed_again(client):
+    contract = await signed(client)
+    response = await review(client, contract, "legal")
+    assert (response.status_code, rule_of(response)) == (409, "contract-not-draft")
+
+
+async def test_the_admin_configures_which_functions_each_value_tier_requires(make_database, kafka_bootstrap):
+    async with service_client(SPEC, await make_database("contracts_policy"), kafka_bootstrap) as client:
+        read = await client.get("/api/v1/contract-policy", headers=REVIEWERS["legal"])
+        assert (read.status_code, read.headers["ETag"]) == (200, '"0"')
+        policy = read.json()
+        assert policy["review_functions"]["medium"] == ["commercial", "legal", "finance"]
+        policy["review_functions"]["medium"] = ["legal"]
+        url = "/api/v1/contract-policy"
+        assert (await client.put(url, json=policy, headers=OWNER)).status_code == 403
+        assert (await client.put(url, json=policy, headers=ADMIN)).status_code == 428
+        bad = {**policy, "review_limits": {"EUR": {"first": "10", "second": "5"}}}
+        refused = await client.put(url, json=bad, headers={**ADMIN, "If-Match": '"0"'})
+        assert (refused.status_code, rule_of(refused)) == (422, "contract-policy-invalid")
+        unknown = await client.put(url, json={**policy, "approval_limits": {"ABC": {"first": "1", "second": "2"}}},
+                                   headers={**ADMIN, "If-Match": '"0"'})
+        assert unknown.status_code == 422
+        saved = await client.put(url, json=policy, headers={**ADMIN, "If-Match": '"0"'})
+        assert (saved.status_code, saved.headers["ETag"]) == (200, '"1"')
+        assert (await client.put(url, json=policy, headers={**ADMIN, "If-Match": '"0"'})).status_code == 412
+        [version] = (await client.get(f"{url}/history", headers=ADMIN)).json()
+        assert (version["version"], version["updated_by"], version["policy"]["review_functions"]["medium"]) == (
+            1, "admin-1", ["legal"])
+        assert (await client.get(f"{url}/history", headers=REVIEWERS["legal"])).status_code == 403
+
+        contract = await draft(client)
+        assert contract["review"]["required"] == ["legal"]
+        await reviewed(client, contract, ("legal",))
+        assert (await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)).status_code == 200
+
+
+# --- execution and monitoring ---------------------------------------------------------------------
+
+
+async def test_the_fr_runs_a_milestone_through_start_delivery_and_acceptance(client):
+    contract = await signed(client)
+    url = f"{API}/{contract['id']}"
+    pac = contract["milestones"][0]["milestone_id"]
+    etag_ = (await client.get(url, headers=OWNER)).headers["ETag"]
+    await client.patch(url, json={"fr_owner": "fr-1"}, headers={**OWNER, "If-Match": etag_})
+
+    other_fr = await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "2026-12-01"},
+                                 headers=auth("fr-2", "fr"))
+    assert (other_fr.status_code, other_fr.json()["type"].rsplit("/", 1)[1]) == (403, "not-milestone-owner")
+    started = await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "2026-12-01"}, headers=FR)
+    assert started.json()["milestones"][0]["status"] == "in_progress"
+    early = await client.post(f"{url}/milestones/{pac}/deliver", json={"delivered_on": "2026-11-30"}, headers=FR)
+    assert (early.status_code, rule_of(early)) == (422, "milestone-dates-out-of-order")
+    delivered = await client.post(f"{url}/milestones/{pac}/deliver", json={"delivered_on": "2027-02-20"}, headers=FR)
+    assert delivered.json()["milestones"][0]["status"] == "delivered"
+    accepted = await client.post(f"{url}/milestones/{pac}/accept",
+                                 json={"accepted_on": "2027-02-25", "certificate_ref": "PAC-9"}, headers=FR)
+    milestone = accepted.json()["milestones"][0]
+    assert (milestone["status"], milestone["started_on"], milestone["delivered_on"], milestone["accepted_on"],
+            milestone["certificate_ref"]) == ("accepted", "2026-12-01", "2027-02-20", "2027-02-25", "PAC-9")
+    assert (await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "bad"}, headers=FR)).status_code == 422
+    actions = [e["action"] for e in (await client.get(f"{url}/audit", headers=OWNER)).json()]
+    assert actions == ["drafted", "reviewed", "reviewed", "reviewed", "reviewed", "signed", "edited",
+                       "milestone_started", "milestone_delivered", "milestone_accepted"]
+
+
+async def test_health_and_late_milestones_follow_the_date_asked(client):
+    owner = f"ar-{uuid.uuid4().hex[:8]}"
+    headers = auth(owner, "ar")
+    contract = await signed(client, owner=owner)
+    url = f"{API}/{contract['id']}"
+
+    on_track = (await client.get(f"{url}/health", params={"as_of": "2026-12-01"}, headers=headers)).json()
+    at_risk = (await client.get(f"{url}/health", params={"as_of": "2027-02-20"}, headers=headers)).json()
+    late = (await client.get(f"{url}/health", params={"as_of": "2027-03-02"}, headers=headers)).json()
+
+    assert (on_track["health"], at_risk["health"], late["health"]) == ("on_track", "at_risk", "late")
+    assert [m["name"] for m in at_risk["at_risk"]] == ["PAC"]
+    assert [(m["name"], m["late"]) for m in late["late"]] == [("PAC", True)]
+    listed = await client.get(API, params={"health": "late", "as_of": "2027-03-02"}, headers=headers)
+    assert [c["id"] for c in listed.json()["items"]] == [contract["id"]]
+    assert listed.json()["items"][0]["late_milestones"] == 1
+    for health, as_of in (("at_risk", "2027-02-20"), ("on_track", "2026-12-01")):
+        page = await client.get(API, params={"health": health, "as_of": as_of}, headers=headers)
+        assert [c["id"] for c in page.json()["items"]] == [contract["id"]], health
+    assert (await client.get(API, params={"health": "late", "as_of": "2026-12-01"}, headers=headers)).json()["items"] == []
+    lateness = await client.get("/api/v1/milestones/late", params={"as_of": "2027-09-10"}, headers=headers)
+    assert [(m["name"], m["days_late"], m["contract_id"]) for m in lateness.json()] == [
+        ("PAC", 193, contract["id"]), ("FAC", 9, contract["id"])]
+    await accept(client, contract, 0)
+    after = (await client.get(f"{url}/health", params={"as_of": "2027-03-02"}, headers=headers)).json()
+    assert after["health"] == "on_track"
+    assert (await client.get(f"{url}/health", params={"as_of": "someday"}, headers=headers)).status_code == 422
+
+
+async def test_the_list_filters_by_account_fr_and_status(client):
+    first = await signed(client)
+    url = f"{API}/{first['id']}"
+    etag_ = (await client.get(url, headers=OWNER)).headers["ETag"]
+    fr = f"fr-{uuid.uuid4().hex[:8]}"
+    await client.patch(url, json={"fr_owner": fr}, headers={**OWNER, "If-Match": etag_})
+    by_fr = (await client.get(API, params={"fr_owner": fr}, headers=ADMIN)).json()["items"]
+    assert [c["id"] for c in by_fr] == [first["id"]]
+    by_account = (await client.get(API, params={"account_id": first["account_id"], "status": "active"},
+                                   headers=ADMIN)).json()["items"]
+    assert [c["id"] for c in by_account] == [first["id"]]
+    assert (await client.get(API, params={"account_id": first["account_id"], "status": "draft"},
+                             headers=ADMIN)).json()["items"] == []
+
+
+# --- amendments ---------------------------------------------------------------------------------
+
+L1, L2, L3 = (auth(f"approver-{n}", f"approver_l{n}") for n in (1, 2, 3))
+
+
+async def amend(client, contract: dict[str, Any], body: dict[str, Any], headers=OWNER):
+    return await client.post(f"{API}/{contract['id']}/amendments", json=body, headers=headers)
+
+
+async def decide(client, contract, amendment, outcome: str, headers, comment: str | None = None):
+    return await client.post(f"{API}/{contract['id']}/amendments/{amendment['amendment_id']}/decisions",
+                             json={"outcome": outcome, **({"comment": comment} if comment else {})}, headers=headers)
+
+
+async def test_an_approved_amendment_becomes_a_new_version_and_is_announced(client):
+    contract = await signed(client)
+    await accept(client, contract, 0)
+    body = {"reason": "second region", "value": {"amount": "1100000.00", "currency": "EUR"}}
+    assert (await amend(client, contract, body, headers=FR)).status_code == 403
+    requested = await amend(client, contract, body, headers={**OWNER, "Idempotency-Key": "amend-1"})
+    assert requested.status_code == 201, requested.text
+    amendment = requested.json()
+    assert (amendment["status"], amendment["tier"], amendment["risk"], amendment["kinds"]) == (
+        "pending", "L2", "low", ["value"])
+    replay = await amend(client, contract, body, headers={**OWNER, "Idempotency-Key": "amend-1"})
+    assert replay.json()["amendment_id"] == amendment["amendment_id"]
+    second = await amend(client, contract, {"reason": "more", "title": "x"})
+    assert (second.status_code, rule_of(second)) == (409, "amendment-pending")
+    read = (await client.get(f"{API}/{contract['id']}", headers=OWNER)).json()
+    assert (read["pending_amendment_id"], read["value"]["amount"]) == (amendment["amendment_id"], "1000000.00")
+
+    outside = await decide(client, contract, amendment, "approved", L1)
+    assert (outside.status_code, rule_of(outside)) == (403, "amendment-outside-authority")
+    approved = await decide(client, contract, amendment, "approved", L2, "within budget")
+
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["applied_version"]) == ("approved", 2)
+    current = (await client.get(f"{API}/{contract['id']}", headers=OWNER)).json()
+    assert (current["contract_version"], current["value"]["amount"]) == (2, "1100000.00")
+    event_type, payload = (await published(client, contract["id"]))[-1]
+    assert event_type == "ltc.contract.amended.v1"
+    assert payload["contract_version"] == 2 and payload["reason"] == "second region"
+    assert [(i["name"], i["amount"]["amount"]) for i in payload["payment_schedule"]] == [
+        ("advance", "300000.00"), ("preliminary acceptance", "600000.00"), ("final acceptance", "200000.00")]
+    versions = (await client.get(f"{API}/{contract['id']}/versions", headers=L2)).json()
+    assert [(v["contract_version"], v["change"], v["terms"]["value"]["amount"]) for v in versions] == [
+        (1, "drafted", "1000000.00"), (2, "amended", "1100000.00")]
+    assert versions[1]["amendment_id"] == amendment["amendment_id"]
+    again = await decide(client, contract, amendment, "rejected", L2, "changed my mind")
+    assert (again.status_code, rule_of(again)) == (409, "amendment-decided")
+
+
+async def test_amendments_are_escalated_rejected_or_withdrawn(client):
+    contract = await signed(client)
+    first = (await amend(client, contract, {"reason": "scope", "title": "Core and edge upgrade"})).json()
+    assert first["tier"] == "L1"
+    assert (await decide(client, contract, first, "approved", auth("ar-1", "approver_l1"))).status_code == 403
+    escalated = await decide(client, contract, first, "escalated", L1)
+    assert escalated.json()["tier"] == "L2"
+    silent = await decide(client, contract, first, "rejected", L2)
+    assert (silent.status_code, rule_of(silent)) == (422, "decision-comment-required")
+    rejected = await decide(client, contract, first, "rejected", L2, "not now")
+    assert [d["tier"] for d in rejected.json()["decisions"]] == ["L1", "L2"]
+
+    second = (await amend(client, contract, {"reason": "scope", "title": "Edge upgrade", "risk": "high"})).json()
+    assert second["tier"] == "L3"
+    withdrawn = await client.post(f"{API}/{contract['id']}/amendments/{second['amendment_id']}/withdraw",
+                                  headers=OWNER)
+    assert withdrawn.json()["status"] == "withdrawn"
+    listed = (await client.get(f"{API}/{contract['id']}/amendments", headers=OWNER)).json()
+    assert [a["status"] for a in listed] == ["rejected", "withdrawn"]
+    assert (await client.get(f"{API}/{contract['id']}", headers=OWNER)).json()["contract_version"] == 1
+
+
+@pytest.mark.parametrize(("body", "status", "rule_or_field"), [
+    ({"reason": "nothing", "title": "Core network upgrade"}, 422, "amendment-changes-nothing"),
+    ({"reason": "cut", "value": {"amount": "200000.00", "currency": "EUR"}}, 422, "amendment-value-already-invoiced"),
+    ({"reason": "dollars", "value": {"amount": "1000000.00", "currency": "USD"}}, 422, "amendment-currency-change"),
+    ({"reason": "split", "payment_terms": [
+        {"name": "advance", "percent": "20", "trigger": "signing", "due_days": 30},
+        {"name": "rest", "percent": "80", "trigger": "milestone", "milestone": "FAC", "due_days": 30}]},
+     422, "triggered-instalment-changed"),
+    ({"value": {"amount": "1100000.00", "currency": "EUR"}}, 422, "reason"),
+    ({"reason": "x", "risk": "extreme"}, 422, "risk"),
+])
+async def test_a_bad_amendment_names_the_field_or_rule(client, body, status, rule_or_field):
+    contract = await signed(client)
+    response = await amend(client, contract, body)
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert rule_or_field in (problem.get("rule"), *(e["field"] for e in problem.get("errors", [])))
+
+
+async def test_a_draft_is_not_amended(client):
+    contract = await draft(client)
+    response = await amend(client, contract, {"reason": "x", "title": "y"})
+    assert (response.status_code, rule_of(response)) == (409, "contract-not-active")
+
+
+async def test_a_verdict_on_a_version_that_changed_meanwhile_is_refused(client):
+    contract = await draft(client)
+    read = await client.get(f"{API}/{contract['id']}", headers=OWNER)
+    await client.patch(f"{API}/{contract['id']}", json={"title": "Core network upgrade, phase 1"},
+                       headers={**OWNER, "If-Match": read.headers["ETag"]})
+    stale = await client.post(f"{API}/{contract['id']}/reviews", json={**verdicts("legal"), "contract_version": 1},
+                              headers=REVIEWERS["legal"])
+    assert (stale.status_code, rule_of(stale)) == (409, "review-version-stale")
+    fresh = await client.post(f"{API}/{contract['id']}/reviews", json={**verdicts("legal"), "contract_version": 2},
+                              headers=REVIEWERS["legal"])
+    assert fresh.status_code == 200
+
+
+async def test_final_acceptance_follows_the_preliminary_one_of_the_agreed_type(client):
+    contract = await signed(client)
+    url = f"{API}/{contract['id']}/milestones"
+    pac, fac = (m["milestone_id"] for m in contract["milestones"])
+    too_early = await client.post(f"{url}/{fac}/accept", json={"accepted_on": "2027-09-02", "certificate_ref": "F"},
+                                  headers=FR)
+    assert (too_early.status_code, rule_of(too_early)) == (409, "preliminary-acceptance-pending")
+    wrong_type = await client.post(f"{url}/{pac}/accept", json={"accepted_on": "2027-03-02", "certificate_ref": "P",
+                                                                "acceptance_type": "final"}, headers=FR)
+    assert (wrong_type.status_code, rule_of(wrong_type)) == (422, "acceptance-type-mismatch")
+    right = await client.post(f"{url}/{pac}/accept", json={"accepted_on": "2027-03-02", "certificate_ref": "P",
+                                                           "acceptance_type": "preliminary"}, headers=FR)
+    assert right.status_code == 200
+    assert (await client.post(f"{url}/{fac}/accept", json={"accepted_on": "2027-09-02", "certificate_ref": "F"},
+                              headers=FR)).status_code == 200
+
+
+async def test_closure_through_kafka_whichever_condition_comes_last(make_database, kafka_bootstrap):
+    async with service_client(SPEC, await make_database("contracts_closure"), kafka_bootstrap,
+                              run_workers=True) as client:
+        paid_first, accepted_first = await signed(client), await signed(client)
+        await accept(client, accepted_first, 0)
+        await accept(client, accepted_first, 1)
+        await accept(client, paid_first, 0)
+
+        producer = make_producer(kafka_bootstrap)
+        await producer.start()
+        try:
+            for contract in (paid_first, accepted_first):
+                event = fully_paid(contract)
+                key, value, headers = Envelope(
+                    id=str(uuid.uuid4()), type=event.ce_type(), source="finance", subject=event.subject(),
+                    time=datetime.now(UTC), data=event.model_dump(mode="json")).to_kafka()
+                await producer.send_and_wait("ltc.finance", value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+        async def read(contract: dict[str, Any]) -> dict[str, Any]:
+            return (await client.get(f"{API}/{contract['id']}", headers=ADMIN)).json()
+
+        async with asyncio.timeout(60):
+            while not ((await read(paid_first))["fully_paid"] and (await read(accepted_first))["fully_paid"]):
+                await asyncio.sleep(0.2)
+        assert (await read(accepted_first))["status"] == "closed"
+        assert (await read(paid_first))["status"] == "active"
+        assert (await accept(client, paid_first, 1)).json()["status"] == "closed"
+        for contract in (paid_first, accepted_first):
+            types = [t for t, _ in await published(client, contract["id"])]
+            assert types.count("ltc.contract.closed.v1") == 1

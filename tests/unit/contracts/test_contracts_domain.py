@@ -5,11 +5,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from ltc.contracts.domain.model import (
+from ltc.contracts.domain.model import Contract, ContractStatus
+from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, Verdict
+from ltc.contracts.domain.values import (
     AcceptanceType,
     AgreedMilestone,
-    Contract,
-    ContractStatus,
     Milestone,
     MilestoneStatus,
     PaymentTerm,
@@ -44,9 +44,25 @@ def _draft(value: Money = Money(Decimal("1000000.00"), "EUR"), terms: list[Payme
                     payment_terms=terms, milestones=milestones, now=NOW)
 
 
+ALL_FUNCTIONS = tuple(ReviewFunction)
+
+
+def _passed_review(contract: Contract) -> Contract:
+    for function in ALL_FUNCTIONS:
+        contract.record_review(function=function, reviewer=f"{function.value}-reviewer",
+                               items=[ItemVerdict(item, Verdict.PASS) for item in CHECKLIST[function]], comment=None,
+                               required=ALL_FUNCTIONS, now=NOW)
+    return contract
+
+
+def _sign(contract: Contract, signatories: list[str] | None = None) -> None:
+    contract.sign(signatories=signatories or ["Li Wei (ACME)", "Zhang San (us)"], signed_on=SIGNED_ON,
+                  required_reviews=ALL_FUNCTIONS, now=NOW)
+
+
 def _active(**kwargs) -> Contract:
-    contract = _draft(**kwargs)
-    contract.sign(signatories=["Li Wei (ACME)", "Zhang San (us)"], signed_on=SIGNED_ON)
+    contract = _passed_review(_draft(**kwargs))
+    _sign(contract)
     contract.events.clear()
     return contract
 
@@ -88,9 +104,9 @@ def test_a_zero_value_is_refused():
 
 
 def test_signing_activates_and_publishes_the_payment_schedule_with_milestone_ids():
-    contract = _draft()
+    contract = _passed_review(_draft())
     contract.events.clear()
-    contract.sign(signatories=["Li Wei (ACME)", "Zhang San (us)"], signed_on=SIGNED_ON)
+    _sign(contract)
     assert contract.status is ContractStatus.ACTIVE
     assert contract.signed_on == SIGNED_ON
     [signed] = contract.events
@@ -117,15 +133,15 @@ def test_the_schedule_adds_up_exactly_to_the_value_when_shares_do_not_divide_it(
 def test_only_a_draft_is_signed():
     contract = _active()
     with pytest.raises(DomainError) as failure:
-        contract.sign(signatories=["A", "B"], signed_on=SIGNED_ON)
+        _sign(contract, ["A", "B"])
     assert failure.value.rule == "contract-not-draft"
 
 
 @pytest.mark.parametrize("signatories", [["Li Wei"], ["Li Wei", "li wei "], ["Li Wei", "  "]])
 def test_signing_needs_two_different_signatories(signatories):
-    contract = _draft()
+    contract = _passed_review(_draft())
     with pytest.raises(RuleViolation) as failure:
-        contract.sign(signatories=signatories, signed_on=SIGNED_ON)
+        _sign(contract, signatories)
     assert failure.value.rule == "signatories-both-sides"
     assert contract.status is ContractStatus.DRAFT
 
@@ -217,4 +233,4 @@ def test_value_objects_round_trip_through_json():
     contract = _active()
     _accept(contract, contract.milestones[0])
     assert [Milestone.from_json(m.to_json()) for m in contract.milestones] == contract.milestones
-    assert [PaymentTerm.from_json(t.to_json()) for t in TERMS] == TERMS
+    assert [PaymentTerm.from_json(t.to_json()) for t in contract.payment_terms] == contract.payment_terms

@@ -1,13 +1,18 @@
-"""Command and event handlers: load → domain → unit of work commit."""
+"""Command and event handlers: load → authorise → domain → audit → unit of work commit."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 from ltc.contracts.adapters import repository
-from ltc.contracts.domain.model import AcceptanceType, AgreedMilestone, Contract, PaymentTerm, Trigger
+from ltc.contracts.domain.amendment import Amendment, DecisionOutcome
+from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, TermChanges
+from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
+from ltc.contracts.domain.review import ItemVerdict, ReviewFunction
+from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm, Trigger
 from ltc.shared.api import check_if_match
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
@@ -15,68 +20,150 @@ from ltc.shared.errors import DomainError, NotFound, ProblemError, RuleViolation
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
-from ltc.shared.money import MoneyError
+from ltc.shared.money import Money, MoneyError
 
-# Roles that follow every contract through execution; an AR sees only the contracts they own.
+REVIEWER_ROLES = {
+    ReviewFunction.COMMERCIAL: Role.REVIEWER_COMMERCIAL,
+    ReviewFunction.LEGAL: Role.REVIEWER_LEGAL,
+    ReviewFunction.FINANCE: Role.REVIEWER_FINANCE,
+    ReviewFunction.DELIVERY: Role.REVIEWER_DELIVERY,
+}
+APPROVER_ROLES = {Tier.L1: Role.APPROVER_L1, Tier.L2: Role.APPROVER_L2, Tier.L3: Role.APPROVER_L3}
+
+# Roles that follow every contract (review, execution, approval, finance, ERP); an AR sees only
+# the contracts they own.
 READ_ALL_ROLES = (
-    Role.ADMIN, Role.INTEGRATION, Role.FR, Role.FINANCE,
-    Role.REVIEWER_LEGAL, Role.REVIEWER_FINANCE, Role.REVIEWER_COMMERCIAL, Role.REVIEWER_DELIVERY,
+    Role.ADMIN, Role.INTEGRATION, Role.FR, Role.FINANCE, *REVIEWER_ROLES.values(), *APPROVER_ROLES.values(),
 )
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC)
+
+
+def today() -> date:
+    return now().date()
 
 
 def may_see(principal: Principal, owner: str) -> bool:
     return principal.sub == owner or principal.has_any(*READ_ALL_ROLES)
 
 
-def may_sign(principal: Principal, owner: str) -> bool:
-    """The owning AR signs for the sales side; admins may act for anyone."""
-    return principal.sub == owner or principal.has_any(Role.ADMIN)
-
-
-async def _contract_to_sign(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID) -> Contract:
-    contract = await repository.get_contract(uow.session, contract_id, for_update=True)
+def _owners_contract(principal: Principal, contract: Contract, doing: str) -> Contract:
+    """The owning AR acts for the sales side; admins may act for anyone."""
     if not may_see(principal, contract.owner):
-        raise NotFound("contract", contract_id)  # never confirm that someone else's contract exists
-    if not may_sign(principal, contract.owner):
-        raise ProblemError(403, "not-contract-owner", "Forbidden", "only the contract's owner or an admin signs it")
+        raise NotFound("contract", contract.id)  # never confirm that someone else's contract exists
+    if principal.sub != contract.owner and not principal.has_any(Role.ADMIN):
+        raise ProblemError(403, "not-contract-owner", "Forbidden", f"only the contract's owner or an admin {doing}")
     return contract
 
 
+async def _load(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID, if_match: str | None, *,
+                required: bool) -> Contract:
+    """The contract to change, locked; the caller's read version is checked only once it may see it."""
+    contract = await repository.get_contract(uow.session, contract_id, for_update=True)
+    if not may_see(principal, contract.owner):
+        raise NotFound("contract", contract_id)
+    check_if_match(if_match, contract.version, required=required)
+    return contract
+
+
+async def _audit(uow: UnitOfWork, contract: Contract, principal_or_source: str, action: str, at: datetime,
+                 **details: Any) -> None:
+    await repository.audit(uow.session, contract.id, action=action, actor=principal_or_source, at=at,
+                           details=_jsonable(details))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    return str(value)
+
+
+# --- drafts ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class SignContract:
-    contract_id: uuid.UUID
-    signatories: list[str]
-    signed_on: date
-    if_match: str | None
+class Terms:
+    """Terms as a request states them (instalments without amounts, milestones without ids)."""
+
+    value: Money | None = None
+    line_items: list[LineItem] | None = None
+    payment_terms: list[PaymentTerm] | None = None
+    milestones: list[AgreedMilestone] | None = None
+    legal_terms: LegalTerms | None = None
 
 
-async def sign_contract(uow: UnitOfWork, cmd: SignContract, principal: Principal) -> None:
-    contract = await _contract_to_sign(uow, principal, cmd.contract_id)
-    check_if_match(cmd.if_match, contract.version, required=False)
-    contract.sign(signatories=cmd.signatories, signed_on=cmd.signed_on)
+@dataclass(frozen=True)
+class CreateDraft:
+    opportunity_id: uuid.UUID
+    lead_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    account_name: str
+    title: str
+    fr_owner: str | None
+    value: Money
+    line_items: list[LineItem]
+    payment_terms: list[PaymentTerm]
+    milestones: list[AgreedMilestone]
+    legal_terms: LegalTerms
+
+
+async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal, contract_id: uuid.UUID) -> None:
+    """A draft by its AR, e.g. for an opportunity won before it was tracked here; still one per opportunity."""
+    if await repository.find_by_opportunity(uow.session, cmd.opportunity_id) is not None:
+        raise DomainError("contract-exists-for-opportunity",
+                          f"opportunity {cmd.opportunity_id} already has its contract")
+    at = now()
+    contract = Contract(id=contract_id, opportunity_id=cmd.opportunity_id, lead_id=cmd.lead_id,
+                        account_id=cmd.account_id, account_name=cmd.account_name, title=cmd.title,
+                        owner=principal.sub, value=cmd.value, payment_terms=cmd.payment_terms,
+                        milestones=cmd.milestones, line_items=cmd.line_items, legal_terms=cmd.legal_terms,
+                        fr_owner=cmd.fr_owner, now=at)
+    uow.session.add(contract)
+    await repository.add_version(uow.session, contract, change="drafted", by=principal.sub, at=at)
+    await _audit(uow, contract, principal.sub, "drafted", at, via="rest")
     await uow.commit()
 
 
 @dataclass(frozen=True)
-class AcceptMilestone:
+class EditDraft:
     contract_id: uuid.UUID
-    milestone_id: uuid.UUID
-    accepted_on: date
-    certificate_ref: str
     if_match: str | None
+    fields: set[str]  # which parts the request sent: an absent one stays, a sent null clears fr_owner
+    title: str | None = None
+    account_name: str | None = None
+    fr_owner: str | None = None
+    terms: Terms = Terms()
 
 
-async def accept_milestone(uow: UnitOfWork, cmd: AcceptMilestone, principal: Principal) -> None:
-    """Any FR may record an acceptance until contracts know their FR (a later issue)."""
-    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
-    check_if_match(cmd.if_match, contract.version, required=False)
-    contract.accept_milestone(cmd.milestone_id, accepted_on=cmd.accepted_on, certificate_ref=cmd.certificate_ref,
-                              now=_now())
-    await uow.commit()
+async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> None:
+    """Edit a draft (a new version, resetting the review); on a signed contract only the FR changes."""
+    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.if_match, required=True),
+                                "edits it")
+    at = now()
+    terms_sent = cmd.fields - {"fr_owner"}
+    changed = False
+    if terms_sent:
+        t = cmd.terms
+        changed = contract.edit(DraftChanges(title=cmd.title, account_name=cmd.account_name, value=t.value,
+                                             line_items=t.line_items, payment_terms=t.payment_terms,
+                                             milestones=t.milestones, legal_terms=t.legal_terms), now=at)
+        if changed:
+            await repository.add_version(uow.session, contract, change="edited", by=principal.sub, at=at)
+    if "fr_owner" in cmd.fields and cmd.fr_owner != contract.fr_owner:
+        contract.assign_fr(cmd.fr_owner, now=at)
+        changed = True
+    if changed:
+        await _audit(uow, contract, principal.sub, "edited", at, fields=sorted(cmd.fields),
+                     contract_version=contract.contract_version)
+        await uow.commit()
 
 
 async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: Envelope) -> None:
@@ -88,7 +175,8 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
         value = terms.value.to_money()
     except MoneyError as exc:
         raise RuleViolation("commercial-terms-inconsistent", f"the contract value is not valid money: {exc}") from None
-    uow.session.add(Contract(
+    at = now()
+    contract = Contract(
         id=uuid.uuid4(), opportunity_id=event.opportunity_id, lead_id=event.lineage.lead_id,
         account_id=event.account_id, account_name=event.account_name, title=event.title, owner=event.owner,
         value=value,
@@ -96,8 +184,174 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
                                    due_days=t.due_days) for t in terms.payment_terms],
         milestones=[AgreedMilestone(name=m.name, planned_date=m.planned_date,
                                     acceptance_type=AcceptanceType(m.acceptance_type)) for m in terms.milestones],
-        now=_now(),
-    ))
+        now=at,
+    )
+    uow.session.add(contract)
+    source = f"{envelope.source}:{envelope.type}"
+    await repository.add_version(uow.session, contract, change="drafted", by=source, at=at)
+    await _audit(uow, contract, source, "drafted", at, event_id=envelope.id)
+
+
+# --- quality review and signing --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordReview:
+    contract_id: uuid.UUID
+    function: ReviewFunction
+    items: list[ItemVerdict]
+    comment: str | None
+    reviewed_version: int | None = None
+
+
+async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal) -> None:
+    if not principal.has_any(REVIEWER_ROLES[cmd.function]):
+        raise ProblemError(403, "reviewer-wrong-function", "Forbidden",
+                           f"the {cmd.function.value} review needs the role {REVIEWER_ROLES[cmd.function].value}")
+    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
+    policy, _ = await repository.get_policy(uow.session)
+    at = now()
+    record = contract.record_review(function=cmd.function, reviewer=principal.sub, items=cmd.items,
+                                    comment=cmd.comment, required=policy.required_functions(contract.value), now=at,
+                                    reviewed_version=cmd.reviewed_version)
+    await _audit(uow, contract, principal.sub, "reviewed", at, function=cmd.function.value,
+                 outcome="passed" if record.passed else "failed", contract_version=contract.contract_version,
+                 items=list(record.items))
+    await uow.commit()
+
+
+@dataclass(frozen=True)
+class SignContract:
+    contract_id: uuid.UUID
+    signatories: list[str]
+    signed_on: date
+    if_match: str | None
+
+
+async def sign_contract(uow: UnitOfWork, cmd: SignContract, principal: Principal) -> None:
+    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.if_match, required=False),
+                                "signs it")
+    policy, _ = await repository.get_policy(uow.session)
+    at = now()
+    contract.sign(signatories=cmd.signatories, signed_on=cmd.signed_on,
+                  required_reviews=policy.required_functions(contract.value), now=at)
+    await _audit(uow, contract, principal.sub, "signed", at, signatories=cmd.signatories, signed_on=cmd.signed_on,
+                 contract_version=contract.contract_version)
+    await uow.commit()
+
+
+# --- execution ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MilestoneStep:
+    """Start, delivery or acceptance of a milestone on a date."""
+
+    contract_id: uuid.UUID
+    milestone_id: uuid.UUID
+    step: Literal["started", "delivered", "accepted"]
+    on: date
+    if_match: str | None
+    certificate_ref: str | None = None
+    acceptance_type: AcceptanceType | None = None
+
+
+async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: Principal) -> None:
+    """The FR running the milestone records it; a milestone nobody was assigned is any FR's."""
+    contract = await _load(uow, principal, cmd.contract_id, cmd.if_match, required=False)
+    runner = contract.milestone_owner(cmd.milestone_id)
+    if runner is not None and runner != principal.sub and not principal.has_any(Role.ADMIN):
+        raise ProblemError(403, "not-milestone-owner", "Forbidden", f"this milestone is run by {runner}")
+    at = now()
+    if cmd.step == "started":
+        contract.start_milestone(cmd.milestone_id, started_on=cmd.on, now=at)
+    elif cmd.step == "delivered":
+        contract.deliver_milestone(cmd.milestone_id, delivered_on=cmd.on, now=at)
+    else:
+        contract.accept_milestone(cmd.milestone_id, accepted_on=cmd.on, certificate_ref=cmd.certificate_ref or "",
+                                  acceptance_type=cmd.acceptance_type, now=at)
+    await _audit(uow, contract, principal.sub, f"milestone_{cmd.step}", at, milestone_id=cmd.milestone_id, on=cmd.on,
+                 certificate_ref=cmd.certificate_ref)
+    if contract.status is ContractStatus.CLOSED:
+        await _audit(uow, contract, principal.sub, "closed", at, by="last acceptance, after full payment")
+    await uow.commit()
+
+
+# --- amendments -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestAmendment:
+    contract_id: uuid.UUID
+    reason: str
+    risk: Risk
+    title: str | None
+    terms: Terms
+
+
+async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: Principal,
+                            amendment_id: uuid.UUID) -> None:
+    contract = _owners_contract(principal, await repository.get_contract(uow.session, cmd.contract_id,
+                                                                          for_update=True), "amends it")
+    policy, _ = await repository.get_policy(uow.session)
+    at = now()
+    t = cmd.terms
+    amendment = contract.request_amendment(
+        amendment_id=amendment_id, reason=cmd.reason, declared_risk=cmd.risk, requested_by=principal.sub,
+        changes=TermChanges(title=cmd.title, value=t.value, line_items=t.line_items, payment_terms=t.payment_terms,
+                            milestones=t.milestones, legal_terms=t.legal_terms),
+        policy=policy, today=at.date(), now=at)
+    await _audit(uow, contract, principal.sub, "amendment_requested", at, amendment_id=amendment_id,
+                 kinds=list(amendment.kinds), risk=amendment.risk.value, tier=amendment.tier.value)
+    await uow.commit()
+
+
+@dataclass(frozen=True)
+class DecideAmendment:
+    contract_id: uuid.UUID
+    amendment_id: uuid.UUID
+    outcome: DecisionOutcome
+    comment: str | None
+
+
+async def decide_amendment(uow: UnitOfWork, cmd: DecideAmendment, principal: Principal) -> Amendment:
+    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
+    at = now()
+    tiers = {tier for tier, role in APPROVER_ROLES.items() if principal.has_any(role)}
+    decided = contract.decide_amendment(cmd.amendment_id, outcome=cmd.outcome, decider=principal.sub,
+                                        decider_tiers=tiers, comment=cmd.comment, today=at.date(), now=at)
+    if decided.applied_version is not None:
+        await repository.add_version(uow.session, contract, change="amended", by=principal.sub, at=at,
+                                     reason=decided.reason, amendment_id=decided.amendment_id)
+    await _audit(uow, contract, principal.sub, f"amendment_{cmd.outcome.value}", at, amendment_id=cmd.amendment_id,
+                 tier=decided.decisions[-1].tier.value, comment=cmd.comment,
+                 contract_version=contract.contract_version)
+    await uow.commit()
+    return decided
+
+
+async def withdraw_amendment(uow: UnitOfWork, contract_id: uuid.UUID, amendment_id: uuid.UUID,
+                             principal: Principal) -> None:
+    contract = _owners_contract(principal, await repository.get_contract(uow.session, contract_id, for_update=True),
+                                "withdraws its amendments")
+    at = now()
+    contract.withdraw_amendment(amendment_id, now=at)
+    await _audit(uow, contract, principal.sub, "amendment_withdrawn", at, amendment_id=amendment_id)
+    await uow.commit()
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+async def update_policy(uow: UnitOfWork, policy: ContractPolicy, if_match: str | None, principal: Principal) -> None:
+    _, version = await repository.get_policy(uow.session)
+    check_if_match(if_match, version, required=True)
+    if not await repository.save_policy(uow.session, policy, expected_version=version, by=principal.sub, at=now()):
+        raise ProblemError(412, "stale-etag", "Precondition failed", "the policy changed meanwhile; read it again")
+    await uow.commit()
+
+
+# --- closure --------------------------------------------------------------------------------
 
 
 async def on_contract_fully_paid(uow: UnitOfWork, event: ContractFullyPaid, envelope: Envelope) -> None:
@@ -106,4 +360,12 @@ async def on_contract_fully_paid(uow: UnitOfWork, event: ContractFullyPaid, enve
         # Finance learns of contracts only from `contract.signed`: an unknown one is a broken flow
         # for an operator to see on the dead-letter topic, not something to skip.
         raise DomainError("unknown-contract", f"no contract {event.contract_id} to record as fully paid")
-    contract.record_fully_paid(fully_paid_on=event.fully_paid_on, now=_now())
+    if contract.fully_paid:
+        return
+    at = now()
+    contract.record_fully_paid(fully_paid_on=event.fully_paid_on, now=at)
+    source = f"{envelope.source}:{envelope.type}"
+    await _audit(uow, contract, source, "fully_paid", at, fully_paid_on=event.fully_paid_on, event_id=envelope.id)
+    if contract.status is ContractStatus.CLOSED:
+        await _audit(uow, contract, source, "closed", at, by="full payment, after every acceptance")
+

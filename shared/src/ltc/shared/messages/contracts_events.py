@@ -7,16 +7,19 @@ from typing import ClassVar, Literal
 from uuid import UUID
 
 from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class InstalmentPayload(BaseModel):
     name: str
     percent: DecimalStr
     amount: MoneyPayload
-    trigger: Literal["signing", "milestone"]
+    trigger: Literal["signing", "milestone", "date"]
     milestone_id: UUID | None = None
     due_days: int
+    # The trigger date of a `date` instalment; left out of the others, whose payloads stay as
+    # they were before date triggers existed.
+    due_date: date | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ContractMilestonePayload(BaseModel):

@@ -5,21 +5,27 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ltc.contracts.domain.model import Contract, ContractStatus, Milestone, PaymentTerm
+from ltc.contracts.domain.amendment import Amendment
+from ltc.contracts.domain.model import Contract, ContractStatus
+from ltc.contracts.domain.review import ReviewRecord
+from ltc.contracts.domain.values import LegalTerms, LineItem, Milestone, PaymentTerm
 from ltc.shared.db import map_aggregate
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     Dialect,
     Enum,
+    Identity,
     Index,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
@@ -57,6 +63,32 @@ class MilestoneList(_ValueList):
     value_type = Milestone
 
 
+class LineItemList(_ValueList):
+    cache_ok = True
+    value_type = LineItem
+
+
+class ReviewList(_ValueList):
+    cache_ok = True
+    value_type = ReviewRecord
+
+
+class AmendmentList(_ValueList):
+    cache_ok = True
+    value_type = Amendment
+
+
+class LegalTermsJson(TypeDecorator[LegalTerms]):
+    impl = JSONB
+    cache_ok = True
+
+    def process_bind_param(self, value: LegalTerms | None, dialect: Dialect) -> dict[str, Any] | None:
+        return None if value is None else value.to_json()
+
+    def process_result_value(self, value: dict[str, Any] | None, dialect: Dialect) -> LegalTerms:
+        return LegalTerms.from_json(value)
+
+
 def _enum(cls: type) -> Enum:
     return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
@@ -74,6 +106,12 @@ contracts = Table(
     Column("value_currency", String(3), nullable=False),
     Column("payment_terms", PaymentTermList, nullable=False),
     Column("milestones", MilestoneList, nullable=False),
+    Column("line_items", LineItemList, nullable=False),
+    Column("legal_terms", LegalTermsJson, nullable=False),
+    Column("fr_owner", String(200), index=True),
+    Column("contract_version", Integer, nullable=False),
+    Column("reviews", ReviewList, nullable=False),
+    Column("amendments", AmendmentList, nullable=False),
     Column("status", _enum(ContractStatus), nullable=False, index=True),
     Column("signatories", JSONB, nullable=False),
     Column("signed_on", Date),
@@ -81,10 +119,46 @@ contracts = Table(
     Column("fully_paid_on", Date),
     Column("closed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
     # One contract per won opportunity, whatever the number of deliveries of `opportunity.won`.
     Index("ux_contracts_opportunity_id", "opportunity_id", unique=True),
 )
+
+# Every version of a contract's terms, as it was: drafted, edited, amended.
+contract_versions = Table(
+    "contract_versions", metadata,
+    Column("contract_id", UUID(as_uuid=True), primary_key=True),
+    Column("contract_version", Integer, primary_key=True),
+    Column("terms", JSONB, nullable=False),
+    Column("change", String(40), nullable=False),
+    Column("reason", Text),
+    Column("amendment_id", UUID(as_uuid=True)),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who did what to a contract, when: append-only.
+contract_audit = Table(
+    "contract_audit", metadata,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("contract_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("action", String(60), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("details", JSONB, nullable=False),
+)
+
+# What the admin configured (review tiers, decision-tier authority, at-risk window): one row
+# per version, the highest in force, the others its audit trail.
+contract_policy = Table(
+    "contract_policy", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 
 @functools.cache
 def start_mappers() -> None:

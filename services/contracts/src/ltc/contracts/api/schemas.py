@@ -1,54 +1,264 @@
-"""Request and response bodies, named by role (`SignRequest`, `ContractRead`, ...)."""
+"""Request and response bodies, named by role (`ContractCreate`, `ContractRead`, ...)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from ltc.contracts.domain.model import AcceptanceType, Contract, ContractStatus, MilestoneStatus, Trigger
+from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome, Terms
+from ltc.contracts.domain.model import Contract, ContractStatus, Health
+from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
+from ltc.contracts.domain.review import ItemVerdict, ReviewFunction, ReviewStatus, Verdict
+from ltc.contracts.domain.values import (
+    AcceptanceType,
+    AgreedMilestone,
+    LegalTerms,
+    LineItem,
+    Milestone,
+    MilestoneStatus,
+    PaymentTerm,
+    Trigger,
+)
 from ltc.shared.messages import MoneyPayload
-from ltc.shared.messages.base import DecimalStr
+from ltc.shared.messages.base import CurrencyCode, DecimalStr
+from ltc.shared.money import Money
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Percent = Annotated[DecimalStr, Field(gt=0, le=100)]
+Share = Annotated[DecimalStr, Field(ge=0, le=100)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SignRequest(_Strict):
-    signatories: list[Name] = Field(min_length=2, max_length=20,
-                                    description="who signed, for both sides: the customer's and ours")
-    signed_on: date
+# --- terms ----------------------------------------------------------------------------------
 
 
-class AcceptMilestoneRequest(_Strict):
-    accepted_on: date
-    certificate_ref: Name = Field(description="reference of the customer's acceptance certificate")
+class PaymentTermWrite(_Strict):
+    name: Name
+    percent: Percent
+    trigger: Trigger
+    milestone: Name | None = Field(default=None, description="the milestone whose acceptance triggers it")
+    due_days: int = Field(ge=0, le=3650, description="days from the trigger to the invoice's due date")
+    due_date: date | None = Field(default=None, description="the trigger date of a `date` instalment")
+
+    def to_domain(self) -> PaymentTerm:
+        return PaymentTerm(self.name, self.percent, self.trigger, self.milestone, self.due_days, self.due_date)
+
+
+class MilestoneWrite(_Strict):
+    name: Name
+    planned_date: date
+    acceptance_type: AcceptanceType
+    owner: Name | None = Field(default=None, description="the FR who runs it (else the contract's FR)")
+
+    def to_domain(self) -> AgreedMilestone:
+        return AgreedMilestone(self.name, self.planned_date, self.acceptance_type, self.owner)
+
+
+class LineItemWrite(_Strict):
+    description: Text
+    quantity: Annotated[DecimalStr, Field(gt=0)]
+    unit_price: Annotated[DecimalStr, Field(ge=0)] = Field(description="in the contract's currency")
+
+    def to_domain(self) -> LineItem:
+        return LineItem(self.description, self.quantity, self.unit_price)
+
+
+class LegalTermsWrite(_Strict):
+    warranty_months: int | None = Field(default=None, ge=0, le=600)
+    liquidated_damages_percent_per_week: Share | None = Field(default=None,
+                                                              description="of the value, per week of delay")
+    liquidated_damages_cap_percent: Share | None = None
+    liability_cap_percent: Share | None = None
+    acceptance_criteria: Text | None = None
+    governing_law: Name | None = None
+
+    def to_domain(self) -> LegalTerms:
+        return LegalTerms(**self.model_dump())
+
+
+class _TermsWrite(_Strict):
+    def terms(self) -> dict[str, Any]:
+        """The terms the request sent, as domain values; an absent part is None (unchanged)."""
+        sent = self.model_fields_set
+        value = getattr(self, "value", None)
+        return {
+            "value": value.to_money() if value is not None else None,
+            "line_items": [i.to_domain() for i in self.line_items] if "line_items" in sent else None,
+            "payment_terms": [t.to_domain() for t in self.payment_terms]
+            if "payment_terms" in sent and self.payment_terms is not None else None,
+            "milestones": [m.to_domain() for m in self.milestones]
+            if "milestones" in sent and self.milestones is not None else None,
+            "legal_terms": self.legal_terms.to_domain() if "legal_terms" in sent and self.legal_terms else None,
+        }
+
+
+class ContractCreate(_Strict):
+    opportunity_id: UUID
+    lead_id: UUID | None = None
+    account_id: UUID | None = None
+    account_name: Name
+    title: Name
+    fr_owner: Name | None = None
+    value: MoneyPayload
+    line_items: list[LineItemWrite] = Field(default_factory=list, max_length=500)
+    payment_terms: list[PaymentTermWrite] = Field(min_length=1, max_length=50)
+    milestones: list[MilestoneWrite] = Field(default_factory=list, max_length=100)
+    legal_terms: LegalTermsWrite = Field(default_factory=LegalTermsWrite)
+
+
+class ContractUpdate(_TermsWrite):
+    """Only the parts sent change; on a signed contract only `fr_owner` may be sent."""
+
+    account_name: Name | None = None
+    title: Name | None = None
+    fr_owner: Name | None = None
+    value: MoneyPayload | None = None
+    line_items: list[LineItemWrite] | None = Field(default=None, max_length=500)
+    payment_terms: list[PaymentTermWrite] | None = Field(default=None, min_length=1, max_length=50)
+    milestones: list[MilestoneWrite] | None = Field(default=None, max_length=100)
+    legal_terms: LegalTermsWrite | None = None
+
+
+class AmendmentCreate(_TermsWrite):
+    """The changes proposed; parts not sent stay as they are."""
+
+    reason: Text
+    risk: Risk = Field(default=Risk.LOW, description="the requester's view; the service raises it where the "
+                                                     "change weighs on cash or delivery")
+    title: Name | None = None
+    value: MoneyPayload | None = None
+    line_items: list[LineItemWrite] | None = Field(default=None, max_length=500)
+    payment_terms: list[PaymentTermWrite] | None = Field(default=None, min_length=1, max_length=50)
+    milestones: list[MilestoneWrite] | None = Field(default=None, max_length=100)
+    legal_terms: LegalTermsWrite | None = None
 
 
 class PaymentTermRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     name: str
     percent: DecimalStr
+    amount: MoneyPayload | None
     trigger: Trigger
     milestone: str | None = Field(description="name of the milestone whose acceptance triggers the instalment")
     due_days: int
+    due_date: date | None
+
+    @classmethod
+    def of(cls, term: PaymentTerm, currency: str) -> PaymentTermRead:
+        amount = None if term.amount is None else MoneyPayload.of(Money(term.amount, currency))
+        return cls(name=term.name, percent=term.percent, amount=amount, trigger=term.trigger,
+                   milestone=term.milestone, due_days=term.due_days, due_date=term.due_date)
+
+
+class LineItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    description: str
+    quantity: DecimalStr
+    unit_price: DecimalStr
+    amount: DecimalStr
+
+
+class LegalTermsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    warranty_months: int | None
+    liquidated_damages_percent_per_week: DecimalStr | None
+    liquidated_damages_cap_percent: DecimalStr | None
+    liability_cap_percent: DecimalStr | None
+    acceptance_criteria: str | None
+    governing_law: str | None
 
 
 class MilestoneRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     milestone_id: UUID
     name: str
     planned_date: date
     acceptance_type: AcceptanceType
+    owner: str | None
     status: MilestoneStatus
+    started_on: date | None
+    delivered_on: date | None
     accepted_on: date | None
     certificate_ref: str | None
+    late: bool = Field(description="past its planned date without acceptance, as of the view's date")
+
+    @classmethod
+    def of(cls, milestone: Milestone, as_of: date) -> MilestoneRead:
+        fields = {name: getattr(milestone, name) for name in cls.model_fields if name != "late"}
+        return cls(**fields, late=milestone.is_late(as_of))
+
+
+# --- review ---------------------------------------------------------------------------------
+
+
+class ItemVerdictWrite(_Strict):
+    item: Name
+    verdict: Verdict
+    comment: Text | None = None
+
+    def to_domain(self) -> ItemVerdict:
+        return ItemVerdict(self.item, self.verdict, self.comment)
+
+
+class ReviewCreate(_Strict):
+    function: ReviewFunction
+    contract_version: int | None = Field(default=None, description="the version reviewed; refused (409) if the "
+                                                                   "draft has changed since")
+    items: list[ItemVerdictWrite] = Field(min_length=1, max_length=20,
+                                          description="one verdict per item of the function's checklist")
+    comment: Text | None = None
+
+
+class ItemVerdictRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    item: str
+    verdict: Verdict
+    comment: str | None
+
+
+class ReviewRecordRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    review_id: UUID
+    function: ReviewFunction
+    contract_version: int
+    reviewer: str
+    passed: bool
+    items: list[ItemVerdictRead]
+    comment: str | None
+    reviewed_at: datetime
+
+
+class ReviewRead(BaseModel):
+    contract_version: int = Field(description="the version under review (an edit starts a new one); once "
+                                              "signed, the version that was signed")
+    status: ReviewStatus
+    required: list[ReviewFunction]
+    outstanding: list[ReviewFunction]
+    failed: list[ReviewFunction]
+    verdicts: list[ReviewRecordRead] = Field(description="the verdict that counts, per function, on this version")
+
+    @classmethod
+    def of(cls, contract: Contract, policy: ContractPolicy) -> ReviewRead:
+        state = contract.review(policy.required_functions(contract.value))
+        return cls(contract_version=state.contract_version, status=state.status, required=list(state.required),
+                   outstanding=list(state.outstanding), failed=list(state.failed),
+                   verdicts=[ReviewRecordRead.model_validate(r) for r in state.verdicts.values()])
+
+
+class ReviewHistoryRead(ReviewRead):
+    checklist: dict[ReviewFunction, list[str]]
+    history: list[ReviewRecordRead] = Field(description="every verdict ever recorded, oldest first")
+
+
+# --- contract -------------------------------------------------------------------------------
 
 
 class ContractRead(BaseModel):
@@ -59,24 +269,213 @@ class ContractRead(BaseModel):
     account_name: str
     title: str
     owner: str
+    fr_owner: str | None
     value: MoneyPayload
+    line_items: list[LineItemRead]
     payment_terms: list[PaymentTermRead]
     milestones: list[MilestoneRead]
+    legal_terms: LegalTermsRead
     status: ContractStatus
+    contract_version: int
+    review: ReviewRead
+    health: Health | None = Field(description="of a contract in execution, as of today")
+    late_milestones: int
+    pending_amendment_id: UUID | None
     signatories: list[str]
     signed_on: date | None
     fully_paid: bool
     fully_paid_on: date | None
     closed_at: datetime | None
     created_at: datetime
-    version: int
+    updated_at: datetime
+    version: int = Field(description="the row version behind the ETag")
 
     @classmethod
-    def of(cls, contract: Contract) -> ContractRead:
-        nested = ("value", "payment_terms", "milestones")
-        data = {name: getattr(contract, name) for name in cls.model_fields if name not in nested}
+    def of(cls, contract: Contract, policy: ContractPolicy, as_of: date) -> ContractRead:
+        computed = ("value", "line_items", "payment_terms", "milestones", "legal_terms", "review", "health",
+                    "late_milestones", "pending_amendment_id")
+        data = {name: getattr(contract, name) for name in cls.model_fields if name not in computed}
+        pending = next((a.amendment_id for a in contract.amendments if a.status is AmendmentStatus.PENDING), None)
         return cls(
             **data, value=MoneyPayload.of(contract.value),
-            payment_terms=[PaymentTermRead.model_validate(t) for t in contract.payment_terms],
-            milestones=[MilestoneRead.model_validate(m) for m in contract.milestones],
+            line_items=[LineItemRead.model_validate(i) for i in contract.line_items],
+            payment_terms=[PaymentTermRead.of(t, contract.value_currency) for t in contract.payment_terms],
+            milestones=[MilestoneRead.of(m, as_of) for m in contract.milestones],
+            legal_terms=LegalTermsRead.model_validate(contract.legal_terms),
+            review=ReviewRead.of(contract, policy), health=contract.health(as_of, policy.at_risk_days),
+            late_milestones=len(contract.late_milestones(as_of)), pending_amendment_id=pending,
         )
+
+
+class SignRequest(_Strict):
+    signatories: list[Name] = Field(min_length=2, max_length=20,
+                                    description="who signed, for both sides: the customer's and ours")
+    signed_on: date
+
+
+class StartMilestoneRequest(_Strict):
+    started_on: date
+
+
+class DeliverMilestoneRequest(_Strict):
+    delivered_on: date
+
+
+class AcceptMilestoneRequest(_Strict):
+    accepted_on: date
+    certificate_ref: Name = Field(description="reference of the customer's acceptance certificate")
+    acceptance_type: AcceptanceType | None = Field(default=None, description="checked against the milestone's")
+
+
+class HealthRead(BaseModel):
+    contract_id: UUID
+    as_of: date
+    status: ContractStatus
+    health: Health | None
+    late: list[MilestoneRead]
+    at_risk: list[MilestoneRead]
+    at_risk_days: int = Field(description="a milestone not delivered within this many days of its date is at risk")
+
+
+class LateMilestoneRead(MilestoneRead):
+    contract_id: UUID
+    contract_title: str
+    account_name: str
+    days_late: int
+
+
+# --- amendments and versions ----------------------------------------------------------------
+
+
+class TermsRead(BaseModel):
+    title: str
+    value: MoneyPayload
+    line_items: list[LineItemRead]
+    payment_terms: list[PaymentTermRead]
+    milestones: list[MilestoneWrite]
+    legal_terms: LegalTermsRead
+
+    @classmethod
+    def of(cls, terms: Terms) -> TermsRead:
+        return cls(title=terms.title, value=MoneyPayload(amount=terms.value_amount, currency=terms.currency),
+                   line_items=[LineItemRead.model_validate(i) for i in terms.line_items],
+                   payment_terms=[PaymentTermRead.of(t, terms.currency) for t in terms.payment_terms],
+                   milestones=[MilestoneWrite(name=m.name, planned_date=m.planned_date,
+                                              acceptance_type=m.acceptance_type, owner=m.owner)
+                               for m in terms.milestones],
+                   legal_terms=LegalTermsRead.model_validate(terms.legal_terms))
+
+
+class DecisionCreate(_Strict):
+    outcome: DecisionOutcome
+    comment: Text | None = None
+
+
+class DecisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tier: Tier
+    outcome: DecisionOutcome
+    decider: str
+    comment: str | None
+    decided_at: datetime
+
+
+class AmendmentRead(BaseModel):
+    amendment_id: UUID
+    contract_id: UUID
+    reason: str
+    kinds: list[str]
+    proposed: TermsRead
+    declared_risk: Risk
+    risk: Risk
+    tier: Tier = Field(description="the decision tier that decides it now")
+    status: AmendmentStatus
+    base_version: int
+    applied_version: int | None
+    requested_by: str
+    requested_at: datetime
+    decisions: list[DecisionRead]
+
+    @classmethod
+    def of(cls, contract_id: UUID, amendment: Amendment) -> AmendmentRead:
+        return cls(amendment_id=amendment.amendment_id, contract_id=contract_id, reason=amendment.reason,
+                   kinds=list(amendment.kinds), proposed=TermsRead.of(amendment.proposed),
+                   declared_risk=amendment.declared_risk, risk=amendment.risk, tier=amendment.tier,
+                   status=amendment.status, base_version=amendment.base_version,
+                   applied_version=amendment.applied_version, requested_by=amendment.requested_by,
+                   requested_at=amendment.requested_at,
+                   decisions=[DecisionRead.model_validate(d) for d in amendment.decisions])
+
+
+class VersionRead(BaseModel):
+    contract_id: UUID
+    contract_version: int
+    change: str = Field(description="drafted, edited (a draft) or amended (a signed contract)")
+    reason: str | None
+    amendment_id: UUID | None
+    created_by: str
+    created_at: datetime
+    terms: TermsRead
+
+    @classmethod
+    def of(cls, row: Any) -> VersionRead:
+        return cls(contract_id=row.contract_id, contract_version=row.contract_version, change=row.change,
+                   reason=row.reason, amendment_id=row.amendment_id, created_by=row.created_by,
+                   created_at=row.created_at, terms=TermsRead.of(Terms.from_json(row.terms)))
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str
+    actor: str
+    at: datetime
+    details: dict[str, Any]
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+class LimitsPayload(_Strict):
+    first: Annotated[DecimalStr, Field(ge=0)]
+    second: Annotated[DecimalStr, Field(ge=0)]
+
+
+class ContractPolicyVersionRead(BaseModel):
+    version: int
+    updated_by: str
+    updated_at: datetime
+    policy: ContractPolicyPayload
+
+
+class ContractPolicyPayload(_Strict):
+    review_limits: dict[CurrencyCode, LimitsPayload] = Field(
+        description="per currency: a value up to `first` is the low tier, up to `second` medium, above it high; "
+                    "a currency not listed is the high tier")
+    review_functions: dict[ValueTier, list[ReviewFunction]] = Field(
+        description="the review functions each value tier requires before signing")
+    approval_limits: dict[CurrencyCode, LimitsPayload] = Field(
+        description="per currency: a change of value up to `first` is within L1's authority, up to `second` L2's, "
+                    "above it L3's; a currency not listed goes to L3")
+    at_risk_days: int = Field(ge=0, le=365)
+
+    def to_domain(self) -> ContractPolicy:
+        return ContractPolicy(
+            review_limits={c: Limits(b.first, b.second) for c, b in self.review_limits.items()},
+            review_functions={t: tuple(dict.fromkeys(fs)) for t, fs in self.review_functions.items()},
+            approval_limits={c: Limits(b.first, b.second) for c, b in self.approval_limits.items()},
+            at_risk_days=self.at_risk_days)
+
+    @classmethod
+    def of(cls, policy: ContractPolicy) -> ContractPolicyPayload:
+        def limits(table: dict[str, Limits]) -> dict[str, LimitsPayload]:
+            return {c: LimitsPayload(first=b.first, second=b.second) for c, b in table.items()}
+
+        return cls(review_limits=limits(policy.review_limits),
+                   review_functions={t: list(fs) for t, fs in policy.review_functions.items()},
+                   approval_limits=limits(policy.approval_limits), at_risk_days=policy.at_risk_days)
+
+
+
+ContractPolicyVersionRead.model_rebuild()

@@ -1,9 +1,13 @@
-"""Contracts and their execution, section 3 of the LTC domain (thin version).
+"""Contracts and their execution, section 3 of the LTC domain.
 
-A contract is drafted from a won opportunity with the commercial terms agreed at ATC, signed
-(`draft` → `active`), executed through customer acceptance of its delivery milestones, and
-`closed` once every milestone is accepted and finance reports it fully paid, whichever of the
-two happens last.
+A contract is drafted from a won opportunity (or by its AR) with the agreed terms, passes the
+contract quality review of the functions its value tier requires, is signed (`draft` →
+`active`), executed through its delivery milestones up to the customer's acceptance, amended
+through a decision tier (each amendment a new version), and `closed` once every milestone is
+accepted and finance reports it fully paid, whichever of the two happens last.
+
+Every change of the terms makes a new `contract_version`: a draft's edits as much as an
+amendment. Review verdicts belong to one version, which is how an edit resets the review.
 """
 
 from __future__ import annotations
@@ -13,15 +17,38 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
+from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, Decision, DecisionOutcome, Terms
+from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
+from ltc.contracts.domain.review import (
+    ItemVerdict,
+    ReviewFunction,
+    ReviewRecord,
+    ReviewState,
+    checked_items,
+    review_state,
+)
+from ltc.contracts.domain.values import (
+    AcceptanceType,
+    AgreedMilestone,
+    LegalTerms,
+    LineItem,
+    Milestone,
+    MilestoneStatus,
+    PaymentTerm,
+    Trigger,
+    allocate,
+    terms_problems,
+)
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
+    ContractAmended,
     ContractClosed,
     ContractDrafted,
     ContractMilestoneAccepted,
     ContractMilestonePayload,
+    ContractReviewed,
     ContractSigned,
     InstalmentPayload,
 )
@@ -34,105 +61,50 @@ class ContractStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Trigger(StrEnum):
-    SIGNING = "signing"
-    MILESTONE = "milestone"
+class Health(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    LATE = "late"
 
 
-class AcceptanceType(StrEnum):
-    PRELIMINARY = "preliminary"
-    FINAL = "final"
+class NotAuthorised(DomainError):
+    """The caller's role is right but the rule gives this decision to someone else."""
 
-
-class MilestoneStatus(StrEnum):
-    PLANNED = "planned"
-    ACCEPTED = "accepted"
+    status = 403
 
 
 @dataclass(frozen=True)
-class PaymentTerm:
-    """One instalment as agreed: a share of the value, due `due_days` after its trigger."""
+class DraftChanges:
+    """An edit of a draft; None leaves a part as it is."""
 
-    name: str
-    percent: Decimal
-    trigger: Trigger
-    milestone: str | None  # the agreed milestone's name; the terms know no milestone ids
-    due_days: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "percent": str(self.percent), "trigger": self.trigger.value,
-                "milestone": self.milestone, "due_days": self.due_days}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PaymentTerm:
-        return cls(name=data["name"], percent=Decimal(data["percent"]), trigger=Trigger(data["trigger"]),
-                   milestone=data["milestone"], due_days=data["due_days"])
+    title: str | None = None
+    account_name: str | None = None
+    value: Money | None = None
+    line_items: list[LineItem] | None = None
+    payment_terms: list[PaymentTerm] | None = None
+    milestones: list[AgreedMilestone] | None = None
+    legal_terms: LegalTerms | None = None
 
 
 @dataclass(frozen=True)
-class AgreedMilestone:
-    """A delivery milestone as agreed in the commercial terms, before the contract exists."""
+class TermChanges:
+    """What an amendment proposes; None leaves a part as it is."""
 
-    name: str
-    planned_date: date
-    acceptance_type: AcceptanceType
-
-
-@dataclass(frozen=True)
-class Milestone:
-    milestone_id: uuid.UUID
-    name: str
-    planned_date: date
-    acceptance_type: AcceptanceType
-    status: MilestoneStatus = MilestoneStatus.PLANNED
-    accepted_on: date | None = None
-    certificate_ref: str | None = None
-
-    def accepted(self, on: date, certificate_ref: str) -> Milestone:
-        return replace(self, status=MilestoneStatus.ACCEPTED, accepted_on=on, certificate_ref=certificate_ref)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "milestone_id": str(self.milestone_id), "name": self.name, "planned_date": self.planned_date.isoformat(),
-            "acceptance_type": self.acceptance_type.value, "status": self.status.value,
-            "accepted_on": self.accepted_on.isoformat() if self.accepted_on else None,
-            "certificate_ref": self.certificate_ref,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Milestone:
-        return cls(
-            milestone_id=uuid.UUID(data["milestone_id"]), name=data["name"],
-            planned_date=date.fromisoformat(data["planned_date"]),
-            acceptance_type=AcceptanceType(data["acceptance_type"]), status=MilestoneStatus(data["status"]),
-            accepted_on=date.fromisoformat(data["accepted_on"]) if data["accepted_on"] else None,
-            certificate_ref=data["certificate_ref"],
-        )
+    title: str | None = None
+    value: Money | None = None
+    line_items: list[LineItem] | None = None
+    payment_terms: list[PaymentTerm] | None = None
+    milestones: list[AgreedMilestone] | None = None
+    legal_terms: LegalTerms | None = None
 
 
-def _terms_problems(value: Money, payment_terms: list[PaymentTerm],
-                    milestones: list[AgreedMilestone]) -> list[dict[str, str]]:
-    """What makes terms unusable: the payment schedule must split the value exactly and every
-    milestone-triggered instalment must point at exactly one agreed milestone."""
-    problems = []
-    if value.amount <= 0:
-        problems.append({"field": "value", "message": "the contract value must be positive"})
-    if not payment_terms:
-        problems.append({"field": "payment_terms", "message": "at least one payment term is needed"})
-    if any(t.percent <= 0 for t in payment_terms):
-        problems.append({"field": "payment_terms", "message": "every percentage must be positive"})
-    elif payment_terms and sum(t.percent for t in payment_terms) != Decimal(100):
-        problems.append({"field": "payment_terms", "message": "the percentages must add up to 100"})
-    if any(t.due_days < 0 for t in payment_terms):
-        problems.append({"field": "payment_terms", "message": "due days cannot be negative"})
-    names = [m.name for m in milestones]
-    if len(set(names)) != len(names):
-        problems.append({"field": "milestones", "message": "milestone names must be unique"})
-    for term in payment_terms:
-        if term.trigger is Trigger.MILESTONE and term.milestone not in names:
-            problems.append({"field": "payment_terms",
-                             "message": f"term {term.name!r} is triggered by an unknown milestone {term.milestone!r}"})
-    return problems
+def _refuse_unusable(terms: Terms) -> None:
+    problems = terms_problems(Money(terms.value_amount, terms.currency), list(terms.line_items),
+                              list(terms.payment_terms), list(terms.milestones), terms.legal_terms)
+    if problems:
+        raise RuleViolation("commercial-terms-inconsistent",
+                            "the terms cannot make a contract: " + "; ".join(p["message"] for p in problems),
+                            errors=problems)
 
 
 class Contract:
@@ -140,31 +112,34 @@ class Contract:
 
     def __init__(self, *, id: uuid.UUID, opportunity_id: uuid.UUID, lead_id: uuid.UUID | None,
                  account_id: uuid.UUID | None, account_name: str, title: str, owner: str, value: Money,
-                 payment_terms: list[PaymentTerm], milestones: list[AgreedMilestone], now: datetime) -> None:
-        problems = _terms_problems(value, payment_terms, milestones)
-        if problems:
-            raise RuleViolation("commercial-terms-inconsistent",
-                                "the agreed terms cannot make a contract: " + "; ".join(p["message"] for p in problems),
-                                errors=problems)
+                 payment_terms: list[PaymentTerm], milestones: list[AgreedMilestone], now: datetime,
+                 line_items: list[LineItem] | None = None, legal_terms: LegalTerms | None = None,
+                 fr_owner: str | None = None) -> None:
+        terms = Terms(title=title, value_amount=value.amount, currency=value.currency,
+                      line_items=tuple(line_items or ()), payment_terms=tuple(t.agreed() for t in payment_terms),
+                      milestones=tuple(milestones), legal_terms=legal_terms or LegalTerms())
+        _refuse_unusable(terms)
         self.id = id
         self.opportunity_id = opportunity_id
         self.lead_id = lead_id
         self.account_id = account_id
         self.account_name = account_name
-        self.title = title
         self.owner = owner
-        self.value_amount = value.amount
-        self.value_currency = value.currency
-        self.payment_terms = list(payment_terms)
-        self.milestones = [Milestone(milestone_id=uuid.uuid4(), name=m.name, planned_date=m.planned_date,
-                                     acceptance_type=m.acceptance_type) for m in milestones]
+        self.fr_owner = fr_owner
         self.status = ContractStatus.DRAFT
+        self.contract_version = 1
+        self.milestones: list[Milestone] = []
+        self.payment_terms: list[PaymentTerm] = []
+        self.reviews: list[ReviewRecord] = []
+        self.amendments: list[Amendment] = []
         self.signatories: list[str] = []
         self.signed_on: date | None = None
         self.fully_paid = False
         self.fully_paid_on: date | None = None
         self.closed_at: datetime | None = None
         self.created_at = now
+        self.updated_at = now
+        self._adopt(terms, today=None)
         self.events = [ContractDrafted(lineage=self.lineage(), contract_id=id, opportunity_id=opportunity_id,
                                        value=MoneyPayload.of(value), drafted_at=now)]
 
@@ -177,28 +152,129 @@ class Contract:
 
     @property
     def all_milestones_accepted(self) -> bool:
-        return all(m.status is MilestoneStatus.ACCEPTED for m in self.milestones)
+        return all(m.accepted for m in self.milestones)
+
+    def terms(self) -> Terms:
+        """The terms of the current version (what a version snapshot keeps)."""
+        return Terms(title=self.title, value_amount=self.value_amount, currency=self.value_currency,
+                     line_items=tuple(self.line_items), payment_terms=tuple(self.payment_terms),
+                     milestones=tuple(m.as_agreed() for m in self.milestones), legal_terms=self.legal_terms)
+
+    # --- terms --------------------------------------------------------------------------------
+
+    def _adopt(self, terms: Terms, *, today: date | None) -> None:
+        """Make `terms` the contract's terms, with their schedule planned in money."""
+        milestones, payment_terms = _plan(terms, signed=self.status is not ContractStatus.DRAFT,
+                                          milestones=self.milestones, payment_terms=self.payment_terms, today=today)
+        self.title = terms.title
+        self.value_amount = terms.value_amount
+        self.value_currency = terms.currency
+        self.line_items = list(terms.line_items)
+        self.legal_terms = terms.legal_terms
+        self.payment_terms = payment_terms
+        self.milestones = milestones
+
+    def _require_status(self, status: ContractStatus, rule: str, doing: str) -> None:
+        if self.status is not status:
+            raise DomainError(rule, f"{doing} needs a {status.value} contract; this one is {self.status.value}")
+
+    def edit(self, changes: DraftChanges, *, now: datetime) -> bool:
+        """Change the draft; a real change makes a new version, so the review starts again."""
+        self._require_status(ContractStatus.DRAFT, "contract-not-draft", "editing the terms")
+        current = replace(self.terms(), payment_terms=tuple(t.agreed() for t in self.payment_terms))
+        terms = Terms(
+            title=current.title if changes.title is None else changes.title,
+            value_amount=current.value_amount if changes.value is None else changes.value.amount,
+            currency=current.currency if changes.value is None else changes.value.currency,
+            line_items=current.line_items if changes.line_items is None else tuple(changes.line_items),
+            payment_terms=current.payment_terms if changes.payment_terms is None
+            else tuple(t.agreed() for t in changes.payment_terms),
+            milestones=current.milestones if changes.milestones is None else tuple(changes.milestones),
+            legal_terms=current.legal_terms if changes.legal_terms is None else changes.legal_terms,
+        )
+        renamed = changes.account_name is not None and changes.account_name != self.account_name
+        if terms == current and not renamed:
+            return False
+        _refuse_unusable(terms)
+        self._adopt(terms, today=None)
+        if changes.account_name is not None:
+            self.account_name = changes.account_name
+        self.contract_version += 1
+        self.updated_at = now
+        return True
+
+    def assign_fr(self, fr_owner: str | None, *, now: datetime) -> None:
+        """The FR who runs the contract's execution (milestones without their own owner)."""
+        if self.status is ContractStatus.CLOSED:
+            raise DomainError("contract-closed", "a closed contract has no one left to run it")
+        self.fr_owner = fr_owner
+        self.updated_at = now
+
+    # --- quality review -----------------------------------------------------------------------
+
+    def review(self, required: tuple[ReviewFunction, ...]) -> ReviewState:
+        """The review of the draft's current version; once signed, of the version that was signed.
+
+        Reviews happen only on drafts and signing needs the current version passed, so the last
+        version reviewed is the signed one; amendments go through their decision tier instead.
+        """
+        version = self.contract_version
+        if self.status is not ContractStatus.DRAFT and self.reviews:
+            version = max(r.contract_version for r in self.reviews)
+        return review_state(self.reviews, version, required)
+
+    def record_review(self, *, function: ReviewFunction, reviewer: str, items: list[ItemVerdict],
+                      comment: str | None, required: tuple[ReviewFunction, ...], now: datetime,
+                      reviewed_version: int | None = None) -> ReviewRecord:
+        """One function's verdict on the current version; a later verdict of the same function replaces it.
+
+        A reviewer who names the version they read is refused if the draft changed since, so a
+        verdict never lands on terms nobody reviewed.
+        """
+        self._require_status(ContractStatus.DRAFT, "contract-not-draft", "a quality review")
+        if reviewed_version is not None and reviewed_version != self.contract_version:
+            raise DomainError("review-version-stale",
+                              f"version {reviewed_version} was reviewed but the draft is now at version "
+                              f"{self.contract_version}; review it again")
+        record = ReviewRecord(review_id=uuid.uuid4(), function=function, contract_version=self.contract_version,
+                              reviewer=reviewer, items=checked_items(function, items), comment=comment,
+                              reviewed_at=now)
+        self.reviews = [*self.reviews, record]
+        self.updated_at = now
+        summary = comment or "; ".join(f"{i.item}: {i.comment}" for i in record.items if i.comment) or None
+        self.events.append(ContractReviewed(
+            lineage=self.lineage(), contract_id=self.id, contract_version=self.contract_version,
+            function=function.value, outcome="passed" if record.passed else "failed", reviewer=reviewer,
+            comment=summary, review_passed=self.review(required).passed, reviewed_at=now))
+        return record
+
+    # --- signing ------------------------------------------------------------------------------
 
     def payment_schedule(self) -> list[InstalmentPayload]:
-        """The instalments in money: shares split so they add up exactly to the value."""
-        amounts = self.value.split([t.percent for t in self.payment_terms])
         milestone_ids = {m.name: m.milestone_id for m in self.milestones}
         return [
-            InstalmentPayload(name=term.name, percent=term.percent, amount=MoneyPayload.of(amount),
-                              trigger=term.trigger.value, due_days=term.due_days,
-                              milestone_id=milestone_ids[term.milestone] if term.trigger is Trigger.MILESTONE else None)
-            for term, amount in zip(self.payment_terms, amounts, strict=True)
+            InstalmentPayload(name=t.name, percent=t.percent,
+                              amount=MoneyPayload.of(Money(t.amount or Decimal(0), self.value_currency)),
+                              trigger=t.trigger.value, due_days=t.due_days, due_date=t.due_date,
+                              milestone_id=milestone_ids[t.milestone] if t.trigger is Trigger.MILESTONE else None)
+            for t in self.payment_terms
         ]
 
-    def sign(self, *, signatories: list[str], signed_on: date) -> None:
-        """`draft` → `active`.
+    def _milestone_payloads(self) -> list[ContractMilestonePayload]:
+        return [ContractMilestonePayload(milestone_id=m.milestone_id, name=m.name, planned_date=m.planned_date,
+                                         acceptance_type=m.acceptance_type.value) for m in self.milestones]
 
-        The contract quality review (a later issue) gates this transition: signing will require
-        a passed review of the current draft.
-        """
-        if self.status is not ContractStatus.DRAFT:
-            raise DomainError("contract-not-draft",
-                              f"only a draft contract can be signed; this one is {self.status.value}")
+    def sign(self, *, signatories: list[str], signed_on: date, required_reviews: tuple[ReviewFunction, ...],
+             now: datetime) -> None:
+        """`draft` → `active`, once the quality review of this version has passed."""
+        self._require_status(ContractStatus.DRAFT, "contract-not-draft", "signing")
+        review = self.review(required_reviews)
+        if not review.passed:
+            detail = (f"functions {[f.value for f in review.failed]} failed version {self.contract_version}"
+                      if review.failed else
+                      f"functions {[f.value for f in review.outstanding]} have not passed version "
+                      f"{self.contract_version} yet")
+            raise DomainError("contract-review-not-passed", f"signing needs a passed quality review: {detail}")
         names = [s.strip() for s in signatories]
         if any(not n for n in names) or len({n.casefold() for n in names}) < 2:
             raise RuleViolation("signatories-both-sides",
@@ -206,40 +282,206 @@ class Contract:
         self.signatories = names
         self.signed_on = signed_on
         self.status = ContractStatus.ACTIVE
+        self.updated_at = now
         self.events.append(ContractSigned(
             lineage=self.lineage(), contract_id=self.id, account_id=self.account_id, account_name=self.account_name,
             value=MoneyPayload.of(self.value), signed_on=signed_on, signatories=names,
-            payment_schedule=self.payment_schedule(),
-            milestones=[ContractMilestonePayload(milestone_id=m.milestone_id, name=m.name, planned_date=m.planned_date,
-                                                 acceptance_type=m.acceptance_type.value) for m in self.milestones],
+            payment_schedule=self.payment_schedule(), milestones=self._milestone_payloads(),
         ))
 
-    def accept_milestone(self, milestone_id: uuid.UUID, *, accepted_on: date, certificate_ref: str,
-                         now: datetime) -> None:
-        """The customer accepted a delivered milestone; it may be the last step before closure."""
-        if self.status is not ContractStatus.ACTIVE:
-            raise DomainError("contract-not-active",
-                              f"milestones are accepted on an active contract; this one is {self.status.value}")
+    # --- execution ----------------------------------------------------------------------------
+
+    def milestone(self, milestone_id: uuid.UUID) -> Milestone:
         milestone = next((m for m in self.milestones if m.milestone_id == milestone_id), None)
         if milestone is None:
             raise NotFound("milestone", milestone_id)
-        if milestone.status is MilestoneStatus.ACCEPTED:
+        return milestone
+
+    def milestone_owner(self, milestone_id: uuid.UUID) -> str | None:
+        """Who runs a milestone: its own FR, else the contract's FR; None when nobody is assigned."""
+        return self.milestone(milestone_id).owner or self.fr_owner
+
+    def _executable(self, milestone_id: uuid.UUID, on: date, doing: str,
+                    early_rule: str = "milestone-date-before-signing") -> Milestone:
+        self._require_status(ContractStatus.ACTIVE, "contract-not-active", doing)
+        milestone = self.milestone(milestone_id)
+        if milestone.accepted:
             raise DomainError("milestone-already-accepted",
                               f"milestone {milestone.name!r} was accepted on {milestone.accepted_on}")
+        assert self.signed_on is not None
+        if on < self.signed_on:
+            raise RuleViolation(early_rule, f"{doing} on {on} precedes the signing on {self.signed_on}")
+        return milestone
+
+    def _replace_milestone(self, updated: Milestone, now: datetime) -> None:
+        self.milestones = [updated if m.milestone_id == updated.milestone_id else m for m in self.milestones]
+        self.updated_at = now
+
+    def start_milestone(self, milestone_id: uuid.UUID, *, started_on: date, now: datetime) -> None:
+        milestone = self._executable(milestone_id, started_on, "starting a milestone")
+        if milestone.status is not MilestoneStatus.PLANNED:
+            raise DomainError("milestone-already-started", f"milestone {milestone.name!r} is {milestone.status.value}")
+        self._replace_milestone(replace(milestone, status=MilestoneStatus.IN_PROGRESS, started_on=started_on), now)
+
+    def deliver_milestone(self, milestone_id: uuid.UUID, *, delivered_on: date, now: datetime) -> None:
+        milestone = self._executable(milestone_id, delivered_on, "delivering a milestone")
+        if milestone.status is MilestoneStatus.DELIVERED:
+            raise DomainError("milestone-already-delivered",
+                              f"milestone {milestone.name!r} was delivered on {milestone.delivered_on}")
+        if milestone.started_on is not None and delivered_on < milestone.started_on:
+            raise RuleViolation("milestone-dates-out-of-order",
+                                f"delivery on {delivered_on} precedes the start on {milestone.started_on}")
+        self._replace_milestone(replace(milestone, status=MilestoneStatus.DELIVERED, delivered_on=delivered_on,
+                                        started_on=milestone.started_on or delivered_on), now)
+
+    def accept_milestone(self, milestone_id: uuid.UUID, *, accepted_on: date, certificate_ref: str,
+                         now: datetime, acceptance_type: AcceptanceType | None = None) -> None:
+        """The customer accepted the milestone, preliminarily or finally as agreed for it.
+
+        An acceptance recorded without a recorded delivery means the delivery happened by then.
+        A final acceptance comes after every preliminary one. It may be the last step before
+        closure.
+        """
+        milestone = self._executable(milestone_id, accepted_on, "accepting a milestone", "accepted-before-signing")
+        if acceptance_type is not None and acceptance_type is not milestone.acceptance_type:
+            raise RuleViolation("acceptance-type-mismatch",
+                                f"milestone {milestone.name!r} is agreed for {milestone.acceptance_type.value} "
+                                f"acceptance, not {acceptance_type.value}")
+        if milestone.acceptance_type is AcceptanceType.FINAL:
+            waiting = [m.name for m in self.milestones
+                       if m.acceptance_type is AcceptanceType.PRELIMINARY and not m.accepted]
+            if waiting:
+                raise DomainError("preliminary-acceptance-pending",
+                                  f"final acceptance comes after the preliminary acceptance of {waiting}")
         certificate_ref = certificate_ref.strip()
         if not certificate_ref:
             raise RuleViolation("acceptance-certificate-required", "an acceptance needs the customer's certificate")
-        assert self.signed_on is not None
-        if accepted_on < self.signed_on:
-            raise RuleViolation("accepted-before-signing",
-                                f"acceptance on {accepted_on} precedes the signing on {self.signed_on}")
-        self.milestones = [m.accepted(accepted_on, certificate_ref) if m.milestone_id == milestone_id else m
-                           for m in self.milestones]
+        if milestone.delivered_on is not None and accepted_on < milestone.delivered_on:
+            raise RuleViolation("milestone-dates-out-of-order",
+                                f"acceptance on {accepted_on} precedes the delivery on {milestone.delivered_on}")
+        self._replace_milestone(replace(
+            milestone, status=MilestoneStatus.ACCEPTED, accepted_on=accepted_on, certificate_ref=certificate_ref,
+            delivered_on=milestone.delivered_on or accepted_on,
+            started_on=milestone.started_on or milestone.delivered_on or accepted_on), now)
         self.events.append(ContractMilestoneAccepted(
             lineage=self.lineage(), contract_id=self.id, milestone_id=milestone_id, name=milestone.name,
             acceptance_type=milestone.acceptance_type.value, accepted_on=accepted_on, certificate_ref=certificate_ref,
         ))
         self._close_if_complete(now)
+
+    # --- performance monitoring ---------------------------------------------------------------
+
+    def late_milestones(self, as_of: date) -> list[Milestone]:
+        return [m for m in self.milestones if m.is_late(as_of)] if self.status is ContractStatus.ACTIVE else []
+
+    def at_risk_milestones(self, as_of: date, window_days: int) -> list[Milestone]:
+        if self.status is not ContractStatus.ACTIVE:
+            return []
+        return [m for m in self.milestones if m.is_at_risk(as_of, window_days)]
+
+    def health(self, as_of: date, window_days: int) -> Health | None:
+        """Only a contract in execution has a health: late beats at risk beats on track."""
+        if self.status is not ContractStatus.ACTIVE:
+            return None
+        if self.late_milestones(as_of):
+            return Health.LATE
+        if self.at_risk_milestones(as_of, window_days):
+            return Health.AT_RISK
+        return Health.ON_TRACK
+
+    # --- amendments ---------------------------------------------------------------------------
+
+    def amendment(self, amendment_id: uuid.UUID) -> Amendment:
+        amendment = next((a for a in self.amendments if a.amendment_id == amendment_id), None)
+        if amendment is None:
+            raise NotFound("amendment", amendment_id)
+        return amendment
+
+    def request_amendment(self, *, amendment_id: uuid.UUID, reason: str, changes: TermChanges, declared_risk: Risk,
+                          requested_by: str, policy: ContractPolicy, today: date, now: datetime) -> Amendment:
+        """Propose new terms; routed to the decision tier whose authority covers the change."""
+        self._require_status(ContractStatus.ACTIVE, "contract-not-active", "an amendment")
+        if not reason.strip():
+            raise RuleViolation("amendment-reason-required", "an amendment says why it is needed")
+        if any(a.status is AmendmentStatus.PENDING for a in self.amendments):
+            raise DomainError("amendment-pending", "this contract has an amendment waiting for its decision")
+        current = self.terms()
+        if changes.value is not None and changes.value.currency != self.value_currency:
+            raise RuleViolation("amendment-currency-change",
+                                f"the contract is in {self.value_currency}; an amendment does not change currency")
+        proposed = Terms(
+            title=current.title if changes.title is None else changes.title,
+            value_amount=current.value_amount if changes.value is None else changes.value.amount,
+            currency=current.currency,
+            line_items=current.line_items if changes.line_items is None else tuple(changes.line_items),
+            payment_terms=tuple(t.agreed() for t in (
+                current.payment_terms if changes.payment_terms is None else changes.payment_terms)),
+            milestones=current.milestones if changes.milestones is None else tuple(changes.milestones),
+            legal_terms=current.legal_terms if changes.legal_terms is None else changes.legal_terms,
+        )
+        kinds = _changed_kinds(current, proposed)
+        if not kinds:
+            raise RuleViolation("amendment-changes-nothing", "the proposed terms are the current ones")
+        _refuse_unusable(proposed)
+        _plan(proposed, signed=True, milestones=self.milestones, payment_terms=self.payment_terms, today=today)
+        risk = max(declared_risk, _derived_risk(current, proposed), key=lambda r: r.tier.rank)
+        amendment = Amendment(
+            amendment_id=amendment_id, reason=reason.strip(), kinds=kinds, proposed=proposed,
+            declared_risk=declared_risk, risk=risk,
+            tier=policy.route(Money(proposed.value_amount - current.value_amount, self.value_currency), risk),
+            status=AmendmentStatus.PENDING, base_version=self.contract_version, requested_by=requested_by,
+            requested_at=now)
+        self.amendments = [*self.amendments, amendment]
+        self.updated_at = now
+        return amendment
+
+
+    def decide_amendment(self, amendment_id: uuid.UUID, *, outcome: DecisionOutcome, decider: str,
+                         decider_tiers: set[Tier], comment: str | None, today: date, now: datetime) -> Amendment:
+        """A decision of the tier the amendment is routed to; approval applies it as a new version."""
+        amendment = self.amendment(amendment_id)
+        if amendment.status is not AmendmentStatus.PENDING:
+            raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
+        if amendment.tier not in decider_tiers:
+            raise NotAuthorised("amendment-outside-authority",
+                                f"the amendment is routed to {amendment.tier.value}; only that tier decides it")
+        if decider == amendment.requested_by:
+            raise NotAuthorised("amendment-own-request", "nobody decides their own amendment")
+        comment = (comment or "").strip() or None
+        if outcome is DecisionOutcome.REJECTED and comment is None:
+            raise RuleViolation("decision-comment-required", "a rejection says why")
+        decision = Decision(amendment.tier, outcome, decider, comment, now)
+        if outcome is DecisionOutcome.ESCALATED:
+            above = amendment.tier.above()
+            if above is None:
+                raise RuleViolation("amendment-cannot-escalate", "L3 is the highest tier")
+            decided = amendment.decided(decision, status=AmendmentStatus.PENDING, tier=above)
+        elif outcome is DecisionOutcome.REJECTED:
+            decided = amendment.decided(decision, status=AmendmentStatus.REJECTED, tier=amendment.tier)
+        else:
+            self._require_status(ContractStatus.ACTIVE, "contract-not-active", "applying an amendment")
+            self._adopt(amendment.proposed, today=today)
+            self.contract_version += 1
+            decided = amendment.decided(decision, status=AmendmentStatus.APPROVED, tier=amendment.tier,
+                                        applied_version=self.contract_version)
+            self.events.append(ContractAmended(
+                lineage=self.lineage(), contract_id=self.id, contract_version=self.contract_version,
+                reason=amendment.reason, value=MoneyPayload.of(self.value), payment_schedule=self.payment_schedule(),
+                milestones=self._milestone_payloads(), amended_at=now))
+        self.amendments = [decided if a.amendment_id == amendment_id else a for a in self.amendments]
+        self.updated_at = now
+        return decided
+
+    def withdraw_amendment(self, amendment_id: uuid.UUID, *, now: datetime) -> Amendment:
+        amendment = self.amendment(amendment_id)
+        if amendment.status is not AmendmentStatus.PENDING:
+            raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
+        withdrawn = replace(amendment, status=AmendmentStatus.WITHDRAWN)
+        self.amendments = [withdrawn if a.amendment_id == amendment_id else a for a in self.amendments]
+        self.updated_at = now
+        return withdrawn
+
+    # --- closure ------------------------------------------------------------------------------
 
     def record_fully_paid(self, *, fully_paid_on: date, now: datetime) -> None:
         """Finance collected the whole value; the contract closes if delivery is also complete."""
@@ -249,6 +491,7 @@ class Contract:
             raise DomainError("contract-not-signed", "finance reports an unsigned contract as fully paid")
         self.fully_paid = True
         self.fully_paid_on = fully_paid_on
+        self.updated_at = now
         self._close_if_complete(now)
 
     def _close_if_complete(self, now: datetime) -> None:
@@ -256,3 +499,97 @@ class Contract:
             self.status = ContractStatus.CLOSED
             self.closed_at = now
             self.events.append(ContractClosed(lineage=self.lineage(), contract_id=self.id, closed_at=now))
+
+
+def _is_triggered(term: PaymentTerm, milestones: list[Milestone], today: date) -> bool:
+    """Whether the instalment's trigger has happened on a signed contract: it may be invoiced."""
+    if term.trigger is Trigger.SIGNING:
+        return True
+    if term.trigger is Trigger.MILESTONE:
+        return any(m.name == term.milestone and m.accepted for m in milestones)
+    assert term.due_date is not None
+    return term.due_date <= today
+
+
+def _plan(terms: Terms, *, signed: bool, milestones: list[Milestone], payment_terms: list[PaymentTerm],
+          today: date | None) -> tuple[list[Milestone], list[PaymentTerm]]:
+    """The milestones and the schedule in money that `terms` make of the current ones.
+
+    Milestones keep their ids by name. On a signed contract (`today` given) what has happened
+    stays as it happened: accepted milestones and triggered instalments are carried over
+    unchanged, and only what is not yet triggered shares the rest of the value.
+    """
+    value = Money(terms.value_amount, terms.currency)
+    current = {m.name: m for m in milestones}
+    planned_milestones = []
+    for agreed in terms.milestones:
+        existing = current.get(agreed.name)
+        if existing is None:
+            planned_milestones.append(Milestone(milestone_id=uuid.uuid4(), name=agreed.name,
+                                                planned_date=agreed.planned_date,
+                                                acceptance_type=agreed.acceptance_type, owner=agreed.owner))
+        elif existing.accepted and existing.as_agreed() != agreed:
+            raise RuleViolation("accepted-milestone-changed",
+                                f"milestone {agreed.name!r} is accepted; its terms can no longer change")
+        else:
+            planned_milestones.append(replace(existing, planned_date=agreed.planned_date,
+                                              acceptance_type=agreed.acceptance_type, owner=agreed.owner))
+    kept = {m.name for m in planned_milestones}
+    for name, milestone in current.items():
+        if milestone.accepted and name not in kept:
+            raise RuleViolation("accepted-milestone-changed", f"milestone {name!r} is accepted; it stays")
+
+    proposed = {t.name: t for t in terms.payment_terms}
+    fixed: dict[str, PaymentTerm] = {}
+    if signed and today is not None:
+        for term in payment_terms:
+            if not _is_triggered(term, milestones, today):
+                continue
+            if term.name not in proposed or proposed[term.name].agreed() != term.agreed():
+                raise RuleViolation("triggered-instalment-changed",
+                                    f"instalment {term.name!r} has been triggered and may be invoiced; "
+                                    "it is carried over unchanged")
+            fixed[term.name] = term
+    open_terms = [t for t in terms.payment_terms if t.name not in fixed]
+    if signed and today is not None:
+        passed = [t.name for t in open_terms if _is_triggered(t, planned_milestones, today)]
+        if passed:
+            raise RuleViolation("instalment-trigger-passed",
+                                f"instalments {passed} would be triggered by something that already happened")
+    rest = value - sum((Money(t.amount or Decimal(0), value.currency) for t in fixed.values()),
+                       Money.zero(value.currency))
+    amounts = allocate(rest, [t.percent for t in open_terms]) if open_terms else []
+    if any(a.amount <= 0 for a in amounts) or (not open_terms and not rest.is_zero()):
+        raise RuleViolation("amendment-value-already-invoiced",
+                            f"{value.amount} {value.currency} cannot be scheduled: the triggered instalments "
+                            f"already come to {(value - rest).amount}")
+    planned = {t.name: replace(t.agreed(), amount=a.amount) for t, a in zip(open_terms, amounts, strict=True)}
+    planned.update(fixed)
+    return planned_milestones, [planned[t.name] for t in terms.payment_terms]
+
+
+def _changed_kinds(current: Terms, proposed: Terms) -> tuple[str, ...]:
+    kinds = []
+    if (current.title, current.line_items) != (proposed.title, proposed.line_items):
+        kinds.append("scope")
+    if current.value_amount != proposed.value_amount:
+        kinds.append("value")
+    if current.milestones != proposed.milestones:
+        kinds.append("dates")
+    if tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms:
+        kinds.append("payment_terms")
+    if current.legal_terms != proposed.legal_terms:
+        kinds.append("legal_terms")
+    return tuple(kinds)
+
+
+def _derived_risk(current: Terms, proposed: Terms) -> Risk:
+    """Less money, later or fewer deliveries and changed payment terms weigh on cash and
+    delivery: such a change is at least of medium risk, whatever the request says."""
+    planned = {m.name: m.planned_date for m in current.milestones}
+    slipped = any(m.name in planned and m.planned_date > planned[m.name] for m in proposed.milestones)
+    dropped = bool(set(planned) - {m.name for m in proposed.milestones})
+    terms_changed = tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms
+    if proposed.value_amount < current.value_amount or slipped or dropped or terms_changed:
+        return Risk.MEDIUM
+    return Risk.LOW
