@@ -49,29 +49,76 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http):
         "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"}, "start_date": "2027-01-15"}))
     ok(await http.post(f"{leads}/leads/{lead['id']}/convert", headers=AR))
 
-    # 2. Opportunities: exactly one opportunity for the lead; won with commercial terms.
+    # 2. Opportunities: exactly one opportunity for the lead; the iron triangle prepares the bid,
+    # the tier its value calls for approves it (ATB) and then the terms (ATC); won on those terms.
     page = await eventually(lambda: http.get(f"{opps}/opportunities?lead_id={lead['id']}", headers=AR),
                             lambda r: r.status_code == 200 and len(r.json()["items"]) == 1)
     opportunity = page.json()["items"][0]
     assert opportunity["budget"] == {"amount": "1200000.00", "currency": "EUR"}
-    ok(await http.post(f"{opps}/opportunities/{opportunity['id']}/win", headers=AR, json={
+    sr, approver_l1, approver_l2 = (auth("sr-e2e", "sr"), auth("approver-l1-e2e", "approver_l1"),
+                                    auth("approver-l2-e2e", "approver_l2"))
+    opportunity_url = f"{opps}/opportunities/{opportunity['id']}"
+
+    async def on_opportunity(method: str, path: str, body: dict, headers: dict = AR, status: int = 200) -> dict:
+        current = ok(await http.get(opportunity_url, headers=AR))
+        return ok(await http.request(method, opportunity_url + path, json=body,
+                                     headers={**headers, "If-Match": f'"{current["version"]}"'}), status)
+
+    await on_opportunity("PUT", "/team", {"sr": "sr-e2e", "fr": "fr-e2e"})
+    await on_opportunity("PUT", "/insight", {
+        "market": {"situation": "new", "notes": "first 5G core of the operator"},
+        "customer": {"segment": "telecom operators", "region_value": "national", "strategy": "5G leadership",
+                     "pains": "core capacity"},
+        "product": {"phase": "growth", "notes": "cloud-native core"},
+        "competition": {"industry_situation": "two incumbents", "customer_competitors": "two mobile operators",
+                        "our_goals": "reference customer", "our_strategy": "migration without downtime",
+                        "our_strengths": "automation", "our_weaknesses": "late to market"}})
+    await on_opportunity("PUT", "/value-proposition", {
+        "unique_advantages": "zero-downtime migration", "unique_value": "capacity without a new site",
+        "need_met": "fully", "need_met_notes": "all traffic classes", "differentiation": "single vendor stack"},
+        headers=sr)
+    for role, name in (("decision_maker", "CTO Li"), ("economic_buyer", "CFO Wang")):
+        await on_opportunity("POST", "/stakeholders", {
+            "name": name, "title": role, "decision_role": role, "influence": 5, "attitude": "supporter",
+            "relationship": "good"}, status=201)
+    atb = await on_opportunity("POST", "/gates", {"gate": "ATB"}, status=201)
+    assert atb["tier"] == "L2"  # the 1.2 M EUR budget
+    await on_opportunity("POST", "/decisions", {"gate": "ATB", "outcome": "approved"}, headers=approver_l2, status=201)
+    for stage in ("strategizing", "bidding"):
+        await on_opportunity("POST", "/stage", {"to": stage})
+    await on_opportunity("PATCH", "/terms", {
         "value": {"amount": VALUE, "currency": "EUR"},
+        "line_items": [{"description": "5G core", "quantity": "1", "unit_price": {"amount": VALUE, "currency": "EUR"}}],
         "payment_terms": [
             {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
             {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC", "due_days": 45},
             {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
-        ],
-        "milestones": [
-            {"name": "PAC", "planned_date": "2027-03-01", "acceptance_type": "preliminary"},
-            {"name": "FAC", "planned_date": "2027-09-01", "acceptance_type": "final"},
-        ],
-    }))
+        ]}, headers=sr)
+    await on_opportunity("PATCH", "/terms", {"milestones": [
+        {"name": "PAC", "planned_date": "2027-03-01", "acceptance_type": "preliminary"},
+        {"name": "FAC", "planned_date": "2027-09-01", "acceptance_type": "final"},
+    ]}, headers=FR)
+    await on_opportunity("POST", "/stage", {"to": "negotiating"})
+    atc = await on_opportunity("POST", "/gates", {"gate": "ATC"}, status=201)
+    assert atc["tier"] == "L1"  # the agreed value is below 1 M EUR
+    await on_opportunity("POST", "/decisions", {"gate": "ATC", "outcome": "approved"}, headers=approver_l1, status=201)
+    won = await on_opportunity("POST", "/win", {})
+    assert won["stage"] == "won" and won["terms"]["value"] == {"amount": VALUE, "currency": "EUR"}
 
-    # 3. Contracts: one draft for the opportunity; signed; both milestones accepted.
+    # 3. Contracts: one draft for the opportunity; reviewed by every function its value tier
+    # requires; signed; both milestones accepted.
     page = await eventually(lambda: http.get(f"{contracts}/contracts?opportunity_id={opportunity['id']}", headers=AR),
                             lambda r: r.status_code == 200 and len(r.json()["items"]) == 1)
     contract = page.json()["items"][0]
     assert contract["status"] == "draft"
+    assert contract["review"]["status"] == "pending" and contract["review"]["required"]
+    checklist = ok(await http.get(f"{contracts}/contracts/{contract['id']}/reviews", headers=AR))["checklist"]
+    for function in contract["review"]["required"]:
+        ok(await http.post(f"{contracts}/contracts/{contract['id']}/reviews",
+                           headers=auth(f"{function}-e2e", f"reviewer_{function}"),
+                           json={"function": function,
+                                 "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]}))
+    assert ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))["review"]["status"] == "passed"
     ok(await http.post(f"{contracts}/contracts/{contract['id']}/sign", headers=AR,
                        json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": "2026-11-20"}))
     contract = ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))

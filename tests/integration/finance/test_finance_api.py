@@ -17,6 +17,7 @@ from ltc.shared.kafka import make_producer
 from ltc.shared.messages import EventPayload, Lineage, dlq_topic
 from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, ContractSigned
 from ltc.shared.messages.envelope import Envelope
+from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
 from sqlalchemy import select
 
@@ -81,6 +82,17 @@ async def _sign(client, signed: ContractSigned | None = None) -> ContractSigned:
     return signed
 
 
+async def _won_by(client, signed: ContractSigned, owner: str = "ar-li", *, won_at: datetime | None = None) -> None:
+    """Finance hears that `owner` won the signed contract's opportunity: they manage its account."""
+    assert signed.lineage.opportunity_id is not None
+    await _deliver(client, handlers.on_opportunity_won, OpportunityWon.model_validate({
+        "lineage": {"lead_id": str(signed.lineage.lead_id), "opportunity_id": str(signed.lineage.opportunity_id)},
+        "opportunity_id": str(signed.lineage.opportunity_id), "account_id": str(signed.account_id),
+        "account_name": "ACME Telecom", "title": "5G core", "owner": owner,
+        "terms": {"value": signed.value.model_dump(mode="json"), "payment_terms": [], "milestones": []},
+        "won_at": (won_at or datetime(2026, 11, 1, tzinfo=UTC)).isoformat()}))
+
+
 async def _invoices(client, contract_id: uuid.UUID, **params: str) -> list[dict]:
     response = await client.get("/api/v1/invoices", params={"contract_id": str(contract_id), **params}, headers=FINANCE)
     assert response.status_code == 200, response.text
@@ -101,6 +113,10 @@ async def _pay(client, amount: str, *, headers=FINANCE, currency: str = "EUR", *
     response = await client.post("/api/v1/payments", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def _applied(payment: dict) -> list[dict]:
+    return [{"invoice_id": a["invoice_id"], "amount": a["amount"]} for a in payment["applications"]]
 
 
 async def test_signing_makes_a_billing_plan_and_invoices_the_signing_instalment(client):
@@ -127,7 +143,11 @@ async def test_signing_makes_a_billing_plan_and_invoices_the_signing_instalment(
     assert invoice["due_date"] == (today + timedelta(days=30)).isoformat()
     assert plan["instalments"][0]["invoice_id"] == invoice["id"]
     response = await client.get(f"/api/v1/invoices/{invoice['id']}", headers=AR)
+    assert response.status_code == 404, "an account manager sees only the accounts they manage"
+    await _won_by(client, signed)
+    response = await client.get(f"/api/v1/invoices/{invoice['id']}", headers=AR)
     assert response.status_code == 200 and response.json() == invoice and response.headers["etag"]
+    assert (await client.get(f"/api/v1/invoices/{invoice['id']}", headers=auth("ar-other", "ar"))).status_code == 404
 
     [issued] = await _events(client, signed.contract_id)
     assert issued["type"] == "ltc.invoice.issued.v1"
@@ -191,7 +211,9 @@ async def test_payments_are_applied_oldest_due_first_and_the_contract_is_fully_p
     [advance] = await _invoices(client, signed.contract_id)
 
     partial = await _pay(client, "100.00", invoice_id=advance["id"])
-    assert partial["applications"] == [{"invoice_id": advance["id"], "amount": _money("100.00")}]
+    assert _applied(partial) == [{"invoice_id": advance["id"], "amount": _money("100.00")}]
+    assert partial["applications"][0]["applied_on"] == "2026-12-15"
+    assert partial["applications"][0]["applied_by"] == "clerk-1"
     assert partial["unapplied"] == _money("0.00") and partial["contract_id"] == str(signed.contract_id)
     invoice = (await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)).json()
     assert invoice["status"] == "partially_paid" and invoice["open_amount"] == _money("200.00")
@@ -199,7 +221,7 @@ async def test_payments_are_applied_oldest_due_first_and_the_contract_is_fully_p
     await _deliver(client, handlers.on_contract_milestone_accepted, _accepted(signed, 1))
     rest = await _pay(client, "700.00", contract_id=signed.contract_id)
     preliminary = next(i for i in await _invoices(client, signed.contract_id) if i["instalment"] != "advance")
-    assert rest["applications"] == [{"invoice_id": advance["id"], "amount": _money("200.00")},
+    assert _applied(rest) == [{"invoice_id": advance["id"], "amount": _money("200.00")},
                                     {"invoice_id": preliminary["id"], "amount": _money("500.00")}]
     assert [i["status"] for i in await _invoices(client, signed.contract_id, status="paid")] == ["paid"]
 
@@ -360,6 +382,8 @@ async def test_missing_token_is_401_and_wrong_role_is_403(client):
         assert response.status_code == 403 and response.headers["content-type"] == "application/problem+json"
     response = await client.get(f"/api/v1/billing-plans/{signed.contract_id}", headers=auth("sol", "sr"))
     assert response.status_code == 403
+    assert (await client.get(f"/api/v1/billing-plans/{signed.contract_id}", headers=AR)).status_code == 404
+    await _won_by(client, signed)
     for headers in (FINANCE, ERP, AR, auth("boss", "admin")):
         assert (await client.get(f"/api/v1/billing-plans/{signed.contract_id}", headers=headers)).status_code == 200
 

@@ -13,6 +13,7 @@ from ltc.finance.domain.model import (
     InstalmentTerms,
     Invoice,
     InvoiceStatus,
+    PaymentTarget,
     Trigger,
     allocate,
     invoice_number,
@@ -61,8 +62,9 @@ def _invoice(plan: BillingPlan, instalment_index: int, issue_date: date = date(2
 def _pay(plan: BillingPlan, invoices: list[Invoice], amount: Money, *, invoice_id: uuid.UUID | None = None,
          value_date: date = date(2026, 12, 1)):
     return receive_payment(payment_id=uuid.uuid4(), bank_reference=f"BANK-{uuid.uuid4().hex[:8]}", payer="ACME",
-                           amount=amount, value_date=value_date, plan=plan, invoices=invoices,
-                           invoice_id=invoice_id, recorded_by="clerk", now=NOW)
+                           amount=amount, value_date=value_date, plans={plan.contract_id: plan}, invoices=invoices,
+                           target=PaymentTarget(invoice_id, plan.contract_id, plan.account_id),
+                           recorded_by="clerk", now=NOW)
 
 
 def test_invoice_numbers_are_per_year_and_zero_padded():
@@ -112,9 +114,10 @@ def test_a_schedule_that_cannot_be_billed_is_refused(schedule, rule):
 
 def test_signing_and_milestones_pick_their_own_instalments():
     plan = _plan()
-    assert [i.name for i in plan.due_on_signing()] == ["advance"]
-    assert [i.name for i in plan.due_on_milestone(PAC)] == ["preliminary acceptance"]
-    assert plan.due_on_milestone(uuid.uuid4()) == []
+    assert [i.name for i in plan.invoiceable(date(2026, 11, 20))] == ["advance"]
+    assert plan.accept_milestone(uuid.uuid4()) == []
+    assert [i.name for i in plan.accept_milestone(PAC)] == ["preliminary acceptance"]
+    assert [i.name for i in plan.invoiceable(date(2026, 11, 20))] == ["advance", "preliminary acceptance"]
 
 
 def test_invoicing_an_instalment_issues_an_invoice_with_lineage_and_due_date():
@@ -125,7 +128,7 @@ def test_invoicing_an_instalment_issues_an_invoice_with_lineage_and_due_date():
     assert invoice.status is InvoiceStatus.ISSUED
     assert plan.instalments[1].status is InstalmentStatus.INVOICED
     assert plan.instalments[1].invoice_id == invoice.id
-    assert plan.due_on_milestone(PAC) == []
+    assert plan.accept_milestone(PAC) == []
     assert plan.invoiced == eur("600000.00")
     [issued] = invoice.events
     assert isinstance(issued, InvoiceIssued)

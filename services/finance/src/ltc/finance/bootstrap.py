@@ -1,31 +1,53 @@
-"""Wires the finance service: its routes, the events it reacts to, its mappers."""
+"""Wires the finance service: its routes, the events it reacts to, its mappers, its scheduled job."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import structlog
 from ltc.finance import handlers
 from ltc.finance.adapters.orm import start_mappers
 from ltc.finance.api.routes import router
+from ltc.finance.config import finance_settings
 from ltc.shared.consumer import Subscription
-from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, ContractSigned
-from ltc.shared.service import ServiceSpec, create_app
+from ltc.shared.messages.contracts_events import ContractAmended, ContractMilestoneAccepted, ContractSigned
+from ltc.shared.messages.leads_events import LeadCreated
+from ltc.shared.messages.opportunities_events import OpportunityWon
+from ltc.shared.service import Runtime, ServiceSpec, create_app
+
+log = structlog.get_logger()
+
+
+async def scheduled_run(runtime: Runtime) -> None:
+    """Bill instalments due by date and advance dunning as of today, then sleep; one run per interval."""
+    while True:
+        async with runtime.unit_of_work() as uow:
+            result = await handlers.run_schedule(uow, handlers.clock().date())
+        log.info("scheduled run", as_of=str(result.as_of), invoiced=len(result.invoiced), dunned=len(result.dunned))
+        await asyncio.sleep(finance_settings().scheduled_run_seconds)
+
 
 SPEC = ServiceSpec(
     name="finance",
     default_port=8004,
     service_dir=Path(__file__).resolve().parent,
     routers=[router],
-    description="Cash: billing plans from signed contracts, invoices on signing and milestone acceptance, "
-                "payments applied to invoices, and the contract reported fully paid once its value is collected.",
+    description="Cash: billing plans from signed and amended contracts, invoices on signing, milestone acceptance "
+                "or date, credit notes, payments applied to invoices, contracts or accounts, receivables aging, "
+                "dunning, ERP journal lines, and the contract reported fully paid once its value is collected.",
     subscription=Subscription(
-        topics=("ltc.contracts",),
+        topics=("ltc.contracts", "ltc.opportunities", "ltc.leads"),
         handlers={
             ContractSigned.ce_type(): handlers.on_contract_signed,
             ContractMilestoneAccepted.ce_type(): handlers.on_contract_milestone_accepted,
+            ContractAmended.ce_type(): handlers.on_contract_amended,
+            OpportunityWon.ce_type(): handlers.on_opportunity_won,
+            LeadCreated.ce_type(): handlers.on_lead_created,
         },
     ),
     start_mappers=start_mappers,
+    extra_workers=[scheduled_run],
 )
 
 

@@ -7,6 +7,7 @@ import functools
 from ltc.finance.domain.model import (
     Application,
     BillingPlan,
+    CreditNote,
     Instalment,
     InstalmentStatus,
     Invoice,
@@ -14,8 +15,10 @@ from ltc.finance.domain.model import (
     Payment,
     Trigger,
 )
+from ltc.finance.domain.receivables import Dunning, DunningLevel
 from ltc.shared.db import map_aggregate
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -28,7 +31,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import registry, relationship
 
 metadata = MetaData()
@@ -49,12 +52,19 @@ billing_plans = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("contract_id", UUID(as_uuid=True), nullable=False),
     Column("account_id", UUID(as_uuid=True), index=True),
+    Column("account_name", String(300)),
     Column("lead_id", UUID(as_uuid=True)),
     Column("opportunity_id", UUID(as_uuid=True)),
     Column("signed_on", Date, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("value_amount", _money(), nullable=False),
     Column("collected_amount", _money(), nullable=False),
+    Column("credited_amount", _money(), nullable=False),
+    Column("contract_version", Integer, nullable=False),
+    Column("accepted_milestones", ARRAY(UUID(as_uuid=True)), nullable=False),
+    Column("lead_created_on", Date),
+    Column("won_on", Date),
+    Column("first_invoiced_on", Date),
     Column("fully_paid_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
@@ -72,9 +82,11 @@ instalments = Table(
     Column("trigger", _enum(Trigger), nullable=False),
     Column("milestone_id", UUID(as_uuid=True)),
     Column("due_days", Integer, nullable=False),
+    Column("invoice_on", Date),
     Column("status", _enum(InstalmentStatus), nullable=False),
     Column("invoice_id", UUID(as_uuid=True)),
-    UniqueConstraint("plan_id", "position", name="uq_instalments_plan_id_position"),
+    # An amendment re-orders instalments; their identity within a contract is the name.
+    UniqueConstraint("plan_id", "name", name="uq_instalments_plan_id_name"),
 )
 
 invoices = Table(
@@ -90,6 +102,7 @@ invoices = Table(
     Column("currency", String(3), nullable=False),
     Column("amount_due", _money(), nullable=False),
     Column("paid_amount", _money(), nullable=False),
+    Column("credited_amount", _money(), nullable=False),
     Column("issue_date", Date, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("status", _enum(InvoiceStatus), nullable=False, index=True),
@@ -117,10 +130,15 @@ payments = Table(
     Column("received_amount", _money(), nullable=False),
     Column("value_date", Date, nullable=False),
     Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id")),
-    Column("contract_id", UUID(as_uuid=True), ForeignKey("billing_plans.contract_id"), nullable=False, index=True),
+    Column("contract_id", UUID(as_uuid=True), ForeignKey("billing_plans.contract_id"), index=True),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("opportunity_id", UUID(as_uuid=True)),
+    Column("lineage_contract_id", UUID(as_uuid=True)),
     Column("unapplied_amount", _money(), nullable=False),
     Column("recorded_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
     # The last line against counting one bank payment twice, behind the handler's own check.
     UniqueConstraint("bank_reference", name="uq_payments_bank_reference"),
 )
@@ -131,8 +149,59 @@ payment_applications = Table(
     Column("payment_id", UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False, index=True),
     Column("position", Integer, nullable=False),
     Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("contract_id", UUID(as_uuid=True), nullable=False),
     Column("amount", _money(), nullable=False),
+    Column("applied_on", Date, nullable=False),
+    Column("applied_by", String(200), nullable=False),
+    Column("at_receipt", Boolean, nullable=False),
     UniqueConstraint("payment_id", "position", name="uq_payment_applications_payment_id_position"),
+)
+
+credit_notes = Table(
+    "credit_notes", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("number", String(40), nullable=False),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("invoice_number", String(40), nullable=False),
+    Column("contract_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("account_id", UUID(as_uuid=True)),
+    Column("currency", String(3), nullable=False),
+    Column("credit_amount", _money(), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("issued_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    UniqueConstraint("number", name="uq_credit_notes_number"),
+)
+
+credit_note_sequences = Table(
+    "credit_note_sequences", metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_number", Integer, nullable=False),
+)
+
+invoice_dunning = Table(
+    "invoice_dunning", metadata,
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), primary_key=True),
+    Column("level", _enum(DunningLevel)),
+    Column("dunned_on", Date),
+    Column("version", Integer, nullable=False),
+)
+
+# What finance learns from the earlier stages: who manages an account (AR reads its receivables)
+# and the dates that measure the lead-to-cash cycle.
+opportunities_won = Table(
+    "opportunities_won", metadata,
+    Column("opportunity_id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("owner", String(200), nullable=False, index=True),
+    Column("won_on", Date, nullable=False),
+)
+
+leads_created = Table(
+    "leads_created", metadata,
+    Column("lead_id", UUID(as_uuid=True), primary_key=True),
+    Column("created_on", Date, nullable=False),
 )
 
 @functools.cache
@@ -145,7 +214,9 @@ def start_mappers() -> None:
     })
     map_aggregate(mapper_registry, Invoice, invoices)
     mapper_registry.map_imperatively(Application, payment_applications)
-    map_aggregate(mapper_registry, Payment, payments, versioned=False, properties={
+    map_aggregate(mapper_registry, CreditNote, credit_notes, versioned=False)
+    map_aggregate(mapper_registry, Dunning, invoice_dunning)
+    map_aggregate(mapper_registry, Payment, payments, properties={
         "applications": relationship(Application, order_by=payment_applications.c.position, lazy="selectin",
                                      cascade="all, delete-orphan"),
     })

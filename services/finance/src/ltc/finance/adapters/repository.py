@@ -1,15 +1,33 @@
-"""Loading aggregates and numbering invoices; writes go through the unit of work's session."""
+"""Loading aggregates, numbering documents and reading receivables; writes go through the unit of work's session."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
-from ltc.finance.adapters.orm import billing_plans, invoice_sequences, invoices
-from ltc.finance.domain.model import BillingPlan, Invoice, Payment
+from ltc.finance.adapters.orm import (
+    billing_plans,
+    credit_note_sequences,
+    credit_notes,
+    instalments,
+    invoice_dunning,
+    invoice_sequences,
+    invoices,
+    leads_created,
+    opportunities_won,
+    payment_applications,
+    payments,
+)
+from ltc.finance.domain.model import OPEN_STATUSES, BillingPlan, CreditNote, Invoice, Payment
+from ltc.finance.domain.receivables import Dunning, OpenItem
 from ltc.shared.errors import NotFound
-from sqlalchemy import select, update
+from ltc.shared.money import Money
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+# An arbitrary key of the finance database's advisory locks, taken by the scheduled run.
+SCHEDULED_RUN_LOCK = 6_004_001
 
 
 async def find_plan(session: AsyncSession, contract_id: uuid.UUID, *, for_update: bool = False) -> BillingPlan | None:
@@ -27,12 +45,26 @@ async def get_plan(session: AsyncSession, contract_id: uuid.UUID, *, for_update:
     return plan
 
 
-async def lock_plan(session: AsyncSession, contract_id: uuid.UUID) -> None:
-    """Take the contract's cash lock without loading the plan (see handlers.record_payment)."""
-    locked = (await session.execute(select(billing_plans.c.id).where(billing_plans.c.contract_id == contract_id)
-                                    .with_for_update())).scalar()
-    if locked is None:
-        raise NotFound("billing plan of contract", contract_id)
+async def lock_plans(session: AsyncSession, *, contract_id: uuid.UUID | None = None,
+                     account_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """Take the cash lock of one contract or of every contract of an account, in a fixed order
+    so that two payments never wait on each other; returns the contract ids locked."""
+    stmt = select(billing_plans.c.contract_id).order_by(billing_plans.c.id).with_for_update()
+    if contract_id is not None:
+        stmt = stmt.where(billing_plans.c.contract_id == contract_id)
+    if account_id is not None:
+        stmt = stmt.where(billing_plans.c.account_id == account_id)
+    locked = list((await session.execute(stmt)).scalars())
+    if not locked:
+        raise NotFound("billing plan of contract" if contract_id is not None else "account", contract_id or account_id)
+    return locked
+
+
+async def plans_of(session: AsyncSession, contract_ids: list[uuid.UUID]) -> dict[uuid.UUID, BillingPlan]:
+    """Fresh plans of contracts whose lock is held."""
+    stmt = (select(BillingPlan).where(BillingPlan.contract_id.in_(contract_ids))
+            .execution_options(populate_existing=True))
+    return {plan.contract_id: plan for plan in (await session.execute(stmt)).scalars()}
 
 
 async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice:
@@ -49,15 +81,18 @@ async def contract_of_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> u
     return contract_id
 
 
-async def invoices_of_contract(session: AsyncSession, contract_id: uuid.UUID) -> list[Invoice]:
-    """Every invoice of the contract, fresh; call it holding the plan's lock."""
-    stmt = (select(Invoice).where(Invoice.contract_id == contract_id).order_by(Invoice.number)
+async def invoices_of_contracts(session: AsyncSession, contract_ids: list[uuid.UUID]) -> list[Invoice]:
+    """Every invoice of the contracts, fresh; call it holding their plans' locks."""
+    stmt = (select(Invoice).where(Invoice.contract_id.in_(contract_ids)).order_by(Invoice.number)
             .execution_options(populate_existing=True))
     return list((await session.execute(stmt)).scalars())
 
 
-async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
-    payment = await session.get(Payment, payment_id)
+async def get_payment(session: AsyncSession, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment:
+    stmt = select(Payment).where(Payment.id == payment_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    payment = (await session.execute(stmt)).scalar_one_or_none()
     if payment is None:
         raise NotFound("payment", payment_id)
     return payment
@@ -67,10 +102,149 @@ async def find_payment_by_bank_reference(session: AsyncSession, bank_reference: 
     return (await session.execute(select(Payment).where(Payment.bank_reference == bank_reference))).scalar_one_or_none()
 
 
+async def get_credit_note(session: AsyncSession, credit_note_id: uuid.UUID) -> CreditNote:
+    note = await session.get(CreditNote, credit_note_id)
+    if note is None:
+        raise NotFound("credit note", credit_note_id)
+    return note
+
+
+async def _next_in(session: AsyncSession, table: Table, year: int) -> int:
+    # Gap-free: the year's row is incremented under its row lock in the issuing transaction, so a
+    # rolled-back document gives its number back.
+    await session.execute(insert(table).values(year=year, last_number=0).on_conflict_do_nothing())
+    return (await session.execute(
+        update(table).where(table.c.year == year)
+        .values(last_number=table.c.last_number + 1).returning(table.c.last_number)
+    )).scalar_one()
+
+
 async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
     """The year's next invoice number; the row stays locked until the issuing transaction ends."""
-    await session.execute(insert(invoice_sequences).values(year=year, last_number=0).on_conflict_do_nothing())
-    return (await session.execute(
-        update(invoice_sequences).where(invoice_sequences.c.year == year)
-        .values(last_number=invoice_sequences.c.last_number + 1).returning(invoice_sequences.c.last_number)
-    )).scalar_one()
+    return await _next_in(session, invoice_sequences, year)
+
+
+async def next_credit_note_sequence(session: AsyncSession, year: int) -> int:
+    return await _next_in(session, credit_note_sequences, year)
+
+
+async def plans_with_date_instalments_due(session: AsyncSession, as_of: date) -> list[uuid.UUID]:
+    stmt = (select(billing_plans.c.contract_id).join(instalments, instalments.c.plan_id == billing_plans.c.id)
+            .where(instalments.c.trigger == "date", instalments.c.status == "planned",
+                   instalments.c.invoice_on <= as_of).distinct())
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_items(session: AsyncSession, as_of: date, *, account_id: uuid.UUID | None = None,
+                     contract_id: uuid.UUID | None = None) -> list[OpenItem]:
+    """Each invoice issued by `as_of` with what was open on it that day: its amount less what was
+    applied and credited by then. Later payments and credit notes do not change the past."""
+    applied = (select(payment_applications.c.invoice_id, func.sum(payment_applications.c.amount).label("amount"))
+               .where(payment_applications.c.applied_on <= as_of).group_by(payment_applications.c.invoice_id)
+               .subquery())
+    credited = (select(credit_notes.c.invoice_id, func.sum(credit_notes.c.credit_amount).label("amount"))
+                .where(credit_notes.c.issue_date <= as_of).group_by(credit_notes.c.invoice_id).subquery())
+    stmt = (select(invoices, func.coalesce(applied.c.amount, 0).label("applied"),
+                   func.coalesce(credited.c.amount, 0).label("credited"), invoice_dunning.c.level)
+            .outerjoin(applied, applied.c.invoice_id == invoices.c.id)
+            .outerjoin(credited, credited.c.invoice_id == invoices.c.id)
+            .outerjoin(invoice_dunning, invoice_dunning.c.invoice_id == invoices.c.id)
+            .where(invoices.c.issue_date <= as_of))
+    if account_id is not None:
+        stmt = stmt.where(invoices.c.account_id == account_id)
+    if contract_id is not None:
+        stmt = stmt.where(invoices.c.contract_id == contract_id)
+    items = []
+    for row in await session.execute(stmt):
+        open_amount = Money(row.amount_due, row.currency) - Money(row.applied, row.currency) \
+            - Money(row.credited, row.currency)
+        if not open_amount.is_zero():
+            items.append(OpenItem(invoice_id=row.id, number=row.number, contract_id=row.contract_id,
+                                  account_id=row.account_id, issue_date=row.issue_date, due_date=row.due_date,
+                                  open_amount=open_amount, dunning_level=row.level))
+    return items
+
+
+async def unapplied_as_of(session: AsyncSession, as_of: date, *, account_id: uuid.UUID | None = None,
+                         contract_id: uuid.UUID | None = None) -> dict[str, Money]:
+    """Cash received by `as_of` and not applied by then, per currency."""
+    applied = (select(payment_applications.c.payment_id, func.sum(payment_applications.c.amount).label("amount"))
+               .where(payment_applications.c.applied_on <= as_of).group_by(payment_applications.c.payment_id)
+               .subquery())
+    stmt = (select(payments.c.currency,
+                   func.sum(payments.c.received_amount - func.coalesce(applied.c.amount, 0)).label("held"))
+            .outerjoin(applied, applied.c.payment_id == payments.c.id)
+            .where(payments.c.value_date <= as_of).group_by(payments.c.currency))
+    if account_id is not None:
+        stmt = stmt.where(payments.c.account_id == account_id)
+    if contract_id is not None:
+        stmt = stmt.where(payments.c.contract_id == contract_id)
+    return {row.currency: Money(row.held, row.currency) for row in await session.execute(stmt) if row.held}
+
+
+async def serialize_scheduled_runs(session: AsyncSession) -> None:
+    """One scheduled run at a time across replicas and the on-demand endpoint, until the transaction ends."""
+    await session.execute(select(func.pg_advisory_xact_lock(SCHEDULED_RUN_LOCK)))
+
+
+async def overdue_open_invoices(session: AsyncSession, as_of: date) -> list[Invoice]:
+    stmt = (select(Invoice).where(Invoice.status.in_(OPEN_STATUSES), Invoice.due_date < as_of)
+            .order_by(Invoice.due_date, Invoice.number))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def dunning_states(session: AsyncSession, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, Dunning]:
+    stmt = (select(Dunning).where(Dunning.invoice_id.in_(invoice_ids)).with_for_update()
+            .execution_options(populate_existing=True))
+    return {d.invoice_id: d for d in (await session.execute(stmt)).scalars()}
+
+
+async def manages_account(session: AsyncSession, owner: str, account_id: uuid.UUID) -> bool:
+    stmt = select(opportunities_won.c.opportunity_id).where(
+        and_(opportunities_won.c.owner == owner, opportunities_won.c.account_id == account_id)).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def managed_accounts(session: AsyncSession, owner: str) -> list[uuid.UUID]:
+    stmt = select(opportunities_won.c.account_id).where(opportunities_won.c.owner == owner).distinct()
+    return [a for a in (await session.execute(stmt)).scalars() if a is not None]
+
+
+async def remember_opportunity_won(session: AsyncSession, *, opportunity_id: uuid.UUID,
+                                   account_id: uuid.UUID | None, owner: str, won_on: date) -> None:
+    await session.execute(insert(opportunities_won).values(
+        opportunity_id=opportunity_id, account_id=account_id, owner=owner, won_on=won_on).on_conflict_do_nothing())
+    await session.execute(update(billing_plans).where(billing_plans.c.opportunity_id == opportunity_id,
+                                                      billing_plans.c.won_on.is_(None)).values(won_on=won_on))
+
+
+async def remember_lead_created(session: AsyncSession, *, lead_id: uuid.UUID, created_on: date) -> None:
+    await session.execute(insert(leads_created).values(lead_id=lead_id, created_on=created_on)
+                          .on_conflict_do_nothing())
+    await session.execute(update(billing_plans).where(billing_plans.c.lead_id == lead_id,
+                                                      billing_plans.c.lead_created_on.is_(None))
+                          .values(lead_created_on=created_on))
+
+
+async def flow_dates(session: AsyncSession, *, lead_id: uuid.UUID | None,
+                     opportunity_id: uuid.UUID | None) -> tuple[date | None, date | None]:
+    """(lead created on, opportunity won on), as far as finance has heard of them."""
+    lead_created_on = won_on = None
+    if lead_id is not None:
+        lead_created_on = (await session.execute(
+            select(leads_created.c.created_on).where(leads_created.c.lead_id == lead_id))).scalar()
+    if opportunity_id is not None:
+        won_on = (await session.execute(
+            select(opportunities_won.c.won_on).where(opportunities_won.c.opportunity_id == opportunity_id))).scalar()
+    return lead_created_on, won_on
+
+
+async def documents_posted_between(session: AsyncSession, start: date,
+                                   end: date) -> tuple[list[Invoice], list[CreditNote], list[Payment]]:
+    """The invoices, credit notes and payments (received, or applied later) with a posting in the range."""
+    invoices_posted = (await session.execute(select(Invoice).where(Invoice.issue_date.between(start, end)))).scalars()
+    notes = (await session.execute(select(CreditNote).where(CreditNote.issue_date.between(start, end)))).scalars()
+    applied = select(payment_applications.c.payment_id).where(payment_applications.c.applied_on.between(start, end))
+    payments = (await session.execute(select(Payment).where(
+        Payment.value_date.between(start, end) | Payment.id.in_(applied)))).scalars()
+    return list(invoices_posted), list(notes), list(payments)

@@ -6,8 +6,10 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
+from ltc.finance.domain.journal import JournalLine
 from ltc.finance.domain.model import (
     BillingPlan,
+    CreditNote,
     Instalment,
     InstalmentStatus,
     Invoice,
@@ -15,6 +17,7 @@ from ltc.finance.domain.model import (
     Payment,
     Trigger,
 )
+from ltc.finance.domain.receivables import BUCKETS, CurrencyAging, OpenItem, bucket_of
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.money import Money
@@ -34,6 +37,25 @@ class PaymentCreate(_Strict):
     invoice_id: UUID | None = Field(default=None, description="pay this invoice; the surplus is held unapplied")
     contract_id: UUID | None = Field(
         default=None, description="without invoice_id: pay this contract's open invoices, oldest due first")
+    account_id: UUID | None = Field(
+        default=None, description="without invoice_id or contract_id: pay the account's open invoices, oldest due "
+                                  "first across its contracts")
+
+
+class PaymentApplicationCreate(_Strict):
+    invoice_id: UUID | None = Field(
+        default=None, description="apply the held cash to this invoice; without it, oldest due first across the "
+                                  "payment's account (or contract)")
+    applied_on: date | None = Field(default=None, description="the day the cash is applied; today when left out")
+
+
+class CreditNoteCreate(_Strict):
+    amount: MoneyPayload
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class ScheduledRunCreate(_Strict):
+    as_of: date = Field(description="run billing on dates and dunning as the scheduled job would on this day")
 
 
 class InvoiceRead(BaseModel):
@@ -45,6 +67,7 @@ class InvoiceRead(BaseModel):
     instalment: str
     amount: MoneyPayload
     paid_amount: MoneyPayload
+    credited_amount: MoneyPayload
     open_amount: MoneyPayload
     issue_date: date
     due_date: date
@@ -58,7 +81,8 @@ class InvoiceRead(BaseModel):
         return cls(
             id=invoice.id, number=invoice.number, contract_id=invoice.contract_id, account_id=invoice.account_id,
             lineage=invoice.lineage(), instalment=invoice.instalment, amount=MoneyPayload.of(invoice.amount),
-            paid_amount=MoneyPayload.of(invoice.paid), open_amount=MoneyPayload.of(invoice.open_amount),
+            paid_amount=MoneyPayload.of(invoice.paid), credited_amount=MoneyPayload.of(invoice.credited),
+            open_amount=MoneyPayload.of(invoice.open_amount),
             issue_date=invoice.issue_date, due_date=invoice.due_date, status=invoice.status, paid_on=invoice.paid_on,
             created_at=invoice.created_at, version=invoice.version,
         )
@@ -66,7 +90,10 @@ class InvoiceRead(BaseModel):
 
 class ApplicationRead(BaseModel):
     invoice_id: UUID
+    contract_id: UUID
     amount: MoneyPayload
+    applied_on: date
+    applied_by: str
 
 
 class PaymentRead(BaseModel):
@@ -76,7 +103,9 @@ class PaymentRead(BaseModel):
     amount: MoneyPayload
     value_date: date
     invoice_id: UUID | None
-    contract_id: UUID
+    contract_id: UUID | None
+    account_id: UUID | None
+    lineage: Lineage
     applications: list[ApplicationRead]
     applied: MoneyPayload
     unapplied: MoneyPayload
@@ -88,9 +117,11 @@ class PaymentRead(BaseModel):
         return cls(
             id=payment.id, bank_reference=payment.bank_reference, payer=payment.payer,
             amount=MoneyPayload.of(payment.amount), value_date=payment.value_date, invoice_id=payment.invoice_id,
-            contract_id=payment.contract_id,
+            contract_id=payment.contract_id, account_id=payment.account_id, lineage=payment.lineage(),
             applications=[
-                ApplicationRead(invoice_id=a.invoice_id, amount=MoneyPayload.of(Money(a.amount, payment.currency)))
+                ApplicationRead(invoice_id=a.invoice_id, contract_id=a.contract_id,
+                                amount=MoneyPayload.of(Money(a.amount, payment.currency)), applied_on=a.applied_on,
+                                applied_by=a.applied_by)
                 for a in payment.applications
             ],
             applied=MoneyPayload.of(payment.applied), unapplied=MoneyPayload.of(payment.unapplied),
@@ -106,6 +137,7 @@ class InstalmentRead(BaseModel):
     trigger: Trigger
     milestone_id: UUID | None
     due_days: int
+    invoice_on: date | None
     status: InstalmentStatus
     invoice_id: UUID | None
 
@@ -114,7 +146,8 @@ class InstalmentRead(BaseModel):
         return cls(
             id=instalment.id, name=instalment.name, percent=instalment.percent,
             amount=MoneyPayload.of(Money(instalment.amount, currency)), trigger=instalment.trigger,
-            milestone_id=instalment.milestone_id, due_days=instalment.due_days, status=instalment.status,
+            milestone_id=instalment.milestone_id, due_days=instalment.due_days, invoice_on=instalment.invoice_on,
+            status=instalment.status,
             invoice_id=instalment.invoice_id,
         )
 
@@ -123,13 +156,19 @@ class BillingPlanRead(BaseModel):
     id: UUID
     contract_id: UUID
     account_id: UUID | None
+    account_name: str | None
     lineage: Lineage
+    contract_version: int
     signed_on: date
     value: MoneyPayload
     instalments: list[InstalmentRead]
     invoiced: MoneyPayload
     collected: MoneyPayload
-    open_balance: MoneyPayload = Field(description="invoiced and not yet collected")
+    credited: MoneyPayload
+    open_balance: MoneyPayload = Field(description="invoiced, neither collected nor credited")
+    lead_created_on: date | None
+    won_on: date | None
+    first_invoiced_on: date | None
     fully_paid_on: date | None
     created_at: datetime
     version: int
@@ -137,10 +176,131 @@ class BillingPlanRead(BaseModel):
     @classmethod
     def of(cls, plan: BillingPlan) -> BillingPlanRead:
         return cls(
-            id=plan.id, contract_id=plan.contract_id, account_id=plan.account_id, lineage=plan.lineage(),
+            id=plan.id, contract_id=plan.contract_id, account_id=plan.account_id, account_name=plan.account_name,
+            lineage=plan.lineage(), contract_version=plan.contract_version,
             signed_on=plan.signed_on, value=MoneyPayload.of(plan.value),
             instalments=[InstalmentRead.of(i, plan.currency) for i in plan.instalments],
             invoiced=MoneyPayload.of(plan.invoiced), collected=MoneyPayload.of(plan.collected),
-            open_balance=MoneyPayload.of(plan.open_balance), fully_paid_on=plan.fully_paid_on,
+            credited=MoneyPayload.of(plan.credited), open_balance=MoneyPayload.of(plan.open_balance),
+            lead_created_on=plan.lead_created_on, won_on=plan.won_on, first_invoiced_on=plan.first_invoiced_on,
+            fully_paid_on=plan.fully_paid_on,
             created_at=plan.created_at, version=plan.version,
         )
+
+
+class CreditNoteRead(BaseModel):
+    id: UUID
+    number: str
+    invoice_id: UUID
+    invoice_number: str
+    contract_id: UUID
+    account_id: UUID | None
+    amount: MoneyPayload
+    reason: str
+    issue_date: date
+    issued_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, note: CreditNote) -> CreditNoteRead:
+        return cls(id=note.id, number=note.number, invoice_id=note.invoice_id, invoice_number=note.invoice_number,
+                   contract_id=note.contract_id, account_id=note.account_id, amount=MoneyPayload.of(note.amount),
+                   reason=note.reason, issue_date=note.issue_date, issued_by=note.issued_by,
+                   created_at=note.created_at)
+
+
+class OpenInvoiceRead(BaseModel):
+    invoice_id: UUID
+    number: str
+    contract_id: UUID
+    account_id: UUID | None
+    issue_date: date
+    due_date: date
+    days_past_due: int
+    bucket: str
+    open_amount: MoneyPayload
+    dunning_level: str | None
+
+    @classmethod
+    def of(cls, item: OpenItem, as_of: date) -> OpenInvoiceRead:
+        days = item.days_past_due(as_of)
+        return cls(invoice_id=item.invoice_id, number=item.number, contract_id=item.contract_id,
+                   account_id=item.account_id, issue_date=item.issue_date, due_date=item.due_date,
+                   days_past_due=days, bucket=bucket_of(days), open_amount=MoneyPayload.of(item.open_amount),
+                   dunning_level=item.dunning_level)
+
+
+class AgingRead(BaseModel):
+    currency: str
+    buckets: dict[str, MoneyPayload] = Field(description="current, 1-30, 31-60, 61-90 and 90+ days past due")
+    total_open: MoneyPayload = Field(description="the sum of the buckets and of the open invoices listed")
+    unapplied_cash: MoneyPayload = Field(description="cash received and not yet applied to an invoice")
+    net_exposure: MoneyPayload = Field(description="total open less unapplied cash")
+    invoices: list[OpenInvoiceRead]
+
+
+class ReceivablesRead(BaseModel):
+    as_of: date
+    account_id: UUID | None
+    contract_id: UUID | None
+    currencies: list[AgingRead]
+
+    @classmethod
+    def of(cls, *, as_of: date, account_id: UUID | None, contract_id: UUID | None, aging: list[CurrencyAging],
+           unapplied: dict[str, Money]) -> ReceivablesRead:
+        currencies = sorted({a.currency for a in aging} | set(unapplied))
+        by_currency = {a.currency: a for a in aging}
+        rows = []
+        for currency in currencies:
+            zero = Money.zero(currency)
+            group = by_currency.get(currency)
+            total = group.total if group else zero
+            held = unapplied.get(currency, zero)
+            rows.append(AgingRead(
+                currency=currency,
+                buckets={b: MoneyPayload.of(group.buckets[b] if group else zero) for b in BUCKETS},
+                total_open=MoneyPayload.of(total), unapplied_cash=MoneyPayload.of(held),
+                net_exposure=MoneyPayload.of(total - held),
+                invoices=[OpenInvoiceRead.of(i, as_of) for i in group.items] if group else [],
+            ))
+        return cls(as_of=as_of, account_id=account_id, contract_id=contract_id, currencies=rows)
+
+
+class DunnedInvoiceRead(BaseModel):
+    invoice_id: UUID
+    number: str
+    contract_id: UUID
+    dunning_level: str
+    days_overdue: int
+    open_amount: MoneyPayload
+
+
+class ScheduledRunRead(BaseModel):
+    as_of: date
+    invoices_issued: list[UUID]
+    dunned: list[DunnedInvoiceRead]
+
+
+class JournalLineRead(BaseModel):
+    entry_id: str
+    posting_date: date
+    document_type: str
+    document_id: UUID
+    document_number: str
+    account_code: str
+    debit: DecimalStr
+    credit: DecimalStr
+    currency: str
+    contract_id: UUID | None
+    account_id: UUID | None
+    description: str
+
+    @classmethod
+    def of(cls, line: JournalLine) -> JournalLineRead:
+        return cls(**vars(line))
+
+
+class JournalRead(BaseModel):
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to")
+    lines: list[JournalLineRead]

@@ -1,0 +1,55 @@
+"""Migration 0002 on a database that already holds 0001's cash: nothing is lost, the new columns are filled in."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from alembic import command
+from ltc.finance.bootstrap import SPEC
+from ltc.shared.migrations import alembic_config, upgrade_to_head
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+pytestmark = pytest.mark.integration
+
+
+async def test_upgrade_from_0001_keeps_and_completes_existing_payments(make_database):
+    url = await make_database("finance_migration")
+    await asyncio.to_thread(command.upgrade, alembic_config(SPEC.service_dir, url), "0001")
+    plan, instalment, invoice, payment = (uuid.uuid4() for _ in range(4))
+    contract, account, lead = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO billing_plans VALUES (:plan, :contract, :account, :lead, NULL, '2026-11-20', 'EUR', "
+                "1000, 100, NULL, now(), 1)"), dict(plan=plan, contract=contract, account=account, lead=lead))
+            await conn.execute(text(
+                "INSERT INTO instalments VALUES (:instalment, :plan, 0, 'all', 100, 1000, 'signing', NULL, 30, "
+                "'invoiced', :invoice)"), dict(instalment=instalment, plan=plan, invoice=invoice))
+            await conn.execute(text(
+                "INSERT INTO invoices VALUES (:invoice, 'INV-2026-000001', :contract, :account, :lead, NULL, "
+                ":instalment, 'all', 'EUR', 1000, 100, '2026-11-21', '2026-12-21', 'partially_paid', NULL, now(), 2)"),
+                dict(invoice=invoice, contract=contract, account=account, lead=lead, instalment=instalment))
+            await conn.execute(text(
+                "INSERT INTO payments VALUES (:payment, 'BANK-OLD', 'ACME', 'EUR', 150, '2026-12-01', NULL, "
+                ":contract, 50, 'clerk', now())"), dict(payment=payment, contract=contract))
+            await conn.execute(text(
+                "INSERT INTO payment_applications VALUES (:id, :payment, 0, :invoice, 100)"),
+                dict(id=uuid.uuid4(), payment=payment, invoice=invoice))
+        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        async with engine.connect() as conn:
+            paid = (await conn.execute(text(
+                "SELECT account_id, lead_id, lineage_contract_id, version FROM payments"))).one()
+            applied = (await conn.execute(text(
+                "SELECT contract_id, applied_on, applied_by, at_receipt FROM payment_applications"))).one()
+            planned = (await conn.execute(text(
+                "SELECT first_invoiced_on, credited_amount, contract_version FROM billing_plans"))).one()
+    finally:
+        await engine.dispose()
+    assert (paid.account_id, paid.lead_id, paid.lineage_contract_id, paid.version) == (account, lead, contract, 1)
+    assert (applied.contract_id, str(applied.applied_on), applied.applied_by, applied.at_receipt) == (
+        contract, "2026-12-01", "clerk", True)
+    assert (str(planned.first_invoiced_on), planned.credited_amount, planned.contract_version) == ("2026-11-21", 0, 1)
