@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 import httpx
 import pytest
+from ltc.shared.auth import mint_token
+from ltc.shared.ops.cli import journey
 from ltc.shared.testing.apps import auth
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +39,7 @@ def ok(response: httpx.Response, status: int = 200) -> dict:
     return response.json()
 
 
-async def test_a_lead_goes_all_the_way_to_cash(system, http):
+async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     leads, opps, contracts, finance = (system[s] + "/api/v1" for s in ("leads", "opportunities", "contracts", "finance"))
 
     # 1. Leads: account, lead, two grades, conversion.
@@ -171,6 +174,20 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http):
     final_lead = outcome.json()
     assert final_lead["opportunity_id"] == opportunity["id"] and final_lead["contract_id"] == contract["id"]
     assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == "2027-10-01"
+
+    # 6. The operator's view of the same flow, read through the public APIs (`ltc journey`).
+    for name, url in system.items():
+        monkeypatch.setenv(f"LTC_{name.upper()}_URL", url)
+    path = await journey(lead["id"], mint_token("ops-e2e", ["admin"]))
+    print(json.dumps(path, indent=2))
+    assert path["lead"]["outcome"] == "cash_collected"
+    (trip,) = path["opportunities"]
+    assert trip["stage"] == "won" and {(d["gate"], d["outcome"]) for d in trip["decisions"]} >= {
+        ("ATB", "approved"), ("ATC", "approved")}
+    (signed,) = trip["contracts"]
+    assert signed["status"] == "closed" and {m["status"] for m in signed["milestones"]} == {"accepted"}
+    assert sorted(Decimal(i["amount"]["amount"]) for i in signed["invoices"]) == sorted(amounts.values())
+    assert {p["bank_reference"] for p in signed["payments"]} == {"BNK-1", "BNK-2", "BNK-3"}
 
 
 async def test_every_service_is_ready_and_answers_problems(system, http):

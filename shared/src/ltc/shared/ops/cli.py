@@ -137,21 +137,25 @@ async def journey(lead_id: str, token: str) -> dict[str, Any]:
         opportunities = (await get(f"{urls['opportunities']}/opportunities?lead_id={lead_id}") or {}).get("items", [])
         path["opportunities"] = []
         for opportunity in opportunities:
-            entry = {k: opportunity.get(k) for k in ("id", "title", "stage", "created_at", "won_at")}
-            decisions = await get(f"{urls['opportunities']}/opportunities/{opportunity['id']}/decisions")
-            if decisions is not None:
-                entry["decisions"] = decisions.get("items", decisions)
+            entry = {k: opportunity.get(k) for k in ("id", "title", "stage", "probability", "created_at", "closed_at")}
+            entry["decisions"] = [
+                {"gate": gate.get("gate"), "tier": decision.get("tier"), "outcome": decision.get("outcome"),
+                 "decider": decision.get("decider"), "decided_at": decision.get("decided_at")}
+                for gate in opportunity.get("gates", []) for decision in gate.get("decisions", [])]
             contracts = (await get(f"{urls['contracts']}/contracts?opportunity_id={opportunity['id']}") or {}).get(
                 "items", [])
             entry["contracts"] = []
             for contract in contracts:
                 invoices = (await get(f"{urls['finance']}/invoices?contract_id={contract['id']}") or {}).get("items", [])
+                payments = (await get(f"{urls['finance']}/payments?contract_id={contract['id']}") or {}).get("items", [])
                 entry["contracts"].append({
                     **{k: contract.get(k) for k in ("id", "status", "value", "signed_on", "closed_at")},
                     "milestones": [{k: m.get(k) for k in ("name", "status", "planned_date", "accepted_on")}
                                    for m in contract.get("milestones", [])],
                     "invoices": [{k: i.get(k) for k in ("number", "instalment", "amount", "status", "issue_date",
                                                          "due_date", "paid_on")} for i in invoices],
+                    "payments": [{k: p.get(k) for k in ("bank_reference", "amount", "value_date", "unapplied")}
+                                 for p in payments],
                 })
             path["opportunities"].append(entry)
         return path
