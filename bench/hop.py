@@ -25,6 +25,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+
 from ltc.shared.auth import mint_token
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka

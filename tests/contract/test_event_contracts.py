@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from ltc.shared.messages import EVENT_TYPES, TOPICS, asyncapi
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.export import SCHEMA_DIR, render

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import yaml
+
 from ltc.shared.devstack.services import DEFAULT_PORTS
 from ltc.shared.messages import EVENT_TYPES, TOPICS, dlq_topic
 from ltc.shared.settings import ServiceSettings

@@ -20,6 +20,7 @@ from deploy_support import (
     settings_defaults,
     settings_env_names,
 )
+
 from ltc.shared.devstack.services import DEFAULT_PORTS
 from ltc.shared.messages import TOPICS, dlq_topic
 

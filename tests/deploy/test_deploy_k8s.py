@@ -34,6 +34,7 @@ from deploy_support import (
     spec,
     yaml_files,
 )
+
 from ltc.shared.devstack.services import DEFAULT_PORTS
 from ltc.shared.messages import dlq_topic
 from ltc.shared.settings import settings_for

@@ -6,6 +6,7 @@ import socket
 
 import httpx
 import pytest
+
 from ltc.shared.devstack.services import DEFAULT_PORTS, running_services
 
 

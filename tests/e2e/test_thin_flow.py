@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from ltc.shared.auth import mint_token
 from ltc.shared.ops.cli import journey
 from ltc.shared.testing.apps import auth

@@ -8,10 +8,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from ltc.shared.messages import ALL_TOPICS as TOPICS
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from ltc.shared.messages import ALL_TOPICS as TOPICS
 
 pytestmark = pytest.mark.integration
 

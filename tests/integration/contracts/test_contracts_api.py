@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
+
 from ltc.contracts import handlers
 from ltc.contracts.bootstrap import SPEC
 from ltc.shared.db import inbox, outbox
@@ -18,7 +20,6 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from ltc.contracts.adapters.orm import metadata
 from ltc.contracts.bootstrap import SPEC
 from ltc.shared.db import plumbing_metadata
 from ltc.shared.migrations import alembic_config, upgrade_to_head
 from ltc.shared.testing.apps import auth, service_client
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 pytestmark = pytest.mark.integration
 

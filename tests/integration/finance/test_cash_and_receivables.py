@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select, text
+
 from ltc.finance import handlers
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.db import outbox
@@ -19,7 +21,6 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import func, select, text
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
+
 from ltc.finance import handlers
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.db import outbox
@@ -19,7 +21,6 @@ from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, Cont
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

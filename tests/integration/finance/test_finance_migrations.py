@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 from alembic import command
-from ltc.finance.bootstrap import SPEC
-from ltc.shared.migrations import alembic_config, upgrade_to_head
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from ltc.finance.bootstrap import SPEC
+from ltc.shared.migrations import alembic_config, upgrade_to_head
 
 pytestmark = pytest.mark.integration
 

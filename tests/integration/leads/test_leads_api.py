@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
+
 from ltc.leads.bootstrap import SPEC
 from ltc.shared.db import outbox
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

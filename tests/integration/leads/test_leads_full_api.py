@@ -7,6 +7,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
 from ltc.leads import handlers
 from ltc.leads.bootstrap import SPEC
 from ltc.shared.db import outbox
@@ -20,8 +23,6 @@ from ltc.shared.messages.opportunities_events import (
     OpportunityWon,
 )
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
+
 from ltc.leads.bootstrap import SPEC
 from ltc.shared.db import inbox, outbox
 from ltc.shared.kafka import make_producer
@@ -15,7 +17,6 @@ from ltc.shared.messages import Lineage
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.opportunities_events import OpportunityCreated, OpportunityLost
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

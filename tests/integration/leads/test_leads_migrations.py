@@ -7,11 +7,12 @@ import asyncio
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from ltc.leads.adapters.orm import metadata
 from ltc.leads.bootstrap import SPEC
 from ltc.shared.db import plumbing_metadata
 from ltc.shared.migrations import upgrade_to_head
-from sqlalchemy.ext.asyncio import create_async_engine
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 
 import httpx
 import pytest
+from sqlalchemy import select
+
 from ltc.opportunities import handlers
 from ltc.opportunities.bootstrap import SPEC
 from ltc.shared.db import inbox, outbox
@@ -17,7 +19,6 @@ from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadConverted
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 

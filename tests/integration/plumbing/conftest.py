@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory, plumbing_metadata
 from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import dlq_topic
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
-from sqlalchemy import text
 
 EVENT_TYPE = LeadDisqualified.ce_type()
 

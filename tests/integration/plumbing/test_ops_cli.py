@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
+
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import DomainError
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.ops import cli
-from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+
 from ltc.shared.db import UnitOfWork, outbox
 from ltc.shared.kafka import make_producer
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.outbox import OutboxRelay
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select, text
+
 from ltc.leads.bootstrap import SPEC
 from ltc.shared.db import UnitOfWork, outbox
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from sqlalchemy import select, text
 
 pytestmark = pytest.mark.integration
 

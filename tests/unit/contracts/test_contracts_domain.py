@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from ltc.contracts.domain.model import Contract, ContractStatus
 from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, Verdict
 from ltc.contracts.domain.values import (

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from ltc.contracts.domain.amendment import AmendmentStatus, DecisionOutcome
 from ltc.contracts.domain.model import (
     Contract,
@@ -282,9 +283,9 @@ def _amend(contract: Contract, changes: TermChanges, risk: Risk = Risk.LOW, toda
                                       now=NOW)
 
 
-def _approve(contract: Contract, amendment, tiers=frozenset(Tier), today: date = date(2027, 1, 10)):
+def _approve(contract: Contract, amendment, authority: Tier | None = Tier.L3, today: date = date(2027, 1, 10)):
     return contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.APPROVED, decider="boss",
-                                     decider_tiers=set(tiers), comment=None, today=today, now=NOW)
+                                     decider_authority=authority, comment=None, today=today, now=NOW)
 
 
 @pytest.mark.parametrize(("value", "risk", "tier"), [
@@ -316,7 +317,7 @@ def test_approval_applies_a_new_version_carrying_over_what_has_been_triggered():
     amendment = _amend(contract, TermChanges(value=Money(Decimal("1100000.00"), EUR)))
     assert contract.contract_version == 1 and contract.value.amount == Decimal("1000000.00")
 
-    decided = _approve(contract, amendment, {Tier.L2})
+    decided = _approve(contract, amendment, Tier.L2)
     assert contract.review(ALL).passed  # the signed version's review still reads as it was
 
     assert (decided.status, decided.applied_version, contract.contract_version) == (AmendmentStatus.APPROVED, 2, 2)
@@ -358,31 +359,34 @@ def test_what_has_happened_cannot_be_amended():
     assert contract.milestones[0].accepted
 
 
-def test_a_decision_belongs_to_the_routed_tier_and_never_to_the_requester():
+def test_a_decision_needs_the_routed_tier_or_a_higher_one_and_never_the_requester():
     contract = _active()
     amendment = _amend(contract, TermChanges(value=Money(Decimal("1200000.00"), EUR)))
     assert amendment.tier is Tier.L2
-    with pytest.raises(NotAuthorised) as outside:
-        _approve(contract, amendment, {Tier.L1, Tier.L3})
+    for too_low in (None, Tier.L1):
+        with pytest.raises(NotAuthorised) as outside:
+            _approve(contract, amendment, too_low)
+        assert (outside.value.rule, outside.value.status) == ("amendment-outside-authority", 403)
     with pytest.raises(NotAuthorised) as own:
         contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.APPROVED, decider="ar-1",
-                                  decider_tiers={Tier.L2}, comment=None, today=date(2027, 1, 10), now=NOW)
-    assert (outside.value.rule, own.value.rule) == ("amendment-outside-authority", "amendment-own-request")
-    assert (outside.value.status, contract.contract_version) == (403, 1)
+                                  decider_authority=Tier.L2, comment=None, today=date(2027, 1, 10), now=NOW)
+    assert own.value.rule == "amendment-own-request" and contract.contract_version == 1
+    assert _approve(contract, amendment, Tier.L3).status is AmendmentStatus.APPROVED  # a higher tier may decide
+    assert contract.contract_version == 2
 
 
 def test_escalation_moves_the_amendment_up_and_rejection_needs_a_reason():
     contract = _active()
     amendment = _amend(contract, TermChanges(value=Money(Decimal("1010000.00"), EUR)))
     escalated = contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.ESCALATED, decider="l1",
-                                          decider_tiers={Tier.L1}, comment=None, today=date(2027, 1, 10), now=NOW)
+                                          decider_authority=Tier.L1, comment=None, today=date(2027, 1, 10), now=NOW)
     assert (escalated.tier, escalated.status) == (Tier.L2, AmendmentStatus.PENDING)
     with pytest.raises(RuleViolation) as silent:
         contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.REJECTED, decider="l2",
-                                  decider_tiers={Tier.L2}, comment=" ", today=date(2027, 1, 10), now=NOW)
+                                  decider_authority=Tier.L2, comment=" ", today=date(2027, 1, 10), now=NOW)
     assert silent.value.rule == "decision-comment-required"
     rejected = contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.REJECTED, decider="l2",
-                                         decider_tiers={Tier.L2}, comment="no budget", today=date(2027, 1, 10),
+                                         decider_authority=Tier.L2, comment="no budget", today=date(2027, 1, 10),
                                          now=NOW)
     assert (rejected.status, [d.tier for d in rejected.decisions]) == (AmendmentStatus.REJECTED, [Tier.L1, Tier.L2])
     assert contract.contract_version == 1 and contract.events == []

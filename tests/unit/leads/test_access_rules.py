@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from ltc.leads import handlers
 from ltc.leads.domain.accounts import Account, Tier
 from ltc.leads.domain.model import Channel, Lead

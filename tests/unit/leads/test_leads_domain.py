@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from ltc.leads.domain.model import Account, Channel, Criterion, Evidence, Grade, Lead, PainStatus, Tier
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages.leads_events import LeadConverted, LeadCreated, LeadDisqualified, LeadGraded

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from ltc.leads.domain.accounts import Account, Contact, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus, Contacted, relationship_strength
 from ltc.leads.domain.duplicates import duplicate_candidates

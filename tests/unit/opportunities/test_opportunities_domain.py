@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from ltc.opportunities.domain.gates import (
     DEFAULT_THRESHOLDS,
     DecisionPolicy,

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from ltc.opportunities import handlers
 from ltc.opportunities.domain.model import Opportunity
 from ltc.opportunities.domain.records import Level, Risk, RiskCategory, RiskStatus, TeamRole

@@ -11,12 +11,13 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Header, Query
-from ltc.shared.db import IdempotencyRecord, UnitOfWork, idempotency_keys
-from ltc.shared.errors import ProblemError
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ltc.shared.db import IdempotencyRecord, UnitOfWork, idempotency_keys
+from ltc.shared.errors import ProblemError
 
 T = TypeVar("T")
 

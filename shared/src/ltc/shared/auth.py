@@ -16,6 +16,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from ltc.shared.errors import ProblemError
 from ltc.shared.settings import DEFAULT_JWT_SECRET, ServiceSettings
 

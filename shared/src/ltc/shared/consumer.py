@@ -19,6 +19,12 @@ from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from ltc.shared import metrics
 from ltc.shared.db import UnitOfWork, inbox
 from ltc.shared.errors import ConcurrencyConflict, DomainError
@@ -26,11 +32,6 @@ from ltc.shared.messages import EVENT_TYPES, EventPayload, dlq_topic
 from ltc.shared.messages.envelope import Envelope, InvalidMessage
 from ltc.shared.observability import set_correlation_id
 from ltc.shared.tracing import context_from, tracer
-from opentelemetry.trace import SpanKind
-from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = structlog.get_logger()
 

@@ -7,14 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from ltc.shared.errors import ConcurrencyConflict
-from ltc.shared.messages import EventPayload
-from ltc.shared.observability import current_correlation_id
-from ltc.shared.tracing import current_traceparent
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Enum,
     Identity,
     Index,
     Integer,
@@ -31,6 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.orm.exc import StaleDataError
+
+from ltc.shared.errors import ConcurrencyConflict
+from ltc.shared.messages import EventPayload
+from ltc.shared.observability import current_correlation_id
+from ltc.shared.tracing import current_traceparent
 
 OUTBOX_CHANNEL = "ltc_outbox"
 
@@ -102,6 +104,11 @@ def map_aggregate(mapper_registry: registry, cls: type, table: Table, *, version
 
 def _no_pending_events(aggregate: Any, _context: object) -> None:
     aggregate.events = []
+
+
+def str_enum(cls: type) -> Enum:
+    """A column storing a StrEnum's values as plain strings (no native PostgreSQL enum to migrate)."""
+    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

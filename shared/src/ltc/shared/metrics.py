@@ -6,12 +6,13 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from ltc.shared.db import outbox
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ltc.shared.db import outbox
 
 HTTP_REQUESTS = Counter("ltc_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"])
 HTTP_DURATION = Histogram("ltc_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],

@@ -10,9 +10,10 @@ from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from ltc.shared.db import plumbing_metadata
 from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ltc.shared.db import plumbing_metadata
 
 
 def alembic_config(service_dir: Path, database_url: str) -> Config:

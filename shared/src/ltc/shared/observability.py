@@ -8,8 +8,9 @@ import uuid
 from contextvars import ContextVar
 
 import structlog
-from ltc.shared.tracing import current_trace_id
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ltc.shared.tracing import current_trace_id
 
 CORRELATION_HEADER = "x-correlation-id"
 

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from ltc.shared.db import OUTBOX_CHANNEL, outbox
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.metrics import record_published
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = structlog.get_logger()
 

@@ -20,6 +20,10 @@ import uvicorn
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.shared.auth import TokenVerifier
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
@@ -31,9 +35,6 @@ from ltc.shared.observability import CorrelationIdMiddleware, configure_logging,
 from ltc.shared.outbox import OutboxRelay
 from ltc.shared.settings import ServiceSettings, settings_for
 from ltc.shared.tracing import configure_tracing
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger()
 

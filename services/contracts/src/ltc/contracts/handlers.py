@@ -10,7 +10,7 @@ from typing import Any, Literal
 from ltc.contracts.adapters import repository
 from ltc.contracts.domain.amendment import Amendment, DecisionOutcome
 from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, TermChanges
-from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
+from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import ItemVerdict, ReviewFunction
 from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm, Trigger
 from ltc.shared.api import check_if_match
@@ -21,6 +21,7 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
+from ltc.shared.tiers import authority_of
 
 REVIEWER_ROLES = {
     ReviewFunction.COMMERCIAL: Role.REVIEWER_COMMERCIAL,
@@ -28,12 +29,12 @@ REVIEWER_ROLES = {
     ReviewFunction.FINANCE: Role.REVIEWER_FINANCE,
     ReviewFunction.DELIVERY: Role.REVIEWER_DELIVERY,
 }
-APPROVER_ROLES = {Tier.L1: Role.APPROVER_L1, Tier.L2: Role.APPROVER_L2, Tier.L3: Role.APPROVER_L3}
+APPROVER_ROLES = (Role.APPROVER_L1, Role.APPROVER_L2, Role.APPROVER_L3)
 
 # Roles that follow every contract (review, execution, approval, finance, ERP); an AR sees only
 # the contracts they own.
 READ_ALL_ROLES = (
-    Role.ADMIN, Role.INTEGRATION, Role.FR, Role.FINANCE, *REVIEWER_ROLES.values(), *APPROVER_ROLES.values(),
+    Role.ADMIN, Role.INTEGRATION, Role.FR, Role.FINANCE, *REVIEWER_ROLES.values(), *APPROVER_ROLES,
 )
 
 
@@ -317,9 +318,9 @@ class DecideAmendment:
 async def decide_amendment(uow: UnitOfWork, cmd: DecideAmendment, principal: Principal) -> Amendment:
     contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
     at = now()
-    tiers = {tier for tier, role in APPROVER_ROLES.items() if principal.has_any(role)}
     decided = contract.decide_amendment(cmd.amendment_id, outcome=cmd.outcome, decider=principal.sub,
-                                        decider_tiers=tiers, comment=cmd.comment, today=at.date(), now=at)
+                                        decider_authority=authority_of(principal.roles), comment=cmd.comment,
+                                        today=at.date(), now=at)
     if decided.applied_version is not None:
         await repository.add_version(uow.session, contract, change="amended", by=principal.sub, at=at,
                                      reason=decided.reason, amendment_id=decided.amendment_id)

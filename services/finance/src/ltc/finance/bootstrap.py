@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import structlog
+
 from ltc.finance import handlers
 from ltc.finance.adapters.orm import start_mappers
 from ltc.finance.api.routes import router

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from ltc.finance.domain.journal import AccountCodes
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ltc.finance.domain.journal import AccountCodes
 
 
 class FinanceSettings(BaseSettings):

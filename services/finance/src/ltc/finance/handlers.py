@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from ltc.finance.adapters import repository
 from ltc.finance.domain.model import (
     BillingPlan,
@@ -34,7 +36,6 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
-from sqlalchemy.exc import IntegrityError
 
 
 def _utc_now() -> datetime:

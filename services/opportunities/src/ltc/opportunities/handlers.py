@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
+
 from ltc.opportunities.adapters import repository
 from ltc.opportunities.domain.gates import DecisionPolicy, Gate, GateRequest, Outcome
 from ltc.opportunities.domain.model import Opportunity, Stage
@@ -19,7 +21,6 @@ from ltc.shared.errors import ConcurrencyConflict, NotFound, ProblemError
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadConverted
 from ltc.shared.money import Money
-from pydantic import TypeAdapter
 
 T = TypeVar("T")
 

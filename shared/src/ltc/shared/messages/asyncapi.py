@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from ltc.shared.messages import EVENT_TYPES, TOPICS, dlq_topic
 
 _PRODUCERS = {"ltc.leads": "leads", "ltc.opportunities": "opportunities", "ltc.contracts": "contracts",

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from ltc.shared.money import Money, MoneyError, validate_currency
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -18,6 +17,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+
+from ltc.shared.money import Money, MoneyError, validate_currency
 
 
 def _no_float(value: Any) -> Any:

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
 from pydantic import BaseModel, Field
+
+from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
 
 
 class InstalmentPayload(BaseModel):

@@ -6,8 +6,9 @@ from datetime import date
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from ltc.shared.messages.base import EventPayload, MoneyPayload
 from pydantic import BaseModel
+
+from ltc.shared.messages.base import EventPayload, MoneyPayload
 
 
 class InvoiceIssued(EventPayload):

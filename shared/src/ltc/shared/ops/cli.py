@@ -23,13 +23,14 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import func, select
+
 from ltc.shared.auth import mint_token
 from ltc.shared.db import make_engine, outbox
 from ltc.shared.devstack.services import configured_ports
 from ltc.shared.kafka import ensure_topics, kafka_options, make_producer
 from ltc.shared.messages import ALL_TOPICS, TOPICS, dlq_topic
 from ltc.shared.settings import ServiceSettings, settings_for
-from sqlalchemy import func, select
 
 DLQ_HEADERS = ("dlq_reason", "dlq_detail", "dlq_consumer", "dlq_original_topic", "dlq_original_partition",
                "dlq_original_offset")

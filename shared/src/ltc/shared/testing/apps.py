@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+
 from ltc.shared.auth import mint_token
 from ltc.shared.migrations import upgrade_to_head
 from ltc.shared.service import Runtime, ServiceSpec, create_app

@@ -18,6 +18,7 @@ from contextlib import ExitStack, closing
 from functools import cache
 
 import pytest
+
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database

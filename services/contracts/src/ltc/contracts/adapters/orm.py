@@ -5,11 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ltc.contracts.domain.amendment import Amendment
-from ltc.contracts.domain.model import Contract, ContractStatus
-from ltc.contracts.domain.review import ReviewRecord
-from ltc.contracts.domain.values import LegalTerms, LineItem, Milestone, PaymentTerm
-from ltc.shared.db import map_aggregate
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,7 +12,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
-    Enum,
     Identity,
     Index,
     Integer,
@@ -30,6 +24,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
+
+from ltc.contracts.domain.amendment import Amendment
+from ltc.contracts.domain.model import Contract, ContractStatus
+from ltc.contracts.domain.review import ReviewRecord
+from ltc.contracts.domain.values import LegalTerms, LineItem, Milestone, PaymentTerm
+from ltc.shared.db import map_aggregate, str_enum
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -89,10 +89,6 @@ class LegalTermsJson(TypeDecorator[LegalTerms]):
         return LegalTerms.from_json(value)
 
 
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
-
-
 contracts = Table(
     "contracts", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
@@ -112,7 +108,7 @@ contracts = Table(
     Column("contract_version", Integer, nullable=False),
     Column("reviews", ReviewList, nullable=False),
     Column("amendments", AmendmentList, nullable=False),
-    Column("status", _enum(ContractStatus), nullable=False, index=True),
+    Column("status", str_enum(ContractStatus), nullable=False, index=True),
     Column("signatories", JSONB, nullable=False),
     Column("signed_on", Date),
     Column("fully_paid", Boolean, nullable=False),

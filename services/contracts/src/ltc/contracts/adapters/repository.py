@@ -7,14 +7,15 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from ltc.contracts.adapters.orm import contract_audit, contract_policy, contract_versions, contracts
-from ltc.contracts.domain.model import Contract, ContractStatus, Health
-from ltc.contracts.domain.policy import DEFAULT_POLICY, ContractPolicy
-from ltc.shared.errors import NotFound
 from sqlalchemy import ColumnElement, Select, and_, func, insert, literal_column, not_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ltc.contracts.adapters.orm import contract_audit, contract_policy, contract_versions, contracts
+from ltc.contracts.domain.model import Contract, ContractStatus, Health
+from ltc.contracts.domain.policy import DEFAULT_POLICY, ContractPolicy
+from ltc.shared.errors import NotFound
 
 
 async def get_contract(session: AsyncSession, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract:

@@ -7,6 +7,9 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.contracts import handlers
 from ltc.contracts.adapters import repository
 from ltc.contracts.api.schemas import (
@@ -40,8 +43,6 @@ from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter(tags=["contracts"])
 
@@ -50,7 +51,7 @@ SalesOwner = Annotated[Principal, Depends(require_roles(Role.AR, Role.ADMIN))]
 Drafter = Annotated[Principal, Depends(require_roles(Role.AR))]
 Reviewer = Annotated[Principal, Depends(require_roles(*handlers.REVIEWER_ROLES.values()))]
 Runner = Annotated[Principal, Depends(require_roles(Role.FR, Role.ADMIN))]
-Approver = Annotated[Principal, Depends(require_roles(*handlers.APPROVER_ROLES.values()))]
+Approver = Annotated[Principal, Depends(require_roles(*handlers.APPROVER_ROLES))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 AsOf = Annotated[date | None, Query(description="the date to judge lateness on (default: today)")]
 

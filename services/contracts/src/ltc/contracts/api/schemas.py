@@ -6,6 +6,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome, Terms
 from ltc.contracts.domain.model import Contract, ContractStatus, Health
 from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
@@ -23,7 +25,6 @@ from ltc.contracts.domain.values import (
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import CurrencyCode, DecimalStr
 from ltc.shared.money import Money
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]

@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, Decision, DecisionOutcome, Terms
-from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
+from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import (
     ItemVerdict,
     ReviewFunction,
@@ -53,6 +53,7 @@ from ltc.shared.messages.contracts_events import (
     InstalmentPayload,
 )
 from ltc.shared.money import Money
+from ltc.shared.tiers import Tier, may_decide
 
 
 class ContractStatus(StrEnum):
@@ -437,14 +438,17 @@ class Contract:
 
 
     def decide_amendment(self, amendment_id: uuid.UUID, *, outcome: DecisionOutcome, decider: str,
-                         decider_tiers: set[Tier], comment: str | None, today: date, now: datetime) -> Amendment:
-        """A decision of the tier the amendment is routed to; approval applies it as a new version."""
+                         decider_authority: Tier | None, comment: str | None, today: date,
+                         now: datetime) -> Amendment:
+        """A decision of the tier the amendment is routed to (or a higher one, as for the opportunity
+        gates); approval applies it as a new version."""
         amendment = self.amendment(amendment_id)
         if amendment.status is not AmendmentStatus.PENDING:
             raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
-        if amendment.tier not in decider_tiers:
+        if not may_decide(decider_authority, amendment.tier):
             raise NotAuthorised("amendment-outside-authority",
-                                f"the amendment is routed to {amendment.tier.value}; only that tier decides it")
+                                f"the amendment is routed to {amendment.tier.value}; that tier or a higher one "
+                                "decides it")
         if decider == amendment.requested_by:
             raise NotAuthorised("amendment-own-request", "nobody decides their own amendment")
         comment = (comment or "").strip() or None

@@ -11,27 +11,13 @@ from typing import Any
 from ltc.contracts.domain.review import ReviewFunction
 from ltc.shared.errors import RuleViolation
 from ltc.shared.money import Money
+from ltc.shared.tiers import Tier
 
 
 class ValueTier(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
-
-
-class Tier(StrEnum):
-    """The three decision tiers, in rising authority."""
-
-    L1 = "L1"
-    L2 = "L2"
-    L3 = "L3"
-
-    @property
-    def rank(self) -> int:
-        return int(self.value[1])
-
-    def above(self) -> Tier | None:
-        return next((t for t in Tier if t.rank == self.rank + 1), None)
 
 
 class Risk(StrEnum):

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 import functools
 
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import registry, relationship
+
 from ltc.finance.domain.model import (
     Application,
     BillingPlan,
@@ -16,30 +32,10 @@ from ltc.finance.domain.model import (
     Trigger,
 )
 from ltc.finance.domain.receivables import Dunning, DunningLevel
-from ltc.shared.db import map_aggregate
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    Enum,
-    ForeignKey,
-    Integer,
-    MetaData,
-    Numeric,
-    String,
-    Table,
-    UniqueConstraint,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.orm import registry, relationship
+from ltc.shared.db import map_aggregate, str_enum
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
 
 def _money() -> Numeric:
@@ -79,11 +75,11 @@ instalments = Table(
     Column("name", String(300), nullable=False),
     Column("percent", Numeric(9, 4), nullable=False),
     Column("amount", _money(), nullable=False),
-    Column("trigger", _enum(Trigger), nullable=False),
+    Column("trigger", str_enum(Trigger), nullable=False),
     Column("milestone_id", UUID(as_uuid=True)),
     Column("due_days", Integer, nullable=False),
     Column("invoice_on", Date),
-    Column("status", _enum(InstalmentStatus), nullable=False),
+    Column("status", str_enum(InstalmentStatus), nullable=False),
     Column("invoice_id", UUID(as_uuid=True)),
     # An amendment re-orders instalments; their identity within a contract is the name.
     UniqueConstraint("plan_id", "name", name="uq_instalments_plan_id_name"),
@@ -105,7 +101,7 @@ invoices = Table(
     Column("credited_amount", _money(), nullable=False),
     Column("issue_date", Date, nullable=False),
     Column("due_date", Date, nullable=False),
-    Column("status", _enum(InvoiceStatus), nullable=False, index=True),
+    Column("status", str_enum(InvoiceStatus), nullable=False, index=True),
     Column("paid_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("version", Integer, nullable=False),
@@ -183,7 +179,7 @@ credit_note_sequences = Table(
 invoice_dunning = Table(
     "invoice_dunning", metadata,
     Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), primary_key=True),
-    Column("level", _enum(DunningLevel)),
+    Column("level", str_enum(DunningLevel)),
     Column("dunned_on", Date),
     Column("version", Integer, nullable=False),
 )

@@ -5,6 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.finance.adapters.orm import (
     billing_plans,
     credit_note_sequences,
@@ -22,9 +26,6 @@ from ltc.finance.domain.model import OPEN_STATUSES, BillingPlan, CreditNote, Inv
 from ltc.finance.domain.receivables import Dunning, OpenItem
 from ltc.shared.errors import NotFound
 from ltc.shared.money import Money
-from sqlalchemy import Table, and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 # An arbitrary key of the finance database's advisory locks, taken by the scheduled run.
 SCHEDULED_RUN_LOCK = 6_004_001

@@ -7,6 +7,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.finance import handlers
 from ltc.finance.adapters import repository
 from ltc.finance.api.schemas import (
@@ -32,8 +35,6 @@ from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Page, create_
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.errors import NotFound, ProblemError
 from ltc.shared.service import ReadSession, Uow
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter()
 

@@ -6,6 +6,8 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from ltc.finance.domain.journal import JournalLine
 from ltc.finance.domain.model import (
     BillingPlan,
@@ -21,7 +23,6 @@ from ltc.finance.domain.receivables import BUCKETS, CurrencyAging, OpenItem, buc
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.money import Money
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class _Strict(BaseModel):

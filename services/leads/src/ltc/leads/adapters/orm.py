@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
-from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
-from ltc.leads.domain.audit import AuditEntry
-from ltc.leads.domain.model import Channel, Grade, Lead
-from ltc.shared.db import map_aggregate
 from sqlalchemy import (
     Boolean,
     Column,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -27,12 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 
+from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
+from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
+from ltc.leads.domain.audit import AuditEntry
+from ltc.leads.domain.model import Channel, Grade, Lead
+from ltc.shared.db import map_aggregate, str_enum
+
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
-
-
-def _enum(cls: type) -> Enum:
-    return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
 
 accounts = Table(
@@ -40,7 +36,7 @@ accounts = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("name", String(300), nullable=False, index=True),
     Column("industry", String(120), index=True),
-    Column("tier", _enum(Tier), nullable=False, index=True),
+    Column("tier", str_enum(Tier), nullable=False, index=True),
     Column("region", String(120)),
     Column("website", String(300)),
     Column("notes", Text),
@@ -56,7 +52,7 @@ contacts = Table(
     Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("name", String(300), nullable=False),
     Column("title", String(300)),
-    Column("decision_role", _enum(DecisionRole)),
+    Column("decision_role", str_enum(DecisionRole)),
     Column("kpis", JSONB, nullable=False),
     Column("pains", JSONB, nullable=False),
     Column("communication_style", Text),
@@ -74,7 +70,7 @@ contacts = Table(
 activities = Table(
     "activities", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("kind", _enum(ActivityKind), nullable=False),
+    Column("kind", str_enum(ActivityKind), nullable=False),
     Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("lead_id", UUID(as_uuid=True), ForeignKey("leads.id"), index=True),
     Column("contact_ids", JSONB, nullable=False),
@@ -82,7 +78,7 @@ activities = Table(
     Column("planned_on", Date),
     Column("plan", JSONB),
     Column("outcome", JSONB),
-    Column("status", _enum(ActivityStatus), nullable=False),
+    Column("status", str_enum(ActivityStatus), nullable=False),
     Column("occurred_on", Date),
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
@@ -111,14 +107,14 @@ leads = Table(
     Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False, index=True),
     Column("title", String(300), nullable=False),
     Column("need", Text, nullable=False),
-    Column("channel", _enum(Channel), nullable=False),
+    Column("channel", str_enum(Channel), nullable=False),
     Column("self_generated", Boolean, nullable=False),
-    Column("tier", _enum(Tier), nullable=False),
+    Column("tier", str_enum(Tier), nullable=False),
     Column("owner", String(200), index=True),
     Column("reported_by", String(300)),
     Column("contact_ids", JSONB, nullable=False),
     Column("pains", JSONB, nullable=False),
-    Column("grade", _enum(Grade), nullable=False, index=True),
+    Column("grade", str_enum(Grade), nullable=False, index=True),
     Column("evidence", JSONB, nullable=False),
     Column("grade_history", JSONB, nullable=False),
     Column("budget_amount", Numeric(20, 4)),

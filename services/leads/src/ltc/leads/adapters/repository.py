@@ -6,15 +6,16 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 
+from sqlalchemy import literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
+
 from ltc.leads.domain.accounts import Account, Contact
 from ltc.leads.domain.activities import Activity, ActivityStatus, Contacted, Relationship, relationship_strength
 from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.model import OPEN_GRADES, Lead
 from ltc.shared.errors import NotFound
-from sqlalchemy import literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
 
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID, *, for_update: bool = False) -> Account:

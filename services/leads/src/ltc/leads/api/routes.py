@@ -9,6 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from sqlalchemy import literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
+
 from ltc.leads import handlers
 from ltc.leads.adapters import repository
 from ltc.leads.api.schemas import (
@@ -54,11 +60,6 @@ from ltc.shared.api import (
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.service import ReadSession, Uow
-from pydantic import BaseModel
-from sqlalchemy import literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
 
 router = APIRouter()
 

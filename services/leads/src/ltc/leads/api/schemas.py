@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from ltc.leads.domain.accounts import DecisionRole, Tier
 from ltc.leads.domain.activities import ActivityKind, ActivityStatus, Relationship
 from ltc.leads.domain.model import Channel, Criterion, Grade
 from ltc.leads.domain.scoring import LeadScore
 from ltc.shared.messages import MoneyPayload
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]

@@ -5,19 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ltc.opportunities.domain.gates import GateRequest
-from ltc.opportunities.domain.model import Opportunity, Stage
-from ltc.opportunities.domain.records import (
-    Competitor,
-    Insight,
-    Requirement,
-    Risk,
-    Stakeholder,
-    TeamChange,
-    ValueProposition,
-)
-from ltc.opportunities.domain.terms import CommercialTerms
-from ltc.shared.db import map_aggregate
 from pydantic import TypeAdapter
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +23,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
+
+from ltc.opportunities.domain.gates import GateRequest
+from ltc.opportunities.domain.model import Opportunity, Stage
+from ltc.opportunities.domain.records import (
+    Competitor,
+    Insight,
+    Requirement,
+    Risk,
+    Stakeholder,
+    TeamChange,
+    ValueProposition,
+)
+from ltc.opportunities.domain.terms import CommercialTerms
+from ltc.shared.db import map_aggregate
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)

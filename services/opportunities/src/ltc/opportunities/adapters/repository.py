@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.opportunities.adapters.orm import audit_log, configuration
 from ltc.opportunities.domain.gates import DEFAULT_THRESHOLDS, DecisionPolicy, TierThresholds
 from ltc.opportunities.domain.model import DEFAULT_PROBABILITIES, Opportunity, Stage, StageProbabilities
 from ltc.shared.errors import NotFound
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 PROBABILITIES = "stage_probabilities"
 THRESHOLDS = "decision_thresholds"

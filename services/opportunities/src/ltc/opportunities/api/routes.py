@@ -7,6 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.opportunities import handlers
 from ltc.opportunities.adapters import repository
 from ltc.opportunities.adapters.orm import audit_log
@@ -44,9 +48,6 @@ from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
-from pydantic import BaseModel
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter(tags=["opportunities"])
 

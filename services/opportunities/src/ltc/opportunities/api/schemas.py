@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
 from ltc.opportunities.domain.gates import Decision, Gate, GateRequest, Outcome, RequestStatus, Tier
 from ltc.opportunities.domain.model import OPEN_STAGES, Opportunity, Stage, StageProbabilities
 from ltc.opportunities.domain.records import (
@@ -46,7 +48,6 @@ from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
 from ltc.shared.money import Money, minor_unit_exponent
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]

@@ -12,33 +12,12 @@ from enum import StrEnum
 from ltc.opportunities.domain.terms import CommercialTerms
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.money import Money, MoneyError, validate_currency
+from ltc.shared.tiers import TIER_ROLES, Tier, authority_of, may_decide
 
 
 class Gate(StrEnum):
     ATB = "ATB"
     ATC = "ATC"
-
-
-class Tier(StrEnum):
-    L1 = "L1"
-    L2 = "L2"
-    L3 = "L3"
-
-    @property
-    def rank(self) -> int:
-        return int(self.value[1])
-
-    def higher(self) -> Tier | None:
-        return Tier(f"L{self.rank + 1}") if self.rank < 3 else None
-
-
-TIER_ROLES = {Tier.L1: "approver_l1", Tier.L2: "approver_l2", Tier.L3: "approver_l3"}
-
-
-def authority_of(roles: frozenset[str]) -> Tier | None:
-    """The highest tier the roles sit on; a higher tier may decide what a lower one may."""
-    held = [tier for tier, role in TIER_ROLES.items() if role in roles]
-    return max(held, key=lambda t: t.rank) if held else None
 
 
 class Outcome(StrEnum):
@@ -104,8 +83,8 @@ class DecisionPolicy:
             bounds = self.thresholds[value.currency]
             base = Tier.L1 if value.amount < bounds.l2_from else Tier.L2 if value.amount < bounds.l3_from else Tier.L3
             why = f"deal value {value.amount} {value.currency}"
-        if high_risk and base.higher() is not None:
-            return Routing(base.higher(), f"{why}; raised from {base.value} for a high risk")  # type: ignore[arg-type]
+        if high_risk and base.above() is not None:
+            return Routing(base.above(), f"{why}; raised from {base.value} for a high risk")  # type: ignore[arg-type]
         return Routing(base, why)
 
 
@@ -149,8 +128,7 @@ class GateRequest:
                comment: str | None, now: datetime) -> tuple[GateRequest, Decision]:
         if self.status is not RequestStatus.PENDING:
             raise DomainError("gate-request-decided", f"the {self.gate.value} request is already {self.status.value}")
-        authority = authority_of(roles)
-        if authority is None or authority.rank < self.tier.rank:
+        if not may_decide(authority_of(roles), self.tier):
             raise NotAuthorized("decision-beyond-authority",
                                 f"this {self.gate.value} request sits at {self.tier.value}; "
                                 f"it needs the role {TIER_ROLES[self.tier]} or higher")
@@ -159,7 +137,7 @@ class GateRequest:
         decision = Decision(decision_id, outcome, self.tier, decider, conditions, comment, now)
         if outcome is not Outcome.ESCALATED:
             return replace(self, status=RequestStatus(outcome.value), decisions=(*self.decisions, decision)), decision
-        higher = self.tier.higher()
+        higher = self.tier.above()
         if higher is None:
             raise DomainError("no-higher-tier", "L3 is the highest tier; it must decide")
         return replace(self, tier=higher, decisions=(*self.decisions, decision)), decision

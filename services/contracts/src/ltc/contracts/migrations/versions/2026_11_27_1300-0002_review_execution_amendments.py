@@ -14,8 +14,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
-from ltc.shared.money import Money
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from ltc.shared.money import Money
 
 revision = "0002"
 down_revision = "0001"

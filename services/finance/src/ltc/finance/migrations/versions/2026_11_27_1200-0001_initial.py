@@ -8,8 +8,9 @@ Create Date: 2026-11-27
 
 import sqlalchemy as sa
 from alembic import op
-from ltc.shared.db import create_plumbing_tables
 from sqlalchemy.dialects.postgresql import UUID
+
+from ltc.shared.db import create_plumbing_tables
 
 revision = "0001"
 down_revision = None
