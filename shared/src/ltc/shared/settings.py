@@ -17,6 +17,7 @@ class ServiceSettings(BaseSettings):
     env: str = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    # settings_for() puts each service on its own local database unless a URL is given.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/postgres"
     db_pool_size: int = 10
     kafka_bootstrap_servers: str = Field(
@@ -51,12 +52,25 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+def local_database(service_name: str) -> tuple[str, str]:
+    """Role/database name and password of a service's database on the local development server."""
+    name = f"ltc_{service_name}"
+    return name, f"{name}-dev"
+
+
 def settings_for(service_name: str, default_port: int) -> ServiceSettings:
-    """Settings for one service: `LTC_<NAME>_DATABASE_URL` / `LTC_<NAME>_PORT` win over the shared names."""
+    """Settings for one service: `LTC_<NAME>_DATABASE_URL` / `LTC_<NAME>_PORT` win over the shared names.
+
+    Without any database URL, a service uses its own database on the local server `make run` starts.
+    """
     import os
 
     prefix = f"LTC_{service_name.upper()}_"
     overrides: dict[str, object] = {"service_name": service_name, "port": default_port}
+    if "LTC_DATABASE_URL" not in os.environ:
+        name, password = local_database(service_name)
+        port = os.environ.get("LTC_PG_PORT", "55432")
+        overrides["database_url"] = f"postgresql+asyncpg://{name}:{password}@127.0.0.1:{port}/{name}"
     for field in ("database_url", "port", "db_pool_size"):
         value = os.environ.get(prefix + field.upper())
         if value is not None:

@@ -29,6 +29,7 @@ from ltc.shared.devstack.postgres import LocalPostgres, ensure_database
 from ltc.shared.devstack.services import configured_ports, running_services
 from ltc.shared.kafka import ensure_topics
 from ltc.shared.messages import ALL_TOPICS
+from ltc.shared.settings import local_database
 
 SERVICES = ("leads", "opportunities", "contracts", "finance")
 
@@ -49,12 +50,6 @@ def repo_root() -> Path:
                 if "workspace" in tomllib.loads(pyproject.read_text()).get("tool", {}).get("uv", {}):
                     return directory
     raise RuntimeError("cannot find the repository root (a pyproject.toml with [tool.uv.workspace])")
-
-
-def service_database(service: str) -> tuple[str, str]:
-    """Role/database name and its local-dev password for `service`."""
-    name = f"ltc_{service}"
-    return name, f"{name}-dev"
 
 
 @asynccontextmanager
@@ -82,7 +77,7 @@ async def local_infra(root: Path, *, fast: bool = False) -> AsyncIterator[Infra]
             admin_dsn = postgres.admin_dsn
         if kafka:
             await kafka.wait_ready()
-        urls = {service: await ensure_database(admin_dsn, *service_database(service)) for service in SERVICES}
+        urls = {service: await ensure_database(admin_dsn, *local_database(service)) for service in SERVICES}
         await ensure_topics(bootstrap, ALL_TOPICS, partitions=partitions)
         yield Infra(bootstrap_servers=bootstrap, admin_dsn=admin_dsn, database_urls=urls)
 
