@@ -20,7 +20,6 @@ import socket
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -51,15 +50,18 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _prepare(client: httpx.AsyncClient, leads_url: str, count: int) -> list[str]:
-    account = (await client.post(f"{leads_url}/api/v1/accounts", json={"name": "Bench Co"}, headers=AR)).json()
     semaphore = asyncio.Semaphore(8)
 
     async def one(index: int) -> str:
         async with semaphore:
-            # Distinct needs: near-identical open leads on one account are refused as duplicates.
-            lead = (await client.post(f"{leads_url}/api/v1/leads", headers=AR, json={
-                "account_id": account["id"], "title": f"Site {index} rollout", "channel": "routine_visit",
-                "need": f"{uuid.uuid4()} capacity at site {index}"})).json()
+            # One account per lead: near-identical open leads on one account are refused as duplicates.
+            account = (await client.post(f"{leads_url}/api/v1/accounts", json={"name": f"Bench Co {index}"},
+                                         headers=AR)).json()
+            response = await client.post(f"{leads_url}/api/v1/leads", headers=AR, json={
+                "account_id": account["id"], "title": "Core network rollout", "channel": "routine_visit",
+                "need": "capacity"})
+            response.raise_for_status()
+            lead = response.json()
             await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR,
                               json={"to": "credible", "evidence": EVIDENCE})
             response = await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR, json={
