@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint unit integration e2e bench-hop schemas token clean
+.PHONY: run test install lint unit integration e2e bench bench-hop schemas token clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -37,6 +37,11 @@ integration: install
 
 e2e: install
 	$(UV) run pytest tests/e2e
+
+## The benchmark suite (~5 min): REST write, event hop, full flows, scaling, each beside its raw limit.
+## One markdown table on stdout; bench/out/bench.json and bench/out/bench.png. Longer: make bench ARGS="--reps 5 ..."
+bench: install
+	$(UV) run python bench/suite.py $(ARGS)
 
 ## Propagation time of one hop (commit in leads -> opportunity committed), over a few hundred conversions.
 bench-hop: install

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ltc.shared.auth import TokenVerifier
 from ltc.shared.consumer import EventConsumer, Subscription
@@ -81,17 +81,37 @@ async def _supervise(name: str, make: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(1.0)
 
 
-async def _relay(runtime: Runtime) -> None:
+@contextlib.asynccontextmanager
+async def _worker_engine(runtime: Runtime, own_pool: bool) -> AsyncIterator[AsyncEngine]:
+    """The engine a background worker uses: its own small pool when it shares the process with the API.
+
+    Under load the API's requests hold and queue for every connection of the main pool; a relay
+    or consumer queued behind them turns each hand-over into a wait for the whole request backlog
+    (bench/suite.py measured hops of 1.5 s at 500 offered conversions/s). Its own pool of one
+    (+1 overflow) keeps the hand-over path free. A worker-only process has no API to queue behind.
+    """
+    if not own_pool:
+        yield runtime.engine
+        return
+    engine = make_engine(runtime.settings.database_url, pool_size=1)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def _relay(runtime: Runtime, own_pool: bool = False) -> None:
     producer = make_producer(runtime.settings.kafka_bootstrap_servers, **kafka_options(runtime.settings))
     await producer.start()
     try:
-        await OutboxRelay(runtime.engine, producer, source=runtime.spec.name,
-                          poll_seconds=runtime.settings.relay_poll_seconds).run()
+        async with _worker_engine(runtime, own_pool) as engine:
+            await OutboxRelay(engine, producer, source=runtime.spec.name,
+                              poll_seconds=runtime.settings.relay_poll_seconds).run()
     finally:
         await producer.stop()
 
 
-async def _consume(runtime: Runtime) -> None:
+async def _consume(runtime: Runtime, own_pool: bool = False) -> None:
     subscription = runtime.spec.subscription
     assert subscription is not None
     group = runtime.settings.consumer_group or f"ltc-{runtime.spec.name}"
@@ -101,18 +121,21 @@ async def _consume(runtime: Runtime) -> None:
     await dlq.start()
     await consumer.start()
     try:
-        await EventConsumer(consumer=consumer, dlq_producer=dlq, session_factory=runtime.session_factory,
-                            subscription=subscription, name=group, source=runtime.spec.name).run()
+        async with _worker_engine(runtime, own_pool) as engine:
+            session_factory = runtime.session_factory if engine is runtime.engine else make_session_factory(engine)
+            await EventConsumer(consumer=consumer, dlq_producer=dlq, session_factory=session_factory,
+                                subscription=subscription, name=group, source=runtime.spec.name).run()
     finally:
         await consumer.stop()
         await dlq.stop()
 
 
 @contextlib.asynccontextmanager
-async def run_workers(runtime: Runtime) -> AsyncIterator[None]:
-    workers: dict[str, Callable[[], Awaitable[None]]] = {"outbox-relay": lambda: _relay(runtime)}
+async def run_workers(runtime: Runtime, *, own_pools: bool = False) -> AsyncIterator[None]:
+    """The relay, the consumer and any extra workers; `own_pools` when the API shares the process."""
+    workers: dict[str, Callable[[], Awaitable[None]]] = {"outbox-relay": lambda: _relay(runtime, own_pools)}
     if runtime.spec.subscription is not None:
-        workers["consumer"] = lambda: _consume(runtime)
+        workers["consumer"] = lambda: _consume(runtime, own_pools)
     for index, extra in enumerate(runtime.spec.extra_workers):
         workers[f"worker-{index}"] = lambda extra=extra: extra(runtime)
     tasks = [asyncio.create_task(_supervise(name, make), name=name) for name, make in workers.items()]
@@ -199,7 +222,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, ap
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             if settings.run_workers:
-                await stack.enter_async_context(run_workers(runtime))
+                await stack.enter_async_context(run_workers(runtime, own_pools=api))
             yield
         await runtime.engine.dispose()
 
