@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ltc.shared.money import MoneyError
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://ltc.example/problems/"
 
@@ -132,6 +134,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         # creations of the same thing): a conflict, not a server fault.
         log.warning("constraint violated", path=request.url.path, error=str(exc.orig))
         return problem(409, "constraint-violation", "Conflict", "the change conflicts with existing data")
+
+    @app.exception_handler(MoneyError)
+    async def _money(request: Request, exc: MoneyError) -> JSONResponse:
+        # The services check currencies and minor units where they take money in; this is the
+        # net under those checks: mixing currencies or sub-cent amounts is the caller's input.
+        return problem(422, "money-invalid", "Invalid amount", str(exc), rule="money-invalid")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
