@@ -14,6 +14,7 @@ from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import ItemVerdict, ReviewFunction
 from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm, Trigger
 from ltc.shared.api import check_if_match
+from ltc.shared.audit import audit_details
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import DomainError, NotFound, ProblemError, RuleViolation
@@ -72,19 +73,7 @@ async def _load(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID, i
 async def _audit(uow: UnitOfWork, contract: Contract, principal_or_source: str, action: str, at: datetime,
                  **details: Any) -> None:
     await repository.audit(uow.session, contract.id, action=action, actor=principal_or_source, at=at,
-                           details=_jsonable(details))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    if isinstance(value, str | int | bool) or value is None:
-        return value
-    return str(value)
+                           details=audit_details(details))
 
 
 # --- drafts ---------------------------------------------------------------------------------

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from pydantic import TypeAdapter
-
 from ltc.opportunities.adapters import repository
 from ltc.opportunities.domain.gates import DecisionPolicy, Gate, GateRequest, Outcome
 from ltc.opportunities.domain.model import Opportunity, Stage
 from ltc.opportunities.domain.records import Risk, RiskCategory
 from ltc.shared.api import check_if_match
+from ltc.shared.audit import audit_details
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import ConcurrencyConflict, NotFound, ProblemError
@@ -61,10 +60,6 @@ def any_decider(principal: Principal, opportunity: Opportunity) -> bool:
 
 def _forbidden(rule: str, detail: str) -> ProblemError:
     return ProblemError(403, rule, "Forbidden", detail)
-
-
-def _json(value: Any) -> Any:
-    return TypeAdapter(type(value)).dump_python(value, mode="json") if value is not None else None
 
 
 async def visible_opportunity(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *,
@@ -114,7 +109,7 @@ async def create_opportunity(uow: UnitOfWork, cmd: CreateOpportunity, principal:
                                 owner=principal.sub, now=now,
                                 probabilities=await repository.stage_probabilities(uow.session)))
     await repository.record_audit(uow.session, opportunity_id=cmd.opportunity_id, actor=principal.sub,
-                                  action="create", detail=_json(cmd), at=now)
+                                  action="create", detail=audit_details(cmd), at=now)
     await uow.commit()
 
 
@@ -205,7 +200,7 @@ async def save_setting(uow: UnitOfWork, principal: Principal, key: str, value: A
 
 def audit_detail(**values: Any) -> dict[str, Any]:
     """A change's content as JSON, for the audit trail."""
-    return {name: _json(value) for name, value in values.items()}
+    return audit_details(values)
 
 
 

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
+from datetime import datetime
 from typing import Any
 
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: the audit keeps values as they were, not live objects."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (uuid.UUID, Decimal)):
-        return str(value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
+from ltc.shared.audit import audit_details
 
 
 class AuditEntry:
@@ -36,4 +21,4 @@ class AuditEntry:
         self.action = action
         self.actor = actor
         self.at = at
-        self.changes = _plain(changes or {})
+        self.changes = audit_details(changes or {})
