@@ -13,7 +13,6 @@ from ltc.contracts.domain.model import (
     ContractStatus,
     DraftChanges,
     Health,
-    NotAuthorised,
     TermChanges,
 )
 from ltc.contracts.domain.policy import DEFAULT_POLICY, ContractPolicy, Limits, Risk, Tier, ValueTier
@@ -27,7 +26,7 @@ from ltc.contracts.domain.values import (
     PaymentTerm,
     Trigger,
 )
-from ltc.shared.errors import DomainError, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, RuleViolation
 from ltc.shared.messages.contracts_events import ContractAmended, ContractReviewed
 from ltc.shared.money import Money
 
@@ -364,10 +363,10 @@ def test_a_decision_needs_the_routed_tier_or_a_higher_one_and_never_the_requeste
     amendment = _amend(contract, TermChanges(value=Money(Decimal("1200000.00"), EUR)))
     assert amendment.tier is Tier.L2
     for too_low in (None, Tier.L1):
-        with pytest.raises(NotAuthorised) as outside:
+        with pytest.raises(Forbidden) as outside:
             _approve(contract, amendment, too_low)
         assert (outside.value.rule, outside.value.status) == ("amendment-outside-authority", 403)
-    with pytest.raises(NotAuthorised) as own:
+    with pytest.raises(Forbidden) as own:
         contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.APPROVED, decider="ar-1",
                                   decider_authority=Tier.L2, comment=None, today=date(2027, 1, 10), now=NOW)
     assert own.value.rule == "amendment-own-request" and contract.contract_version == 1

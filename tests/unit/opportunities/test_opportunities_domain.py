@@ -13,7 +13,6 @@ from ltc.opportunities.domain.gates import (
     DEFAULT_THRESHOLDS,
     DecisionPolicy,
     Gate,
-    NotAuthorized,
     Outcome,
     RequestStatus,
     Tier,
@@ -50,7 +49,7 @@ from ltc.opportunities.domain.terms import (
     PaymentTerm,
     PaymentTrigger,
 )
-from ltc.shared.errors import DomainError, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, RuleViolation
 from ltc.shared.messages.opportunities_events import (
     OpportunityCreated,
     OpportunityDecisionMade,
@@ -416,7 +415,7 @@ def test_a_tier_decides_only_within_its_authority() -> None:
     request(opportunity, Gate.ATB)
 
     for roles in (L1, frozenset({"admin"}), frozenset()):
-        with pytest.raises(NotAuthorized) as exc:
+        with pytest.raises(Forbidden) as exc:
             decide(opportunity, Gate.ATB, roles=roles)
         assert exc.value.rule == "decision-beyond-authority" and exc.value.status == 403
     decide(opportunity, Gate.ATB, roles=L3)
@@ -442,7 +441,7 @@ def test_deciding_twice_is_a_conflict() -> None:
 def test_the_requester_never_decides() -> None:
     opportunity = ready_for_atb()
     request(opportunity, Gate.ATB)
-    with pytest.raises(NotAuthorized) as exc:
+    with pytest.raises(Forbidden) as exc:
         decide(opportunity, Gate.ATB, decider="alice")
     assert exc.value.rule == "decider-is-requester"
 
@@ -452,7 +451,7 @@ def test_escalation_moves_the_request_up_until_l3() -> None:
     request(opportunity, Gate.ATB)
     decide(opportunity, Gate.ATB, Outcome.ESCALATED, roles=L1)
     assert opportunity.pending_gate_tier == "L2"
-    with pytest.raises(NotAuthorized):
+    with pytest.raises(Forbidden):
         decide(opportunity, Gate.ATB, roles=L1)
     decide(opportunity, Gate.ATB, Outcome.ESCALATED, roles=L2)
     with pytest.raises(DomainError) as exc:

@@ -41,6 +41,12 @@ class RuleViolation(DomainError):
     status = 422
 
 
+class Forbidden(DomainError):
+    """The caller may see the object, but this action belongs to someone else (owner, tier, function)."""
+
+    status = 403
+
+
 class NotFound(Exception):
     def __init__(self, kind: str, ident: object) -> None:
         super().__init__(f"{kind} {ident} not found")
@@ -114,7 +120,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         extra: dict[str, Any] = {"rule": exc.rule}
         if exc.errors:
             extra["errors"] = exc.errors
-        return problem(exc.status, exc.rule, "Business rule violated", exc.detail, **extra)
+        title = "Forbidden" if exc.status == 403 else "Business rule violated"
+        return problem(exc.status, exc.rule, title, exc.detail, **extra)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:

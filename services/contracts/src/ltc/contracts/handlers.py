@@ -17,7 +17,7 @@ from ltc.shared.api import check_if_match
 from ltc.shared.audit import audit_details
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import DomainError, NotFound, ProblemError, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, NotFound, ProblemError, RuleViolation
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
@@ -56,7 +56,7 @@ def _owners_contract(principal: Principal, contract: Contract, doing: str) -> Co
     if not may_see(principal, contract.owner):
         raise NotFound("contract", contract.id)  # never confirm that someone else's contract exists
     if principal.sub != contract.owner and not principal.has_any(Role.ADMIN):
-        raise ProblemError(403, "not-contract-owner", "Forbidden", f"only the contract's owner or an admin {doing}")
+        raise Forbidden("not-contract-owner", f"only the contract's owner or an admin {doing}")
     return contract
 
 
@@ -196,8 +196,7 @@ class RecordReview:
 
 async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal) -> None:
     if not principal.has_any(REVIEWER_ROLES[cmd.function]):
-        raise ProblemError(403, "reviewer-wrong-function", "Forbidden",
-                           f"the {cmd.function.value} review needs the role {REVIEWER_ROLES[cmd.function].value}")
+        raise Forbidden("reviewer-wrong-function", f"the {cmd.function.value} review needs the role {REVIEWER_ROLES[cmd.function].value}")
     contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
     policy, _ = await repository.get_policy(uow.session)
     at = now()
@@ -251,7 +250,7 @@ async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: 
     contract = await _load(uow, principal, cmd.contract_id, cmd.if_match, required=False)
     runner = contract.milestone_owner(cmd.milestone_id)
     if runner is not None and runner != principal.sub and not principal.has_any(Role.ADMIN):
-        raise ProblemError(403, "not-milestone-owner", "Forbidden", f"this milestone is run by {runner}")
+        raise Forbidden("not-milestone-owner", f"this milestone is run by {runner}")
     at = now()
     if cmd.step == "started":
         contract.start_milestone(cmd.milestone_id, started_on=cmd.on, now=at)

@@ -17,7 +17,7 @@ from ltc.leads.domain.scoring import score_lead
 from ltc.shared.api import check_if_match
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import DomainError, ProblemError, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, RuleViolation
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityCreated, OpportunityLost, OpportunityWon
@@ -40,8 +40,8 @@ def may_change_account(principal: Principal, account: Account) -> bool:
     return principal.has_any(Role.ADMIN) or (principal.has_any(Role.AR) and account.owner == principal.sub)
 
 
-def _forbidden(kind: str, owner: str | None) -> ProblemError:
-    return ProblemError(403, "not-owner", "Forbidden",
+def _forbidden(kind: str, owner: str | None) -> Forbidden:
+    return Forbidden("not-owner",
                         f"this {kind} belongs to {owner}; only its owner or an admin may change it")
 
 
@@ -103,7 +103,7 @@ async def update_account(uow: UnitOfWork, account_id: uuid.UUID, changes: dict[s
     account = await _account_to_change(uow, principal, account_id, if_match)
     if "owner" in changes and not principal.has_any(Role.ADMIN) and changes["owner"] != account.owner:
         # Handing an account over is a management decision, not the owner's alone.
-        raise ProblemError(403, "owner-reassignment", "Forbidden", "only an admin reassigns an account")
+        raise Forbidden("owner-reassignment", "only an admin reassigns an account")
     changed = account.update(changes, now=clock())
     if changed:
         _audit(uow, entity="account", entity_id=account.id, account_id=account.id, action="updated",
@@ -167,8 +167,7 @@ def _owner_at_capture(cmd: CaptureLead, principal: Principal) -> str | None:
     if not cmd.owner_given:
         return principal.sub
     if cmd.owner not in (None, principal.sub) and not principal.has_any(Role.ADMIN):
-        raise ProblemError(403, "owner-assignment", "Forbidden",
-                           "an account manager captures leads for themself or for the unassigned pool")
+        raise Forbidden("owner-assignment", "an account manager captures leads for themself or for the unassigned pool")
     return cmd.owner
 
 
@@ -220,8 +219,7 @@ async def update_lead(uow: UnitOfWork, lead_id: uuid.UUID, changes: dict[str, An
     # An owner may hand the lead over; an unassigned lead may only be claimed, not given away.
     if "owner" in changes and lead.owner is None and changes["owner"] not in (None, principal.sub) \
             and not principal.has_any(Role.ADMIN):
-        raise ProblemError(403, "owner-assignment", "Forbidden",
-                           "an account manager may claim an unassigned lead for themself only")
+        raise Forbidden("owner-assignment", "an account manager may claim an unassigned lead for themself only")
     if changes.get("contact_ids"):
         await _require_contacts(uow, lead.account_id, changes["contact_ids"])
     changed = lead.update(changes, now=clock())

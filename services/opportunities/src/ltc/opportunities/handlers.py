@@ -16,7 +16,7 @@ from ltc.shared.api import check_if_match
 from ltc.shared.audit import audit_details
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import ConcurrencyConflict, NotFound, ProblemError
+from ltc.shared.errors import ConcurrencyConflict, Forbidden, NotFound
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadConverted
 from ltc.shared.money import Money
@@ -58,10 +58,6 @@ def any_decider(principal: Principal, opportunity: Opportunity) -> bool:
     return True
 
 
-def _forbidden(rule: str, detail: str) -> ProblemError:
-    return ProblemError(403, rule, "Forbidden", detail)
-
-
 async def visible_opportunity(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *,
                               lock: bool) -> Opportunity:
     opportunity = await repository.get_opportunity(uow.session, opportunity_id, for_update=lock)
@@ -77,9 +73,9 @@ async def change(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUI
     opportunity = await visible_opportunity(uow, principal, opportunity_id, lock=True)
     if not allowed(principal, opportunity):
         if allowed is is_owner:
-            raise _forbidden("not-opportunity-owner",
+            raise Forbidden("not-opportunity-owner",
                              "only the owning account manager or an admin may do this on the opportunity")
-        raise _forbidden("not-permitted-on-opportunity", f"your part in the opportunity's team may not {action}")
+        raise Forbidden("not-permitted-on-opportunity", f"your part in the opportunity's team may not {action}")
     check_if_match(if_match, opportunity.version, required=if_match_required)
     result = apply(opportunity)
     await repository.record_audit(uow.session, opportunity_id=opportunity.id, actor=principal.sub, action=action,

@@ -40,7 +40,7 @@ from ltc.contracts.domain.values import (
     allocate,
     terms_problems,
 )
-from ltc.shared.errors import DomainError, NotFound, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
     ContractAmended,
@@ -66,12 +66,6 @@ class Health(StrEnum):
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     LATE = "late"
-
-
-class NotAuthorised(DomainError):
-    """The caller's role is right but the rule gives this decision to someone else."""
-
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -446,11 +440,11 @@ class Contract:
         if amendment.status is not AmendmentStatus.PENDING:
             raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
         if not may_decide(decider_authority, amendment.tier):
-            raise NotAuthorised("amendment-outside-authority",
+            raise Forbidden("amendment-outside-authority",
                                 f"the amendment is routed to {amendment.tier.value}; that tier or a higher one "
                                 "decides it")
         if decider == amendment.requested_by:
-            raise NotAuthorised("amendment-own-request", "nobody decides their own amendment")
+            raise Forbidden("amendment-own-request", "nobody decides their own amendment")
         comment = (comment or "").strip() or None
         if outcome is DecisionOutcome.REJECTED and comment is None:
             raise RuleViolation("decision-comment-required", "a rejection says why")

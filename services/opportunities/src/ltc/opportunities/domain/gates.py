@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ltc.opportunities.domain.terms import CommercialTerms
-from ltc.shared.errors import DomainError, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, RuleViolation
 from ltc.shared.money import Money, MoneyError, validate_currency
 from ltc.shared.tiers import TIER_ROLES, Tier, authority_of, may_decide
 
@@ -32,12 +32,6 @@ class RequestStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SENT_BACK = "sent_back"
-
-
-class NotAuthorized(DomainError):
-    """The caller may see the request but it is beyond their authority."""
-
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -129,11 +123,11 @@ class GateRequest:
         if self.status is not RequestStatus.PENDING:
             raise DomainError("gate-request-decided", f"the {self.gate.value} request is already {self.status.value}")
         if not may_decide(authority_of(roles), self.tier):
-            raise NotAuthorized("decision-beyond-authority",
+            raise Forbidden("decision-beyond-authority",
                                 f"this {self.gate.value} request sits at {self.tier.value}; "
                                 f"it needs the role {TIER_ROLES[self.tier]} or higher")
         if decider == self.requested_by:
-            raise NotAuthorized("decider-is-requester", "nobody decides on their own gate request")
+            raise Forbidden("decider-is-requester", "nobody decides on their own gate request")
         decision = Decision(decision_id, outcome, self.tier, decider, conditions, comment, now)
         if outcome is not Outcome.ESCALATED:
             return replace(self, status=RequestStatus(outcome.value), decisions=(*self.decisions, decision)), decision
