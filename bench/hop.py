@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import tempfile
 import time
@@ -29,19 +28,13 @@ from ltc.shared.auth import mint_token
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, ensure_database
-from ltc.shared.devstack.services import running_services
+from ltc.shared.devstack.services import free_port, running_services
 from ltc.shared.kafka import ensure_topics
 from ltc.shared.messages import ALL_TOPICS
 
 AR = {"Authorization": f"Bearer {mint_token('bench-ar', ['ar'])}"}
 EVIDENCE = [{"criterion": c, "source": "bench", "who": "bench", "when": "2026-11-01"}
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -95,8 +88,8 @@ async def main() -> None:
     root = repo_root()
     with tempfile.TemporaryDirectory(prefix="ltc-bench-") as tmp:
         work = Path(tmp)
-        kafka = LocalKafka(root / "deploy/local/kafka", work / "kafka", _free_port(), _free_port())
-        postgres = LocalPostgres(work / "postgres", _free_port())
+        kafka = LocalKafka(root / "deploy/local/kafka", work / "kafka", free_port(), free_port())
+        postgres = LocalPostgres(work / "postgres", free_port())
         try:
             kafka.start()
             postgres.start()
@@ -104,7 +97,7 @@ async def main() -> None:
             await ensure_topics(kafka.bootstrap_servers, ALL_TOPICS, partitions=3)
             urls = {name: await ensure_database(postgres.admin_dsn, f"bench_{name}", f"bench-{name}")
                     for name in ("leads", "opportunities")}
-            ports = {name: _free_port() for name in urls}
+            ports = {name: free_port() for name in urls}
             async with running_services(bootstrap_servers=kafka.bootstrap_servers, database_urls=urls, ports=ports,
                                         log_dir=work / "logs") as services:
                 leads_url = services["leads"].url

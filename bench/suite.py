@@ -27,9 +27,7 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +43,7 @@ import httpx
 from ltc.shared.auth import mint_token
 from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database
-from ltc.shared.devstack.services import ServiceProcess, running_services
+from ltc.shared.devstack.services import ServiceProcess, free_port, running_services, spawn, wait_ready
 from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import ALL_TOPICS
 
@@ -66,12 +64,6 @@ VALUE = "999999.99"
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
@@ -187,28 +179,6 @@ async def infrastructure(args: argparse.Namespace, work: Path) -> AsyncIterator[
             kafka.stop()
         if postgres is not None:
             postgres.stop()
-
-
-async def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=5) as client:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"{url}/readyz")).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} not ready after {timeout} s")
-            await asyncio.sleep(0.2)
-
-
-def spawn(name: str, argv: list[str], env: dict[str, str], port: int, log_dir: Path) -> ServiceProcess:
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("ab") as out:
-        process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    return ServiceProcess(name, port, process, log_path)
 
 
 # --------------------------------------------------------------------------------------------- 1. REST
@@ -604,7 +574,7 @@ async def add_instances(stack: Stack, work: Path) -> list[ServiceProcess]:
         extra.append(spawn(f"{name}-worker", [sys.executable, "-m", f"ltc.{name}", "worker"], {
             "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, f"LTC_{name.upper()}_DATABASE_URL": stack.urls[name],
             f"LTC_{name.upper()}_PORT": str(port)}, port, work / "logs"))
-    await asyncio.gather(*(wait_ready(p.url, p.process) for p in extra))
+    await asyncio.gather(*(wait_ready(p) for p in extra))
     return extra
 
 
@@ -748,7 +718,7 @@ async def run(args: argparse.Namespace) -> dict:
                                             log_dir=work / "logs", env=env) as services:
                     if args.separate_workers:  # as in Kubernetes: the relay and consumer in their own process
                         extra += await add_instances(stack, work)
-                    await wait_ready(baseline.url, baseline.process)
+                    await wait_ready(baseline)
                     urls = {name: s.url for name, s in services.items()}
                     result["rest"] = await bench_rest(args, services, baseline.url)
                     baseline.stop()

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
-from ltc.shared.devstack.services import DEFAULT_PORTS, running_services
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ltc.shared.devstack.services import DEFAULT_PORTS, free_ports, running_services
 
 
 @pytest.fixture(scope="session")
 async def system(make_database, kafka_bootstrap, tmp_path_factory):
     """Base URL per service; each process migrated its own database before serving."""
     urls = {name: await make_database(f"e2e_{name}") for name in DEFAULT_PORTS}
-    ports = {name: _free_port() for name in DEFAULT_PORTS}
+    ports = dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True))
     async with running_services(bootstrap_servers=kafka_bootstrap, database_urls=urls, ports=ports,
                                 log_dir=tmp_path_factory.mktemp("service-logs"),
                                 env={"LTC_RELAY_POLL_SECONDS": "0.5", "LTC_ENV": "development"}) as services:

@@ -6,8 +6,10 @@ Used by `make run` and by the end-to-end tests, so both run the system the same 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -48,11 +50,37 @@ class ServiceProcess:
             self.process.wait()
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports."""
+    # Held open together so that the kernel cannot hand out the same port twice.
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, log_dir: Path) -> ServiceProcess:
+    """Start a process in its own process group, output to `<log_dir>/<name>.log`."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("ab") as log:
+        # Own process group: Ctrl-C in the terminal reaches the supervisor, which then
+        # stops each service in order instead of all dying mid-request.
+        process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    return ServiceProcess(name, port, process, log_path)
+
+
 def configured_ports() -> dict[str, int]:
     return {name: int(os.environ.get(f"LTC_{name.upper()}_PORT", port)) for name, port in DEFAULT_PORTS.items()}
 
 
-async def _wait_ready(service: ServiceProcess, timeout: float) -> None:
+async def wait_ready(service: ServiceProcess, timeout: float = 90.0) -> None:
+    """Until `/readyz` answers 200; fails early, with the log's tail, if the process exits."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(timeout=5) as client:
         while True:
@@ -77,20 +105,13 @@ async def running_services(*, bootstrap_servers: str, database_urls: Mapping[str
     services: dict[str, ServiceProcess] = {}
     try:
         for name, port in ports.items():
-            process_env = {
-                **os.environ, **(env or {}),
+            services[name] = spawn(name, [sys.executable, "-m", f"ltc.{name}", "serve"], {
+                **(env or {}),
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
                 f"LTC_{name.upper()}_DATABASE_URL": database_urls[name],
                 f"LTC_{name.upper()}_PORT": str(port),
-            }
-            log_path = log_dir / f"{name}.log"
-            with log_path.open("ab") as log:
-                # Own process group: Ctrl-C in the terminal reaches the supervisor, which then
-                # stops each service in order instead of all dying mid-request.
-                process = subprocess.Popen([sys.executable, "-m", f"ltc.{name}", "serve"], env=process_env,
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            services[name] = ServiceProcess(name, port, process, log_path)
-        await asyncio.gather(*(_wait_ready(s, ready_timeout) for s in services.values()))
+            }, port, log_dir)
+        await asyncio.gather(*(wait_ready(s, ready_timeout) for s in services.values()))
         yield services
     finally:
         for service in services.values():

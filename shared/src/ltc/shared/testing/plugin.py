@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -22,6 +21,7 @@ import pytest
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database
+from ltc.shared.devstack.services import free_ports
 from ltc.shared.kafka import ensure_topics
 from ltc.shared.messages import ALL_TOPICS
 
@@ -45,15 +45,6 @@ def _docker_available() -> bool:
             gc.collect()
 
 
-def _free_ports(count: int) -> list[int]:
-    # Held open together so that the kernel cannot hand out the same port twice.
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
 @pytest.fixture(scope="session")
 async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """Bootstrap servers of a Kafka cluster holding the LTC topics and their dead-letter topics."""
@@ -65,7 +56,7 @@ async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
 
             bootstrap = stack.enter_context(KafkaContainer().with_kraft()).get_bootstrap_server()
         elif not bootstrap:
-            kafka = LocalKafka(repo_root() / "deploy/local/kafka", tmp_path_factory.mktemp("kafka"), *_free_ports(2),
+            kafka = LocalKafka(repo_root() / "deploy/local/kafka", tmp_path_factory.mktemp("kafka"), *free_ports(2),
                                partitions=partitions)
             stack.callback(kafka.stop)
             kafka.start()
@@ -85,7 +76,7 @@ def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
             dsn = stack.enter_context(PostgresContainer("postgres:18")).get_connection_url(driver=None)
         elif not dsn:
-            server = LocalPostgres(tmp_path_factory.mktemp("postgres"), *_free_ports(1), fast=True)
+            server = LocalPostgres(tmp_path_factory.mktemp("postgres"), *free_ports(1), fast=True)
             stack.callback(server.stop)
             server.start()
             dsn = server.admin_dsn
