@@ -24,15 +24,15 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from ltc.shared.auth import mint_token
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, ensure_database
 from ltc.shared.devstack.services import free_port, running_services
 from ltc.shared.kafka import ensure_topics
 from ltc.shared.messages import ALL_TOPICS
+from ltc.shared.testing.apps import auth
 
-AR = {"Authorization": f"Bearer {mint_token('bench-ar', ['ar'])}"}
+AR = auth("bench-ar", "ar")
 EVIDENCE = [{"criterion": c, "source": "bench", "who": "bench", "when": "2026-11-01"}
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
 

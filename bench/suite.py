@@ -40,24 +40,20 @@ from typing import Any
 import asyncpg
 import httpx
 
-from ltc.shared.auth import mint_token
 from ltc.shared.devstack.kafka import LocalKafka
 from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_database
 from ltc.shared.devstack.services import ServiceProcess, free_port, running_services, spawn, wait_ready
 from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import ALL_TOPICS
+from ltc.shared.testing.apps import auth
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("leads", "opportunities", "contracts", "finance")
 
 
-def _auth(sub: str, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(sub, list(roles))}"}
-
-
-AR, SR, FR, FIN = _auth("bench-ar", "ar"), _auth("bench-sr", "sr"), _auth("bench-fr", "fr"), _auth("bench-fin", "finance")
-APPROVER = {"L1": _auth("bench-l1", "approver_l1"), "L2": _auth("bench-l2", "approver_l2"),
-            "L3": _auth("bench-l3", "approver_l3")}
+AR, SR, FR, FIN = auth("bench-ar", "ar"), auth("bench-sr", "sr"), auth("bench-fr", "fr"), auth("bench-fin", "finance")
+APPROVER = {"L1": auth("bench-l1", "approver_l1"), "L2": auth("bench-l2", "approver_l2"),
+            "L3": auth("bench-l3", "approver_l3")}
 EVIDENCE = [{"criterion": c, "source": "bench", "who": "bench", "when": "2026-11-01"}
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
 VALUE = "999999.99"
@@ -478,7 +474,7 @@ class _Flow:
         contract_url = f"{contracts}/contracts/{contract['id']}"
         checklist = (await self.call("GET", f"{contract_url}/reviews", AR))["checklist"]
         for function in contract["review"]["required"]:
-            await self.call("POST", f"{contract_url}/reviews", _auth(f"bench-{function}", f"reviewer_{function}"),
+            await self.call("POST", f"{contract_url}/reviews", auth(f"bench-{function}", f"reviewer_{function}"),
                             json={"function": function,
                                   "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]})
         await self.call("POST", f"{contract_url}/sign", AR,
