@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -63,8 +65,6 @@ def settings_for(service_name: str, default_port: int) -> ServiceSettings:
 
     Without any database URL, a service uses its own database on the local server `make run` starts.
     """
-    import os
-
     prefix = f"LTC_{service_name.upper()}_"
     overrides: dict[str, object] = {"service_name": service_name, "port": default_port}
     if "LTC_DATABASE_URL" not in os.environ:
