@@ -69,6 +69,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
+SEGMENTS = ("commit_to_acked_p50", "commit_to_consumer_p50", "consumer_p50")
+
+
 def latency_summary(values_ms: list[float]) -> dict[str, float]:
     if not values_ms:
         return {"n": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
@@ -322,14 +325,29 @@ async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float
                                            "AND converted_at IS NOT NULL", ids))
         created = dict(await opportunities.fetch("SELECT lead_id, created_at FROM opportunities "
                                                  "WHERE lead_id = ANY($1)", ids))
+        # Where a hop's time goes: stamped when the broker acknowledged the relay's send, and when
+        # the consumer's transaction began (the inbox row is its first statement).
+        rows = await leads.fetch("SELECT key, id, sent_at FROM outbox WHERE type = 'ltc.lead.converted.v1' "
+                                 "AND key = ANY($1)", [str(i) for i in ids])
+        acked = {uuid.UUID(r["key"]): r["sent_at"] for r in rows}
+        lead_of_message = {str(r["id"]): uuid.UUID(r["key"]) for r in rows}
+        began = {lead_of_message[m]: at for m, at in await opportunities.fetch(
+            "SELECT message_id, processed_at FROM inbox WHERE message_id = ANY($1)", list(lead_of_message))}
     finally:
         await leads.close()
         await opportunities.close()
     hops = [(created[i] - converted[i]).total_seconds() * 1000 for i in created if i in converted]
+
+    def segment(ends: dict, starts: dict) -> float:
+        values = [(ends[i] - starts[i]).total_seconds() * 1000 for i in ends if i in starts and ends[i] and starts[i]]
+        return round(pct(values, 50), 2) if values else float("nan")
+
+    segments = {"commit_to_acked_p50": segment(acked, converted), "commit_to_consumer_p50": segment(began, converted),
+                "consumer_p50": segment(created, began)}
     stamps = sorted(converted.values())
     achieved = (len(stamps) - 1) / max((stamps[-1] - stamps[0]).total_seconds(), 1e-3) if len(stamps) > 1 else 0.0
     return {"offered": rate, "achieved": round(achieved, 1), "errors": errors,
-            "lost": len(converted) - len(created), **latency_summary(hops)}
+            "lost": len(converted) - len(created), **latency_summary(hops), **segments}
 
 
 async def bench_hop(args: argparse.Namespace, stack: Stack, leads_url: str, rates: list[float],
@@ -350,8 +368,9 @@ async def bench_hop(args: argparse.Namespace, stack: Stack, leads_url: str, rate
             log(f"raw kafka @{rate:g}/s: p99 {entry['raw']['p99']}")
         hops = [await hop_run(stack, leads_url, [pool.pop() for _ in range(counts[rate])], rate)
                 for _ in range(args.reps)]
-        entry["hop"] = {"reps": hops, **{k: spread(hops, k) for k in ("p50", "p99", "max", "achieved")}}
-        log(f"hop @{rate:g}/s: p99 {entry['hop']['p99']} achieved {entry['hop']['achieved']}")
+        entry["hop"] = {"reps": hops, **{k: spread(hops, k) for k in ("p50", "p99", "max", "achieved", *SEGMENTS)}}
+        log(f"hop @{rate:g}/s: p99 {entry['hop']['p99']} achieved {entry['hop']['achieved']}; p50 segments "
+            + ", ".join(f"{k} {entry['hop'][k]['median']}" for k in SEGMENTS))
         result[str(rate)] = entry
     return result
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
 from ltc.shared.consumer import EventConsumer, Subscription
-from ltc.shared.db import UnitOfWork, make_engine, make_session_factory, plumbing_metadata
+from ltc.shared.db import OUTBOX_NOTIFY_DDL, UnitOfWork, make_engine, make_session_factory, plumbing_metadata
 from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import dlq_topic
 from ltc.shared.messages.envelope import Envelope
@@ -31,6 +31,8 @@ class Harness:
     async def setup(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(plumbing_metadata.create_all)
+            for statement in OUTBOX_NOTIFY_DDL:
+                await conn.execute(text(statement))
             await conn.execute(text("CREATE TABLE effects (lead_id uuid NOT NULL, reason text NOT NULL)"))
         await ensure_topics(self.bootstrap, [self.topic, dlq_topic(self.topic)], partitions=1)
 

@@ -13,10 +13,10 @@ from uuid import UUID, uuid4
 from fastapi import Header, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ltc.shared.db import IdempotencyRecord, UnitOfWork, idempotency_keys
+from ltc.shared.db import UnitOfWork, idempotency_keys
 from ltc.shared.errors import ProblemError
 
 T = TypeVar("T")
@@ -52,57 +52,64 @@ def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
-async def replay_idempotent(session: AsyncSession, *, principal: str, key: str | None,
-                            endpoint: str, body: BaseModel) -> str | None:
-    """The id created earlier under this key, or None; the same key with another body is a 422."""
+async def claim_idempotency_key(session: AsyncSession, *, principal: str, key: str | None, endpoint: str,
+                                body: BaseModel, resource_id: UUID) -> str | None:
+    """Remember (caller, Idempotency-Key) → `resource_id` in the current transaction, or return the
+    resource id an earlier request under this key produced; the same key with another body is a 422.
+
+    One statement on the usual path. A concurrent request with the same key waits on the key's
+    row until the first one commits or rolls back, then sees its result: no unique-violation race
+    to retry, and the key can never outlive (or be missing from) the change it guards.
+    """
     if key is None:
+        return None
+    claimed = (
+        await session.execute(
+            pg_insert(idempotency_keys)
+            .values(principal=principal, key=key, endpoint=endpoint, request_hash=request_hash(body),
+                    resource_id=str(resource_id))
+            .on_conflict_do_nothing(index_elements=[idempotency_keys.c.principal, idempotency_keys.c.key])
+            .returning(idempotency_keys.c.key)
+        )
+    ).first()
+    if claimed is not None:
         return None
     row = (
         await session.execute(
             select(idempotency_keys).where(idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
         )
-    ).first()
-    if row is None:
-        return None
+    ).one()
     if row.endpoint != endpoint or row.request_hash != request_hash(body):
         raise ProblemError(422, "idempotency-key-reused", "Idempotency key reused",
                            "this Idempotency-Key was used for a different request")
     return row.resource_id
 
 
-def idempotency_record(*, principal: str, key: str | None, endpoint: str, body: BaseModel,
-                       resource_id: UUID) -> IdempotencyRecord | None:
-    if key is None:
-        return None
-    return IdempotencyRecord(principal, key, endpoint, request_hash(body), str(resource_id))
-
-
 async def create_idempotently(uow: UnitOfWork, *, principal: str, key: str | None, endpoint: str,
                               body: BaseModel, create: Callable[[UUID], Awaitable[None]]) -> UUID:
     """Run `create(new_id)` once per (caller, Idempotency-Key); a repeat returns the first id.
 
-    The key is stored by the unit of work in the creation's own transaction, so a crash can never
-    leave a creation without its key or a key without its creation.
+    The key is stored in the creation's own transaction, so a crash can never leave a creation
+    without its key or a key without its creation.
     """
-    try:
-        async with uow:
-            existing = await replay_idempotent(uow.session, principal=principal, key=key, endpoint=endpoint, body=body)
-            if existing is not None:
-                return UUID(existing)
-            new_id = uuid4()
-            uow.idempotency = idempotency_record(principal=principal, key=key, endpoint=endpoint, body=body,
-                                                 resource_id=new_id)
-            await create(new_id)
-            return new_id
-    except IntegrityError:
-        if key is None:
-            raise
-        # A concurrent request with the same key committed first: answer with its result.
-        async with uow:
-            existing = await replay_idempotent(uow.session, principal=principal, key=key, endpoint=endpoint, body=body)
-        if existing is None:
-            raise
-        return UUID(existing)
+    async with uow:
+        new_id = uuid4()
+        existing = await claim_idempotency_key(uow.session, principal=principal, key=key, endpoint=endpoint,
+                                               body=body, resource_id=new_id)
+        if existing is not None:
+            return UUID(existing)
+        await create(new_id)
+        return new_id
+
+
+async def act_idempotently(uow: UnitOfWork, principal: str, key: str | None, endpoint: str, body: BaseModel,
+                           resource_id: UUID, act: Callable[[], Awaitable[None]]) -> None:
+    """Run an action once per Idempotency-Key: a retry after a lost response gets the result, not a 409."""
+    async with uow:
+        if await claim_idempotency_key(uow.session, principal=principal, key=key, endpoint=endpoint, body=body,
+                                       resource_id=resource_id) is not None:
+            return
+        await act()
 
 
 def _encode_cursor(created_at: datetime, ident: UUID) -> str:

@@ -89,6 +89,35 @@ def create_plumbing_tables(op: Any) -> None:
     plumbing_metadata.create_all(op.get_bind())
 
 
+# Plumbing version 2: the outbox wakes its relay itself. A statement-level trigger NOTIFYs once per
+# INSERT into the outbox; PostgreSQL delivers it only when the transaction commits (and folds
+# repeats within one transaction), exactly as the NOTIFY the unit of work used to send, but
+# without a round trip of its own in every transaction that writes events.
+OUTBOX_NOTIFY_DDL = (
+    f"""CREATE FUNCTION ltc_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION ltc_outbox_notify()",
+)
+OUTBOX_NOTIFY_DROP = (
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+    "DROP FUNCTION IF EXISTS ltc_outbox_notify()",
+)
+
+
+def create_outbox_notify_trigger(op: Any) -> None:
+    """Called from each service's migration 0003 (plumbing version 2)."""
+    for statement in OUTBOX_NOTIFY_DDL:
+        op.execute(statement)
+
+
+def drop_outbox_notify_trigger(op: Any) -> None:
+    for statement in OUTBOX_NOTIFY_DROP:
+        op.execute(statement)
+
+
 def map_aggregate(mapper_registry: registry, cls: type, table: Table, *, versioned: bool = True,
                   properties: dict[str, Any] | None = None) -> None:
     """Map an aggregate root imperatively (the domain class stays plain Python).
@@ -111,22 +140,13 @@ def str_enum(cls: type) -> Enum:
     return Enum(cls, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
+                               pool_recycle=1800)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-class IdempotencyRecord:
-    """An `Idempotency-Key` to remember in the same transaction as the creation it guards."""
-
-    def __init__(self, principal: str, key: str, endpoint: str, request_hash: str, resource_id: str) -> None:
-        self.values = {
-            "principal": principal, "key": key, "endpoint": endpoint,
-            "request_hash": request_hash, "resource_id": resource_id,
-        }
 
 
 class UnitOfWork:
@@ -143,7 +163,6 @@ class UnitOfWork:
         self.source = source
         self.correlation_id = correlation_id
         self.traceparent = traceparent
-        self.idempotency: IdempotencyRecord | None = None
         self._extra_events: list[EventPayload] = []
         self.session: AsyncSession
 
@@ -202,10 +221,7 @@ class UnitOfWork:
                         for event in events
                     ],
                 )
-                # Delivered only if the transaction commits: wakes the relay without polling.
-                await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-            if self.idempotency is not None:
-                await self.session.execute(insert(idempotency_keys).values(**self.idempotency.values))
+                # No NOTIFY here: the outbox's trigger sends it, delivered only if this commits.
             await self.session.commit()
         except StaleDataError as exc:
             await self.session.rollback()

@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltc.shared.money import MoneyError
@@ -154,7 +154,35 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug = title.lower().replace(" ", "-")
         return problem(exc.status_code, slug, title, str(exc.detail))
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _database_unavailable(exc):
+            return _unavailable(request, exc)
+        return _internal(request)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        return _unavailable(request, exc)  # e.g. connection refused while the database restarts
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
-        return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it has been logged")
+        return _internal(request)
+
+
+def _database_unavailable(exc: DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    # The transaction went down with its connection: nothing is half-written. Only a connection
+    # lost during COMMIT leaves the outcome unknown, which the Idempotency-Key of a retry settles.
+    log.warning("database unavailable", path=request.url.path, error=str(exc))
+    response = problem(503, "database-unavailable", "Service unavailable",
+                       "the database connection was lost; retry the request with the same Idempotency-Key")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def _internal(request: Request) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path)
+    return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it has been logged")

@@ -62,7 +62,8 @@ class Runtime:
     settings: ServiceSettings
 
     def __post_init__(self) -> None:
-        self.engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size)
+        self.engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size,
+                                  pre_ping=self.settings.db_pre_ping)
         self.session_factory = make_session_factory(self.engine)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -93,7 +94,7 @@ async def _worker_engine(runtime: Runtime, own_pool: bool) -> AsyncIterator[Asyn
     if not own_pool:
         yield runtime.engine
         return
-    engine = make_engine(runtime.settings.database_url, pool_size=1)
+    engine = make_engine(runtime.settings.database_url, pool_size=1, pre_ping=runtime.settings.db_pre_ping)
     try:
         yield engine
     finally:

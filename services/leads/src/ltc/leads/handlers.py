@@ -183,7 +183,7 @@ async def _require_contacts(uow: UnitOfWork, account_id: uuid.UUID, contact_ids:
     return found
 
 
-async def capture_lead(uow: UnitOfWork, cmd: CaptureLead, principal: Principal) -> None:
+async def capture_lead(uow: UnitOfWork, cmd: CaptureLead, principal: Principal) -> Lead:
     owner = _owner_at_capture(cmd, principal)
     if cmd.new_account is not None:
         account = _new_account(uow, cmd.new_account, principal)
@@ -211,6 +211,7 @@ async def capture_lead(uow: UnitOfWork, cmd: CaptureLead, principal: Principal) 
                                          "tier": lead.tier, "owner": lead.owner, "reported_by": lead.reported_by,
                                          "contact_ids": lead.contact_ids, "confirmed_distinct": cmd.confirm_distinct})
     await uow.commit()
+    return lead
 
 
 async def update_lead(uow: UnitOfWork, lead_id: uuid.UUID, changes: dict[str, Any], if_match: str | None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -51,11 +50,10 @@ from ltc.shared.api import (
     IfMatch,
     Limit,
     Page,
+    act_idempotently,
     create_idempotently,
     etag,
-    idempotency_record,
     paginate,
-    replay_idempotent,
 )
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.messages import MoneyPayload
@@ -72,18 +70,6 @@ Reader = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, R
 
 class _NoBody(BaseModel):
     """The body of an action that takes none, for the idempotency record."""
-
-
-async def _act_idempotently(uow: Any, principal: Principal, key: str | None, endpoint: str, body: BaseModel,
-                            resource_id: uuid.UUID, act: Callable[[], Awaitable[None]]) -> None:
-    """Run an action once per Idempotency-Key: a retry after a lost response gets the result, not a 409."""
-    async with uow:
-        if await replay_idempotent(uow.session, principal=principal.sub, key=key, endpoint=endpoint,
-                                   body=body) is not None:
-            return
-        uow.idempotency = idempotency_record(principal=principal.sub, key=key, endpoint=endpoint, body=body,
-                                             resource_id=resource_id)
-        await act()
 
 
 def _changes(body: Any) -> dict[str, Any]:
@@ -227,9 +213,14 @@ async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, p
 # Leads
 
 
-async def _scores(session: AsyncSession, leads: list[Lead]) -> dict[uuid.UUID, LeadScore]:
-    """Scores of a page of leads with a fixed number of queries, whatever the page size."""
-    met = await repository.contacts_met_on_leads(session, [lead.id for lead in leads])
+async def _scores(session: AsyncSession, leads: list[Lead], *, fresh: bool = False) -> dict[uuid.UUID, LeadScore]:
+    """Scores of a page of leads with a fixed number of queries, whatever the page size.
+
+    A `fresh` lead (just captured, in this request) has no activities yet: nothing to look up for
+    it unless it names contacts, whose relationships come from their other activities.
+    """
+    met = ({str(lead.id): set() for lead in leads} if fresh
+           else await repository.contacts_met_on_leads(session, [lead.id for lead in leads]))
     involved = {lead.id: handlers.involved_contact_ids(lead, met[str(lead.id)]) for lead in leads}
     everyone = await repository.contacts_by_id(session, set().union(*involved.values()))
     strengths = await repository.relationships(session, everyone.values(), today=handlers.clock().date())
@@ -238,9 +229,9 @@ async def _scores(session: AsyncSession, leads: list[Lead]) -> dict[uuid.UUID, L
             for lead in leads}
 
 
-async def _lead_read(session: AsyncSession, lead: Lead, response: Response) -> LeadRead:
+async def _lead_read(session: AsyncSession, lead: Lead, response: Response, *, fresh: bool = False) -> LeadRead:
     response.headers["ETag"] = etag(lead.version)
-    return LeadRead.of(lead, (await _scores(session, [lead]))[lead.id])
+    return LeadRead.of(lead, (await _scores(session, [lead], fresh=fresh))[lead.id])
 
 
 async def _reread(uow: Any, lead_id: uuid.UUID, response: Response, *, created: bool = False) -> LeadRead:
@@ -268,10 +259,19 @@ async def capture_lead(body: LeadCreate, uow: Uow, principal: Seller, response: 
             owner=body.owner, owner_given="owner" in body.model_fields_set, reported_by=body.reported_by,
             contact_ids=body.contact_ids, confirm_distinct=body.confirm_distinct)
 
-    lead_id = await create_idempotently(
-        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /leads", body=body,
-        create=lambda new_id: handlers.capture_lead(uow, command(new_id), principal),
-    )
+    captured: list[LeadRead] = []
+
+    async def capture(new_id: uuid.UUID) -> None:
+        # Answered from the lead just committed (no second transaction to read it back); a
+        # replayed Idempotency-Key reads the lead the first request created instead.
+        lead = await handlers.capture_lead(uow, command(new_id), principal)
+        captured.append(await _lead_read(uow.session, lead, response, fresh=True))
+
+    lead_id = await create_idempotently(uow, principal=principal.sub, key=idempotency_key, endpoint="POST /leads",
+                                        body=body, create=capture)
+    if captured:
+        response.headers["Location"] = f"/api/v1/leads/{lead_id}"
+        return captured[0]
     return await _reread(uow, lead_id, response, created=True)
 
 
@@ -327,7 +327,7 @@ async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal
     evidence = [Evidence(e.criterion, e.source, e.who, e.when, e.contact_id) for e in body.evidence]
     budget = body.budget.to_money() if body.budget else None
     command = handlers.GradeLead(lead_id, body.to, evidence, budget, body.start_date, if_match)
-    await _act_idempotently(uow, principal, idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id,
+    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id,
                             lambda: handlers.grade_lead(uow, command, principal))
     return await _reread(uow, lead_id, response)
 
@@ -336,7 +336,7 @@ async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal
              summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`)")
 async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
                        if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await _act_idempotently(uow, principal, idempotency_key, f"POST /leads/{lead_id}/convert", _NoBody(), lead_id,
+    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/convert", _NoBody(), lead_id,
                             lambda: handlers.convert_lead(uow, lead_id, if_match, principal))
     return await _reread(uow, lead_id, response)
 
@@ -345,7 +345,7 @@ async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response
 async def disqualify_lead(lead_id: uuid.UUID, body: DisqualifyRequest, uow: Uow, principal: Seller,
                           response: Response, if_match: IfMatch = None,
                           idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await _act_idempotently(uow, principal, idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
+    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
                             lambda: handlers.disqualify_lead(uow, lead_id, body.reason, if_match, principal))
     return await _reread(uow, lead_id, response)
 
@@ -368,8 +368,8 @@ async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Se
 async def advance_pain(lead_id: uuid.UUID, pain_id: uuid.UUID, body: PainAdvance, uow: Uow, principal: Seller,
                        response: Response, if_match: IfMatch = None,
                        idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await _act_idempotently(
-        uow, principal, idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
+    await act_idempotently(
+        uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
         lambda: handlers.advance_pain(uow, lead_id, pain_id, PainStatus(body.to), body.note, if_match, principal))
     return await _reread(uow, lead_id, response)
 
@@ -453,8 +453,8 @@ async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow,
                          response: Response, if_match: IfMatch = None,
                          idempotency_key: IdempotencyKey = None) -> ActivityRead:
     outcome = body.model_dump(mode="json", exclude={"occurred_on"})
-    await _act_idempotently(
-        uow, principal, idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
+    await act_idempotently(
+        uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
         lambda: handlers.record_outcome(uow, activity_id, outcome, body.occurred_on, body.next_step_on, if_match,
                                         principal))
     return await _reread_activity(uow, activity_id, response)
@@ -463,7 +463,7 @@ async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow,
 @router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"])
 async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle, response: Response,
                           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    await _act_idempotently(uow, principal, idempotency_key, f"POST /activities/{activity_id}/cancel", _NoBody(),
+    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/cancel", _NoBody(),
                             activity_id, lambda: handlers.cancel_activity(uow, activity_id, if_match, principal))
     return await _reread_activity(uow, activity_id, response)
 
