@@ -69,7 +69,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-SEGMENTS = ("commit_to_acked_p50", "commit_to_consumer_p50", "consumer_p50")
+SEGMENTS = ("commit_to_acked_p50", "commit_to_consumer_p50", "consumer_p50", "leads_loop_lag_p99_le",
+            "opportunities_loop_lag_p99_le")
 
 
 def latency_summary(values_ms: list[float]) -> dict[str, float]:
@@ -300,7 +301,30 @@ async def prepare_leads(leads_url: str, count: int, concurrency: int = 16) -> li
     return ids
 
 
-async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float) -> dict[str, float]:
+async def loop_lag_buckets(client: httpx.AsyncClient, url: str) -> dict[float, float]:
+    """Cumulative bucket counts of a service's ltc_event_loop_lag_seconds histogram."""
+    buckets: dict[float, float] = {}
+    for line in (await client.get(f"{url}/metrics")).text.splitlines():
+        if line.startswith("ltc_event_loop_lag_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def lag_p99(before: dict[float, float], after: dict[float, float]) -> float:
+    """The bucket bound (ms) under which 99 % of the loop-lag samples between two scrapes fall."""
+    delta = {bound: after.get(bound, 0) - before.get(bound, 0) for bound in after}
+    total = delta.get(float("inf"), 0)
+    if not total:
+        return float("nan")
+    return next(bound * 1000 for bound in sorted(delta) if delta[bound] >= 0.99 * total)
+
+
+async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float,
+                  lag_urls: dict[str, str] | None = None) -> dict[str, float]:
+    lag_urls = lag_urls or {}
+    async with httpx.AsyncClient(timeout=10) as scraper:
+        lag_before = {name: await loop_lag_buckets(scraper, url) for name, url in lag_urls.items()}
     # Several small client pools: one shared httpx pool of hundreds of connections limits the
     # generator before it limits the service.
     async with contextlib.AsyncExitStack() as exits:
@@ -344,18 +368,24 @@ async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float
 
     segments = {"commit_to_acked_p50": segment(acked, converted), "commit_to_consumer_p50": segment(began, converted),
                 "consumer_p50": segment(created, began)}
+    async with httpx.AsyncClient(timeout=10) as scraper:
+        for name, url in lag_urls.items():
+            segments[f"{name}_loop_lag_p99_le"] = lag_p99(lag_before[name], await loop_lag_buckets(scraper, url))
     stamps = sorted(converted.values())
     achieved = (len(stamps) - 1) / max((stamps[-1] - stamps[0]).total_seconds(), 1e-3) if len(stamps) > 1 else 0.0
     return {"offered": rate, "achieved": round(achieved, 1), "errors": errors,
             "lost": len(converted) - len(created), **latency_summary(hops), **segments}
 
 
-async def bench_hop(args: argparse.Namespace, stack: Stack, leads_url: str, rates: list[float],
+async def bench_hop(args: argparse.Namespace, stack: Stack, urls: dict[str, str], rates: list[float],
                     with_raw: bool) -> dict:
-    counts = {rate: max(5, round(rate * args.hop_seconds)) for rate in rates}
+    # At least --hop-min-count conversions per repetition: a p99 of 50 samples is just their maximum.
+    counts = {rate: max(args.hop_min_count, round(rate * args.hop_seconds)) for rate in rates}
     warmup = max(5, round(min(rates) * args.warmup_seconds))
     total = warmup + args.reps * sum(counts.values())
     log(f"hop: preparing {total} opportunity-grade leads")
+    leads_url = urls["leads"]
+    lag_urls = {name: urls[name] for name in ("leads", "opportunities")}
     pool = await prepare_leads(leads_url, total)
     await hop_run(stack, leads_url, [pool.pop() for _ in range(warmup)], min(rates))
     result: dict[str, Any] = {}
@@ -366,7 +396,7 @@ async def bench_hop(args: argparse.Namespace, stack: Stack, leads_url: str, rate
             raw = [await raw_round_trip(stack.bootstrap, rate, counts[rate], "bench.raw") for _ in range(args.reps)]
             entry["raw"] = {"reps": raw, **{k: spread(raw, k) for k in ("p50", "p99", "max")}}
             log(f"raw kafka @{rate:g}/s: p99 {entry['raw']['p99']}")
-        hops = [await hop_run(stack, leads_url, [pool.pop() for _ in range(counts[rate])], rate)
+        hops = [await hop_run(stack, leads_url, [pool.pop() for _ in range(counts[rate])], rate, lag_urls)
                 for _ in range(args.reps)]
         entry["hop"] = {"reps": hops, **{k: spread(hops, k) for k in ("p50", "p99", "max", "achieved", *SEGMENTS)}}
         log(f"hop @{rate:g}/s: p99 {entry['hop']['p99']} achieved {entry['hop']['achieved']}; p50 segments "
@@ -687,6 +717,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rest-seconds", type=float, default=4.0)
     parser.add_argument("--hop-rates", type=rates, default=[50.0, 200.0, 500.0])
     parser.add_argument("--hop-seconds", type=float, default=1.0, help="conversions per rep = rate x this")
+    parser.add_argument("--hop-min-count", type=int, default=200, help="but at least this many")
     parser.add_argument("--flow-rates", type=rates, default=[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0])
     parser.add_argument("--flow-seconds", type=float, default=5.0, help="flows per step = rate x this")
     parser.add_argument("--flow-reps", type=int, default=1)
@@ -737,14 +768,14 @@ async def run(args: argparse.Namespace) -> dict:
                     urls = {name: s.url for name, s in services.items()}
                     result["rest"] = await bench_rest(args, services, baseline.url)
                     baseline.stop()
-                    result["hop"]["1"] = await bench_hop(args, stack, urls["leads"], args.hop_rates, with_raw=True)
+                    result["hop"]["1"] = await bench_hop(args, stack, urls, args.hop_rates, with_raw=True)
                     if not args.no_flows:
                         result["flows"]["1"] = await bench_flows(args, stack, urls)
                     if not args.no_scaling:
                         log("scaling: a second worker per service (same consumer group)")
                         extra += await add_instances(stack, work)
                         await asyncio.sleep(3)  # let the groups rebalance; the warm-up absorbs the rest
-                        result["hop"]["2"] = await bench_hop(args, stack, urls["leads"], args.hop_rates,
+                        result["hop"]["2"] = await bench_hop(args, stack, urls, args.hop_rates,
                                                              with_raw=False)
                         if not args.no_flows:
                             result["flows"]["2"] = await bench_flows(args, stack, urls)

@@ -23,7 +23,7 @@ def test_the_suite_prints_its_table_and_writes_json_and_chart(postgres_admin_dsn
     completed = subprocess.run(
         [sys.executable, str(ROOT / "bench/suite.py"), "--pg-admin-dsn", postgres_admin_dsn, "--out", str(out),
          "--reps", "1", "--warmup-seconds", "0.2", "--clients", "2", "--rest-seconds", "0.5",
-         "--hop-rates", "20", "--hop-seconds", "0.5", "--flow-rates", "1", "--flow-seconds", "1",
+         "--hop-rates", "20", "--hop-seconds", "0.5", "--hop-min-count", "10", "--flow-rates", "1", "--flow-seconds", "1",
          "--partitions", "2"],
         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-3000:]

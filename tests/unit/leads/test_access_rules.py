@@ -20,7 +20,7 @@ def _who(sub: str, *roles: str) -> Principal:
 
 
 def _lead(owner: str | None) -> Lead:
-    return Lead(id=uuid.uuid4(), account=ACCOUNT, title="t", need="n", channel=Channel.TENDER, tier=Tier.NORMAL,
+    return Lead(id=uuid.uuid4(), account_id=ACCOUNT.id, title="t", need="n", channel=Channel.TENDER, tier=Tier.NORMAL,
                 owner=owner, now=NOW)
 
 

@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 def _lead(channel: Channel = Channel.TECHNICAL_EXCHANGE) -> tuple[Account, Lead]:
     account = Account(id=uuid.uuid4(), name="ACME Telecom", industry="telecom", owner="ar-1", created_at=NOW)
-    return account, Lead(id=uuid.uuid4(), account=account, title="Core upgrade", need="capacity", channel=channel,
+    return account, Lead(id=uuid.uuid4(), account_id=account.id, title="Core upgrade", need="capacity", channel=channel,
                          tier=Tier.KEY, owner="ar-1", now=NOW)
 
 
@@ -101,7 +101,7 @@ def test_outcome_follows_the_later_stages():
 
 def test_evidence_only_from_ourselves_or_the_informant_is_not_cross_checked():
     account = Account(id=uuid.uuid4(), name="ACME", industry=None, owner="ar-1", created_at=NOW)
-    lead = Lead(id=uuid.uuid4(), account=account, title="Core", need="capacity", channel=Channel.ROUTINE_VISIT,
+    lead = Lead(id=uuid.uuid4(), account_id=account.id, title="Core", need="capacity", channel=Channel.ROUTINE_VISIT,
                 tier=Tier.NORMAL, owner="ar-1", now=NOW, reported_by="Wang (procurement)")
     evidence = [
         Evidence(Criterion.CUSTOMER_IDENTIFIED, "visit", "  wang (PROCUREMENT) ", date(2026, 10, 1)),  # the informant
@@ -154,7 +154,7 @@ def test_opportunity_budget_must_be_positive(amount):
 
 def test_an_unassigned_lead_cannot_convert():
     account = Account(id=uuid.uuid4(), name="ACME", industry=None, owner="ar-1", created_at=NOW)
-    lead = Lead(id=uuid.uuid4(), account=account, title="Core", need="capacity", channel=Channel.TENDER,
+    lead = Lead(id=uuid.uuid4(), account_id=account.id, title="Core", need="capacity", channel=Channel.TENDER,
                 tier=Tier.NORMAL, owner=None, now=NOW)
     assert lead.events[0].owner == ""
     lead.grade_credible(_all_criteria(), by="admin-1", now=NOW)

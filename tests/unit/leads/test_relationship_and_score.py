@@ -22,7 +22,7 @@ ACCOUNT = Account(id=uuid.uuid4(), name="ACME", industry="telecom", owner="ar-1"
 
 def _lead(title: str = "Core network upgrade", need: str = "capacity for 5G", channel: Channel = Channel.TENDER,
           tier: Tier = Tier.KEY, created: datetime = NOW) -> Lead:
-    return Lead(id=uuid.uuid4(), account=ACCOUNT, title=title, need=need, channel=channel, tier=tier, owner="ar-1",
+    return Lead(id=uuid.uuid4(), account_id=ACCOUNT.id, title=title, need=need, channel=channel, tier=tier, owner="ar-1",
                 now=created)
 
 

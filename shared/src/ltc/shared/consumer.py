@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -74,17 +75,39 @@ class EventConsumer:
         self._max_backoff = max_backoff
 
     async def run(self) -> None:
-        """Consume until cancelled."""
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
-            for tp, records in batches.items():
-                for record in records:
-                    await self.process(record)
-                await self._commit_offsets({tp: records[-1].offset + 1})
-                highwater = self._consumer.highwater(tp)
-                if highwater is not None:
-                    metrics.LAG.labels(self._source, tp.topic, str(tp.partition)).set(
-                        max(0, highwater - records[-1].offset - 1))
+        """Consume until cancelled.
+
+        Offsets are committed once per fetched batch, after every record of it is in the
+        database, and in the background: the next batch is processed while the broker confirms
+        the last commit (one commit in flight at a time, in order; a failed commit surfaces at
+        the next batch). A crash before a commit lands redelivers records the inbox already
+        holds, which are skipped.
+        """
+        in_flight: asyncio.Task[None] | None = None
+        try:
+            while True:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+                offsets: dict[TopicPartition, int] = {}
+                for tp, records in batches.items():
+                    for record in records:
+                        await self.process(record)
+                    offsets[tp] = records[-1].offset + 1
+                if in_flight is not None:
+                    await in_flight
+                    in_flight = None
+                if offsets:
+                    in_flight = asyncio.create_task(self._commit_offsets(offsets))
+                    self._record_lag(offsets)
+        finally:
+            if in_flight is not None:
+                with contextlib.suppress(Exception):
+                    await in_flight
+
+    def _record_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        for tp, next_offset in offsets.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                metrics.LAG.labels(self._source, tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))
 
     async def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
         await self._consumer.commit(offsets)

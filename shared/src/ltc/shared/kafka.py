@@ -26,7 +26,7 @@ def kafka_options(settings: ServiceSettings) -> dict[str, Any]:
     return options
 
 
-def make_producer(bootstrap_servers: str, *, linger_ms: int = 2, **options: Any) -> AIOKafkaProducer:
+def make_producer(bootstrap_servers: str, *, linger_ms: int = 0, **options: Any) -> AIOKafkaProducer:
     # Idempotent with acks=all: a retried send after a broker hiccup cannot duplicate or reorder
     # records within a partition.
     return AIOKafkaProducer(

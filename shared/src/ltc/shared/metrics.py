@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,9 @@ DEAD_LETTERS = Counter("ltc_dead_letters_total", "Records sent to a dead-letter 
 OUTBOX_BACKLOG = Gauge("ltc_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST = Gauge("ltc_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
 PUBLISHED = Counter("ltc_events_published_total", "Events published by the outbox relay", ["service", "type"])
+LOOP_LAG = Histogram("ltc_event_loop_lag_seconds",
+                     "How late the event loop runs a timer: what every request, relay send and consumed record "
+                     "waits behind", ["service"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 CASH_COLLECTED = Counter("ltc_cash_collected_total", "Cash received, in the payment's currency", ["currency"])
 
 
@@ -44,6 +48,16 @@ async def refresh_outbox_gauges(service: str, engine: AsyncEngine) -> None:
         )).one()
     OUTBOX_BACKLOG.labels(service).set(backlog)
     OUTBOX_OLDEST.labels(service).set(0 if oldest is None else max(0.0, time.time() - oldest.timestamp()))
+
+
+async def watch_loop_lag(service: str, interval: float = 0.05) -> None:
+    """Sample the event loop's lateness until cancelled (the API, relay and consumer share one loop)."""
+    loop = asyncio.get_running_loop()
+    histogram = LOOP_LAG.labels(service)
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        histogram.observe(max(0.0, loop.time() - due))
 
 
 def metrics_response() -> Response:

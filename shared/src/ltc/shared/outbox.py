@@ -8,15 +8,15 @@ relay is woken by NOTIFY from the committing transaction and polls only as a fal
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ltc.shared.db import OUTBOX_CHANNEL, outbox
+from ltc.shared.db import OUTBOX_CHANNEL
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.metrics import record_published
 
@@ -50,15 +50,20 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(self._poll_seconds)
 
-    async def _run_as_leader(self) -> None:
+    async def _connect(self) -> asyncpg.Connection:
         conn = await asyncpg.connect(asyncpg_dsn(self._engine.url.render_as_string(hide_password=False)))
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        return conn
+
+    async def _run_as_leader(self) -> None:
+        conn = await self._connect()
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY):
                 await asyncio.sleep(self._poll_seconds)
             await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
             while True:
                 self._wake.clear()
-                published = await self.publish_pending()
+                published = await self.publish_pending(conn)
                 if published >= self._batch_size:
                     continue
                 try:
@@ -68,31 +73,40 @@ class OutboxRelay:
         finally:
             await conn.close()
 
-    async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows; returns how many were sent."""
-        async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.seq).limit(self._batch_size)
-                )
-            ).all()
-            if not rows:
-                return 0
-            deliveries = []
-            for row in rows:
-                envelope = Envelope(
-                    id=str(row.id), type=row.type, source=self._source, subject=row.key,
-                    time=row.created_at, data=row.payload, correlation_id=row.correlation_id,
-                    traceparent=row.traceparent,
-                )
-                key, value, headers = envelope.to_kafka()
-                deliveries.append(await self._producer.send(row.topic, value=value, key=key, headers=headers))
-            # Marked sent only once the broker acknowledged every record (acks=all); a crash in
-            # between re-sends them, and consumers drop the duplicates by message id.
-            await asyncio.gather(*deliveries)
-            await conn.execute(
-                update(outbox).where(outbox.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
-            )
+    async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
+        """Publish one batch of unsent rows; returns how many were sent.
+
+        The leader works on the connection that holds its lock, in plain asyncpg: on the hand-over
+        path, with no pool checkout, transaction or ORM layer between the wake-up and the send.
+        No transaction is needed: only the lock holder reads or marks these rows.
+        """
+        if conn is None:
+            conn = await self._connect()
+            try:
+                return await self.publish_pending(conn)
+            finally:
+                await conn.close()
+        rows = await conn.fetch(_UNSENT, self._batch_size)
+        if not rows:
+            return 0
+        deliveries = []
         for row in rows:
-            record_published(self._source, row.type, row.payload)
+            envelope = Envelope(
+                id=str(row["id"]), type=row["type"], source=self._source, subject=row["key"],
+                time=row["created_at"], data=row["payload"], correlation_id=row["correlation_id"],
+                traceparent=row["traceparent"],
+            )
+            key, value, headers = envelope.to_kafka()
+            deliveries.append(await self._producer.send(row["topic"], value=value, key=key, headers=headers))
+        # Marked sent only once the broker acknowledged every record (acks=all); a crash in
+        # between re-sends them, and consumers drop the duplicates by message id.
+        await asyncio.gather(*deliveries)
+        await conn.execute(_MARK_SENT, [row["seq"] for row in rows], datetime.now(UTC))
+        for row in rows:
+            record_published(self._source, row["type"], row["payload"])
         return len(rows)
+
+
+_UNSENT = ("SELECT seq, id, topic, key, type, payload, correlation_id, traceparent, created_at FROM outbox "
+           "WHERE sent_at IS NULL ORDER BY seq LIMIT $1")
+_MARK_SENT = "UPDATE outbox SET sent_at = $2 WHERE seq = ANY($1::bigint[])"

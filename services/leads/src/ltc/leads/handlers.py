@@ -186,15 +186,15 @@ async def _require_contacts(uow: UnitOfWork, account_id: uuid.UUID, contact_ids:
 async def capture_lead(uow: UnitOfWork, cmd: CaptureLead, principal: Principal) -> Lead:
     owner = _owner_at_capture(cmd, principal)
     if cmd.new_account is not None:
-        account = _new_account(uow, cmd.new_account, principal)
+        account_id = _new_account(uow, cmd.new_account, principal).id
     else:
         assert cmd.account_id is not None
         # Locking the account serialises captures on it, so two concurrent duplicates cannot both pass.
-        account = await repository.get_account(uow.session, cmd.account_id, for_update=True)
-        await _require_contacts(uow, account.id, cmd.contact_ids)
+        account_id = await repository.lock_account(uow.session, cmd.account_id)
+        await _require_contacts(uow, account_id, cmd.contact_ids)
         if not cmd.confirm_distinct:
             candidates = duplicate_candidates(title=cmd.title, need=cmd.need,
-                                              open_leads=await repository.open_leads_of(uow.session, account.id))
+                                              open_leads=await repository.open_leads_of(uow.session, account_id))
             if candidates:
                 raise DomainError(
                     "duplicate-lead",
@@ -203,10 +203,10 @@ async def capture_lead(uow: UnitOfWork, cmd: CaptureLead, principal: Principal) 
                     + "; send confirm_distinct=true if it really is another lead",
                     errors=[{"lead_id": c.lead_id, "title": c.title, "similarity": c.similarity} for c in candidates],
                 )
-    lead = Lead(id=cmd.lead_id, account=account, title=cmd.title, need=cmd.need, channel=cmd.channel,
+    lead = Lead(id=cmd.lead_id, account_id=account_id, title=cmd.title, need=cmd.need, channel=cmd.channel,
                 tier=cmd.tier, owner=owner, now=clock(), reported_by=cmd.reported_by, contact_ids=cmd.contact_ids)
     uow.session.add(lead)
-    _audit(uow, entity="lead", entity_id=lead.id, lead_id=lead.id, account_id=account.id, action="captured",
+    _audit(uow, entity="lead", entity_id=lead.id, lead_id=lead.id, account_id=account_id, action="captured",
            actor=principal.sub, changes={"title": lead.title, "need": lead.need, "channel": lead.channel,
                                          "tier": lead.tier, "owner": lead.owner, "reported_by": lead.reported_by,
                                          "contact_ids": lead.contact_ids, "confirmed_distinct": cmd.confirm_distinct})

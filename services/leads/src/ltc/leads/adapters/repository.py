@@ -25,6 +25,14 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID, *, for_updat
     return account
 
 
+async def lock_account(session: AsyncSession, account_id: uuid.UUID) -> uuid.UUID:
+    """Lock an account's row (no object loaded: the caller needs the lock, not the account)."""
+    found = (await session.execute(select(Account.id).where(Account.id == account_id).with_for_update())).scalar()
+    if found is None:
+        raise NotFound("account", account_id)
+    return found
+
+
 async def get_contact(session: AsyncSession, contact_id: uuid.UUID, *, for_update: bool = False) -> Contact:
     contact = await session.get(Contact, contact_id, with_for_update=for_update)
     if contact is None:

@@ -95,11 +95,11 @@ EDITABLE = ("title", "need", "tier", "reported_by", "contact_ids", "owner")
 class Lead:
     events: list[EventPayload]
 
-    def __init__(self, *, id: uuid.UUID, account: Account, title: str, need: str, channel: Channel,
+    def __init__(self, *, id: uuid.UUID, account_id: uuid.UUID, title: str, need: str, channel: Channel,
                  tier: Tier, owner: str | None, now: datetime, reported_by: str | None = None,
                  contact_ids: list[uuid.UUID] | None = None) -> None:
         self.id = id
-        self.account_id = account.id
+        self.account_id = account_id
         self.title = title
         self.need = need
         self.channel = channel
@@ -128,7 +128,7 @@ class Lead:
         self.created_at = now
         self.updated_at = now
         self.events = [
-            LeadCreated(lineage=self.lineage(), lead_id=id, account_id=account.id, title=title,
+            LeadCreated(lineage=self.lineage(), lead_id=id, account_id=account_id, title=title,
                         channel=channel.value, self_generated=self.self_generated, tier=tier.value,
                         owner=owner or "", created_at=now)
         ]
