@@ -472,10 +472,19 @@ class _Flow:
         page = await self.eventually(f"{opps}/opportunities?lead_id={lead_id}", AR, lambda b: len(b["items"]) == 1)
         opportunity_url = f"{opps}/opportunities/{page['items'][0]['id']}"
 
+        opportunity_id = opportunity_url.rsplit("/", 1)[1]
+        version: list[int] = []  # the opportunity's version as last seen, if the last answer showed it
+
         async def on_opp(method: str, path: str, body: dict, headers: dict = AR, status: int = 200) -> dict:
-            current = await self.call("GET", opportunity_url, AR)
-            return await self.call(method, opportunity_url + path, {**headers, "If-Match": f'"{current["version"]}"'},
-                                   status, json=body)
+            # As a careful client does: If-Match from the last answer that carried the opportunity,
+            # a GET only after an answer about something else (a gate, a decision, a stakeholder).
+            if not version:
+                version.append((await self.call("GET", opportunity_url, AR))["version"])
+            answer = await self.call(method, opportunity_url + path, {**headers, "If-Match": f'"{version.pop()}"'},
+                                     status, json=body)
+            if answer.get("id") == opportunity_id and "version" in answer:
+                version.append(answer["version"])
+            return answer
 
         await on_opp("PUT", "/team", {"sr": "bench-sr", "fr": "bench-fr"})
         await on_opp("PUT", "/insight", {
@@ -516,7 +525,6 @@ class _Flow:
                      status=201)
         await on_opp("POST", "/win", {})
 
-        opportunity_id = opportunity_url.rsplit("/", 1)[1]
         page = await self.eventually(f"{contracts}/contracts?opportunity_id={opportunity_id}", AR,
                                      lambda b: len(b["items"]) == 1)
         contract = page["items"][0]

@@ -200,3 +200,32 @@ async def test_a_consumer_killed_after_its_db_commit_but_before_its_offset_commi
         await dlq.stop()
     # ... and the inbox makes the second delivery a no-op.
     assert await harness.effects() == 1
+
+
+async def test_offsets_of_applied_records_are_committed_once_the_topic_goes_quiet(harness):
+    records = []
+    for _ in range(5):
+        event = harness.event()
+        records.append(Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test", subject=str(event.lead_id),
+                                time=datetime.now(UTC), data=event.model_dump(mode="json")).to_kafka())
+    await harness.produce(*records)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer, kafka_consumer, dlq = harness.consumer(group)
+    await kafka_consumer.start()
+    await dlq.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while await harness.effects() < 5:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        (tp,) = kafka_consumer.assignment()
+        # Not committed record by record, but without waiting for the next busy interval either.
+        while await kafka_consumer.committed(tp) != 5:
+            assert asyncio.get_running_loop().time() < deadline, "offsets never committed"
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await kafka_consumer.stop()
+        await dlq.stop()

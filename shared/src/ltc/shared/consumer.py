@@ -65,7 +65,7 @@ def _is_transient(exc: BaseException) -> bool:
 class EventConsumer:
     def __init__(self, *, consumer: AIOKafkaConsumer, dlq_producer: AIOKafkaProducer,
                  session_factory: async_sessionmaker[AsyncSession], subscription: Subscription,
-                 name: str, source: str, max_backoff: float = 10.0) -> None:
+                 name: str, source: str, max_backoff: float = 10.0, commit_interval: float = 1.0) -> None:
         self._consumer = consumer
         self._dlq = dlq_producer
         self._session_factory = session_factory
@@ -73,35 +73,44 @@ class EventConsumer:
         self._name = name
         self._source = source
         self._max_backoff = max_backoff
+        self._commit_interval = commit_interval
 
     async def run(self) -> None:
         """Consume until cancelled.
 
-        Offsets are committed once per fetched batch, after every record of it is in the
-        database, and in the background: the next batch is processed while the broker confirms
-        the last commit (one commit in flight at a time, in order; a failed commit surfaces at
-        the next batch). A crash before a commit lands redelivers records the inbox already
-        holds, which are skipped.
+        Offsets are committed only for records already in the database, at most once per
+        `commit_interval` while busy and as soon as the topic goes quiet, in the background (one
+        commit in flight at a time, in order; a failed commit surfaces at the next batch). Each
+        commit is a write on the broker: committing after every record cost the broker more CPU
+        than the records themselves. A crash before a commit lands redelivers records that the
+        inbox already holds, which are skipped.
         """
+        loop = asyncio.get_running_loop()
+        uncommitted: dict[TopicPartition, int] = {}
         in_flight: asyncio.Task[None] | None = None
+        last_commit = loop.time()
         try:
             while True:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
-                offsets: dict[TopicPartition, int] = {}
                 for tp, records in batches.items():
                     for record in records:
                         await self.process(record)
-                    offsets[tp] = records[-1].offset + 1
+                    uncommitted[tp] = records[-1].offset + 1
+                if batches:
+                    self._record_lag({tp: uncommitted[tp] for tp in batches})
+                if in_flight is not None and in_flight.done():
+                    await in_flight  # re-raises a failed commit
+                    in_flight = None
+                due = not batches or loop.time() - last_commit >= self._commit_interval
+                if uncommitted and due and in_flight is None:
+                    in_flight = asyncio.create_task(self._commit_offsets(uncommitted))
+                    uncommitted, last_commit = {}, loop.time()
+        finally:
+            with contextlib.suppress(Exception):
                 if in_flight is not None:
                     await in_flight
-                    in_flight = None
-                if offsets:
-                    in_flight = asyncio.create_task(self._commit_offsets(offsets))
-                    self._record_lag(offsets)
-        finally:
-            if in_flight is not None:
-                with contextlib.suppress(Exception):
-                    await in_flight
+                if uncommitted:
+                    await self._commit_offsets(uncommitted)
 
     def _record_lag(self, offsets: dict[TopicPartition, int]) -> None:
         for tp, next_offset in offsets.items():
@@ -110,7 +119,12 @@ class EventConsumer:
                 metrics.LAG.labels(self._source, tp.topic, str(tp.partition)).set(max(0, highwater - next_offset))
 
     async def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
-        await self._consumer.commit(offsets)
+        # A partition taken away by a rebalance is its new owner's to commit (it re-reads from
+        # the last commit, and its inbox skips what this instance already applied).
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if offsets:
+            await self._consumer.commit(offsets)
 
     async def process(self, record: ConsumerRecord) -> None:
         """Apply one record exactly once, dead-letter it, or skip it; retry while the world is down."""
