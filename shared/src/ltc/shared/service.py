@@ -66,10 +66,6 @@ class Runtime:
         self.engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size,
                                   pre_ping=self.settings.db_pre_ping)
         self.session_factory = make_session_factory(self.engine)
-        # Reads run without BEGIN/ROLLBACK: under READ COMMITTED each statement sees its own
-        # snapshot even inside a transaction, so a read-only transaction buys nothing but two
-        # round trips. Same pool as the writes.
-        self.read_session_factory = make_session_factory(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.spec.name, correlation_id=current_correlation_id())
@@ -162,7 +158,7 @@ async def get_uow(request: Request) -> UnitOfWork:  # async: a plain def would r
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).read_session_factory() as session:
+    async with get_runtime(request).session_factory() as session:
         yield session
 
 
