@@ -578,11 +578,45 @@ async def count_stages(stack: Stack, lead_ids: list[str]) -> dict[str, int]:
 STAGE_MULTIPLIER = {"invoices": 3, "invoices_paid": 3, "payments": 3}
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by each part on this machine (Linux /proc): where a flow's cost goes.
+
+    Services by their command line (API and worker processes together), every PostgreSQL
+    process, the Kafka broker's JVM, and this load generator itself.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    parts: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        part = next((name for name in SERVICES if f"ltc.{name} " in cmdline + " "), None)
+        if part is None:
+            if int(entry.name) == os.getpid():
+                part = "load generator"
+            elif cmdline.startswith("postgres") or "/bin/postgres" in cmdline:
+                part = "postgresql"
+            elif "kafka.Kafka" in cmdline:
+                part = "kafka"
+            else:
+                continue
+        parts[part] = parts.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return parts
+
+
 async def flow_step(stack: Stack, urls: dict[str, str], rate: float, count: int, args: argparse.Namespace) -> dict:
     driver = FlowDriver(urls, args.poll_seconds, args.flow_timeout)
     began = time.monotonic()
+    cpu_before = cpu_seconds()
     outcomes = await run_at_rate(rate, count, driver.run)
     elapsed = time.monotonic() - began
+    cpu_after = cpu_seconds()
+    cpu_ms_per_flow = {part: round((cpu_after[part] - cpu_before.get(part, 0.0)) * 1000 / max(1, count), 1)
+                       for part in cpu_after}
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     latencies = [o[1] for o in outcomes if not isinstance(o, BaseException)]
     # The flows that failed may leave events in flight: give them a moment before counting.
@@ -594,7 +628,8 @@ async def flow_step(stack: Stack, urls: dict[str, str], rate: float, count: int,
     return {"offered": rate, "flows": count, "completed": len(latencies), "errors": len(errors),
             "error_sample": str(errors[0])[:300] if errors else None, "lost": lost, "stages": stages,
             "calls_per_flow": round(driver.calls / max(1, count), 1), "elapsed_s": round(elapsed, 1),
-            "throughput": round(len(latencies) / elapsed, 2), **{k: summary[k] for k in ("p50", "p99", "max")}}
+            "throughput": round(len(latencies) / elapsed, 2), "cpu_ms_per_flow": cpu_ms_per_flow,
+            **{k: summary[k] for k in ("p50", "p99", "max")}}
 
 
 async def bench_flows(args: argparse.Namespace, stack: Stack, urls: dict[str, str]) -> dict:
@@ -609,7 +644,8 @@ async def bench_flows(args: argparse.Namespace, stack: Stack, urls: dict[str, st
         entry["ok"] = (entry["errors"] == 0 and entry["lost"] == 0 and entry["p99"]["median"] <= args.flow_p99_limit_ms)
         steps.append(entry)
         log(f"flows @{rate:g}/s: p50 {entry['p50']} p99 {entry['p99']} errors {entry['errors']} "
-            f"lost {entry['lost']} ok={entry['ok']}" + (f" ({reps[0]['error_sample']})" if entry["errors"] else ""))
+            f"lost {entry['lost']} ok={entry['ok']}" + (f" ({reps[0]['error_sample']})" if entry["errors"] else "")
+            + f"; CPU ms per flow {reps[0]['cpu_ms_per_flow']}")
         if not entry["ok"]:
             break
         sustained = rate

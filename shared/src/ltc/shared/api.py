@@ -86,30 +86,39 @@ async def claim_idempotency_key(session: AsyncSession, *, principal: str, key: s
 
 
 async def create_idempotently(uow: UnitOfWork, *, principal: str, key: str | None, endpoint: str,
-                              body: BaseModel, create: Callable[[UUID], Awaitable[None]]) -> UUID:
+                              body: BaseModel, create: Callable[[UUID], Awaitable[None]],
+                              then: Callable[[UUID], Awaitable[Any]] | None = None) -> UUID:
     """Run `create(new_id)` once per (caller, Idempotency-Key); a repeat returns the first id.
 
     The key is stored in the creation's own transaction, so a crash can never leave a creation
-    without its key or a key without its creation.
+    without its key or a key without its creation. `then(id)`, for the answer, runs in the same
+    unit of work afterwards (after a replay too), where what `create` wrote is still at hand.
     """
     async with uow:
         new_id = uuid4()
         existing = await claim_idempotency_key(uow.session, principal=principal, key=key, endpoint=endpoint,
                                                body=body, resource_id=new_id)
         if existing is not None:
-            return UUID(existing)
-        await create(new_id)
+            new_id = UUID(existing)
+        else:
+            await create(new_id)
+        if then is not None:
+            await then(new_id)
         return new_id
 
 
 async def act_idempotently(uow: UnitOfWork, principal: str, key: str | None, endpoint: str, body: BaseModel,
-                           resource_id: UUID, act: Callable[[], Awaitable[None]]) -> None:
-    """Run an action once per Idempotency-Key: a retry after a lost response gets the result, not a 409."""
+                           resource_id: UUID, act: Callable[[], Awaitable[None]],
+                           then: Callable[[], Awaitable[T]] | None = None) -> T | None:
+    """Run an action once per Idempotency-Key: a retry after a lost response gets the result, not a 409.
+
+    `then()`, for the answer, runs in the same unit of work afterwards (after a replay too).
+    """
     async with uow:
         if await claim_idempotency_key(uow.session, principal=principal, key=key, endpoint=endpoint, body=body,
-                                       resource_id=resource_id) is not None:
-            return
-        await act()
+                                       resource_id=resource_id) is None:
+            await act()
+        return await then() if then is not None else None
 
 
 def _encode_cursor(created_at: datetime, ident: UUID) -> str:

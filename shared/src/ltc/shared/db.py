@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -33,6 +34,8 @@ from ltc.shared.errors import ConcurrencyConflict
 from ltc.shared.messages import EventPayload
 from ltc.shared.observability import current_correlation_id
 from ltc.shared.tracing import current_traceparent
+
+T = TypeVar("T")
 
 OUTBOX_CHANNEL = "ltc_outbox"
 
@@ -149,6 +152,19 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> Asy
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def current(session: AsyncSession, cls: type[T], ident: Any) -> T | None:
+    """`ident` as this session last wrote or read it, for the answer to the request that changed it.
+
+    No query when the object is in the session's identity map and fully loaded (objects stay
+    loaded after a commit here: expire_on_commit=False); anything expired, e.g. a column the
+    database filled in, is re-read, never lazily loaded later outside the session.
+    """
+    obj = await session.get(cls, ident)
+    if obj is not None and inspect(obj).expired_attributes:
+        await session.refresh(obj)
+    return obj
 
 
 class UnitOfWork:

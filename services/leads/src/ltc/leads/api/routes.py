@@ -56,6 +56,8 @@ from ltc.shared.api import (
     paginate,
 )
 from ltc.shared.auth import Principal, Role, require_roles
+from ltc.shared.db import current
+from ltc.shared.errors import NotFound
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.service import ReadSession, Uow
 
@@ -234,6 +236,14 @@ async def _lead_read(session: AsyncSession, lead: Lead, response: Response, *, f
     return LeadRead.of(lead, (await _scores(session, [lead], fresh=fresh))[lead.id])
 
 
+async def _answer(uow: Any, lead_id: uuid.UUID, response: Response) -> LeadRead:
+    """Inside the unit of work that just changed the lead: no second transaction to re-read it."""
+    lead = await current(uow.session, Lead, lead_id)
+    if lead is None:
+        raise NotFound("lead", lead_id)
+    return await _lead_read(uow.session, lead, response)
+
+
 async def _reread(uow: Any, lead_id: uuid.UUID, response: Response, *, created: bool = False) -> LeadRead:
     async with uow:
         lead = await repository.get_lead(uow.session, lead_id)
@@ -327,27 +337,24 @@ async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal
     evidence = [Evidence(e.criterion, e.source, e.who, e.when, e.contact_id) for e in body.evidence]
     budget = body.budget.to_money() if body.budget else None
     command = handlers.GradeLead(lead_id, body.to, evidence, budget, body.start_date, if_match)
-    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id,
-                            lambda: handlers.grade_lead(uow, command, principal))
-    return await _reread(uow, lead_id, response)
+    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id,
+                            lambda: handlers.grade_lead(uow, command, principal), then=lambda: _answer(uow, lead_id, response))
 
 
 @router.post("/leads/{lead_id}/convert", response_model=LeadRead, tags=["leads"],
              summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`)")
 async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
                        if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/convert", _NoBody(), lead_id,
-                            lambda: handlers.convert_lead(uow, lead_id, if_match, principal))
-    return await _reread(uow, lead_id, response)
+    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/convert", _NoBody(), lead_id,
+                            lambda: handlers.convert_lead(uow, lead_id, if_match, principal), then=lambda: _answer(uow, lead_id, response))
 
 
 @router.post("/leads/{lead_id}/disqualify", response_model=LeadRead, tags=["leads"])
 async def disqualify_lead(lead_id: uuid.UUID, body: DisqualifyRequest, uow: Uow, principal: Seller,
                           response: Response, if_match: IfMatch = None,
                           idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
-                            lambda: handlers.disqualify_lead(uow, lead_id, body.reason, if_match, principal))
-    return await _reread(uow, lead_id, response)
+    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
+                            lambda: handlers.disqualify_lead(uow, lead_id, body.reason, if_match, principal), then=lambda: _answer(uow, lead_id, response))
 
 
 @router.post("/leads/{lead_id}/pains", status_code=201, response_model=LeadRead, tags=["leads"],
@@ -368,10 +375,9 @@ async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Se
 async def advance_pain(lead_id: uuid.UUID, pain_id: uuid.UUID, body: PainAdvance, uow: Uow, principal: Seller,
                        response: Response, if_match: IfMatch = None,
                        idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await act_idempotently(
+    return await act_idempotently(
         uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
-        lambda: handlers.advance_pain(uow, lead_id, pain_id, PainStatus(body.to), body.note, if_match, principal))
-    return await _reread(uow, lead_id, response)
+        lambda: handlers.advance_pain(uow, lead_id, pain_id, PainStatus(body.to), body.note, if_match, principal), then=lambda: _answer(uow, lead_id, response))
 
 
 @router.get("/leads/{lead_id}/history", response_model=list[HistoryEntryRead], tags=["leads"],
@@ -394,6 +400,14 @@ def _activity(activity: Activity, response: Response | None = None) -> ActivityR
 async def _reread_activity(uow: Any, activity_id: uuid.UUID, response: Response) -> ActivityRead:
     async with uow:
         return _activity(await repository.get_activity(uow.session, activity_id), response)
+
+
+async def _answer_activity(uow: Any, activity_id: uuid.UUID, response: Response) -> ActivityRead:
+    """Inside the unit of work that just changed the activity: no second transaction to re-read it."""
+    activity = await current(uow.session, Activity, activity_id)
+    if activity is None:
+        raise NotFound("activity", activity_id)
+    return _activity(activity, response)
 
 
 @router.post("/activities", status_code=201, response_model=ActivityRead, tags=["activities"],
@@ -453,19 +467,17 @@ async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow,
                          response: Response, if_match: IfMatch = None,
                          idempotency_key: IdempotencyKey = None) -> ActivityRead:
     outcome = body.model_dump(mode="json", exclude={"occurred_on"})
-    await act_idempotently(
+    return await act_idempotently(
         uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
         lambda: handlers.record_outcome(uow, activity_id, outcome, body.occurred_on, body.next_step_on, if_match,
-                                        principal))
-    return await _reread_activity(uow, activity_id, response)
+                                        principal), then=lambda: _answer_activity(uow, activity_id, response))
 
 
 @router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"])
 async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle, response: Response,
                           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    await act_idempotently(uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/cancel", _NoBody(),
-                            activity_id, lambda: handlers.cancel_activity(uow, activity_id, if_match, principal))
-    return await _reread_activity(uow, activity_id, response)
+    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/cancel", _NoBody(),
+                            activity_id, lambda: handlers.cancel_activity(uow, activity_id, if_match, principal), then=lambda: _answer_activity(uow, activity_id, response))
 
 
 # Report

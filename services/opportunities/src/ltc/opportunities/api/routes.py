@@ -45,7 +45,7 @@ from ltc.opportunities.domain.model import OPEN_STAGES, Opportunity, Stage
 from ltc.opportunities.domain.records import Requirement
 from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Page, create_idempotently, etag, paginate
 from ltc.shared.auth import Principal, Role, require_roles
-from ltc.shared.db import UnitOfWork
+from ltc.shared.db import UnitOfWork, current
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
 
@@ -75,22 +75,37 @@ async def _reread(uow: UnitOfWork, opportunity_id: uuid.UUID, response: Response
     return opportunity
 
 
+async def _changed(uow: UnitOfWork, opportunity_id: uuid.UUID, response: Response) -> Opportunity:
+    """The opportunity as the command in this unit of work left it (no second transaction to re-read it)."""
+    opportunity = await current(uow.session, Opportunity, opportunity_id)
+    if opportunity is None:
+        raise NotFound("opportunity", opportunity_id)
+    response.headers["ETag"] = etag(opportunity.version)
+    return opportunity
+
+
 async def _run(uow: UnitOfWork, opportunity_id: uuid.UUID, response: Response,
                command: Callable[[], Awaitable[Any]]) -> OpportunityRead:
     async with uow:
         await command()
-    return OpportunityRead.of(await _reread(uow, opportunity_id, response))
+        return OpportunityRead.of(await _changed(uow, opportunity_id, response))
 
 
 async def _create_part(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, key: str | None,
                        kind: str, body: BaseModel, response: Response,
                        create: Callable[[uuid.UUID], Awaitable[None]]) -> tuple[Opportunity, uuid.UUID]:
     """An item added to the opportunity, once per Idempotency-Key; its URL in Location."""
+    changed: list[Opportunity] = []
+
+    async def answer(_new_id: uuid.UUID) -> None:
+        changed.append(await _changed(uow, opportunity_id, response))
+
     new_id = await create_idempotently(uow, principal=principal.sub, key=key,
                                        endpoint=f"POST {OPPORTUNITY}/{kind}".replace("{opportunity_id}",
                                                                                     str(opportunity_id)),
-                                       body=body, create=create)
-    return await _reread(uow, opportunity_id, response, location=f"/{kind}/{new_id}"), new_id
+                                       body=body, create=create, then=answer)
+    response.headers["Location"] = f"/api/v1/opportunities/{opportunity_id}/{kind}/{new_id}"
+    return changed[0], new_id
 
 
 # -- the opportunity ---------------------------------------------------------------------------
