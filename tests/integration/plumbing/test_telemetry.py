@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -64,3 +67,28 @@ async def test_a_consumer_continues_the_trace_of_the_event_it_handles(harness, c
     async with harness.engine.connect() as conn:
         stored = (await conn.execute(select(outbox.c.traceparent))).scalar_one()
     assert stored.split("-")[1] == TRACE_ID
+
+
+def test_with_an_exporter_configured_requests_get_server_spans_that_continue_the_callers_trace():
+    # A subprocess: the tracer provider is process-global, and the rest of the suite runs without one.
+    script = """
+import asyncio, os, httpx
+from ltc.leads.bootstrap import SPEC
+from ltc.shared.service import create_app
+from ltc.shared.settings import ServiceSettings
+
+TRACEPARENT = os.environ["TRACEPARENT"]
+
+async def main():
+    app = create_app(SPEC, ServiceSettings(service_name="leads", run_workers=False, log_json=False))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://leads") as client:
+        assert (await client.get("/no-such-route", headers={"traceparent": TRACEPARENT})).status_code == 404
+
+asyncio.run(main())
+"""
+    env = {**os.environ, "LTC_TRACES_EXPORTER": "console", "TRACEPARENT": INCOMING}
+    done = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"kind": "SpanKind.SERVER"' in done.stdout
+    assert f'"trace_id": "0x{TRACE_ID}"' in done.stdout

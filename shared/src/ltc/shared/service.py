@@ -21,7 +21,6 @@ import uvicorn
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -35,7 +34,7 @@ from ltc.shared.migrations import current_revision, head_revision, upgrade_to_he
 from ltc.shared.observability import CorrelationIdMiddleware, configure_logging, current_correlation_id
 from ltc.shared.outbox import OutboxRelay
 from ltc.shared.settings import ServiceSettings, settings_for
-from ltc.shared.tracing import configure_tracing
+from ltc.shared.tracing import TraceContextMiddleware, configure_tracing
 
 log = structlog.get_logger()
 
@@ -212,6 +211,9 @@ def _health_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def _settle_garbage_collector() -> None:
     """Keep the collector off the request path's tail.
 
@@ -230,7 +232,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, ap
     """The service's app; with `api=False` only /healthz, /readyz and /metrics (a worker's port)."""
     settings = settings or spec.settings()
     configure_logging(spec.name, json_logs=settings.log_json)
-    configure_tracing(spec.name)
+    tracing = configure_tracing(spec.name)
     spec.start_mappers()
     runtime = Runtime(spec, settings)
 
@@ -245,13 +247,18 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, ap
             yield
         await runtime.engine.dispose()
 
-    app = FastAPI(title=f"LTC {spec.name}", description=spec.description, version="1.0.0", lifespan=lifespan)
+    # FastAPI's native OpenTelemetry support records a server span per request (continuing an
+    # incoming `traceparent`) once configure_tracing() installed a tracer provider, and is off
+    # otherwise; probes and scrapes are not traced.
+    app = FastAPI(title=f"LTC {spec.name}", description=spec.description, version="1.0.0", lifespan=lifespan,
+                  telemetry={"exclude": lambda scope: scope.get("path") in _UNTRACED, "metrics": False,
+                             "logs": False})
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(MetricsMiddleware, service=spec.name)
-    # Server spans continue an incoming `traceparent`; without a configured exporter they cost nothing.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    if not tracing:  # with tracing on, FastAPI's own telemetry makes the server spans (see telemetry= above)
+        app.add_middleware(TraceContextMiddleware)
     install_problem_handlers(app)
     app.include_router(_health_router(runtime))
     if api:

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import os
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 _configured = False
 
 
-def configure_tracing(service: str) -> None:
+def configure_tracing(service: str) -> bool:
+    """Install the exporter `LTC_TRACES_EXPORTER` names; whether spans are recorded at all."""
     global _configured
     exporter = os.environ.get("LTC_TRACES_EXPORTER", "none").lower()
     if _configured or exporter == "none":
-        return
+        return _configured
     provider = TracerProvider(resource=Resource.create({"service.name": f"ltc-{service}"}))
     if exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
@@ -33,6 +36,32 @@ def configure_tracing(service: str) -> None:
         raise ValueError(f"LTC_TRACES_EXPORTER must be none, console or otlp, not {exporter!r}")
     trace.set_tracer_provider(provider)
     _configured = True
+    return True
+
+
+class TraceContextMiddleware:
+    """With tracing off: an incoming `traceparent` still reaches the outbox rows, without spans.
+
+    The OpenTelemetry ASGI instrumentation builds a (non-recording) span, its attributes and
+    wrapped send/receive for every request even with nothing to export: 15-20 % of a lead
+    capture's throughput (bench/suite.py). Downstream services that do record spans still join
+    the caller's trace through the id this carries into the events.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+                       if name in (b"traceparent", b"tracestate")}
+            if carrier:
+                token = otel_context.attach(propagate.extract(carrier))
+                try:
+                    return await self.app(scope, receive, send)
+                finally:
+                    otel_context.detach(token)
+        await self.app(scope, receive, send)
 
 
 tracer = trace.get_tracer("ltc")
