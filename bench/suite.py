@@ -157,7 +157,8 @@ async def infrastructure(args: argparse.Namespace, work: Path) -> AsyncIterator[
         if args.pg_admin_dsn:
             admin = args.pg_admin_dsn
         else:
-            postgres = LocalPostgres(work / "postgres", free_port())
+            # Commit timestamps let the hop be measured from commit to commit, as the database saw them.
+            postgres = LocalPostgres(work / "postgres", free_port(), settings={"track_commit_timestamp": "on"})
             postgres.start()
             admin = postgres.admin_dsn
         if kafka is not None:
@@ -357,6 +358,17 @@ async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float
         lead_of_message = {str(r["id"]): uuid.UUID(r["key"]) for r in rows}
         began = {lead_of_message[m]: at for m, at in await opportunities.fetch(
             "SELECT message_id, processed_at FROM inbox WHERE message_id = ANY($1)", list(lead_of_message))}
+        measured_by = "handler clocks"
+        if await leads.fetchval("SHOW track_commit_timestamp") == "on":
+            # From commit to commit as the database recorded them: the conversion's audit row and
+            # the consumer's inbox row are written once, in those transactions, and never updated.
+            converted = dict(await leads.fetch(
+                "SELECT lead_id, pg_xact_commit_timestamp(xmin) FROM audit_log WHERE action = 'converted' "
+                "AND lead_id = ANY($1)", ids))
+            created = {lead_of_message[m]: at for m, at in await opportunities.fetch(
+                "SELECT message_id, pg_xact_commit_timestamp(xmin) FROM inbox WHERE message_id = ANY($1)",
+                list(lead_of_message))}
+            measured_by = "commit timestamps"
     finally:
         await leads.close()
         await opportunities.close()
@@ -373,7 +385,7 @@ async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float
             segments[f"{name}_loop_lag_p99_le"] = lag_p99(lag_before[name], await loop_lag_buckets(scraper, url))
     stamps = sorted(converted.values())
     achieved = (len(stamps) - 1) / max((stamps[-1] - stamps[0]).total_seconds(), 1e-3) if len(stamps) > 1 else 0.0
-    return {"offered": rate, "achieved": round(achieved, 1), "errors": errors,
+    return {"offered": rate, "achieved": round(achieved, 1), "errors": errors, "measured_by": measured_by,
             "lost": len(converted) - len(created), **latency_summary(hops), **segments}
 
 
@@ -762,7 +774,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hop-rates", type=rates, default=[50.0, 200.0, 500.0])
     parser.add_argument("--hop-seconds", type=float, default=1.0, help="conversions per rep = rate x this")
     parser.add_argument("--hop-min-count", type=int, default=200, help="but at least this many")
-    parser.add_argument("--flow-rates", type=rates, default=[1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0])
+    parser.add_argument("--flow-rates", type=rates, default=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 12.0])
     parser.add_argument("--flow-seconds", type=float, default=5.0, help="flows per step = rate x this")
     parser.add_argument("--flow-reps", type=int, default=1)
     parser.add_argument("--flow-p99-limit-ms", type=float, default=3000.0,

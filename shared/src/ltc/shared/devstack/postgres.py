@@ -86,13 +86,16 @@ class LocalPostgres:
     """A PostgreSQL server whose files all live under `data_dir`, reachable on 127.0.0.1:`port` only.
 
     Superuser `postgres` authenticates with SCRAM over TCP. `fast=True` turns off fsync and
-    friends: only for throwaway test clusters, a crash can corrupt such a cluster.
+    friends: only for throwaway test clusters, a crash can corrupt such a cluster. `settings` are
+    further server settings (`-c name=value`).
     """
 
-    def __init__(self, data_dir: Path, port: int, *, fast: bool = False) -> None:
+    def __init__(self, data_dir: Path, port: int, *, fast: bool = False,
+                 settings: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.fast = fast
+        self.settings = settings or {}
         self.pgdata = self.data_dir / "pgdata"
         self.log_file = self.data_dir / "postgres.log"
         self._account = ensure_user_exists(SYSTEM_USER) if os.geteuid() == 0 else None
@@ -129,6 +132,8 @@ class LocalPostgres:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {shlex.quote(str(self.pgdata))}"
         if self.fast:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        for name, value in self.settings.items():
+            options += f" -c {name}={shlex.quote(value)}"
         self._run("pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60",
                   "-o", options)
 
