@@ -16,7 +16,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from ltc.shared.db import UnitOfWork, outbox
-from ltc.shared.kafka import make_producer
+from ltc.shared.kafka import ensure_topics, make_producer
+from ltc.shared.messages import dlq_topic
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadDisqualified
 from ltc.shared.outbox import OutboxRelay
@@ -229,3 +230,44 @@ async def test_offsets_of_applied_records_are_committed_once_the_topic_goes_quie
         await asyncio.gather(task, return_exceptions=True)
         await kafka_consumer.stop()
         await dlq.stop()
+
+
+async def test_partitions_of_a_batch_are_processed_side_by_side_each_in_order(harness, consume):
+    harness.topic = f"{harness.topic}.two"
+    await ensure_topics(harness.bootstrap, [harness.topic, dlq_topic(harness.topic)], partitions=2)
+    seen: list[str] = []
+    p0_started, p1_done = asyncio.Event(), asyncio.Event()
+
+    async def handler(uow: UnitOfWork, payload: LeadDisqualified, envelope: Envelope) -> None:
+        # Each of the two waits for the other to be under way: only possible side by side (one
+        # after the other, whichever goes first times out and is dead-lettered).
+        if payload.reason == "p0-first":
+            p0_started.set()
+            await asyncio.wait_for(p1_done.wait(), 10)
+        if payload.reason == "p1":
+            await asyncio.wait_for(p0_started.wait(), 10)
+        seen.append(payload.reason)
+        await uow.session.execute(text("INSERT INTO effects VALUES (:id, :reason)"),
+                                  {"id": payload.lead_id, "reason": payload.reason})
+        if payload.reason == "p1":
+            p1_done.set()
+
+    producer = make_producer(harness.bootstrap)
+    await producer.start()
+    try:
+        for partition, reason in ((0, "p0-first"), (0, "p0-second"), (0, "p0-third"), (1, "p1")):
+            event = harness.event()
+            event = event.model_copy(update={"reason": reason})
+            key, value, headers = Envelope(id=str(uuid.uuid4()), type=EVENT_TYPE, source="test",
+                                           subject=str(event.lead_id), time=datetime.now(UTC),
+                                           data=event.model_dump(mode="json")).to_kafka()
+            await producer.send_and_wait(harness.topic, value=value, key=key, headers=headers, partition=partition)
+    finally:
+        await producer.stop()
+
+    async def all_applied() -> bool:
+        return await harness.effects() == 4
+
+    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=all_applied, handler=handler)
+    assert seen == ["p1", "p0-first", "p0-second", "p0-third"]
+    assert await harness.dead_letters(0, timeout=1) == []

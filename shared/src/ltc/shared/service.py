@@ -88,14 +88,17 @@ async def _worker_engine(runtime: Runtime, own_pool: bool) -> AsyncIterator[Asyn
 
     Under load the API's requests hold and queue for every connection of the main pool; a
     consumer queued behind them turns each hand-over into a wait for the whole request backlog
-    (bench/suite.py measured hops of 1.5 s at 500 offered conversions/s). Its own pool of one
-    (+1 overflow) keeps the hand-over path free. A worker-only process has no API to queue behind.
+    (bench/suite.py measured hops of 1.5 s at 500 offered conversions/s). Its own small pool keeps
+    the hand-over path free. A worker-only process has no API to queue behind.
     (The relay works on its own dedicated connection, the one holding its leader lock.)
     """
     if not own_pool:
         yield runtime.engine
         return
-    engine = make_engine(runtime.settings.database_url, pool_size=1, pre_ping=runtime.settings.db_pre_ping)
+    # One connection per partition it may be processing at once (EventConsumer works on the
+    # partitions of a batch side by side).
+    engine = make_engine(runtime.settings.database_url, pool_size=runtime.settings.kafka_partitions,
+                         pre_ping=runtime.settings.db_pre_ping)
     try:
         yield engine
     finally:
