@@ -226,10 +226,15 @@ async def bench_rest(args: argparse.Namespace, services: dict[str, ServiceProces
         log(f"REST write: {name}, warm-up")
         await closed_loop(url, accounts, args.warmup_seconds)
         reps = []
+        part = "baseline" if name == "baseline" else "leads"
         for rep in range(args.reps):
+            cpu_before = cpu_seconds().get(part, 0.0)
             reps.append(await closed_loop(url, accounts, args.rest_seconds))
+            # Server CPU per request: steadier than req/s when the two cores are shared unevenly.
+            reps[-1]["cpu_ms"] = round((cpu_seconds().get(part, 0.0) - cpu_before) * 1000
+                                       / max(1, reps[-1]["requests"]), 2)
             log(f"REST write: {name} rep {rep + 1}: {reps[-1]}")
-        result[name] = {"reps": reps, **{k: spread(reps, k) for k in ("rps", "p50", "p99")}}
+        result[name] = {"reps": reps, **{k: spread(reps, k) for k in ("rps", "p50", "p99", "cpu_ms")}}
     return result
 
 
@@ -610,6 +615,8 @@ def cpu_seconds() -> dict[str, float]:
         if part is None:
             if int(entry.name) == os.getpid():
                 part = "load generator"
+            elif "baseline_app.py" in cmdline:
+                part = "baseline"
             elif cmdline.startswith("postgres") or "/bin/postgres" in cmdline:
                 part = "postgresql"
             elif "kafka.Kafka" in cmdline:
@@ -702,6 +709,12 @@ def table(result: dict) -> str:
     for key in ("p50", "p99"):
         lines.append(f"| REST write POST /leads | {load} | {key} ms | {fmt(service[key])} | {fmt(baseline[key])} | "
                      f"{service[key]['median'] / baseline[key]['median']:.2f} | |")
+    if "cpu_ms" in service and baseline["cpu_ms"]["median"]:
+        lines.append(f"| REST write POST /leads | {load} | server CPU ms per request | {fmt(service['cpu_ms'])} | "
+                     f"{fmt(baseline['cpu_ms'])} | {baseline['cpu_ms']['median'] / service['cpu_ms']['median']:.2f} "
+                     "(inverse) | |")
+    flows_cpu = next((steps["steps"][0]["reps"][0].get("cpu_ms_per_flow") for steps in result["flows"].values()
+                      if steps["steps"]), None)
     for instances, hop in result["hop"].items():
         for rate, entry in hop.items():
             raw = result["hop"]["1"][rate].get("raw") if rate in result["hop"]["1"] else None
@@ -726,6 +739,14 @@ def table(result: dict) -> str:
         lines.append(f"| Full flows lead → cash, 0 errors, 0 lost | {instances} consumer(s){broke} | sustained flows/s "
                      f"| {flows['sustained']:g} ({latency}) | ≈ {bound:.1f} (bare baseline req/s ÷ {calls:g} REST calls "
                      f"per flow, one process) | {flows['sustained'] / bound:.2f} | 100/s |")
+    if flows_cpu:
+        total = sum(flows_cpu.values())
+        services = sum(v for k, v in flows_cpu.items() if k in SERVICES)
+        parts = ", ".join(f"{k} {v:g}" for k, v in sorted(flows_cpu.items(), key=lambda kv: -kv[1]))
+        ceiling = (m["cores"] or 1) * 1000 / total if total else float("nan")
+        lines.append(f"| Full flows lead → cash | {result['flows']['1']['steps'][0]['offered']:g}/s, 1 consumer | "
+                     f"CPU ms per flow | {total:.0f} (services {services:.0f}; {parts}) | {m['cores']} cores = "
+                     f"{(m['cores'] or 1) * 1000} CPU ms/s | ≈ {ceiling:.1f} flows/s ceiling | |")
     return "\n".join(lines)
 
 
