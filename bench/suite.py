@@ -228,10 +228,10 @@ async def bench_rest(args: argparse.Namespace, services: dict[str, ServiceProces
         reps = []
         part = "baseline" if name == "baseline" else "leads"
         for rep in range(args.reps):
-            cpu_before = cpu_seconds().get(part, 0.0)
+            cpu_before = cpu_by_process()
             reps.append(await closed_loop(url, accounts, args.rest_seconds))
             # Server CPU per request: steadier than req/s when the two cores are shared unevenly.
-            reps[-1]["cpu_ms"] = round((cpu_seconds().get(part, 0.0) - cpu_before) * 1000
+            reps[-1]["cpu_ms"] = round(cpu_used(cpu_before, cpu_by_process()).get(part, 0.0) * 1000
                                        / max(1, reps[-1]["requests"]), 2)
             log(f"REST write: {name} rep {rep + 1}: {reps[-1]}")
         result[name] = {"reps": reps, **{k: spread(reps, k) for k in ("rps", "p50", "p99", "cpu_ms")}}
@@ -595,14 +595,21 @@ async def count_stages(stack: Stack, lead_ids: list[str]) -> dict[str, int]:
 STAGE_MULTIPLIER = {"invoices": 3, "invoices_paid": 3, "payments": 3}
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by each part on this machine (Linux /proc): where a flow's cost goes.
+def cpu_used(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]) -> dict[str, float]:
+    """CPU seconds each part used between two `cpu_by_process()` snapshots (a process that exited
+    in between is not counted, one that started is counted whole)."""
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        used[key[0]] = used.get(key[0], 0.0) + seconds - before.get(key, 0.0)
+    return used
 
-    Services by their command line (API and worker processes together), every PostgreSQL
-    process, the Kafka broker's JVM, and this load generator itself.
-    """
+
+def cpu_by_process() -> dict[tuple[str, int], float]:
+    """CPU seconds so far of each process of a part: services by their command line (API and
+    worker processes together), every PostgreSQL process, the Kafka broker's JVM, the baseline
+    server and this load generator itself."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parts: dict[str, float] = {}
+    parts: dict[tuple[str, int], float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -623,19 +630,18 @@ def cpu_seconds() -> dict[str, float]:
                 part = "kafka"
             else:
                 continue
-        parts[part] = parts.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        parts[(part, int(entry.name))] = (int(fields[11]) + int(fields[12])) / ticks
     return parts
 
 
 async def flow_step(stack: Stack, urls: dict[str, str], rate: float, count: int, args: argparse.Namespace) -> dict:
     driver = FlowDriver(urls, args.poll_seconds, args.flow_timeout)
     began = time.monotonic()
-    cpu_before = cpu_seconds()
+    cpu_before = cpu_by_process()
     outcomes = await run_at_rate(rate, count, driver.run)
     elapsed = time.monotonic() - began
-    cpu_after = cpu_seconds()
-    cpu_ms_per_flow = {part: round((cpu_after[part] - cpu_before.get(part, 0.0)) * 1000 / max(1, count), 1)
-                       for part in cpu_after}
+    cpu_ms_per_flow = {part: round(seconds * 1000 / max(1, count), 1)
+                       for part, seconds in cpu_used(cpu_before, cpu_by_process()).items()}
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     latencies = [o[1] for o in outcomes if not isinstance(o, BaseException)]
     # The flows that failed may leave events in flight: give them a moment before counting.
@@ -711,10 +717,14 @@ def table(result: dict) -> str:
                      f"{service[key]['median'] / baseline[key]['median']:.2f} | |")
     if "cpu_ms" in service and baseline["cpu_ms"]["median"]:
         lines.append(f"| REST write POST /leads | {load} | server CPU ms per request | {fmt(service['cpu_ms'])} | "
-                     f"{fmt(baseline['cpu_ms'])} | {baseline['cpu_ms']['median'] / service['cpu_ms']['median']:.2f} "
-                     "(inverse) | |")
-    flows_cpu = next((steps["steps"][0]["reps"][0].get("cpu_ms_per_flow") for steps in result["flows"].values()
-                      if steps["steps"]), None)
+                     f"{fmt(baseline['cpu_ms'])} | {service['cpu_ms']['median'] / baseline['cpu_ms']['median']:.1f} "
+                     "| |")
+    # CPU per flow at the highest rate sustained: idle costs (the broker's above all) are spread
+    # over the most flows there.
+    one = result["flows"].get("1")
+    cpu_step = (next((st for st in one["steps"] if st["offered"] == one["sustained"]), one["steps"][0])
+                if one and one["steps"] else None)
+    flows_cpu = cpu_step["reps"][0].get("cpu_ms_per_flow") if cpu_step else None
     for instances, hop in result["hop"].items():
         for rate, entry in hop.items():
             raw = result["hop"]["1"][rate].get("raw") if rate in result["hop"]["1"] else None
@@ -744,7 +754,7 @@ def table(result: dict) -> str:
         services = sum(v for k, v in flows_cpu.items() if k in SERVICES)
         parts = ", ".join(f"{k} {v:g}" for k, v in sorted(flows_cpu.items(), key=lambda kv: -kv[1]))
         ceiling = (m["cores"] or 1) * 1000 / total if total else float("nan")
-        lines.append(f"| Full flows lead → cash | {result['flows']['1']['steps'][0]['offered']:g}/s, 1 consumer | "
+        lines.append(f"| Full flows lead → cash | {cpu_step['offered']:g}/s, 1 consumer | "
                      f"CPU ms per flow | {total:.0f} (services {services:.0f}; {parts}) | {m['cores']} cores = "
                      f"{(m['cores'] or 1) * 1000} CPU ms/s | ≈ {ceiling:.1f} flows/s ceiling | |")
     return "\n".join(lines)
