@@ -20,7 +20,9 @@ from deploy_support import (
     settings_defaults,
     settings_env_names,
 )
+from prometheus_client import Counter, Gauge, Histogram
 
+from ltc.shared import metrics as ltc_metrics
 from ltc.shared.devstack.services import DEFAULT_PORTS
 from ltc.shared.messages import TOPICS, dlq_topic
 
@@ -29,12 +31,17 @@ COMPOSE = DEPLOY / "compose.yaml"
 README = DEPLOY / "README.md"
 DASHBOARD = DEPLOY / "grafana" / "ltc-dashboard.json"
 
-METRICS = {
-    "ltc_http_requests_total", "ltc_http_request_duration_seconds_bucket", "ltc_consumer_messages_total",
-    "ltc_consumer_processing_seconds_bucket", "ltc_consumer_lag", "ltc_outbox_backlog",
-    "ltc_outbox_oldest_age_seconds", "ltc_dead_letters_total", "ltc_events_published_total",
-    "ltc_cash_collected_total",
-}
+
+
+def _exported_metrics() -> set[str]:
+    """Every series name the services export, as a dashboard queries it (from the code, so a new
+    metric without a panel fails the dashboard test)."""
+    suffix = {Counter: "_total", Histogram: "_bucket", Gauge: ""}
+    return {metric._name + suffix[type(metric)] for metric in vars(ltc_metrics).values()
+            if type(metric) in suffix}
+
+
+METRICS = _exported_metrics()
 
 
 @pytest.fixture(scope="module")

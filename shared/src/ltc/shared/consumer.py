@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ltc.shared import metrics
@@ -38,7 +39,9 @@ log = structlog.get_logger()
 
 Handler = Callable[[UnitOfWork, EventPayload, Envelope], Awaitable[None]]
 
-_TRANSIENT = (OperationalError, InterfaceError, ConnectionError, OSError, ConcurrencyConflict, TimeoutError)
+# PoolTimeout: no connection free within the pool's timeout, a database that is stuck or overloaded.
+_TRANSIENT = (OperationalError, InterfaceError, ConnectionError, OSError, ConcurrencyConflict, TimeoutError,
+              PoolTimeout)
 
 
 class Poison(Exception):
@@ -65,7 +68,8 @@ def _is_transient(exc: BaseException) -> bool:
 class EventConsumer:
     def __init__(self, *, consumer: AIOKafkaConsumer, dlq_producer: AIOKafkaProducer,
                  session_factory: async_sessionmaker[AsyncSession], subscription: Subscription,
-                 name: str, source: str, max_backoff: float = 10.0, commit_interval: float = 1.0) -> None:
+                 name: str, source: str, max_backoff: float = 10.0, commit_interval: float = 1.0,
+                 max_parallel: int = 3) -> None:
         self._consumer = consumer
         self._dlq = dlq_producer
         self._session_factory = session_factory
@@ -74,6 +78,8 @@ class EventConsumer:
         self._source = source
         self._max_backoff = max_backoff
         self._commit_interval = commit_interval
+        # Partitions worked on at once: no more than the connections its pool holds.
+        self._parallel = asyncio.Semaphore(max(1, max_parallel))
 
     async def run(self) -> None:
         """Consume until cancelled.
@@ -127,8 +133,9 @@ class EventConsumer:
                 group.create_task(self._process_in_order(records))
 
     async def _process_in_order(self, records: list[ConsumerRecord]) -> None:
-        for record in records:
-            await self.process(record)
+        async with self._parallel:
+            for record in records:
+                await self.process(record)
 
     def _record_lag(self, offsets: dict[TopicPartition, int]) -> None:
         for tp, next_offset in offsets.items():

@@ -128,7 +128,8 @@ async def _consume(runtime: Runtime, own_pool: bool = False) -> None:
         async with _worker_engine(runtime, own_pool) as engine:
             session_factory = runtime.session_factory if engine is runtime.engine else make_session_factory(engine)
             await EventConsumer(consumer=consumer, dlq_producer=dlq, session_factory=session_factory,
-                                subscription=subscription, name=group, source=runtime.spec.name).run()
+                                subscription=subscription, name=group, source=runtime.spec.name,
+                                max_parallel=engine.pool.size()).run()
     finally:
         await consumer.stop()
         await dlq.stop()
