@@ -24,10 +24,6 @@ KAFKA_VERSION = "4.1.1"
 TOPIC_PARTITIONS = 6  # consumers of a service scale up to this many worker replicas
 DLQ_PARTITIONS = 1
 IMAGE_TAG = "0.1.0"
-# `ltc-<service> worker` serves no HTTP today, so the consumer and relay metrics of worker pods
-# cannot be scraped. Once it serves /healthz and /metrics on LTC_<SERVICE>_PORT, set this to True:
-# worker pods then get the `http` port, a liveness probe and the scrape annotations.
-WORKER_SERVES_HTTP = True
 KAFKA_CA_DIR = "/etc/ltc/kafka-ca"
 API_DB_POOL_SIZE = 10
 WORKER_DB_POOL_SIZE = 3
@@ -171,40 +167,48 @@ def pod_spec(service: str, component: str, main: dict, termination: int) -> dict
     }
 
 
+def _serve_http(main: dict, port: int) -> dict:
+    """The `http` port and liveness probe of a container; the pod annotations that get it scraped."""
+    main["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    main["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
+                             "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+
+
+def _deployment(service: str, component: str, main: dict, annotations: dict, *, max_unavailable: int,
+                termination: int) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{service}-{component}", "labels": labels(service, component)},
+        "spec": {
+            # No `replicas`: the HorizontalPodAutoscaler owns it (an apply would otherwise reset it).
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(service, component)},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxUnavailable": max_unavailable, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": labels(service, component), "annotations": annotations},
+                "spec": pod_spec(service, component, main, termination),
+            },
+        },
+    }
+
+
 def api_deployment(service: str, port: int) -> dict:
     main = container(service, "serve", {
         "requests": {"cpu": "200m", "memory": "256Mi"},
         "limits": {"cpu": "1", "memory": "512Mi"},
     })
-    main["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    annotations = _serve_http(main, port)
     main["startupProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
                             "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2}
-    main["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
-                             "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
     # /readyz checks the database, Kafka (up to 5 s) and that migrations are at head.
     main["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": "http"},
                               "periodSeconds": 10, "timeoutSeconds": 8, "failureThreshold": 3}
     # Give the endpoints controller time to drop the pod before uvicorn stops accepting.
     main["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "5"]}}}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": f"{service}-api", "labels": labels(service, "api")},
-        "spec": {
-            # No `replicas`: the HorizontalPodAutoscaler owns it (an apply would otherwise reset it).
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(service, "api")},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {
-                    "labels": labels(service, "api"),
-                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
-                                    "prometheus.io/path": "/metrics"},
-                },
-                "spec": pod_spec(service, "api", main, 30),
-            },
-        },
-    }
+    return _deployment(service, "api", main, annotations, max_unavailable=0, termination=30)
 
 
 def worker_deployment(service: str, port: int) -> dict:
@@ -217,28 +221,8 @@ def worker_deployment(service: str, port: int) -> dict:
     # A worker needs few connections (relay, consumer, scheduled job); each process may open up to
     # 2 x pool size (pool + overflow), which sizes the database's max_connections.
     main["env"].append({"name": f"LTC_{service.upper()}_DB_POOL_SIZE", "value": str(WORKER_DB_POOL_SIZE)})
-    metadata: dict = {"labels": labels(service, "worker")}
-    if WORKER_SERVES_HTTP:
-        main["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
-        main["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"},
-                                 "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
-        metadata["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
-                                   "prometheus.io/path": "/metrics"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": f"{service}-worker", "labels": labels(service, "worker")},
-        "spec": {
-            # No `replicas`: the HorizontalPodAutoscaler owns it (an apply would otherwise reset it).
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(service, "worker")},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
-            "template": {
-                "metadata": metadata,
-                "spec": pod_spec(service, "worker", main, 60),
-            },
-        },
-    }
+    annotations = _serve_http(main, port)
+    return _deployment(service, "worker", main, annotations, max_unavailable=1, termination=60)
 
 
 def migrate_job(service: str) -> dict:

@@ -202,14 +202,11 @@ def test_ports_probes_and_scrape_targets_agree_with_the_code(docs):
         svc = services[service]
         assert svc["spec"]["ports"][0]["port"] == port and svc["spec"]["ports"][0]["targetPort"] == "http"
         assert svc["spec"]["selector"] == workload["spec"]["selector"]["matchLabels"]
-    serves_http = load_generator().WORKER_SERVES_HTTP
     for service, _, c, _, _ in containers(docs, "worker"):
         assert "readinessProbe" not in c, "a worker takes no traffic"
-        if serves_http:
-            assert c["ports"][0]["containerPort"] == DEFAULT_PORTS[service]
-            assert c["livenessProbe"]["httpGet"]["path"] in health_paths(service)
-        else:
-            assert "ports" not in c and "livenessProbe" not in c, "`worker` serves no HTTP"
+        # `ltc-<service> worker` serves /healthz, /readyz and /metrics on the service's port.
+        assert c["ports"][0]["containerPort"] == DEFAULT_PORTS[service]
+        assert c["livenessProbe"]["httpGet"]["path"] in health_paths(service)
 
 
 def test_pod_monitor_scrapes_metrics_on_the_http_port(production):
