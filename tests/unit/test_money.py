@@ -5,7 +5,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from ltc.shared.messages import MoneyPayload
 from ltc.shared.money import Money, MoneyError
 
 
@@ -43,7 +45,8 @@ def test_shares_must_be_positive_and_sum_to_100(shares):
         Money(Decimal("10.00"), "EUR").split(shares)
 
 
-@pytest.mark.parametrize(("amount", "currency"), [("1.001", "EUR"), ("1.5", "JPY"), ("1", "EURO"), ("1", "XYZ")])
+@pytest.mark.parametrize(("amount", "currency"), [("1.001", "EUR"), ("1.5", "JPY"), ("1", "EURO"), ("1", "XYZ"),
+                                                  ("10000000000000000", "EUR"), ("-1E+40", "EUR"), ("NaN", "EUR")])
 def test_invalid_money_is_refused(amount, currency):
     with pytest.raises(MoneyError):
         Money(Decimal(amount), currency)
@@ -52,3 +55,15 @@ def test_invalid_money_is_refused(amount, currency):
 def test_different_currencies_never_mix():
     with pytest.raises(MoneyError):
         Money(Decimal("1.00"), "EUR") + Money(Decimal("1.00"), "USD")
+
+
+def test_the_largest_amount_fits_the_amount_columns():
+    # NUMERIC(20, 4) holds sixteen integer digits: the largest amount still is money.
+    assert Money(Decimal("9999999999999999.99"), "EUR").amount == Decimal("9999999999999999.99")
+
+
+@pytest.mark.parametrize("amount", ["10000000000000000.00", "1E+40"])
+def test_an_amount_too_large_is_an_input_error_naming_the_field(amount):
+    with pytest.raises(ValidationError) as error:
+        MoneyPayload(amount=amount, currency="EUR")
+    assert error.value.errors()[0]["type"] == "value_error"

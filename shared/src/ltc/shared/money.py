@@ -8,6 +8,8 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 import iso4217
 
+MAX_AMOUNT = Decimal(10) ** 16
+
 
 class MoneyError(ValueError):
     """An amount or currency that is not valid money."""
@@ -43,6 +45,10 @@ class Money:
             raise MoneyError(f"{self.amount!r} is not a decimal amount") from None
         if not amount.is_finite():
             raise MoneyError("amount must be finite")
+        # Every amount column is NUMERIC(20, 4): sixteen integer digits. Larger is not an amount
+        # anyone invoices, and refused here it is the caller's 422, not the database's 500.
+        if abs(amount) >= MAX_AMOUNT:
+            raise MoneyError(f"amounts must be below {MAX_AMOUNT:,} in absolute value")
         quantum = Decimal(1).scaleb(-minor_unit_exponent(self.currency))
         if amount != amount.quantize(quantum):
             raise MoneyError(

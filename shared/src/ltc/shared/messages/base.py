@@ -35,6 +35,12 @@ DecimalStr = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
 ]
 
+# The commercial terms' numbers, bounded the same way wherever terms are written (opportunities'
+# terms under negotiation, contracts' drafts and amendments).
+Percent = Annotated[DecimalStr, Field(gt=0, le=100, description='a share of the value, e.g. "30"')]
+Quantity = Annotated[DecimalStr, Field(gt=0, lt=10**9)]
+DueDays = Annotated[int, Field(ge=0, le=3650, description="days from the trigger to the due date")]
+
 CurrencyCode = Annotated[
     str,
     BeforeValidator(lambda v: validate_currency(v) if isinstance(v, str) else v),

@@ -23,12 +23,11 @@ from ltc.contracts.domain.values import (
     Trigger,
 )
 from ltc.shared.messages import MoneyPayload
-from ltc.shared.messages.base import CurrencyCode, DecimalStr
+from ltc.shared.messages.base import CurrencyCode, DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.money import Money
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Percent = Annotated[DecimalStr, Field(gt=0, le=100)]
 Share = Annotated[DecimalStr, Field(ge=0, le=100)]
 
 
@@ -44,7 +43,7 @@ class PaymentTermWrite(_Strict):
     percent: Percent
     trigger: Trigger
     milestone: Name | None = Field(default=None, description="the milestone whose acceptance triggers it")
-    due_days: int = Field(ge=0, le=3650, description="days from the trigger to the invoice's due date")
+    due_days: DueDays
     due_date: date | None = Field(default=None, description="the trigger date of a `date` instalment")
 
     def to_domain(self) -> PaymentTerm:
@@ -63,7 +62,7 @@ class MilestoneWrite(_Strict):
 
 class LineItemWrite(_Strict):
     description: Text
-    quantity: Annotated[DecimalStr, Field(gt=0)]
+    quantity: Quantity
     unit_price: Annotated[DecimalStr, Field(ge=0)] = Field(description="in the contract's currency")
 
     def to_domain(self) -> LineItem:

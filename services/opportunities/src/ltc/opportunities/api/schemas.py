@@ -45,7 +45,7 @@ from ltc.opportunities.domain.terms import (
     PaymentTrigger,
 )
 from ltc.shared.messages import Lineage, MoneyPayload
-from ltc.shared.messages.base import DecimalStr
+from ltc.shared.messages.base import DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
 from ltc.shared.money import Money, minor_unit_exponent
 
@@ -210,10 +210,10 @@ class RequirementIn(_Strict):
 
 class PaymentTermIn(_Strict):
     name: Text300
-    percent: DecimalStr = Field(description='share of the contract value, a decimal string such as "30"')
+    percent: Percent
     trigger: PaymentTrigger
     milestone: Text300 | None = Field(default=None, description="for trigger `milestone`: the milestone's name")
-    due_days: int = Field(description="days after the trigger until payment is due")
+    due_days: DueDays
 
     def to_domain(self) -> PaymentTerm:
         return PaymentTerm(self.name, self.percent, self.trigger, self.milestone, self.due_days)
@@ -230,7 +230,7 @@ class MilestoneIn(_Strict):
 
 class LineItemIn(_Strict):
     description: Text300
-    quantity: DecimalStr
+    quantity: Quantity
     unit_price: MoneyPayload
 
     def to_domain(self) -> LineItem:
@@ -245,9 +245,9 @@ class TermsUpdate(_Strict):
     """
 
     value: MoneyPayload | None = None
-    line_items: list[LineItemIn] | None = None
-    payment_terms: list[PaymentTermIn] | None = None
-    milestones: list[MilestoneIn] | None = None
+    line_items: list[LineItemIn] | None = Field(default=None, max_length=500)
+    payment_terms: list[PaymentTermIn] | None = Field(default=None, max_length=50)
+    milestones: list[MilestoneIn] | None = Field(default=None, max_length=100)
 
     def parts(self) -> dict[str, Any]:
         parts: dict[str, Any] = {}
@@ -322,7 +322,7 @@ def _money(money: Money | None) -> MoneyPayload | None:
 
 class LineItemRead(BaseModel):
     description: str
-    quantity: DecimalStr
+    quantity: Quantity
     unit_price: MoneyPayload
 
 
@@ -430,13 +430,17 @@ class OpportunityRead(BaseModel):
         )
 
 
+Probability = Annotated[DecimalStr, Field(decimal_places=2)]
+
+
 class StageProbabilitiesIO(_Strict):
     """Win probability in percent per open stage; won counts 100, lost and abandoned 0."""
 
-    validating: DecimalStr
-    strategizing: DecimalStr
-    bidding: DecimalStr
-    negotiating: DecimalStr
+    # Stored as NUMERIC(5, 2): a third decimal would be rounded away behind the caller's back.
+    validating: Probability
+    strategizing: Probability
+    bidding: Probability
+    negotiating: Probability
 
     def to_domain(self) -> StageProbabilities:
         return StageProbabilities({stage: getattr(self, stage.value) for stage in OPEN_STAGES})
