@@ -1,5 +1,6 @@
 """Every error an API can meet is answered as RFC 9457 problem+json, never a bare 500."""
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -39,6 +40,10 @@ def _app() -> FastAPI:
     async def body(payload: Body) -> None:
         return None
 
+    @app.get("/far")
+    async def far() -> None:
+        date(9999, 12, 31) + timedelta(days=30)
+
     @app.get("/boom")
     async def boom() -> None:
         raise ZeroDivisionError
@@ -61,6 +66,7 @@ async def client():
     ("POST", "/body", {"content": b"{oops", "headers": {"content-type": "application/json"}}, 400, "malformed-json"),
     ("POST", "/body", {"json": {"amount": "many"}}, 422, "validation-error"),
     ("GET", "/nowhere", {}, 404, "not-found"),
+    ("GET", "/far", {}, 422, "out-of-range"),
     ("GET", "/boom", {}, 500, "internal-error"),
 ])
 async def test_each_error_is_a_problem(client, method, path, kwargs, status, kind):

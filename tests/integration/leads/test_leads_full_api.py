@@ -3,6 +3,7 @@ cross-check, duplicates, roles, the score, the audit trail, the closed loop and 
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -540,3 +541,31 @@ async def test_the_api_description_documents_the_trust_formula_and_the_score(cli
     assert "trust = competence × reliability × connection × time" in description
     assert "frequency = min(1, done activities in the last 90 days/6)" in description
     assert "Lead score" in description and "duplicate-lead" in description
+
+
+@pytest.mark.parametrize("params", [
+    {"cursor": "not-a-cursor"},
+    {"cursor": base64.urlsafe_b64encode(b"[" * 100).decode()},  # JSON nested past any sense
+    {"cursor": "A" * 5000},
+    {"created_from": "9999-12-31T23:00:00-05:00"},  # in UTC, past the calendar's end
+])
+async def test_a_list_query_out_of_bounds_is_the_callers_error(client, params):
+    response = await client.get("/api/v1/leads", headers=AR, params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_evidence_can_only_name_a_contact_of_the_leads_account(client):
+    account = await _account(client)
+    other = await _contact(client, (await _account(client, name="Other Co"))["id"], name="Someone Else")
+    own = await _contact(client, account["id"], name="CTO Li")
+    lead = await _lead(client, account["id"])
+    strangers = [{**e, "contact_id": other["id"]} for e in EVIDENCE]
+    refused = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=AR,
+                                json={"to": "credible", "evidence": strangers})
+    assert refused.status_code == 422 and refused.json()["type"].endswith("/contact-not-of-account")
+    assert [e["field"] for e in refused.json()["errors"]] == ["evidence.contact_id"]
+    assert (await client.get(f"/api/v1/leads/{lead['id']}", headers=AR)).json()["grade"] == "initial"
+    accepted = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=AR, json={
+        "to": "credible", "evidence": [{**e, "contact_id": own["id"]} for e in EVIDENCE]})
+    assert accepted.status_code == 200 and accepted.json()["grade"] == "credible"

@@ -270,4 +270,4 @@ async def test_partitions_of_a_batch_are_processed_side_by_side_each_in_order(ha
 
     await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=all_applied, handler=handler)
     assert seen == ["p1", "p0-first", "p0-second", "p0-third"]
-    assert await harness.dead_letters(0, timeout=1) == []
+    assert await harness.dead_letters(1, timeout=3) == []

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Header, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +21,14 @@ from ltc.shared.errors import ProblemError
 
 T = TypeVar("T")
 
+# Text fields as the services' columns hold them (VARCHAR(300), and 200 for a user id).
+Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, max 200)")]
-Cursor = Annotated[str | None, Query(description="opaque cursor from the previous page's next_cursor")]
+Cursor = Annotated[str | None, Query(max_length=200, description="opaque cursor from the previous page's next_cursor")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -131,7 +135,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, ident = json.loads(base64.urlsafe_b64decode(padded))
         return datetime.fromisoformat(created_at), UUID(ident)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ProblemError(422, "validation-error", "Invalid request", "cursor: not a cursor this API issued",
                            errors=[{"field": "cursor", "message": "not a cursor this API issued", "type": "value_error"}]) from None
 

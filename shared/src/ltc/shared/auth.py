@@ -70,7 +70,10 @@ class TokenVerifier:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise ProblemError(401, "invalid-token", "Unauthorized", "the roles claim must be a list of strings")
-        return Principal(sub=str(claims["sub"]), roles=frozenset(roles))
+        sub = str(claims["sub"])
+        if not 0 < len(sub) <= 200:  # it is stored as owner, actor, created_by: VARCHAR(200)
+            raise ProblemError(401, "invalid-token", "Unauthorized", "the sub claim must be 1 to 200 characters")
+        return Principal(sub=sub, roles=frozenset(roles))
 
 
 _bearer = HTTPBearer(auto_error=False)

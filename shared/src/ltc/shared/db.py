@@ -190,6 +190,8 @@ class UnitOfWork:
         # pending must not be garbage-collected before commit() reads them, so keep every
         # object this unit of work adds or loads.
         self._seen: list[Any] = []
+        # A block that failed before commit() must not leave its events to the next block's.
+        self._extra_events = []
         sync_session = self.session.sync_session
         event.listen(sync_session, "transient_to_pending", lambda _s, obj: self._seen.append(obj))
         event.listen(sync_session, "loaded_as_persistent", lambda _s, obj: self._seen.append(obj))

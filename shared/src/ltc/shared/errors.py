@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltc.shared.money import MoneyError
@@ -154,10 +154,23 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug = title.lower().replace(" ", "-")
         return problem(exc.status_code, slug, title, str(exc.detail))
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # The net under the input bounds: a date near year 9999 plus a due period, a timestamp
+        # whose UTC form leaves the calendar. The caller's input, not a server fault.
+        log.warning("value out of range", path=request.url.path, error=str(exc))
+        return problem(422, "out-of-range", "Value out of range",
+                       "a date or number in the request is outside the range this service works with",
+                       rule="out-of-range")
+
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if _database_unavailable(exc):
             return _unavailable(request, exc)
+        if _bad_value(exc):
+            log.warning("value refused by the database", path=request.url.path, error=str(exc.orig))
+            return problem(422, "out-of-range", "Value out of range",
+                           "a value in the request does not fit what the service stores", rule="out-of-range")
         return _internal(request)
 
     @app.exception_handler(OSError)
@@ -170,7 +183,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def _database_unavailable(exc: DBAPIError) -> bool:
-    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    # Not every InterfaceError: asyncpg reports a value it cannot encode (an int beyond int4) as
+    # one, and that is a defect to log, not a lost connection to retry.
+    return exc.connection_invalidated or isinstance(exc, OperationalError)
+
+
+def _bad_value(exc: DBAPIError) -> bool:
+    """A value the driver could not encode, or SQLSTATE class 22 (data exception: numeric
+    overflow, string too long, a date out of range): the request's values, not the server."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return isinstance(cause, ValueError) or str(getattr(exc.orig, "sqlstate", None) or "").startswith("22")
 
 
 def _unavailable(request: Request, exc: BaseException) -> JSONResponse:

@@ -242,6 +242,10 @@ class GradeLead:
 
 async def grade_lead(uow: UnitOfWork, cmd: GradeLead, principal: Principal) -> None:
     lead = await _lead_to_change(uow, principal, cmd.lead_id, cmd.if_match)
+    # Evidence may name who said it: only a contact of the lead's account (it feeds the score
+    # and the power map handed to the opportunity).
+    named = list(dict.fromkeys(e.contact_id for e in cmd.evidence if e.contact_id))
+    await _require_contacts(uow, lead.account_id, named, "evidence.contact_id")
     before = lead.grade
     if cmd.to == "credible":
         lead.grade_credible(cmd.evidence, by=principal.sub, now=clock())

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -306,7 +306,8 @@ async def list_versions(contract_id: uuid.UUID, session: ReadSession, principal:
 
 
 @router.get("/contracts/{contract_id}/versions/{contract_version}", response_model=VersionRead)
-async def read_version(contract_id: uuid.UUID, contract_version: int, session: ReadSession,
+async def read_version(contract_id: uuid.UUID, contract_version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                       session: ReadSession,
                        principal: Reader) -> VersionRead:
     await _visible(session, principal, contract_id)
     return VersionRead.of(await repository.get_version(session, contract_id, contract_version))

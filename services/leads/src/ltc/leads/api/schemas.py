@@ -13,9 +13,9 @@ from ltc.leads.domain.accounts import DecisionRole, Tier
 from ltc.leads.domain.activities import ActivityKind, ActivityStatus, Relationship
 from ltc.leads.domain.model import Channel, Criterion, Grade
 from ltc.leads.domain.scoring import LeadScore
+from ltc.shared.api import Text300, UserId
 from ltc.shared.messages import MoneyPayload
 
-Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Rating = Annotated[int, Field(ge=1, le=5)]
@@ -55,7 +55,7 @@ class AccountUpdate(_Strict):
     region: Text120 | None = None
     website: Text300 | None = None
     notes: LongText | None = None
-    owner: Text300 | None = Field(default=None, description="reassigning an account is for admins")
+    owner: UserId | None = Field(default=None, description="reassigning an account is for admins")
 
 
 class AccountRead(BaseModel):
@@ -156,7 +156,7 @@ class LeadCreate(_Strict):
     need: LongText = Field(description="the customer pain or need this lead points at")
     channel: Channel
     tier: Tier = Tier.NORMAL
-    owner: Text300 | None = Field(default=None, description="defaults to the caller; null leaves the lead unassigned; "
+    owner: UserId | None = Field(default=None, description="defaults to the caller; null leaves the lead unassigned; "
                                                             "only an admin names someone else")
     reported_by: Text300 | None = Field(default=None, description="who brought us the lead: the cross-check needs "
                                                                   "evidence from someone else")
@@ -177,7 +177,7 @@ class LeadUpdate(_Strict):
     title: Text300 | None = None
     need: LongText | None = None
     tier: Tier | None = None
-    owner: Text300 | None = None
+    owner: UserId | None = None
     reported_by: Text300 | None = None
     contact_ids: list[UUID] | None = Field(default=None, max_length=50)
 

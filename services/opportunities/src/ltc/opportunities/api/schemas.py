@@ -44,15 +44,14 @@ from ltc.opportunities.domain.terms import (
     PaymentTerm,
     PaymentTrigger,
 )
+from ltc.shared.api import Text300, UserId
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
 from ltc.shared.money import Money, minor_unit_exponent
 
-Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class _Strict(BaseModel):
