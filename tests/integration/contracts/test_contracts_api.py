@@ -849,3 +849,24 @@ async def test_closure_through_kafka_whichever_condition_comes_last(make_databas
         for contract in (paid_first, accepted_first):
             types = [t for t, _ in await published(client, contract["id"])]
             assert types.count("ltc.contract.closed.v1") == 1
+
+
+async def test_a_retried_review_or_signing_with_its_key_records_once_and_answers_the_same(client):
+    contract = await reviewed(client, await draft(client), ("commercial", "finance"))
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    url = f"{API}/{contract['id']}/reviews"
+    first = await client.post(url, json=verdicts("legal"), headers={**REVIEWERS["legal"], **key})
+    again = await client.post(url, json=verdicts("legal"), headers={**REVIEWERS["legal"], **key})
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    history = (await client.get(url, headers=OWNER)).json()["history"]
+    assert [r["function"] for r in history] == ["commercial", "finance", "legal"]
+
+    sign_key = {**OWNER, "Idempotency-Key": str(uuid.uuid4())}
+    signed_once = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=sign_key)
+    signed_again = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=sign_key)
+    assert signed_once.status_code == signed_again.status_code == 200
+    assert signed_once.json() == signed_again.json() and signed_once.json()["status"] == "active"
+    events = [t for t, _ in await published(client, contract["id"])]
+    assert events.count("ltc.contract.signed.v1") == 1 and events.count("ltc.contract.reviewed.v1") == 3
+    without_key = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+    assert without_key.status_code == 409

@@ -188,9 +188,15 @@ async def test_an_account_payment_pays_oldest_due_first_and_its_surplus_is_appli
 
     await _deliver(client, handlers.on_contract_milestone_accepted, _accepted(late))
     late_pac = (await _invoices(client, late.contract_id))["pac"]
-    response = await client.post(apply_url, json={"invoice_id": late_pac["id"]}, headers=FINANCE)
+    keyed = {**FINANCE, "Idempotency-Key": str(uuid.uuid4())}
+    response = await client.post(apply_url, json={"invoice_id": late_pac["id"]}, headers=keyed)
     assert response.status_code == 200, response.text
     applied = response.json()
+    # The answer was lost: the same request again answers the same, and applies nothing more.
+    retried = await client.post(apply_url, json={"invoice_id": late_pac["id"]}, headers=keyed)
+    assert retried.status_code == 200 and retried.json() == applied
+    other_body = await client.post(apply_url, json={}, headers=keyed)
+    assert other_body.status_code == 422 and other_body.json()["type"].endswith("/idempotency-key-reused")
     assert applied["unapplied"] == _money("0.00") and applied["applied"] == _money("800.00")
     assert applied["applications"][-1] == {"invoice_id": late_pac["id"], "contract_id": str(late.contract_id),
                                            "amount": _money("200.00"), "applied_on": TODAY.isoformat(),

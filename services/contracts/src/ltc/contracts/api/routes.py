@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,9 +40,19 @@ from ltc.contracts.api.schemas import (
 from ltc.contracts.domain.model import Contract, ContractStatus, Health
 from ltc.contracts.domain.policy import ContractPolicy
 from ltc.contracts.domain.review import CHECKLIST
-from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Page, create_idempotently, etag, paginate
+from ltc.shared.api import (
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    Page,
+    act_idempotently,
+    create_idempotently,
+    etag,
+    paginate,
+)
 from ltc.shared.auth import Principal, Role, require_roles
-from ltc.shared.db import UnitOfWork
+from ltc.shared.db import UnitOfWork, current
 from ltc.shared.errors import NotFound
 from ltc.shared.service import ReadSession, Uow
 
@@ -67,6 +79,24 @@ async def _read(session: AsyncSession, contract: Contract, response: Response) -
     policy, _ = await repository.get_policy(session)
     response.headers["ETag"] = etag(contract.version)
     return ContractRead.of(contract, policy, handlers.today())
+
+
+async def _changed(uow: UnitOfWork, contract_id: uuid.UUID) -> Contract:
+    """The contract as the command in this unit of work left it (no second transaction to re-read it)."""
+    contract = await current(uow.session, Contract, contract_id)
+    if contract is None:
+        raise NotFound("contract", contract_id)
+    return contract
+
+
+async def _act(uow: UnitOfWork, principal: Principal, key: str | None, endpoint: str, body: BaseModel,
+               contract_id: uuid.UUID, act: Callable[[], Awaitable[None]], response: Response) -> ContractRead:
+    """A step of the contract, once per Idempotency-Key (a retry after a lost answer gets the answer,
+    not a 409 or a second record), answered from the unit of work that took it."""
+    async def answer() -> ContractRead:
+        return await _read(uow.session, await _changed(uow, contract_id), response)
+
+    return await act_idempotently(uow, principal.sub, key, endpoint, body, contract_id, act, then=answer)
 
 
 async def _reread(uow: UnitOfWork, contract_id: uuid.UUID, response: Response) -> ContractRead:
@@ -152,62 +182,68 @@ async def read_reviews(contract_id: uuid.UUID, session: ReadSession, principal: 
 
 @router.post("/contracts/{contract_id}/reviews", response_model=ReviewRead,
              summary="Record a function's verdict, item by item, on the draft's current version")
-async def record_review(contract_id: uuid.UUID, body: ReviewCreate, uow: Uow, principal: Reviewer) -> ReviewRead:
-    async with uow:
-        await handlers.record_review(uow, handlers.RecordReview(
-            contract_id, body.function, [i.to_domain() for i in body.items], body.comment, body.contract_version),
-            principal)
-    async with uow:
-        contract = await repository.get_contract(uow.session, contract_id)
+async def record_review(contract_id: uuid.UUID, body: ReviewCreate, uow: Uow, principal: Reviewer,
+                        idempotency_key: IdempotencyKey = None) -> ReviewRead:
+    async def answer() -> ReviewRead:
         policy, _ = await repository.get_policy(uow.session)
-    return ReviewRead.of(contract, policy)
+        return ReviewRead.of(await _changed(uow, contract_id), policy)
+
+    return await act_idempotently(
+        uow, principal.sub, idempotency_key, f"POST /contracts/{contract_id}/reviews", body, contract_id,
+        lambda: handlers.record_review(uow, handlers.RecordReview(
+            contract_id, body.function, [i.to_domain() for i in body.items], body.comment, body.contract_version),
+            principal),
+        then=answer)
 
 
 @router.post("/contracts/{contract_id}/sign", response_model=ContractRead,
              summary="Record the signing of a reviewed draft; publishes its payment schedule")
 async def sign_contract(contract_id: uuid.UUID, body: SignRequest, uow: Uow, principal: SalesOwner,
-                        response: Response, if_match: IfMatch = None) -> ContractRead:
-    async with uow:
-        await handlers.sign_contract(
-            uow, handlers.SignContract(contract_id, body.signatories, body.signed_on, if_match), principal)
-    return await _reread(uow, contract_id, response)
+                        response: Response, if_match: IfMatch = None,
+                        idempotency_key: IdempotencyKey = None) -> ContractRead:
+    return await _act(uow, principal, idempotency_key, f"POST /contracts/{contract_id}/sign", body, contract_id,
+                      lambda: handlers.sign_contract(
+                          uow, handlers.SignContract(contract_id, body.signatories, body.signed_on, if_match),
+                          principal), response)
 
 
 # --- execution and monitoring -----------------------------------------------------------------
 
 
-async def _milestone_step(uow: UnitOfWork, step: handlers.MilestoneStep, principal: Principal,
-                          response: Response) -> ContractRead:
-    async with uow:
-        await handlers.record_milestone_step(uow, step, principal)
-    return await _reread(uow, step.contract_id, response)
+async def _milestone_step(uow: UnitOfWork, step: handlers.MilestoneStep, principal: Principal, response: Response,
+                          key: str | None, body: BaseModel) -> ContractRead:
+    endpoint = f"POST /contracts/{step.contract_id}/milestones/{step.milestone_id}/{step.step}"
+    return await _act(uow, principal, key, endpoint, body, step.contract_id,
+                      lambda: handlers.record_milestone_step(uow, step, principal), response)
 
 
 @router.post("/contracts/{contract_id}/milestones/{milestone_id}/start", response_model=ContractRead,
              summary="Record that work on a milestone started")
 async def start_milestone(contract_id: uuid.UUID, milestone_id: uuid.UUID, body: StartMilestoneRequest, uow: Uow,
-                          principal: Runner, response: Response, if_match: IfMatch = None) -> ContractRead:
+                          principal: Runner, response: Response, if_match: IfMatch = None,
+                          idempotency_key: IdempotencyKey = None) -> ContractRead:
     return await _milestone_step(uow, handlers.MilestoneStep(contract_id, milestone_id, "started", body.started_on,
-                                                             if_match), principal, response)
+                                                             if_match), principal, response, idempotency_key, body)
 
 
 @router.post("/contracts/{contract_id}/milestones/{milestone_id}/deliver", response_model=ContractRead,
              summary="Record the delivery of a milestone, before the customer's acceptance")
 async def deliver_milestone(contract_id: uuid.UUID, milestone_id: uuid.UUID, body: DeliverMilestoneRequest,
                             uow: Uow, principal: Runner, response: Response,
-                            if_match: IfMatch = None) -> ContractRead:
+                            if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ContractRead:
     return await _milestone_step(uow, handlers.MilestoneStep(contract_id, milestone_id, "delivered",
-                                                             body.delivered_on, if_match), principal, response)
+                                                             body.delivered_on, if_match), principal, response,
+                                 idempotency_key, body)
 
 
 @router.post("/contracts/{contract_id}/milestones/{milestone_id}/accept", response_model=ContractRead,
              summary="Record the customer's acceptance of a delivery milestone, with its certificate")
 async def accept_milestone(contract_id: uuid.UUID, milestone_id: uuid.UUID, body: AcceptMilestoneRequest,
                            uow: Uow, principal: Runner, response: Response,
-                           if_match: IfMatch = None) -> ContractRead:
+                           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ContractRead:
     return await _milestone_step(uow, handlers.MilestoneStep(contract_id, milestone_id, "accepted", body.accepted_on,
                                                              if_match, body.certificate_ref, body.acceptance_type),
-                                 principal, response)
+                                 principal, response, idempotency_key, body)
 
 
 @router.get("/contracts/{contract_id}/health", response_model=HealthRead,

@@ -31,8 +31,19 @@ from ltc.finance.config import finance_settings
 from ltc.finance.domain.journal import journal
 from ltc.finance.domain.model import CreditNote, Invoice, InvoiceStatus, Payment
 from ltc.finance.domain.receivables import age
-from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Page, create_idempotently, etag, paginate
+from ltc.shared.api import (
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    Page,
+    act_idempotently,
+    create_idempotently,
+    etag,
+    paginate,
+)
 from ltc.shared.auth import Principal, Role, require_roles
+from ltc.shared.db import current
 from ltc.shared.errors import NotFound, ProblemError
 from ltc.shared.service import ReadSession, Uow
 
@@ -87,14 +98,22 @@ async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, resp
 @router.post("/payments/{payment_id}/applications", response_model=PaymentRead, tags=["payments"],
              summary="Apply a payment's unapplied cash: to an invoice, or oldest due first across its account")
 async def apply_unapplied_cash(payment_id: uuid.UUID, body: PaymentApplicationCreate, uow: Uow, principal: Clerk,
-                               response: Response, if_match: IfMatch = None) -> PaymentRead:
-    async with uow:
-        await handlers.apply_unapplied_cash(uow, handlers.ApplyUnappliedCash(
-            payment_id, body.invoice_id, body.applied_on or _today(), if_match), principal)
-    async with uow:
-        payment = await repository.get_payment(uow.session, payment_id)
-    response.headers["ETag"] = etag(payment.version)
-    return PaymentRead.of(payment)
+                               response: Response, if_match: IfMatch = None,
+                               idempotency_key: IdempotencyKey = None) -> PaymentRead:
+    # Cash moves here: a retry after a lost answer must not apply what is left a second time
+    # (send an Idempotency-Key, or If-Match with the payment's ETag).
+    async def answer() -> PaymentRead:
+        payment = await current(uow.session, Payment, payment_id)
+        if payment is None:
+            raise NotFound("payment", payment_id)
+        response.headers["ETag"] = etag(payment.version)
+        return PaymentRead.of(payment)
+
+    return await act_idempotently(
+        uow, principal.sub, idempotency_key, f"POST /payments/{payment_id}/applications", body, payment_id,
+        lambda: handlers.apply_unapplied_cash(uow, handlers.ApplyUnappliedCash(
+            payment_id, body.invoice_id, body.applied_on or _today(), if_match), principal),
+        then=answer)
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead, tags=["payments"])
