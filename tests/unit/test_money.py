@@ -67,3 +67,11 @@ def test_an_amount_too_large_is_an_input_error_naming_the_field(amount):
     with pytest.raises(ValidationError) as error:
         MoneyPayload(amount=amount, currency="EUR")
     assert error.value.errors()[0]["type"] == "value_error"
+
+
+def test_allocating_by_weights_that_do_not_sum_to_100_still_adds_up_exactly():
+    # What is left to bill after the signing instalment, over the remaining terms' percentages.
+    parts = Money(Decimal("100.01"), "EUR").allocate([Decimal(60), Decimal(10)])
+    assert parts == [Money(Decimal("85.72"), "EUR"), Money(Decimal("14.29"), "EUR")]
+    assert Money(Decimal("999999.99"), "EUR").allocate([Decimal(30), Decimal(60), Decimal(10)]) == \
+        Money(Decimal("999999.99"), "EUR").split([Decimal(30), Decimal(60), Decimal(10)])

@@ -91,22 +91,27 @@ class Money:
         return cls(Decimal(data["amount"]), data["currency"])
 
     def split(self, percentages: Sequence[Decimal]) -> list[Money]:
-        """Split by percentages summing to 100 so the parts add up exactly.
+        """Split by percentages summing to 100 so the parts add up exactly (see `allocate`)."""
+        shares = [Decimal(p) for p in percentages]
+        if shares and sum(shares) != Decimal(100):
+            raise MoneyError(f"shares must sum to 100, not {sum(shares)}")
+        return self.allocate(shares)
+
+    def allocate(self, weights: Sequence[Decimal]) -> list[Money]:
+        """Split in proportion to positive `weights` so the parts add up exactly.
 
         Each part is rounded down to the minor unit; the remainder left by rounding goes to the
-        last part, so every part but the last is exactly its percentage floored, and the sum is
-        always the whole amount.
+        last part, so every part but the last is exactly its share floored, and the sum is
+        always the whole amount. (Contracts' instalments and finance's billing plans both come
+        from here: they must never round differently.)
         """
-        if not percentages:
+        if not weights:
             raise MoneyError("at least one share is needed")
-        shares = [Decimal(p) for p in percentages]
-        if any(p <= 0 for p in shares):
+        shares = [Decimal(w) for w in weights]
+        if any(w <= 0 for w in shares):
             raise MoneyError("every share must be positive")
-        if sum(shares) != Decimal(100):
-            raise MoneyError(f"shares must sum to 100, not {sum(shares)}")
+        whole = sum(shares, Decimal(0))
         quantum = Decimal(1).scaleb(-minor_unit_exponent(self.currency))
-        parts = [
-            (self.amount * p / Decimal(100)).quantize(quantum, rounding=ROUND_DOWN) for p in shares[:-1]
-        ]
+        parts = [(self.amount * w / whole).quantize(quantum, rounding=ROUND_DOWN) for w in shares[:-1]]
         parts.append(self.amount - sum(parts, Decimal(0)))
         return [Money(part, self.currency) for part in parts]

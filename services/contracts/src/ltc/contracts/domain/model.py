@@ -37,7 +37,6 @@ from ltc.contracts.domain.values import (
     MilestoneStatus,
     PaymentTerm,
     Trigger,
-    allocate,
     terms_problems,
 )
 from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation
@@ -556,7 +555,7 @@ def _plan(terms: Terms, *, signed: bool, milestones: list[Milestone], payment_te
                                 f"instalments {passed} would be triggered by something that already happened")
     rest = value - sum((Money(t.amount or Decimal(0), value.currency) for t in fixed.values()),
                        Money.zero(value.currency))
-    amounts = allocate(rest, [t.percent for t in open_terms]) if open_terms else []
+    amounts = rest.allocate([t.percent for t in open_terms]) if open_terms else []
     if any(a.amount <= 0 for a in amounts) or (not open_terms and not rest.is_zero()):
         raise RuleViolation("amendment-value-already-invoiced",
                             f"{value.amount} {value.currency} cannot be scheduled: the triggered instalments "

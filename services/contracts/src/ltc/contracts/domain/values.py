@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -238,13 +238,3 @@ def terms_problems(value: Money, line_items: list[LineItem], payment_terms: list
     if legal.warranty_months is not None and legal.warranty_months < 0:
         problem("legal_terms.warranty_months", "the warranty period cannot be negative")
     return problems
-
-
-def allocate(total: Money, weights: list[Decimal]) -> list[Money]:
-    """Split `total` in proportion to positive `weights`, exactly: each part but the last is
-    rounded down to the minor unit and the last takes what rounding left."""
-    quantum = Decimal(1).scaleb(-minor_unit_exponent(total.currency))
-    whole = sum(weights, Decimal(0))
-    parts = [(total.amount * w / whole).quantize(quantum, rounding=ROUND_DOWN) for w in weights[:-1]]
-    parts.append(total.amount - sum(parts, Decimal(0)))
-    return [Money(p, total.currency) for p in parts]
