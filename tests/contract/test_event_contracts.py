@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ltc.shared.messages import EVENT_TYPES, TOPICS, asyncapi
 from ltc.shared.messages.envelope import Envelope
@@ -51,8 +52,9 @@ def test_payloads_only_grow_consumers_ignore_added_fields():
 def test_money_never_travels_as_a_float():
     sample = json.loads((SAMPLES / "ltc.invoice.issued.v1.json").read_text())
     sample["amount"]["amount"] = 300000.1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError) as refused:
         EVENT_TYPES["ltc.invoice.issued.v1"].model_validate(sample)
+    assert [e["loc"] for e in refused.value.errors()] == [("amount", "amount")]
 
 
 def test_envelope_uses_cloudevents_binary_headers_and_round_trips():

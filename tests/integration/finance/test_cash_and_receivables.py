@@ -272,8 +272,12 @@ async def test_credit_note_numbers_have_no_gaps(client):
     advance = (await _invoices(client, signed.contract_id))["advance"]
     url = f"/api/v1/invoices/{advance['id']}/credit-notes"
     numbers = []
-    for _ in range(3):
-        response = await client.post(url, json={"amount": _money("1.00"), "reason": "rounding"}, headers=FINANCE)
+    for amount in ("1.00", "999999999.00", "1.00", "1.00"):  # the second is refused: more than is open
+        response = await client.post(url, json={"amount": _money(amount), "reason": "rounding"}, headers=FINANCE)
+        if amount == "999999999.00":
+            assert response.status_code == 422, response.text  # rolled back, number and all
+            continue
+        assert response.status_code == 201, response.text
         numbers.append(int(response.json()["number"].rsplit("-", 1)[1]))
     assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
 

@@ -429,6 +429,14 @@ async def test_creation_is_idempotent_for_contacts_activities_and_pains(client):
     assert len(response.json()["pains"]) == 1
     _problem(await client.post(f"/api/v1/leads/{lead['id']}/pains", headers={**AR, **pain_key},
                                json={"description": "other"}), 422)
+    activity_key = {"Idempotency-Key": str(uuid.uuid4())}
+    visit = {"kind": "routine_visit", "account_id": account["id"], "subject": "Visit", "planned_on": TODAY.isoformat()}
+    planned = [await client.post("/api/v1/activities", headers={**AR, **activity_key}, json=visit) for _ in range(2)]
+    assert [r.status_code for r in planned] == [201, 201] and planned[0].json()["id"] == planned[1].json()["id"]
+    listed = (await client.get("/api/v1/activities", headers=AR, params={"account_id": account["id"]})).json()
+    assert [a["id"] for a in listed["items"]] == [planned[0].json()["id"]]
+    _problem(await client.post("/api/v1/activities", headers={**AR, **activity_key},
+                               json={**visit, "subject": "Another"}), 422)
 
 
 # The closed loop

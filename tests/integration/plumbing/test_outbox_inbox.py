@@ -106,8 +106,16 @@ async def test_the_same_event_delivered_twice_has_one_effect(harness, consume):
                                time=datetime.now(UTC), data=marker.model_dump(mode="json"))
     await harness.produce(marker_envelope.to_kafka())
 
-    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _at_least(harness, 2))
+    # Until the marker, produced after both copies, is applied: by then both copies were seen.
+    await consume(harness, f"g-{uuid.uuid4().hex[:8]}", until=lambda: _effects_of(harness, marker.lead_id))
+    assert await _effects_of(harness, event.lead_id) == 1
     assert await harness.effects() == 2  # the event once, the marker once
+
+
+async def _effects_of(harness, lead_id: uuid.UUID) -> int:
+    async with harness.engine.connect() as conn:
+        return (await conn.execute(text("SELECT count(*) FROM effects WHERE lead_id = :id"),
+                                   {"id": lead_id})).scalar_one()
 
 
 async def _at_least(harness, count: int) -> bool:

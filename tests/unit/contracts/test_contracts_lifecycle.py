@@ -134,8 +134,9 @@ def test_editing_the_draft_resets_the_review():
     assert contract.contract_version == 2
     state = contract.review(ALL)
     assert (state.status, state.outstanding) == (ReviewStatus.PENDING, ALL)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as unreviewed:
         _sign(contract)
+    assert unreviewed.value.rule == "contract-review-not-passed"
 
 
 def test_an_edit_that_changes_nothing_keeps_the_version_and_the_review():
@@ -238,8 +239,9 @@ def test_a_milestone_runs_from_planned_to_accepted_with_its_actual_dates():
         contract.deliver_milestone(pac, delivered_on=date(2026, 11, 30), now=NOW)
     assert early.value.rule == "milestone-dates-out-of-order"
     contract.deliver_milestone(pac, delivered_on=date(2027, 2, 20), now=NOW)
-    with pytest.raises(RuleViolation):
+    with pytest.raises(RuleViolation) as before_delivery:
         contract.accept_milestone(pac, accepted_on=date(2027, 2, 19), certificate_ref="PAC-1", now=NOW)
+    assert before_delivery.value.rule == "milestone-dates-out-of-order"
     contract.accept_milestone(pac, accepted_on=date(2027, 2, 25), certificate_ref="PAC-1", now=NOW)
     milestone = contract.milestones[0]
     assert (milestone.status, milestone.started_on, milestone.delivered_on, milestone.accepted_on) == (

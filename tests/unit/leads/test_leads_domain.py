@@ -200,8 +200,9 @@ def test_pain_points_move_one_step_at_a_time():
     moved = lead.advance_pain(pain_id, to=PainStatus.VALUE_AGREED, note=None, by="ar-1", now=NOW)
     assert moved["status"] == "value_agreed"
     assert [h["to"] for h in moved["history"]] == ["discovered", "acknowledged", "value_agreed"]
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as backwards:
         lead.advance_pain(pain_id, to=PainStatus.ACKNOWLEDGED, note=None, by="ar-1", now=NOW)
+    assert backwards.value.rule == "pain-one-step"
     with pytest.raises(NotFound):
         lead.advance_pain(uuid.uuid4(), to=PainStatus.ACKNOWLEDGED, note=None, by="ar-1", now=NOW)
 

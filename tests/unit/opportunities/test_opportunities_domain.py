@@ -451,8 +451,9 @@ def test_escalation_moves_the_request_up_until_l3() -> None:
     request(opportunity, Gate.ATB)
     decide(opportunity, Gate.ATB, Outcome.ESCALATED, roles=L1)
     assert opportunity.pending_gate_tier == "L2"
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as below:
         decide(opportunity, Gate.ATB, roles=L1)
+    assert below.value.rule == "decision-beyond-authority"
     decide(opportunity, Gate.ATB, Outcome.ESCALATED, roles=L2)
     with pytest.raises(DomainError) as exc:
         decide(opportunity, Gate.ATB, Outcome.ESCALATED, roles=L3)
