@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ltc.leads.adapters import repository
 from ltc.leads.domain.accounts import Account, Contact, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind
 from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.duplicates import duplicate_candidates
 from ltc.leads.domain.model import Channel, Evidence, Lead, PainStatus, contact_snapshot
-from ltc.leads.domain.scoring import score_lead
+from ltc.leads.domain.scoring import LeadScore, score_lead
 from ltc.shared.api import check_if_match
 from ltc.shared.auth import Principal, Role
 from ltc.shared.db import UnitOfWork
@@ -258,6 +260,31 @@ async def grade_lead(uow: UnitOfWork, cmd: GradeLead, principal: Principal) -> N
     await uow.commit()
 
 
+@dataclass(frozen=True)
+class ScoredLead:
+    score: LeadScore
+    contacts: list[tuple[Contact, int]]  # the contacts involved, with their relationship strength
+
+
+async def score_leads(session: AsyncSession, leads: list[Lead], *, fresh: bool = False) -> dict[uuid.UUID, ScoredLead]:
+    """Score leads with a fixed number of queries, whatever their number.
+
+    A `fresh` lead (just captured, in this request) has no activities yet: nothing to look up for
+    it unless it names contacts, whose relationships come from their other activities.
+    """
+    met = ({str(lead.id): set() for lead in leads} if fresh
+           else await repository.contacts_met_on_leads(session, [lead.id for lead in leads]))
+    involved = {lead.id: involved_contact_ids(lead, met[str(lead.id)]) for lead in leads}
+    everyone = await repository.contacts_by_id(session, set().union(*involved.values()))
+    strengths = await repository.relationships(session, everyone.values(), today=clock().date())
+    scored = {}
+    for lead in leads:
+        contacts = sorted(((everyone[c], strengths[c].strength) for c in involved[lead.id] if c in everyone),
+                          key=lambda pair: (pair[0].name, str(pair[0].id)))
+        scored[lead.id] = ScoredLead(score_lead(lead, contact_strengths={c.name: s for c, s in contacts}), contacts)
+    return scored
+
+
 def involved_contact_ids(lead: Lead, met: set[str]) -> set[str]:
     """The contacts involved in a lead: named on it, on its evidence and pains, or met in its activities."""
     ids = set(lead.contact_ids) | met
@@ -269,14 +296,11 @@ def involved_contact_ids(lead: Lead, met: set[str]) -> set[str]:
 async def convert_lead(uow: UnitOfWork, lead_id: uuid.UUID, if_match: str | None, principal: Principal) -> None:
     lead = await _lead_to_change(uow, principal, lead_id, if_match)
     account = await repository.get_account(uow.session, lead.account_id)
-    met = (await repository.contacts_met_on_leads(uow.session, [lead.id]))[str(lead.id)]
-    contacts = list((await repository.contacts_by_id(uow.session, involved_contact_ids(lead, met))).values())
-    strengths = await repository.relationships(uow.session, contacts, today=clock().date())
-    score = score_lead(lead, contact_strengths={c.name: strengths[str(c.id)].strength for c in contacts})
-    lead.convert(account=account, by=principal.sub, now=clock(), score=score.total,
-                 contacts=[contact_snapshot(c, strengths[str(c.id)].strength) for c in contacts])
+    scored = (await score_leads(uow.session, [lead]))[lead.id]
+    lead.convert(account=account, by=principal.sub, now=clock(), score=scored.score.total,
+                 contacts=[contact_snapshot(c, strength) for c, strength in scored.contacts])
     _audit(uow, entity="lead", entity_id=lead.id, lead_id=lead.id, account_id=lead.account_id, action="converted",
-           actor=principal.sub, changes={"grade": {"from": "opportunity", "to": "converted"}, "score": score.total})
+           actor=principal.sub, changes={"grade": {"from": "opportunity", "to": "converted"}, "score": scored.score.total})
     await uow.commit()
 
 

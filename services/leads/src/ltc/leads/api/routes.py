@@ -43,7 +43,6 @@ from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
 from ltc.leads.domain.model import Channel, Evidence, Grade, Lead, PainStatus
 from ltc.leads.domain.reports import lead_to_cash
-from ltc.leads.domain.scoring import LeadScore, score_lead
 from ltc.shared.api import (
     Cursor,
     IdempotencyKey,
@@ -215,25 +214,9 @@ async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, p
 # Leads
 
 
-async def _scores(session: AsyncSession, leads: list[Lead], *, fresh: bool = False) -> dict[uuid.UUID, LeadScore]:
-    """Scores of a page of leads with a fixed number of queries, whatever the page size.
-
-    A `fresh` lead (just captured, in this request) has no activities yet: nothing to look up for
-    it unless it names contacts, whose relationships come from their other activities.
-    """
-    met = ({str(lead.id): set() for lead in leads} if fresh
-           else await repository.contacts_met_on_leads(session, [lead.id for lead in leads]))
-    involved = {lead.id: handlers.involved_contact_ids(lead, met[str(lead.id)]) for lead in leads}
-    everyone = await repository.contacts_by_id(session, set().union(*involved.values()))
-    strengths = await repository.relationships(session, everyone.values(), today=handlers.clock().date())
-    return {lead.id: score_lead(lead, contact_strengths={everyone[c].name: strengths[c].strength
-                                                         for c in involved[lead.id] if c in everyone})
-            for lead in leads}
-
-
 async def _lead_read(session: AsyncSession, lead: Lead, response: Response, *, fresh: bool = False) -> LeadRead:
     response.headers["ETag"] = etag(lead.version)
-    return LeadRead.of(lead, (await _scores(session, [lead], fresh=fresh))[lead.id])
+    return LeadRead.of(lead, (await handlers.score_leads(session, [lead], fresh=fresh))[lead.id].score)
 
 
 async def _answer(uow: Any, lead_id: uuid.UUID, response: Response) -> LeadRead:
@@ -314,7 +297,7 @@ async def list_leads(
         stmt = stmt.where(Lead.created_at < created_to)
     rows, next_cursor = await paginate(session, stmt, created_at=Lead.created_at, ident=Lead.id,
                                        limit=limit, cursor=cursor)
-    scores = await _scores(session, rows)
+    scores = {lead_id: scored.score for lead_id, scored in (await handlers.score_leads(session, rows)).items()}
     return Page[LeadRead](items=[LeadRead.of(lead, scores[lead.id]) for lead in rows], next_cursor=next_cursor)
 
 
