@@ -45,10 +45,6 @@ def is_solution(principal: Principal, opportunity: Opportunity) -> bool:
     return is_owner(principal, opportunity) or principal.sub == opportunity.sr
 
 
-def is_delivery(principal: Principal, opportunity: Opportunity) -> bool:
-    return is_owner(principal, opportunity) or principal.sub == opportunity.fr
-
-
 def is_team(principal: Principal, opportunity: Opportunity) -> bool:
     return is_owner(principal, opportunity) or opportunity.team_member(principal.sub)
 
@@ -194,16 +190,11 @@ async def save_setting(uow: UnitOfWork, principal: Principal, key: str, value: A
     return new_version
 
 
-def audit_detail(**values: Any) -> dict[str, Any]:
-    """A change's content as JSON, for the audit trail."""
-    return audit_details(values)
-
-
 
 async def update_details(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, changes: dict[str, Any],
                          if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="update-details", detail=audit_detail(**changes),
+                 action="update-details", detail=audit_details(changes),
                  apply=lambda o: o.update_details(**changes))
 
 
@@ -218,33 +209,33 @@ async def assign_team(uow: UnitOfWork, principal: Principal, opportunity_id: uui
 async def set_insight(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, insight: Any,
                       if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="set-insight", detail=audit_detail(insight=insight), apply=lambda o: o.set_insight(insight))
+                 action="set-insight", detail=audit_details({"insight": insight}), apply=lambda o: o.set_insight(insight))
 
 
 async def set_value_proposition(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, proposition: Any,
                                 if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_solution,
-                 action="set-value-proposition", detail=audit_detail(value_proposition=proposition),
+                 action="set-value-proposition", detail=audit_details({"value_proposition": proposition}),
                  apply=lambda o: o.set_value_proposition(proposition))
 
 
 async def update_terms(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, parts: dict[str, Any],
                        if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True,
-                 allowed=terms_permission(set(parts)), action="update-terms", detail=audit_detail(**parts),
+                 allowed=terms_permission(set(parts)), action="update-terms", detail=audit_details(parts),
                  apply=lambda o: o.update_terms(**parts))
 
 
 async def add_stakeholder(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, stakeholder: Any) -> None:
     await change(uow, principal, opportunity_id, if_match=None, if_match_required=False, allowed=is_owner,
-                 action="add-stakeholder", detail=audit_detail(stakeholder=stakeholder),
+                 action="add-stakeholder", detail=audit_details({"stakeholder": stakeholder}),
                  apply=lambda o: o.add_stakeholder(stakeholder))
 
 
 async def replace_stakeholder(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, stakeholder: Any,
                               if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="replace-stakeholder", detail=audit_detail(stakeholder=stakeholder),
+                 action="replace-stakeholder", detail=audit_details({"stakeholder": stakeholder}),
                  apply=lambda o: o.replace_stakeholder(stakeholder))
 
 
@@ -257,14 +248,14 @@ async def remove_stakeholder(uow: UnitOfWork, principal: Principal, opportunity_
 
 async def add_competitor(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, competitor: Any) -> None:
     await change(uow, principal, opportunity_id, if_match=None, if_match_required=False, allowed=is_owner,
-                 action="add-competitor", detail=audit_detail(competitor=competitor),
+                 action="add-competitor", detail=audit_details({"competitor": competitor}),
                  apply=lambda o: o.add_competitor(competitor))
 
 
 async def replace_competitor(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, competitor: Any,
                              if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="replace-competitor", detail=audit_detail(competitor=competitor),
+                 action="replace-competitor", detail=audit_details({"competitor": competitor}),
                  apply=lambda o: o.replace_competitor(competitor))
 
 
@@ -277,21 +268,21 @@ async def remove_competitor(uow: UnitOfWork, principal: Principal, opportunity_i
 
 async def add_risk(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, risk: Any) -> None:
     await change(uow, principal, opportunity_id, if_match=None, if_match_required=False,
-                 allowed=risk_permission(risk), action="add-risk", detail=audit_detail(risk=risk),
+                 allowed=risk_permission(risk), action="add-risk", detail=audit_details({"risk": risk}),
                  apply=lambda o: o.add_risk(risk))
 
 
 async def replace_risk(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, risk: Any,
                        if_match: str | None) -> None:
     await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True,
-                 allowed=risk_permission(risk), action="replace-risk", detail=audit_detail(risk=risk),
+                 allowed=risk_permission(risk), action="replace-risk", detail=audit_details({"risk": risk}),
                  apply=lambda o: o.replace_risk(risk))
 
 
 async def raise_requirement(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID,
                             requirement: Any) -> None:
     await change(uow, principal, opportunity_id, if_match=None, if_match_required=False, allowed=is_team,
-                 action="raise-requirement", detail=audit_detail(requirement=requirement),
+                 action="raise-requirement", detail=audit_details({"requirement": requirement}),
                  apply=lambda o: o.raise_requirement(requirement))
 
 

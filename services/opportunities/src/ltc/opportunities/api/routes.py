@@ -65,16 +65,6 @@ def _opportunity(opportunity: Opportunity, response: Response) -> OpportunityRea
     return OpportunityRead.of(opportunity)
 
 
-async def _reread(uow: UnitOfWork, opportunity_id: uuid.UUID, response: Response, *,
-                  location: str | None = None) -> Opportunity:
-    async with uow:
-        opportunity = await repository.get_opportunity(uow.session, opportunity_id)
-    response.headers["ETag"] = etag(opportunity.version)
-    if location:
-        response.headers["Location"] = f"/api/v1/opportunities/{opportunity_id}{location}"
-    return opportunity
-
-
 async def _changed(uow: UnitOfWork, opportunity_id: uuid.UUID, response: Response) -> Opportunity:
     """The opportunity as the command in this unit of work left it (no second transaction to re-read it)."""
     opportunity = await current(uow.session, Opportunity, opportunity_id)
@@ -115,14 +105,20 @@ async def _create_part(uow: UnitOfWork, principal: Principal, opportunity_id: uu
 async def create_opportunity(body: OpportunityCreate, uow: Uow, principal: Seller, response: Response,
                              idempotency_key: IdempotencyKey = None) -> OpportunityRead:
     budget = body.budget.to_money() if body.budget else None
+    opened: list[Opportunity] = []
+
+    async def answer(opportunity_id: uuid.UUID) -> None:
+        opened.append(await _changed(uow, opportunity_id, response))
+
     opportunity_id = await create_idempotently(
         uow, principal=principal.sub, key=idempotency_key, endpoint="POST /opportunities", body=body,
         create=lambda new_id: handlers.create_opportunity(
             uow, handlers.CreateOpportunity(new_id, body.title, body.account_name, body.account_id, body.need,
                                             budget, body.start_date, body.expected_close_date), principal),
+        then=answer,
     )
     response.headers["Location"] = f"/api/v1/opportunities/{opportunity_id}"
-    return OpportunityRead.of(await _reread(uow, opportunity_id, response))
+    return OpportunityRead.of(opened[0])
 
 
 async def _visible(session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID) -> Opportunity:
@@ -331,10 +327,15 @@ async def decide(opportunity_id: uuid.UUID, body: DecisionCreate, uow: Uow, prin
     async def create(new_id: uuid.UUID) -> None:
         await handlers.decide(uow, principal, opportunity_id, gate=body.gate, outcome=body.outcome,
                               conditions=body.conditions, comment=body.comment, if_match=if_match, decision_id=new_id)
+    decided: list[Opportunity] = []
+
+    async def answer(_new_id: uuid.UUID) -> None:
+        decided.append(await _changed(uow, opportunity_id, response))
+
     new_id = await create_idempotently(uow, principal=principal.sub, key=idempotency_key,
                                        endpoint=f"POST /opportunities/{opportunity_id}/decisions", body=body,
-                                       create=create)
-    opportunity = await _reread(uow, opportunity_id, response)
+                                       create=create, then=answer)
+    opportunity = decided[0]
     request = next(r for r in opportunity.gate_requests if any(d.id == new_id for d in r.decisions))
     response.headers["Location"] = f"/api/v1/opportunities/{opportunity_id}/gates/{request.id}"
     return DecisionRead(gate_request_id=request.id, gate=request.gate, request_status=request.status,
