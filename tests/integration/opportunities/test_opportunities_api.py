@@ -691,8 +691,8 @@ async def test_the_power_map_computes_its_coverage(client):
     opportunity = await _send(client, opportunity, "DELETE", f"/stakeholders/{boss}")
     assert opportunity["coverage"]["decision_maker_known"] is False
     assert [s["reports_to"] for s in opportunity["stakeholders"]] == [None, None]
-    _problem(await client.delete(f"{url}/{boss}", headers={**AR, "If-Match": _etag(opportunity)}), 409,
-             "stakeholder-not-found")
+    _problem(await client.delete(f"{url}/{boss}", headers={**AR, "If-Match": _etag(opportunity)}), 404,
+             "not-found")
 
 
 async def test_competitors_are_recorded_changed_and_removed(client):
@@ -723,6 +723,8 @@ async def test_the_fr_keeps_delivery_risks_only(client):
     opportunity = await _send(client, opportunity, "PUT", f"/risks/{risk['id']}",
                               {**delivery, "mitigation": "permits early", "status": "mitigating"}, headers=FR)
     assert opportunity["risks"][0]["mitigation"] == "permits early"
+    _problem(await _send_raw(client, opportunity, "PUT", f"/risks/{uuid.uuid4()}", delivery,
+                             {**FR, "If-Match": _etag(opportunity)}), 404, "not-found")
 
 
 async def test_a_requirement_we_cannot_meet_is_handed_to_product_development(client):

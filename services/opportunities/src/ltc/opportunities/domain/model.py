@@ -37,7 +37,7 @@ from ltc.opportunities.domain.records import (
     ValueProposition,
 )
 from ltc.opportunities.domain.terms import CommercialTerms
-from ltc.shared.errors import DomainError, RuleViolation
+from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.opportunities_events import (
     OpportunityCreated,
@@ -281,9 +281,8 @@ class Opportunity:
 
     def replace_stakeholder(self, stakeholder: Stakeholder) -> None:
         self._require_open()
-        others = self._without(self.stakeholders, stakeholder.id, "stakeholder")
-        self._check_reports_to(stakeholder, others)
-        self.stakeholders = tuple(stakeholder if s.id == stakeholder.id else s for s in self.stakeholders)
+        self._check_reports_to(stakeholder, self._without(self.stakeholders, stakeholder.id, "stakeholder"))
+        self.stakeholders = self._replacing(self.stakeholders, stakeholder, "stakeholder")
 
     def remove_stakeholder(self, stakeholder_id: uuid.UUID) -> None:
         """Whoever reported to the removed person now reports to nobody known."""
@@ -294,9 +293,15 @@ class Opportunity:
 
     @staticmethod
     def _without(items: tuple[Any, ...], item_id: uuid.UUID, kind: str) -> tuple[Any, ...]:
+        """`items` but the one with `item_id`; an id this opportunity does not have is a 404, as on a GET."""
         if not any(i.id == item_id for i in items):
-            raise DomainError(f"{kind}-not-found", f"no {kind} {item_id} on this opportunity")
+            raise NotFound(kind, item_id)
         return tuple(i for i in items if i.id != item_id)
+
+    @classmethod
+    def _replacing(cls, items: tuple[Any, ...], item: Any, kind: str) -> tuple[Any, ...]:
+        cls._without(items, item.id, kind)
+        return tuple(item if i.id == item.id else i for i in items)
 
     # -- competitors, risks, requirements ------------------------------------------------------
 
@@ -306,18 +311,11 @@ class Opportunity:
 
     def replace_competitor(self, competitor: Competitor) -> None:
         self._require_open()
-        self._without(self.competitors, competitor.id, "competitor")
-        self.competitors = tuple(competitor if c.id == competitor.id else c for c in self.competitors)
+        self.competitors = self._replacing(self.competitors, competitor, "competitor")
 
     def remove_competitor(self, competitor_id: uuid.UUID) -> None:
         self._require_open()
         self.competitors = self._without(self.competitors, competitor_id, "competitor")
-
-    def risk(self, risk_id: uuid.UUID) -> Risk:
-        found = next((r for r in self.risks if r.id == risk_id), None)
-        if found is None:
-            raise DomainError("risk-not-found", f"no risk {risk_id} on this opportunity")
-        return found
 
     def add_risk(self, risk: Risk) -> None:
         self._require_open()
@@ -326,8 +324,7 @@ class Opportunity:
     def replace_risk(self, risk: Risk) -> None:
         """Risks are closed, never deleted: the register shows what was known when a gate passed."""
         self._require_open()
-        self.risk(risk.id)
-        self.risks = tuple(risk if r.id == risk.id else r for r in self.risks)
+        self.risks = self._replacing(self.risks, risk, "risk")
 
     def raise_requirement(self, requirement: Requirement) -> None:
         self._require_open()
