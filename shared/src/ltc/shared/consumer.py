@@ -40,8 +40,7 @@ log = structlog.get_logger()
 Handler = Callable[[UnitOfWork, EventPayload, Envelope], Awaitable[None]]
 
 # PoolTimeout: no connection free within the pool's timeout, a database that is stuck or overloaded.
-_TRANSIENT = (OperationalError, InterfaceError, ConnectionError, OSError, ConcurrencyConflict, TimeoutError,
-              PoolTimeout)
+_TRANSIENT = (OperationalError, InterfaceError, OSError, ConcurrencyConflict, PoolTimeout)  # OSError: connection and timeout errors
 
 
 class Poison(Exception):

@@ -109,13 +109,11 @@ async def contacts_met_on_leads(session: AsyncSession, lead_ids: Iterable[uuid.U
     return found
 
 
-async def history(session: AsyncSession, *, lead_id: uuid.UUID | None = None, entity_id: uuid.UUID | None = None,
+async def history(session: AsyncSession, *, lead_id: uuid.UUID | None = None,
                   account_id: uuid.UUID | None = None) -> list[AuditEntry]:
     stmt = select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id)
     if lead_id is not None:
         stmt = stmt.where((AuditEntry.lead_id == lead_id) | (AuditEntry.entity_id == lead_id))
-    if entity_id is not None:
-        stmt = stmt.where(AuditEntry.entity_id == entity_id)
     if account_id is not None:
         stmt = stmt.where(AuditEntry.account_id == account_id)
     return list((await session.execute(stmt)).scalars())

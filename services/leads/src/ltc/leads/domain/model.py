@@ -179,12 +179,11 @@ class Lead:
         ours = {_person(p) for p in (self.reported_by, self.owner, by) if p}
         return bool(_person(evidence.who)) and _person(evidence.who) not in ours
 
-    def criteria_met(self, evidence: list[Evidence] | None = None, *, by: str | None = None) -> set[Criterion]:
-        """The lead criteria with at least one independent piece of evidence."""
-        if evidence is None:
-            evidence = [Evidence(Criterion(e["criterion"]), e["source"], e["who"], date.fromisoformat(e["when"]))
-                        for e in self.evidence]
-        return {e.criterion for e in evidence if self.is_independent(e, by=by or "")}
+    def criteria_met(self) -> set[Criterion]:
+        """The lead criteria with at least one independent piece of the recorded evidence."""
+        evidence = [Evidence(Criterion(e["criterion"]), e["source"], e["who"], date.fromisoformat(e["when"]))
+                    for e in self.evidence]
+        return {e.criterion for e in evidence if self.is_independent(e, by="")}
 
     def grade_credible(self, evidence: list[Evidence], *, by: str, now: datetime) -> None:
         """`initial` → `credible`: every lead criterion needs at least one independent source."""
