@@ -71,6 +71,16 @@ async def _check_account(session: AsyncSession, principal: Principal, account_id
         raise NotFound(kind, ident)
 
 
+async def _account_scope(session: AsyncSession, principal: Principal, account_id: uuid.UUID | None) -> None:
+    """A list across accounts: finance sees them all; an account manager names one of theirs."""
+    if _sees_every_account(principal):
+        return
+    if account_id is None:
+        raise ProblemError(422, "account-required", "Invalid request", "account_id: name one of your accounts",
+                           errors=[{"field": "account_id", "message": "required for account managers"}])
+    await _check_account(session, principal, account_id, "account", account_id)
+
+
 def _today() -> date:
     return handlers.clock().date()
 
@@ -131,11 +141,7 @@ async def list_payments(session: ReadSession, principal: Reader, account_id: uui
                         with_unapplied_cash: Annotated[bool, Query(description="only payments still holding cash")]
                         = False, limit: Limit = 50, cursor: Cursor = None) -> Page[PaymentRead]:
     stmt = select(Payment)
-    if not _sees_every_account(principal):
-        if account_id is None:
-            raise ProblemError(422, "account-required", "Invalid request", "account_id: name one of your accounts",
-                               errors=[{"field": "account_id", "message": "required for account managers"}])
-        await _check_account(session, principal, account_id, "account", account_id)
+    await _account_scope(session, principal, account_id)
     if account_id is not None:
         stmt = stmt.where(Payment.account_id == account_id)
     if contract_id is not None:
@@ -224,11 +230,7 @@ async def read_billing_plan(contract_id: uuid.UUID, session: ReadSession, princi
 async def read_receivables(session: ReadSession, principal: Reader, as_of: date | None = None,
                            account_id: uuid.UUID | None = None,
                            contract_id: uuid.UUID | None = None) -> ReceivablesRead:
-    if not _sees_every_account(principal):
-        if account_id is None:
-            raise ProblemError(422, "account-required", "Invalid request", "account_id: name one of your accounts",
-                               errors=[{"field": "account_id", "message": "required for account managers"}])
-        await _check_account(session, principal, account_id, "account", account_id)
+    await _account_scope(session, principal, account_id)
     as_of = as_of or _today()
     items = await repository.open_items(session, as_of, account_id=account_id, contract_id=contract_id)
     unapplied = await repository.unapplied_as_of(session, as_of, account_id=account_id, contract_id=contract_id)
