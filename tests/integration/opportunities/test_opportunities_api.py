@@ -587,10 +587,16 @@ async def test_won_on_the_terms_approved_at_atc(client):
     _problem(await _send_raw(client, opportunity, "PATCH", "/terms", pricing,
                              {**SR, "If-Match": _etag(opportunity)}), 409, "gate-request-pending")
     assert (await _decide(client, opportunity, "ATC", "approved", L2)).status_code == 201
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR)
+    keyed = {**AR, "Idempotency-Key": str(uuid.uuid4())}
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=keyed)
 
     assert response.status_code == 200, response.text
     won = response.json()
+    # The answer was lost and the win retried: the same answer, one hand-over to contracts.
+    retried = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=keyed)
+    assert retried.status_code == 200 and retried.json() == won
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR), 409,
+             "opportunity-closed")
     assert won["stage"] == "won" and won["probability"] == "100" and won["closed_by"] == "ar-zhang"
     assert won["terms"]["value"] == TERMS["value"]
     assert [(t["percent"], t["milestone"]) for t in won["terms"]["payment_terms"]] == [
@@ -598,6 +604,7 @@ async def test_won_on_the_terms_approved_at_atc(client):
     events = await _events(client, opportunity["id"])
     assert [t for t, _ in events][-3:] == ["ltc.opportunity.decision_made.v1", "ltc.opportunity.stage_changed.v1",
                                            "ltc.opportunity.won.v1"]
+    assert [t for t, _ in events].count("ltc.opportunity.won.v1") == 1
     payload = events[-1][1]
     assert payload["lineage"] == {"lead_id": None, "opportunity_id": opportunity["id"], "contract_id": None}
     assert payload["terms"] == {"value": TERMS["value"], "payment_terms": TERMS["payment_terms"],

@@ -31,6 +31,10 @@ Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, m
 Cursor = Annotated[str | None, Query(max_length=200, description="opaque cursor from the previous page's next_cursor")]
 
 
+class NoBody(BaseModel):
+    """The body of an action that takes none, for its idempotency record."""
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None

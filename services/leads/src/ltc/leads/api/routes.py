@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
 from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +47,7 @@ from ltc.shared.api import (
     IdempotencyKey,
     IfMatch,
     Limit,
+    NoBody,
     Page,
     act_idempotently,
     create_idempotently,
@@ -67,10 +67,6 @@ router = APIRouter()
 Seller = Annotated[Principal, Depends(require_roles(Role.AR, Role.ADMIN))]
 Triangle = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN))]
 Reader = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN, Role.INTEGRATION))]
-
-
-class _NoBody(BaseModel):
-    """The body of an action that takes none, for the idempotency record."""
 
 
 def _changes(body: Any) -> dict[str, Any]:
@@ -328,7 +324,7 @@ async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal
              summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`)")
 async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
                        if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
-    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/convert", _NoBody(), lead_id,
+    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/convert", NoBody(), lead_id,
                             lambda: handlers.convert_lead(uow, lead_id, if_match, principal), then=lambda: _answer(uow, lead_id, response))
 
 
@@ -459,7 +455,7 @@ async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow,
 @router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"])
 async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle, response: Response,
                           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/cancel", _NoBody(),
+    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/cancel", NoBody(),
                             activity_id, lambda: handlers.cancel_activity(uow, activity_id, if_match, principal), then=lambda: _answer_activity(uow, activity_id, response))
 
 

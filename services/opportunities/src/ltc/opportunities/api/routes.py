@@ -43,7 +43,18 @@ from ltc.opportunities.api.schemas import (
 from ltc.opportunities.domain.gates import Tier
 from ltc.opportunities.domain.model import OPEN_STAGES, Opportunity, Stage
 from ltc.opportunities.domain.records import Requirement
-from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Page, create_idempotently, etag, paginate
+from ltc.shared.api import (
+    Cursor,
+    IdempotencyKey,
+    IfMatch,
+    Limit,
+    NoBody,
+    Page,
+    act_idempotently,
+    create_idempotently,
+    etag,
+    paginate,
+)
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.db import UnitOfWork, current
 from ltc.shared.errors import NotFound
@@ -79,6 +90,17 @@ async def _run(uow: UnitOfWork, opportunity_id: uuid.UUID, response: Response,
     async with uow:
         await command()
         return OpportunityRead.of(await _changed(uow, opportunity_id, response))
+
+
+async def _act(uow: UnitOfWork, principal: Principal, key: str | None, action: str, body: BaseModel,
+               opportunity_id: uuid.UUID, command: Callable[[], Awaitable[Any]],
+               response: Response) -> OpportunityRead:
+    """A stage move or a close, once per Idempotency-Key: a retried `win` gets its answer, not a 409."""
+    async def answer() -> OpportunityRead:
+        return OpportunityRead.of(await _changed(uow, opportunity_id, response))
+
+    return await act_idempotently(uow, principal.sub, key, f"POST /opportunities/{opportunity_id}/{action}", body,
+                                  opportunity_id, command, then=answer)
 
 
 async def _create_part(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, key: str | None,
@@ -345,32 +367,36 @@ async def decide(opportunity_id: uuid.UUID, body: DecisionCreate, uow: Uow, prin
 @router.post(OPPORTUNITY + "/stage", response_model=OpportunityRead,
              summary="Move one stage forward or back (AR); bidding and negotiating need an approved ATB")
 async def change_stage(opportunity_id: uuid.UUID, body: StageChange, uow: Uow, principal: Seller,
-                       response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    return await _run(uow, opportunity_id, response, lambda: handlers.advance(
-        uow, principal, opportunity_id, body.to, if_match))
+                       response: Response, if_match: IfMatch = None,
+                       idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    return await _act(uow, principal, idempotency_key, "stage", body, opportunity_id,
+                      lambda: handlers.advance(uow, principal, opportunity_id, body.to, if_match), response)
 
 
 @router.post(OPPORTUNITY + "/win", response_model=OpportunityRead,
              summary="Close as won on the terms approved at ATC; hands over to contracts")
 async def win_opportunity(opportunity_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
-                          if_match: IfMatch = None) -> OpportunityRead:
-    return await _run(uow, opportunity_id, response, lambda: handlers.win(uow, principal, opportunity_id, if_match))
+                          if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    return await _act(uow, principal, idempotency_key, "win", NoBody(), opportunity_id,
+                      lambda: handlers.win(uow, principal, opportunity_id, if_match), response)
 
 
 @router.post(OPPORTUNITY + "/lose", response_model=OpportunityRead,
              summary="Close as lost, with the reason and the competitor who won")
 async def lose_opportunity(opportunity_id: uuid.UUID, body: LoseRequest, uow: Uow, principal: Seller,
-                           response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    return await _run(uow, opportunity_id, response, lambda: handlers.lose(
-        uow, principal, opportunity_id, body.reason, body.competitor, if_match))
+                           response: Response, if_match: IfMatch = None,
+                           idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    return await _act(uow, principal, idempotency_key, "lose", body, opportunity_id, lambda: handlers.lose(
+        uow, principal, opportunity_id, body.reason, body.competitor, if_match), response)
 
 
 @router.post(OPPORTUNITY + "/abandon", response_model=OpportunityRead,
              summary="Stop pursuing the opportunity, with the reason")
 async def abandon_opportunity(opportunity_id: uuid.UUID, body: AbandonRequest, uow: Uow, principal: Seller,
-                              response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    return await _run(uow, opportunity_id, response, lambda: handlers.abandon(
-        uow, principal, opportunity_id, body.reason, if_match))
+                              response: Response, if_match: IfMatch = None,
+                              idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    return await _act(uow, principal, idempotency_key, "abandon", body, opportunity_id, lambda: handlers.abandon(
+        uow, principal, opportunity_id, body.reason, if_match), response)
 
 
 # -- pipeline and forecast -------------------------------------------------------------------------
