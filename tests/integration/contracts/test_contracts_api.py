@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,11 +38,18 @@ CHECKLIST = {
 REVIEWERS = {function: auth(f"{function}-reviewer", f"reviewer_{function}") for function in CHECKLIST}
 
 
+# The service's clock for this module: a day after every date the tests record as having happened
+# (signings, acceptances), which the service refuses when they lie in its future.
+TODAY = datetime(2027, 10, 2, 12, 0, tzinfo=UTC)
+
+
 @pytest.fixture(scope="module")
 async def client(make_database, kafka_bootstrap):
     url = await make_database("contracts")
-    async with service_client(SPEC, url, kafka_bootstrap) as client:
-        yield client
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(handlers, "clock", lambda: TODAY)
+        async with service_client(SPEC, url, kafka_bootstrap) as client:
+            yield client
 
 
 def won(*, owner: str = "ar-1", payment_terms: list[dict[str, Any]] | None = None) -> OpportunityWon:
@@ -418,7 +425,7 @@ async def first_record_keyed(kafka_bootstrap: str, topic: str, key: str):
 
 def draft_body(**overrides: Any) -> dict[str, Any]:
     return {
-        "opportunity_id": str(uuid.uuid4()), "account_id": str(uuid.uuid4()), "account_name": "Globex",
+        "account_id": str(uuid.uuid4()), "account_name": "Globex",
         "title": "Campus network", "value": {"amount": "80000.00", "currency": "EUR"},
         "line_items": [{"description": "switch", "quantity": "40", "unit_price": "1500.00"},
                        {"description": "installation", "quantity": "1", "unit_price": "20000.00"}],
@@ -435,7 +442,7 @@ def draft_body(**overrides: Any) -> dict[str, Any]:
     }
 
 
-async def test_a_draft_is_created_once_per_key_and_per_opportunity(client):
+async def test_a_direct_draft_is_created_once_per_key(client):
     body = draft_body()
     headers = {**OWNER, "Idempotency-Key": f"k-{uuid.uuid4()}"}
     first = await client.post(API, json=body, headers=headers)
@@ -443,6 +450,7 @@ async def test_a_draft_is_created_once_per_key_and_per_opportunity(client):
     created = first.json()
     assert first.headers["Location"] == f"/api/v1/contracts/{created['id']}"
     assert (created["owner"], created["status"], created["contract_version"]) == ("ar-1", "draft", 1)
+    assert (created["origin"], created["opportunity_id"], created["approval"]["status"]) == ("direct", None, "pending")
     assert [(t["name"], t["amount"]) for t in created["payment_terms"]] == [
         ("advance", {"amount": "16000.00", "currency": "EUR"}), ("on acceptance", {"amount": "56000.00", "currency": "EUR"}),
         ("retention", {"amount": "8000.00", "currency": "EUR"})]
@@ -454,8 +462,6 @@ async def test_a_draft_is_created_once_per_key_and_per_opportunity(client):
     assert (again.status_code, again.json()["id"]) == (201, created["id"])
     other_body = await client.post(API, json={**body, "title": "other"}, headers=headers)
     assert other_body.status_code == 422
-    same_opportunity = await client.post(API, json=body, headers=OWNER)
-    assert (same_opportunity.status_code, rule_of(same_opportunity)) == (409, "contract-exists-for-opportunity")
     assert (await client.post(API, json=draft_body(), headers=FR)).status_code == 403
     [version] = (await client.get(f"{API}/{created['id']}/versions", headers=OWNER)).json()
     assert (version["contract_version"], version["change"], version["created_by"]) == (1, "drafted", "ar-1")
@@ -870,3 +876,140 @@ async def test_a_retried_review_or_signing_with_its_key_records_once_and_answers
     assert events.count("ltc.contract.signed.v1") == 1 and events.count("ltc.contract.reviewed.v1") == 3
     without_key = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
     assert without_key.status_code == 409
+
+
+# --- controls: nothing is contracted that the flow did not approve -------------------------------
+
+APPROVER_L1 = auth("approver-l1", "approver_l1")
+APPROVER_L2 = auth("approver-l2", "approver_l2")
+
+
+async def test_a_draft_for_an_opportunity_that_was_not_won_is_refused(client):
+    """Issue 12, defect 1: a contract for a made-up opportunity at 1.00 EUR was drafted, signed, invoiced."""
+    response = await client.post(API, json=draft_body(opportunity_id=str(uuid.uuid4()),
+                                                      value={"amount": "1.00", "currency": "EUR"},
+                                                      line_items=[], milestones=[], payment_terms=[
+                                                          {"name": "all", "percent": "100", "trigger": "signing",
+                                                           "due_days": 0}]), headers=OWNER)
+    assert (response.status_code, rule_of(response)) == (422, "contract-from-won-opportunity-only")
+    assert response.json()["errors"][0]["field"] == "opportunity_id"
+
+
+async def test_nobody_pre_empts_the_contract_of_someone_elses_deal(client):
+    """Issue 12, defect 2: Bob's 1.00 EUR draft for Alice's open opportunity swallowed her win."""
+    event = won(owner="alice")
+    bob = auth("bob", "ar")
+    preempt = await client.post(API, json=draft_body(opportunity_id=str(event.opportunity_id)), headers=bob)
+    assert (preempt.status_code, rule_of(preempt)) == (422, "contract-from-won-opportunity-only")
+    await deliver(client, handlers.on_opportunity_won, event)
+    [contract] = (await client.get(API, params={"opportunity_id": str(event.opportunity_id)},
+                                   headers=ADMIN)).json()["items"]
+    assert (contract["owner"], contract["value"], contract["origin"]) == (
+        "alice", {"amount": "1000000.00", "currency": "EUR"}, "opportunity")
+    assert (contract["approval"]["source"], contract["approval"]["status"]) == ("atc", "approved")
+    again = await client.post(API, json=draft_body(opportunity_id=str(event.opportunity_id)), headers=auth("alice", "ar"))
+    assert (again.status_code, rule_of(again)) == (409, "contract-exists-for-opportunity")
+    assert again.json()["errors"][0]["contract_id"] == contract["id"]
+    hidden = await client.post(API, json=draft_body(opportunity_id=str(event.opportunity_id)), headers=bob)
+    assert (hidden.status_code, rule_of(hidden)) == (422, "contract-from-won-opportunity-only")  # nothing revealed
+
+
+async def test_a_direct_contract_is_signed_only_after_its_routed_approval_and_never_reviewed_by_its_drafter(client):
+    created = await client.post(API, json=draft_body(), headers=OWNER)
+    contract = created.json()
+    url = f"{API}/{contract['id']}"
+    assert (contract["approval"]["status"], contract["approval"]["tier"]) == ("pending", "L2")  # 80,000 EUR
+    own_review = await client.post(f"{url}/reviews", json=verdicts("legal"), headers=auth("ar-1", "ar", "reviewer_legal"))
+    assert (own_review.status_code, rule_of(own_review)) == (403, "reviewer-is-author")
+    await reviewed(client, contract, ("commercial", "legal"))
+    unapproved = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    assert (unapproved.status_code, rule_of(unapproved)) == (409, "contract-not-approved")
+    low = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers=APPROVER_L1)
+    assert (low.status_code, rule_of(low)) == (403, "approval-outside-authority")
+    own = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"},
+                            headers=auth("ar-1", "ar", "approver_l3"))
+    assert (own.status_code, rule_of(own)) == (403, "approver-is-author")
+    assert (await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers=OWNER)).status_code == 403
+    key = {"Idempotency-Key": f"approve-{uuid.uuid4()}"}
+    approved = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers={**APPROVER_L2, **key})
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["approval"]["status"], approved.json()["approval"]["approver"]) == ("approved", "approver-l2")
+    replay = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers={**APPROVER_L2, **key})
+    assert replay.status_code == 200 and replay.json()["approval"] == approved.json()["approval"]
+    signed_now = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    assert signed_now.status_code == 200, signed_now.text
+    assert (signed_now.json()["status"], signed_now.json()["signed_by"]) == ("active", "ar-1")
+    [audit] = [a for a in (await client.get(f"{url}/audit", headers=OWNER)).json() if a["action"] == "signed"]
+    assert (audit["details"]["approved_by"], audit["details"]["approval_tier"]) == ("approver-l2", "L2")
+
+
+async def test_an_edited_draft_of_a_won_deal_needs_approval_again(client):
+    contract = await draft(client)
+    url = f"{API}/{contract['id']}"
+    read = await client.get(url, headers=OWNER)
+    edited = await client.patch(url, json={"value": {"amount": "1.00", "currency": "EUR"}, "payment_terms": [
+        {"name": "all", "percent": "100", "trigger": "signing", "due_days": 0}], "milestones": []},
+        headers={**OWNER, "If-Match": read.headers["ETag"]})
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["approval"]["status"], edited.json()["approval"]["contract_version"]) == ("pending", 2)
+    await reviewed(client, contract, ("commercial", "legal"))
+    signing = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    assert (signing.status_code, rule_of(signing)) == (409, "contract-not-approved")
+
+
+@pytest.mark.parametrize("field", ["line_items", "payment_terms", "milestones", "legal_terms", "value", "title"])
+async def test_a_null_part_of_the_terms_is_refused_naming_it(client, field):
+    """Issue 12, defect 7: `"line_items": null` answered 500, even for unknown ids."""
+    contract = await draft(client)
+    read = await client.get(f"{API}/{contract['id']}", headers=OWNER)
+    for url, headers in ((f"{API}/{contract['id']}", {**OWNER, "If-Match": read.headers["ETag"]}),
+                         (f"{API}/{uuid.uuid4()}", {**OWNER, "If-Match": '"1"'})):
+        response = await client.patch(url, json={field: None}, headers=headers)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+    signed_contract = await signed(client)
+    for url in (f"{API}/{signed_contract['id']}/amendments", f"{API}/{uuid.uuid4()}/amendments"):
+        response = await client.post(url, json={"reason": "more", field: None}, headers=OWNER)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_dates_of_record_in_the_future_are_refused_naming_the_field(client):
+    """Issue 12, defect 4: a milestone accepted "on 2030-01-01" was invoiced today."""
+    contract = await reviewed(client, await draft(client))
+    url = f"{API}/{contract['id']}"
+    future = await client.post(f"{url}/sign", json={**SIGNING, "signed_on": "2030-01-01"}, headers=OWNER)
+    assert (future.status_code, rule_of(future)) == (422, "date-in-future")
+    assert future.json()["errors"][0]["field"] == "signed_on"
+    tomorrow = (TODAY.date() + timedelta(days=1)).isoformat()  # today in a time zone ahead of UTC
+    assert (await client.post(f"{url}/sign", json={**SIGNING, "signed_on": tomorrow}, headers=OWNER)).status_code == 200
+    active = (await client.get(url, headers=OWNER)).json()
+    pac = active["milestones"][0]["milestone_id"]
+    for step, field in (("start", "started_on"), ("deliver", "delivered_on"), ("accept", "accepted_on")):
+        body = {field: "2030-01-01", **({"certificate_ref": "PAC-X"} if step == "accept" else {})}
+        response = await client.post(f"{url}/milestones/{pac}/{step}", json=body, headers=FR)
+        assert (response.status_code, rule_of(response)) == (422, "date-in-future"), step
+        assert response.json()["errors"][0]["field"] == field
+    assert (await client.get(url, headers=OWNER)).json()["milestones"][0]["status"] == "planned"
+
+
+async def test_an_amendment_keeps_percentages_and_amounts_of_one_schedule(client):
+    """Issue 12, defect 10: after 1,000,000 → 1,200,000 the instalments said 30/60/10 but invoiced
+    300,000 / 771,428.57 / 128,571.43."""
+    contract = await signed(client)
+    url = f"{API}/{contract['id']}"
+    requested = await client.post(f"{url}/amendments", json={"reason": "second region",
+                                                             "value": {"amount": "1200000.00", "currency": "EUR"}},
+                                  headers=OWNER)
+    assert requested.status_code == 201, requested.text
+    decided = await client.post(f"{url}/amendments/{requested.json()['amendment_id']}/decisions",
+                                json={"outcome": "approved"}, headers=auth("boss", "approver_l3"))
+    assert decided.status_code == 200, decided.text
+    expected = [("advance", "25.0000", "300000.00"), ("preliminary acceptance", "64.2857", "771428.57"),
+                ("final acceptance", "10.7143", "128571.43")]
+    amended = (await client.get(url, headers=OWNER)).json()
+    assert [(t["name"], t["percent"], t["amount"]["amount"]) for t in amended["payment_terms"]] == expected
+    version = (await client.get(f"{url}/versions/2", headers=OWNER)).json()
+    assert [(t["name"], t["percent"], t["amount"]["amount"]) for t in version["terms"]["payment_terms"]] == expected
+    [(_, event)] = [(t, p) for t, p in await published(client, contract["id"]) if t == "ltc.contract.amended.v1"]
+    assert [(i["name"], i["percent"], i["amount"]["amount"]) for i in event["payment_schedule"]] == expected

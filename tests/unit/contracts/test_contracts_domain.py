@@ -25,7 +25,7 @@ from ltc.shared.messages.contracts_events import (
 )
 from ltc.shared.money import Money
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+NOW = datetime(2027, 10, 1, 12, 0, tzinfo=UTC)  # after every date the tests record as happened
 SIGNED_ON = date(2026, 11, 20)
 TERMS = [
     PaymentTerm("advance", Decimal("30"), Trigger.SIGNING, None, 30),

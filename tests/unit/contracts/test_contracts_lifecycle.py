@@ -30,7 +30,7 @@ from ltc.shared.errors import DomainError, Forbidden, RuleViolation
 from ltc.shared.messages.contracts_events import ContractAmended, ContractReviewed
 from ltc.shared.money import Money
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+NOW = datetime(2027, 10, 1, 12, 0, tzinfo=UTC)  # after every date the tests record as happened
 SIGNED_ON = date(2026, 11, 20)
 EUR = "EUR"
 TERMS = [
@@ -130,7 +130,7 @@ def test_editing_the_draft_resets_the_review():
     for function in ALL:
         _review(contract, function)
     assert contract.review(ALL).passed
-    assert contract.edit(DraftChanges(legal_terms=LegalTerms(warranty_months=24)), now=NOW)
+    assert contract.edit(DraftChanges(legal_terms=LegalTerms(warranty_months=24)), by="ar-1", now=NOW)
     assert contract.contract_version == 2
     state = contract.review(ALL)
     assert (state.status, state.outstanding) == (ReviewStatus.PENDING, ALL)
@@ -143,7 +143,7 @@ def test_an_edit_that_changes_nothing_keeps_the_version_and_the_review():
     contract = _draft()
     _review(contract, ReviewFunction.LEGAL)
     assert not contract.edit(DraftChanges(title="Core network upgrade", payment_terms=TERMS, milestones=MILESTONES),
-                             now=NOW)
+                             by="ar-1", now=NOW)
     assert contract.contract_version == 1
     assert ReviewFunction.LEGAL in contract.review(ALL).verdicts
 
@@ -172,7 +172,7 @@ def test_only_a_draft_is_reviewed_or_edited():
     with pytest.raises(DomainError) as review:
         _review(contract, ReviewFunction.LEGAL)
     with pytest.raises(DomainError) as edit:
-        contract.edit(DraftChanges(title="other"), now=NOW)
+        contract.edit(DraftChanges(title="other"), by="ar-1", now=NOW)
     assert review.value.rule == edit.value.rule == "contract-not-draft"
 
 
@@ -424,7 +424,7 @@ def test_a_new_milestone_can_be_added_with_its_instalment():
 
 def test_a_verdict_names_the_version_it_read():
     contract = _draft()
-    contract.edit(DraftChanges(title="phase 1"), now=NOW)
+    contract.edit(DraftChanges(title="phase 1"), by="ar-1", now=NOW)
     with pytest.raises(DomainError) as stale:
         contract.record_review(function=ReviewFunction.LEGAL, reviewer="l-1", reviewed_version=1, comment=None,
                                items=[ItemVerdict(i, Verdict.PASS) for i in CHECKLIST[ReviewFunction.LEGAL]],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from ltc.contracts.adapters import repository
 from ltc.contracts.domain.amendment import Amendment, DecisionOutcome
+from ltc.contracts.domain.approval import Approval
 from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, TermChanges
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import ItemVerdict, ReviewFunction
@@ -22,7 +24,7 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
-from ltc.shared.tiers import authority_of
+from ltc.shared.tiers import Tier, authority_of
 
 REVIEWER_ROLES = {
     ReviewFunction.COMMERCIAL: Role.REVIEWER_COMMERCIAL,
@@ -39,8 +41,17 @@ READ_ALL_ROLES = (
 )
 
 
-def now() -> datetime:
+def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# The service's one clock: every timestamp and every "today" (dates of record, lateness) comes
+# from it; tests replace it to stand on a day of their choosing.
+clock: Callable[[], datetime] = _utc_now
+
+
+def now() -> datetime:
+    return clock()
 
 
 def today() -> date:
@@ -92,7 +103,7 @@ class Terms:
 
 @dataclass(frozen=True)
 class CreateDraft:
-    opportunity_id: uuid.UUID
+    opportunity_id: uuid.UUID | None
     lead_id: uuid.UUID | None
     account_id: uuid.UUID | None
     account_name: str
@@ -106,10 +117,23 @@ class CreateDraft:
 
 
 async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal, contract_id: uuid.UUID) -> None:
-    """A draft by its AR, e.g. for an opportunity won before it was tracked here; still one per opportunity."""
-    if await repository.find_by_opportunity(uow.session, cmd.opportunity_id) is not None:
-        raise DomainError("contract-exists-for-opportunity",
-                          f"opportunity {cmd.opportunity_id} already has its contract")
+    """A direct contract (no opportunity) by its AR; it needs its own approval before signing.
+
+    A contract for an opportunity comes only from its win, on the terms approved at ATC: a draft
+    typed in for one is refused, so nobody can pre-empt or undercut the deal's real contract.
+    """
+    if cmd.opportunity_id is not None:
+        existing = await repository.find_by_opportunity(uow.session, cmd.opportunity_id)
+        if existing is not None and may_see(principal, existing.owner):
+            raise DomainError("contract-exists-for-opportunity",
+                              f"opportunity {cmd.opportunity_id} already has its contract {existing.id}, drafted "
+                              "from its win", errors=[{"field": "opportunity_id", "contract_id": str(existing.id),
+                                                       "message": "this opportunity's contract exists"}])
+        raise RuleViolation("contract-from-won-opportunity-only",
+                            f"a contract for opportunity {cmd.opportunity_id} is drafted from its win, on the terms "
+                            "approved at ATC; leave opportunity_id out for a direct contract",
+                            errors=[{"field": "opportunity_id", "message": "contracts for an opportunity come from "
+                                                                           "opportunity.won"}])
     at = now()
     contract = Contract(id=contract_id, opportunity_id=cmd.opportunity_id, lead_id=cmd.lead_id,
                         account_id=cmd.account_id, account_name=cmd.account_name, title=cmd.title,
@@ -144,7 +168,8 @@ async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> N
         t = cmd.terms
         changed = contract.edit(DraftChanges(title=cmd.title, account_name=cmd.account_name, value=t.value,
                                              line_items=t.line_items, payment_terms=t.payment_terms,
-                                             milestones=t.milestones, legal_terms=t.legal_terms), now=at)
+                                             milestones=t.milestones, legal_terms=t.legal_terms),
+                                by=principal.sub, now=at)
         if changed:
             await repository.add_version(uow.session, contract, change="edited", by=principal.sub, at=at)
     if "fr_owner" in cmd.fields and cmd.fr_owner != contract.fr_owner:
@@ -157,8 +182,15 @@ async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> N
 
 
 async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: Envelope) -> None:
-    """Draft the contract of a won opportunity, once however often the event arrives."""
-    if await repository.find_by_opportunity(uow.session, event.opportunity_id) is not None:
+    """Draft the contract of a won opportunity on its ATC terms, once however often the event arrives."""
+    existing = await repository.find_by_opportunity(uow.session, event.opportunity_id)
+    if existing is not None:
+        if existing.owner != event.owner:
+            # Only a draft typed in before drafts for opportunities were refused can be here: an
+            # operator must settle which contract stands, never this consumer silently.
+            raise DomainError("contract-preempted",
+                              f"opportunity {event.opportunity_id} already has contract {existing.id} by "
+                              f"{existing.owner}, not by its owner {event.owner}")
         return
     terms = event.terms
     try:
@@ -166,8 +198,12 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
     except MoneyError as exc:
         raise RuleViolation("commercial-terms-inconsistent", f"the contract value is not valid money: {exc}") from None
     at = now()
+    atc = event.approval
+    approval = Approval.of_atc(tier=None if atc is None else Tier(atc.tier), decider=None if atc is None else atc.decider,
+                               decided_at=None if atc is None else atc.decided_at,
+                               comment=None if atc is None else atc.conditions)
     contract = Contract(
-        id=uuid.uuid4(), opportunity_id=event.opportunity_id, lead_id=event.lineage.lead_id,
+        id=uuid.uuid4(), opportunity_id=event.opportunity_id, atc_approval=approval, lead_id=event.lineage.lead_id,
         account_id=event.account_id, account_name=event.account_name, title=event.title, owner=event.owner,
         value=value,
         payment_terms=[PaymentTerm(name=t.name, percent=t.percent, trigger=Trigger(t.trigger), milestone=t.milestone,
@@ -223,8 +259,33 @@ async def sign_contract(uow: UnitOfWork, cmd: SignContract, principal: Principal
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     contract.sign(signatories=cmd.signatories, signed_on=cmd.signed_on,
-                  required_reviews=policy.required_functions(contract.value), now=at)
+                  required_reviews=policy.required_functions(contract.value), now=at, by=principal.sub)
+    approval = contract.approval(policy)
     await _audit(uow, contract, principal.sub, "signed", at, signatories=cmd.signatories, signed_on=cmd.signed_on,
+                 contract_version=contract.contract_version, approved_by=approval.approver,
+                 approval_source=approval.source.value,
+                 approval_tier=None if approval.tier is None else approval.tier.value)
+    await uow.commit()
+
+
+@dataclass(frozen=True)
+class DecideApproval:
+    contract_id: uuid.UUID
+    outcome: DecisionOutcome
+    comment: str | None
+    contract_version: int | None = None
+
+
+async def decide_approval(uow: UnitOfWork, cmd: DecideApproval, principal: Principal) -> None:
+    """An approver's decision on the draft's current terms (a direct contract, or an edited draft)."""
+    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
+    policy, _ = await repository.get_policy(uow.session)
+    at = now()
+    decided = contract.decide_approval(outcome=cmd.outcome, decider=principal.sub,
+                                       decider_authority=authority_of(principal.roles), comment=cmd.comment,
+                                       policy=policy, version=cmd.contract_version, now=at)
+    await _audit(uow, contract, principal.sub, f"approval_{cmd.outcome.value}", at,
+                 tier=decided.decisions[-1].tier.value, comment=cmd.comment,
                  contract_version=contract.contract_version)
     await uow.commit()
 

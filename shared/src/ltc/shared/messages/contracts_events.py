@@ -38,7 +38,8 @@ class _ContractEvent(EventPayload):
 
 class ContractDrafted(_ContractEvent):
     event_type: ClassVar[str] = "contract.drafted"
-    opportunity_id: UUID
+    opportunity_id: UUID | None  # None for a direct contract (`origin` "direct"), drafted without one
+    origin: Literal["opportunity", "direct"] = "opportunity"
     value: MoneyPayload
     drafted_at: datetime
 

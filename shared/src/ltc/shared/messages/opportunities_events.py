@@ -31,6 +31,17 @@ class CommercialTermsPayload(BaseModel):
     milestones: list[MilestonePayload]
 
 
+class GateApprovalPayload(BaseModel):
+    """The decision that approved a gate: who, at which tier, when."""
+
+    decision_id: UUID
+    gate: Literal["ATB", "ATC"]
+    tier: Literal["L1", "L2", "L3"]
+    decider: str
+    decided_at: datetime
+    conditions: str | None = None
+
+
 class _OpportunityEvent(EventPayload):
     topic: ClassVar[str] = "ltc.opportunities"
     subject_field: ClassVar[str] = "opportunity_id"
@@ -55,6 +66,9 @@ class OpportunityWon(_OpportunityEvent):
     owner: str
     terms: CommercialTermsPayload
     won_at: datetime
+    # The ATC decision the terms were approved by: the contract's authority to be signed.
+    # Absent from events raised before it was carried.
+    approval: GateApprovalPayload | None = None
 
 
 class OpportunityLost(_OpportunityEvent):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
 from ltc.contracts.domain.amendment import Amendment
+from ltc.contracts.domain.approval import Approval, ContractOrigin
 from ltc.contracts.domain.model import Contract, ContractStatus
 from ltc.contracts.domain.review import ReviewRecord
 from ltc.contracts.domain.values import LegalTerms, LineItem, Milestone, PaymentTerm
@@ -78,6 +79,11 @@ class AmendmentList(_ValueList):
     value_type = Amendment
 
 
+class ApprovalList(_ValueList):
+    cache_ok = True
+    value_type = Approval
+
+
 class LegalTermsJson(TypeDecorator[LegalTerms]):
     impl = JSONB
     cache_ok = True
@@ -92,7 +98,11 @@ class LegalTermsJson(TypeDecorator[LegalTerms]):
 contracts = Table(
     "contracts", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("opportunity_id", UUID(as_uuid=True), nullable=False),
+    Column("opportunity_id", UUID(as_uuid=True)),  # None for a direct contract
+    Column("origin", str_enum(ContractOrigin), nullable=False),
+    Column("authors", JSONB, nullable=False),
+    Column("approvals", ApprovalList, nullable=False),
+    Column("signed_by", String(200)),
     Column("lead_id", UUID(as_uuid=True)),
     Column("account_id", UUID(as_uuid=True), index=True),
     Column("account_name", String(300), nullable=False),

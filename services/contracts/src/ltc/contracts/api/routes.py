@@ -18,6 +18,7 @@ from ltc.contracts.api.schemas import (
     AcceptMilestoneRequest,
     AmendmentCreate,
     AmendmentRead,
+    ApprovalDecisionCreate,
     AuditEntryRead,
     ContractCreate,
     ContractPolicyPayload,
@@ -109,7 +110,8 @@ async def _reread(uow: UnitOfWork, contract_id: uuid.UUID, response: Response) -
 
 
 @router.post("/contracts", response_model=ContractRead, status_code=201,
-             summary="Draft a contract for a won opportunity (one per opportunity); the caller owns it")
+             summary="Draft a direct contract (no opportunity, e.g. a renewal); the caller owns it, and it needs "
+                     "its own approval before signing")
 async def create_contract(body: ContractCreate, uow: Uow, principal: Drafter, response: Response,
                           idempotency_key: IdempotencyKey = None) -> ContractRead:
     cmd = handlers.CreateDraft(
@@ -205,6 +207,16 @@ async def sign_contract(contract_id: uuid.UUID, body: SignRequest, uow: Uow, pri
                       lambda: handlers.sign_contract(
                           uow, handlers.SignContract(contract_id, body.signatories, body.signed_on, if_match),
                           principal), response)
+
+
+@router.post("/contracts/{contract_id}/approval/decisions", response_model=ContractRead,
+             summary="Approve, reject or escalate the draft's current terms: the tier their value is routed to (or "
+                     "a higher one) decides, never one of their authors")
+async def decide_approval(contract_id: uuid.UUID, body: ApprovalDecisionCreate, uow: Uow, principal: Approver,
+                          response: Response, idempotency_key: IdempotencyKey = None) -> ContractRead:
+    return await _act(uow, principal, idempotency_key, f"POST /contracts/{contract_id}/approval/decisions", body,
+                      contract_id, lambda: handlers.decide_approval(uow, handlers.DecideApproval(
+                          contract_id, body.outcome, body.comment, body.contract_version), principal), response)
 
 
 # --- execution and monitoring -----------------------------------------------------------------

@@ -6,9 +6,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome, Terms
+from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
 from ltc.contracts.domain.model import Contract, ContractStatus, Health
 from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
 from ltc.contracts.domain.review import ItemVerdict, ReviewFunction, ReviewStatus, Verdict
@@ -22,6 +24,7 @@ from ltc.contracts.domain.values import (
     PaymentTerm,
     Trigger,
 )
+from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import CurrencyCode, DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.money import Money
@@ -29,6 +32,9 @@ from ltc.shared.money import Money
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Share = Annotated[DecimalStr, Field(ge=0, le=100)]
+_HAPPENED = (f"the day it happened: not after today + {FUTURE_TOLERANCE.days} day (rule `{DATE_IN_FUTURE}`); "
+             "an earlier day may be recorded, and what follows from it (invoicing, due dates) uses it")
+Happened = Annotated[date, Field(description=_HAPPENED)]
 
 
 class _Strict(BaseModel):
@@ -83,6 +89,15 @@ class LegalTermsWrite(_Strict):
 
 
 class _TermsWrite(_Strict):
+    @field_validator("title", "account_name", "value", "line_items", "payment_terms", "milestones", "legal_terms",
+                     mode="before", check_fields=False)
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # null would mean "no terms", which no contract has; a part left out stays as it is.
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "may not be null: leave the part out to keep it as it is")
+        return value
+
     def terms(self) -> dict[str, Any]:
         """The terms the request sent, as domain values; an absent part is None (unchanged)."""
         sent = self.model_fields_set
@@ -90,16 +105,21 @@ class _TermsWrite(_Strict):
         return {
             "value": value.to_money() if value is not None else None,
             "line_items": [i.to_domain() for i in self.line_items] if "line_items" in sent else None,
-            "payment_terms": [t.to_domain() for t in self.payment_terms]
-            if "payment_terms" in sent and self.payment_terms is not None else None,
-            "milestones": [m.to_domain() for m in self.milestones]
-            if "milestones" in sent and self.milestones is not None else None,
-            "legal_terms": self.legal_terms.to_domain() if "legal_terms" in sent and self.legal_terms else None,
+            "payment_terms": [t.to_domain() for t in self.payment_terms] if "payment_terms" in sent else None,
+            "milestones": [m.to_domain() for m in self.milestones] if "milestones" in sent else None,
+            "legal_terms": self.legal_terms.to_domain() if "legal_terms" in sent else None,
         }
 
 
+
 class ContractCreate(_Strict):
-    opportunity_id: UUID
+    """A direct contract, without an opportunity (e.g. a renewal): the caller owns it, and it needs
+    its own approval, routed by value to a decision tier, before it can be signed."""
+
+    opportunity_id: UUID | None = Field(
+        default=None, description="not accepted: an opportunity's contract is drafted from its win on the terms "
+                                  "approved at ATC (rule `contract-from-won-opportunity-only`, or "
+                                  "`contract-exists-for-opportunity` naming it)")
     lead_id: UUID | None = None
     account_id: UUID | None = None
     account_name: Name
@@ -141,8 +161,13 @@ class AmendmentCreate(_TermsWrite):
 
 class PaymentTermRead(BaseModel):
     name: str
-    percent: DecimalStr
-    amount: MoneyPayload | None
+    percent: DecimalStr = Field(description="the instalment's share of the value. Until an amendment keeps triggered "
+                                            "instalments at their invoiced amounts, the agreed percentage (the "
+                                            "amount is the value split by the percentages, parts rounded down to the "
+                                            "minor unit, the last taking the rest); after it, derived from the "
+                                            "amount: amount / value x 100 rounded half-even to 4 places, the last "
+                                            "taking the rest, so the percentages add up to 100")
+    amount: MoneyPayload | None = Field(description="what the instalment invoices: authoritative once planned")
     trigger: Trigger
     milestone: str | None = Field(description="name of the milestone whose acceptance triggers the instalment")
     due_days: int
@@ -261,9 +286,43 @@ class ReviewHistoryRead(ReviewRead):
 # --- contract -------------------------------------------------------------------------------
 
 
+class DecisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tier: Tier
+    outcome: DecisionOutcome
+    decider: str
+    comment: str | None
+    decided_at: datetime
+
+
+class ApprovalRead(BaseModel):
+    contract_version: int = Field(description="the version of the terms it approves (an edit needs a new one)")
+    source: ApprovalSource = Field(description="atc: the won opportunity's approve-to-contract gate; contract: "
+                                               "a decision on the contract here")
+    status: ApprovalStatus
+    tier: Tier | None = Field(description="the decision tier that decides it now (routed by value)")
+    approver: str | None
+    decisions: list[DecisionRead]
+
+    @classmethod
+    def of(cls, approval: Approval) -> ApprovalRead:
+        return cls(contract_version=approval.contract_version, source=approval.source, status=approval.status,
+                   tier=approval.tier, approver=approval.approver,
+                   decisions=[DecisionRead.model_validate(d) for d in approval.decisions])
+
+
+class ApprovalDecisionCreate(_Strict):
+    outcome: DecisionOutcome
+    comment: Text | None = Field(default=None, description="required to reject or escalate")
+    contract_version: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                         description="the version decided on; refused (409) if the draft changed")
+
+
 class ContractRead(BaseModel):
     id: UUID
-    opportunity_id: UUID
+    opportunity_id: UUID | None = Field(description="None for a direct contract")
+    origin: ContractOrigin
     lead_id: UUID | None
     account_id: UUID | None
     account_name: str
@@ -278,6 +337,10 @@ class ContractRead(BaseModel):
     status: ContractStatus
     contract_version: int
     review: ReviewRead
+    approval: ApprovalRead = Field(description="the approval of the current version, without which it is not signed")
+    authors: list[str] = Field(description="who wrote the terms (owner, editors, amendment requesters): none of "
+                                           "them reviews or approves them")
+    signed_by: str | None = Field(description="who recorded the signing, under the approval shown")
     health: Health | None = Field(description="of a contract in execution, as of today")
     late_milestones: int
     pending_amendment_id: UUID | None
@@ -293,7 +356,7 @@ class ContractRead(BaseModel):
     @classmethod
     def of(cls, contract: Contract, policy: ContractPolicy, as_of: date) -> ContractRead:
         computed = ("value", "line_items", "payment_terms", "milestones", "legal_terms", "review", "health",
-                    "late_milestones", "pending_amendment_id")
+                    "late_milestones", "pending_amendment_id", "approval")
         data = {name: getattr(contract, name) for name in cls.model_fields if name not in computed}
         pending = next((a.amendment_id for a in contract.amendments if a.status is AmendmentStatus.PENDING), None)
         return cls(
@@ -302,7 +365,8 @@ class ContractRead(BaseModel):
             payment_terms=[PaymentTermRead.of(t, contract.value_currency) for t in contract.payment_terms],
             milestones=[MilestoneRead.of(m, as_of) for m in contract.milestones],
             legal_terms=LegalTermsRead.model_validate(contract.legal_terms),
-            review=ReviewRead.of(contract, policy), health=contract.health(as_of, policy.at_risk_days),
+            review=ReviewRead.of(contract, policy), approval=ApprovalRead.of(contract.approval(policy)),
+            health=contract.health(as_of, policy.at_risk_days),
             late_milestones=len(contract.late_milestones(as_of)), pending_amendment_id=pending,
         )
 
@@ -310,19 +374,19 @@ class ContractRead(BaseModel):
 class SignRequest(_Strict):
     signatories: list[Name] = Field(min_length=2, max_length=20,
                                     description="who signed, for both sides: the customer's and ours")
-    signed_on: date
+    signed_on: Happened
 
 
 class StartMilestoneRequest(_Strict):
-    started_on: date
+    started_on: Happened
 
 
 class DeliverMilestoneRequest(_Strict):
-    delivered_on: date
+    delivered_on: Happened
 
 
 class AcceptMilestoneRequest(_Strict):
-    accepted_on: date
+    accepted_on: Happened
     certificate_ref: Name = Field(description="reference of the customer's acceptance certificate")
     acceptance_type: AcceptanceType | None = Field(default=None, description="checked against the milestone's")
 
@@ -369,16 +433,6 @@ class TermsRead(BaseModel):
 class DecisionCreate(_Strict):
     outcome: DecisionOutcome
     comment: Text | None = None
-
-
-class DecisionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    tier: Tier
-    outcome: DecisionOutcome
-    decider: str
-    comment: str | None
-    decided_at: datetime
 
 
 class AmendmentRead(BaseModel):

@@ -1,8 +1,9 @@
 """Contracts and their execution, section 3 of the LTC domain.
 
-A contract is drafted from a won opportunity (or by its AR) with the agreed terms, passes the
-contract quality review of the functions its value tier requires, is signed (`draft` →
-`active`), executed through its delivery milestones up to the customer's acceptance, amended
+A contract is drafted from a won opportunity with the terms approved at ATC (or, without an
+opportunity, by its AR: a direct contract, which needs its own approval), passes the contract
+quality review of the functions its value tier requires by people who did not write its terms,
+is approved for the version to be signed, is signed (`draft` → `active`), executed through its delivery milestones up to the customer's acceptance, amended
 through a decision tier (each amendment a new version), and `closed` once every milestone is
 accepted and finance reports it fully paid, whichever of the two happens last.
 
@@ -19,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, Decision, DecisionOutcome, Terms
+from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import (
     ItemVerdict,
@@ -39,6 +41,7 @@ from ltc.contracts.domain.values import (
     Trigger,
     terms_problems,
 )
+from ltc.shared.controls import APPROVER_IS_AUTHOR, REVIEWER_IS_AUTHOR, require_happened, require_other_person
 from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
@@ -104,17 +107,30 @@ def _refuse_unusable(terms: Terms) -> None:
 class Contract:
     events: list[EventPayload]
 
-    def __init__(self, *, id: uuid.UUID, opportunity_id: uuid.UUID, lead_id: uuid.UUID | None,
+    def __init__(self, *, id: uuid.UUID, opportunity_id: uuid.UUID | None, lead_id: uuid.UUID | None,
                  account_id: uuid.UUID | None, account_name: str, title: str, owner: str, value: Money,
                  payment_terms: list[PaymentTerm], milestones: list[AgreedMilestone], now: datetime,
                  line_items: list[LineItem] | None = None, legal_terms: LegalTerms | None = None,
-                 fr_owner: str | None = None) -> None:
+                 fr_owner: str | None = None, atc_approval: Approval | None = None) -> None:
+        """A won opportunity's contract comes with its ATC approval (the win proves one, even when the
+        event does not say whose); one without an opportunity is direct, drafted by its owner, and
+        waits for its own approval."""
+        if opportunity_id is None and atc_approval is not None:
+            raise ValueError("only a won opportunity's contract comes with an ATC approval")
+        if opportunity_id is not None and atc_approval is None:
+            atc_approval = Approval.of_atc(tier=None, decider=None, decided_at=None)
         terms = Terms(title=title, value_amount=value.amount, currency=value.currency,
                       line_items=tuple(line_items or ()), payment_terms=tuple(t.agreed() for t in payment_terms),
                       milestones=tuple(milestones), legal_terms=legal_terms or LegalTerms())
         _refuse_unusable(terms)
         self.id = id
         self.opportunity_id = opportunity_id
+        self.origin = ContractOrigin.DIRECT if opportunity_id is None else ContractOrigin.OPPORTUNITY
+        # Who wrote the terms: the owner negotiated them (at ATC, or drafting a direct contract);
+        # editors of the draft join them. None of them reviews or approves the terms.
+        self.authors: list[str] = [owner]
+        self.approvals: list[Approval] = [] if atc_approval is None else [atc_approval]
+        self.signed_by: str | None = None
         self.lead_id = lead_id
         self.account_id = account_id
         self.account_name = account_name
@@ -135,7 +151,7 @@ class Contract:
         self.updated_at = now
         self._adopt(terms, today=None)
         self.events = [ContractDrafted(lineage=self.lineage(), contract_id=id, opportunity_id=opportunity_id,
-                                       value=MoneyPayload.of(value), drafted_at=now)]
+                                       origin=self.origin.value, value=MoneyPayload.of(value), drafted_at=now)]
 
     def lineage(self) -> Lineage:
         return Lineage(lead_id=self.lead_id, opportunity_id=self.opportunity_id, contract_id=self.id)
@@ -172,8 +188,8 @@ class Contract:
         if self.status is not status:
             raise DomainError(rule, f"{doing} needs a {status.value} contract; this one is {self.status.value}")
 
-    def edit(self, changes: DraftChanges, *, now: datetime) -> bool:
-        """Change the draft; a real change makes a new version, so the review starts again."""
+    def edit(self, changes: DraftChanges, *, by: str, now: datetime) -> bool:
+        """Change the draft; a real change makes a new version, so the review and the approval start again."""
         self._require_status(ContractStatus.DRAFT, "contract-not-draft", "editing the terms")
         current = replace(self.terms(), payment_terms=tuple(t.agreed() for t in self.payment_terms))
         terms = Terms(
@@ -193,6 +209,8 @@ class Contract:
         self._adopt(terms, today=None)
         if changes.account_name is not None:
             self.account_name = changes.account_name
+        if by not in self.authors:
+            self.authors = [*self.authors, by]
         self.contract_version += 1
         self.updated_at = now
         return True
@@ -226,6 +244,7 @@ class Contract:
         verdict never lands on terms nobody reviewed.
         """
         self._require_status(ContractStatus.DRAFT, "contract-not-draft", "a quality review")
+        require_other_person(REVIEWER_IS_AUTHOR, reviewer, self.authors, "the quality review of a contract")
         if reviewed_version is not None and reviewed_version != self.contract_version:
             raise DomainError("review-version-stale",
                               f"version {reviewed_version} was reviewed but the draft is now at version "
@@ -241,6 +260,55 @@ class Contract:
             function=function.value, outcome="passed" if record.passed else "failed", reviewer=reviewer,
             comment=summary, review_passed=self.review(required).passed, reviewed_at=now))
         return record
+
+    # --- approval -----------------------------------------------------------------------------
+
+    @property
+    def approved(self) -> bool:
+        """Whether the current version's terms are approved (at ATC, or here)."""
+        return any(a.contract_version == self.contract_version and a.status is ApprovalStatus.APPROVED
+                   for a in self.approvals)
+
+    def approval(self, policy: ContractPolicy) -> Approval:
+        """The approval of the current version: the one recorded, or a pending one routed by value."""
+        recorded = next((a for a in reversed(self.approvals) if a.contract_version == self.contract_version), None)
+        if recorded is not None:
+            return recorded
+        return Approval(contract_version=self.contract_version, source=ApprovalSource.CONTRACT,
+                        tier=policy.route(self.value, Risk.LOW), status=ApprovalStatus.PENDING)
+
+    def decide_approval(self, *, outcome: DecisionOutcome, decider: str, decider_authority: Tier | None,
+                        comment: str | None, policy: ContractPolicy, version: int | None, now: datetime) -> Approval:
+        """A decision on the draft's current terms by the tier their value is routed to, or a higher one."""
+        self._require_status(ContractStatus.DRAFT, "contract-not-draft", "approving the terms")
+        if version is not None and version != self.contract_version:
+            raise DomainError("approval-version-stale",
+                              f"version {version} was read but the draft is now at version {self.contract_version}")
+        approval = self.approval(policy)
+        if approval.status is not ApprovalStatus.PENDING:
+            raise DomainError("approval-decided",
+                              f"version {self.contract_version} is already {approval.status.value}")
+        assert approval.tier is not None  # a pending approval is always routed
+        if not may_decide(decider_authority, approval.tier):
+            raise Forbidden("approval-outside-authority",
+                            f"the contract's terms are routed to {approval.tier.value}; that tier or a higher one "
+                            "decides them")
+        require_other_person(APPROVER_IS_AUTHOR, decider, self.authors, "approving a contract's terms")
+        comment = (comment or "").strip() or None
+        if outcome is not DecisionOutcome.APPROVED and comment is None:
+            raise RuleViolation("decision-comment-required", f"a decision to have it {outcome.value} says why")
+        decision = Decision(approval.tier, outcome, decider, comment, now)
+        if outcome is DecisionOutcome.ESCALATED:
+            above = approval.tier.above()
+            if above is None:
+                raise RuleViolation("approval-cannot-escalate", "L3 is the highest tier")
+            decided = approval.decided(decision, status=ApprovalStatus.PENDING, tier=above)
+        else:
+            status = ApprovalStatus.APPROVED if outcome is DecisionOutcome.APPROVED else ApprovalStatus.REJECTED
+            decided = approval.decided(decision, status=status, tier=approval.tier)
+        self.approvals = [*(a for a in self.approvals if a.contract_version != self.contract_version), decided]
+        self.updated_at = now
+        return decided
 
     # --- signing ------------------------------------------------------------------------------
 
@@ -259,9 +327,14 @@ class Contract:
                                          acceptance_type=m.acceptance_type.value) for m in self.milestones]
 
     def sign(self, *, signatories: list[str], signed_on: date, required_reviews: tuple[ReviewFunction, ...],
-             now: datetime) -> None:
-        """`draft` → `active`, once the quality review of this version has passed."""
+             now: datetime, by: str | None = None) -> None:
+        """`draft` → `active`, once this version passed its quality review and is approved.
+
+        The approval is the signing authority: the version signed is the one approved (at ATC or
+        here), and the contract keeps who recorded the signing beside who approved it.
+        """
         self._require_status(ContractStatus.DRAFT, "contract-not-draft", "signing")
+        require_happened("signed_on", signed_on, now.date())
         review = self.review(required_reviews)
         if not review.passed:
             detail = (f"functions {[f.value for f in review.failed]} failed version {self.contract_version}"
@@ -269,12 +342,17 @@ class Contract:
                       f"functions {[f.value for f in review.outstanding]} have not passed version "
                       f"{self.contract_version} yet")
             raise DomainError("contract-review-not-passed", f"signing needs a passed quality review: {detail}")
+        if not self.approved:
+            raise DomainError("contract-not-approved",
+                              f"signing needs approved terms: nobody has approved version {self.contract_version} "
+                              "(see its approval)")
         names = [s.strip() for s in signatories]
         if any(not n for n in names) or len({n.casefold() for n in names}) < 2:
             raise RuleViolation("signatories-both-sides",
                                 "a contract is signed by at least two different people: ours and the customer's")
         self.signatories = names
         self.signed_on = signed_on
+        self.signed_by = by
         self.status = ContractStatus.ACTIVE
         self.updated_at = now
         self.events.append(ContractSigned(
@@ -295,10 +373,11 @@ class Contract:
         """Who runs a milestone: its own FR, else the contract's FR; None when nobody is assigned."""
         return self.milestone(milestone_id).owner or self.fr_owner
 
-    def _executable(self, milestone_id: uuid.UUID, on: date, doing: str,
+    def _executable(self, milestone_id: uuid.UUID, on: date, doing: str, *, field: str, today: date,
                     early_rule: str = "milestone-date-before-signing") -> Milestone:
         self._require_status(ContractStatus.ACTIVE, "contract-not-active", doing)
         milestone = self.milestone(milestone_id)
+        require_happened(field, on, today)
         if milestone.accepted:
             raise DomainError("milestone-already-accepted",
                               f"milestone {milestone.name!r} was accepted on {milestone.accepted_on}")
@@ -312,13 +391,15 @@ class Contract:
         self.updated_at = now
 
     def start_milestone(self, milestone_id: uuid.UUID, *, started_on: date, now: datetime) -> None:
-        milestone = self._executable(milestone_id, started_on, "starting a milestone")
+        milestone = self._executable(milestone_id, started_on, "starting a milestone", field="started_on",
+                                     today=now.date())
         if milestone.status is not MilestoneStatus.PLANNED:
             raise DomainError("milestone-already-started", f"milestone {milestone.name!r} is {milestone.status.value}")
         self._replace_milestone(replace(milestone, status=MilestoneStatus.IN_PROGRESS, started_on=started_on), now)
 
     def deliver_milestone(self, milestone_id: uuid.UUID, *, delivered_on: date, now: datetime) -> None:
-        milestone = self._executable(milestone_id, delivered_on, "delivering a milestone")
+        milestone = self._executable(milestone_id, delivered_on, "delivering a milestone", field="delivered_on",
+                                     today=now.date())
         if milestone.status is MilestoneStatus.DELIVERED:
             raise DomainError("milestone-already-delivered",
                               f"milestone {milestone.name!r} was delivered on {milestone.delivered_on}")
@@ -336,7 +417,8 @@ class Contract:
         A final acceptance comes after every preliminary one. It may be the last step before
         closure.
         """
-        milestone = self._executable(milestone_id, accepted_on, "accepting a milestone", "accepted-before-signing")
+        milestone = self._executable(milestone_id, accepted_on, "accepting a milestone", field="accepted_on",
+                                     today=now.date(), early_rule="accepted-before-signing")
         if acceptance_type is not None and acceptance_type is not milestone.acceptance_type:
             raise RuleViolation("acceptance-type-mismatch",
                                 f"milestone {milestone.name!r} is agreed for {milestone.acceptance_type.value} "
@@ -458,6 +540,8 @@ class Contract:
         else:
             self._require_status(ContractStatus.ACTIVE, "contract-not-active", "applying an amendment")
             self._adopt(amendment.proposed, today=today)
+            if amendment.requested_by not in self.authors:
+                self.authors = [*self.authors, amendment.requested_by]
             self.contract_version += 1
             decided = amendment.decided(decision, status=AmendmentStatus.APPROVED, tier=amendment.tier,
                                         applied_version=self.contract_version)
@@ -562,7 +646,27 @@ def _plan(terms: Terms, *, signed: bool, milestones: list[Milestone], payment_te
                             f"already come to {(value - rest).amount}")
     planned = {t.name: replace(t.agreed(), amount=a.amount) for t, a in zip(open_terms, amounts, strict=True)}
     planned.update(fixed)
-    return planned_milestones, [planned[t.name] for t in terms.payment_terms]
+    schedule = [planned[t.name] for t in terms.payment_terms]
+    return planned_milestones, _percents_of_amounts(schedule, value) if fixed else schedule
+
+
+PERCENT_QUANTUM = Decimal("0.0001")
+
+
+def _percents_of_amounts(schedule: list[PaymentTerm], value: Money) -> list[PaymentTerm]:
+    """Once triggered instalments keep their amounts, the amounts are the plan: each percentage is
+    re-derived from its amount, so percentage and amount always describe the same schedule.
+
+    The rule: amount ÷ value × 100, rounded half-even to four decimal places, the last instalment
+    taking what rounding leaves so that the percentages still add up to exactly 100.
+    """
+    percents = [(t.amount or Decimal(0)) * 100 / value.amount for t in schedule[:-1]]
+    rounded = [p.quantize(PERCENT_QUANTUM) for p in percents]
+    rounded.append(Decimal(100) - sum(rounded, Decimal(0)))
+    if any(p <= 0 for p in rounded):
+        raise RuleViolation("instalment-too-small",
+                            f"an instalment would be less than {PERCENT_QUANTUM} % of {value.amount} {value.currency}")
+    return [replace(t, percent=p) for t, p in zip(schedule, rounded, strict=True)]
 
 
 def _changed_kinds(current: Terms, proposed: Terms) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ from ltc.opportunities.domain.terms import CommercialTerms
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.opportunities_events import (
+    GateApprovalPayload,
     OpportunityCreated,
     OpportunityDecisionMade,
     OpportunityLost,
@@ -436,11 +437,15 @@ class Opportunity:
         if latest is None or latest.status is not RequestStatus.APPROVED or latest.terms is None:
             raise DomainError("atc-not-approved", "winning needs an approved ATC (approve to contract)")
         payload = latest.terms.to_payload()
+        approved = latest.decisions[-1]
         self.commercial_terms = payload.model_dump(mode="json")
         self._close(Stage.WON, reason=None, by=by, now=now)
         self.events.append(OpportunityWon(
             lineage=self.lineage(), opportunity_id=self.id, account_id=self.account_id,
             account_name=self.account_name, title=self.title, owner=self.owner, terms=payload, won_at=now,
+            approval=GateApprovalPayload(decision_id=approved.id, gate=Gate.ATC.value, tier=approved.tier.value,
+                                         decider=approved.decider, decided_at=approved.decided_at,
+                                         conditions=approved.conditions),
         ))
 
     def lose(self, *, reason: str, competitor: str | None, by: str, now: datetime) -> None:
