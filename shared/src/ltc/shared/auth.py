@@ -52,6 +52,11 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
     def verify(self, token: str) -> Principal:
+        # Before any decoding: a signed token of megabytes would otherwise be decoded, parsed and
+        # verified whole. A token travels in one header field, so the field's bound is its bound.
+        if len(token) > self._settings.max_header_field_bytes:
+            raise ProblemError(401, "invalid-token", "Unauthorized",
+                               f"the bearer token is longer than {self._settings.max_header_field_bytes} characters")
         options = {"require": ["sub", "exp", "iss", "aud"]}
         try:
             if self._jwks is not None:

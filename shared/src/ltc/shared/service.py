@@ -29,6 +29,7 @@ from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
 from ltc.shared.errors import install_problem_handlers
 from ltc.shared.kafka import kafka_options, make_consumer, make_producer
+from ltc.shared.limits import HeaderLimitsMiddleware, request_head_bytes
 from ltc.shared.metrics import MetricsMiddleware, metrics_response, refresh_outbox_gauges, watch_loop_lag
 from ltc.shared.migrations import current_revision, head_revision, upgrade_to_head
 from ltc.shared.observability import CorrelationIdMiddleware, configure_logging, current_correlation_id
@@ -259,6 +260,11 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, ap
                              "logs": False})
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
+    # Innermost of these: a 431 is still counted and carries its correlation id, and the bound
+    # holds before any route or dependency (the bearer token's verification) runs.
+    app.add_middleware(HeaderLimitsMiddleware, max_count=settings.max_header_count,
+                       max_field_bytes=settings.max_header_field_bytes,
+                       max_total_bytes=settings.max_header_total_bytes)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(MetricsMiddleware, service=spec.name)
     if not tracing:  # with tracing on, FastAPI's own telemetry makes the server spans (see telemetry= above)
@@ -280,12 +286,15 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
                              "/healthz, /readyz and /metrics on the port")
     args = parser.parse_args(argv)
     settings = spec.settings()
+    # httptools (uvicorn's parser when installed) has no header bound; h11, the fallback, bounds
+    # what it buffers, by default below what HeaderLimitsMiddleware accepts.
+    server = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
+              "h11_max_incomplete_event_size": request_head_bytes(settings.max_header_count,
+                                                                  settings.max_header_total_bytes)}
     if args.command in ("serve", "migrate"):
         upgrade_to_head(spec.service_dir, settings.database_url)
     if args.command == "serve":
-        uvicorn.run(create_app(spec, settings), host=settings.host, port=settings.port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(create_app(spec, settings), **server)
     elif args.command == "worker":
         worker_settings = settings.model_copy(update={"run_workers": True})
-        uvicorn.run(create_app(spec, worker_settings, api=False), host=settings.host, port=settings.port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(create_app(spec, worker_settings, api=False), **server)

@@ -41,6 +41,21 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "ltc-dev"
     jwt_audience: str = "ltc"
+    # Request header bounds (ltc.shared.limits), checked before anything reads a header: past
+    # them a request is a 431. An RS256 token with a few roles is 1-2 KB, a request's other
+    # headers (tracing, forwarding, content negotiation) a few hundred bytes each.
+    max_header_count: int = Field(
+        default=100, ge=1, description="the most header fields a request may carry (Apache httpd's default)"
+    )
+    max_header_field_bytes: int = Field(
+        default=8 * 1024, ge=64,
+        description="the most bytes of one header field, name and value; also bounds the bearer token "
+                    "(a common proxy line buffer: nginx's, Apache httpd's)",
+    )
+    max_header_total_bytes: int = Field(
+        default=32 * 1024, ge=64,
+        description="the most bytes of all header fields together (nginx's default header buffers)",
+    )
     # API and background workers (outbox relay, consumer) share a process locally;
     # in Kubernetes they run as separate deployments so each scales on its own.
     run_workers: bool = True

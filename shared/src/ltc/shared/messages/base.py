@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
@@ -20,19 +21,31 @@ from pydantic import (
 
 from ltc.shared.money import Money, MoneyError, validate_currency
 
+# The one rule for a decimal string, in the published schemas and in the validator alike. `[0-9]`,
+# not `\d`: a JSON Schema `\d` means ASCII digits, Python's any Unicode digit ("١٢٣").
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
 
-def _no_float(value: Any) -> Any:
-    # A float has already lost the cents it was meant to carry; money travels as a decimal string.
-    if isinstance(value, float):
-        raise ValueError("amounts are decimal strings such as \"1234.50\", not JSON numbers")
+
+def _decimal_string(value: Any) -> Any:
+    if isinstance(value, str):
+        # fullmatch: Python's `$` also matches before a trailing newline.
+        if _DECIMAL.fullmatch(value) is None:
+            raise ValueError(f'a decimal string such as "1234.50" is expected (pattern {DECIMAL_PATTERN})')
+    elif isinstance(value, int | float):  # bool included
+        # A float has already lost the cents it was meant to carry; an int is a spelling the
+        # published schema does not allow, so a consumer checking it would refuse the event.
+        raise ValueError('amounts are decimal strings such as "1234.50", not JSON numbers')
+    # A Decimal is the service's own value (computed, read from the database): it passes.
     return value
 
 
 DecimalStr = Annotated[
     Decimal,
-    BeforeValidator(_no_float),
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+    BeforeValidator(_decimal_string),
+    # Fixed-point: str() writes exponents ("1E-7", "1E+3"), which the pattern refuses.
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN}),
 ]
 
 # The commercial terms' numbers, bounded the same way wherever terms are written (opportunities'
