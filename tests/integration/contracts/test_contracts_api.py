@@ -47,7 +47,8 @@ TODAY = datetime(2027, 10, 2, 12, 0, tzinfo=UTC)
 async def client(make_database, kafka_bootstrap):
     url = await make_database("contracts")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(handlers, "clock", lambda: TODAY)
+        started = datetime.now(UTC)  # the clock still runs: what is made later is stamped later
+        patch.setattr(handlers, "clock", lambda: TODAY + (datetime.now(UTC) - started))
         async with service_client(SPEC, url, kafka_bootstrap) as client:
             yield client
 

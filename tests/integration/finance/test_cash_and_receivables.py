@@ -346,7 +346,18 @@ async def test_account_managers_read_only_their_accounts_receivables(client):
 
 # -- dunning ----------------------------------------------------------------------------------
 
-async def test_the_dunning_run_advances_overdue_invoices_and_emits_invoice_overdue(client):
+async def test_a_dunning_run_for_a_day_not_yet_come_is_refused_and_sends_nothing(client):
+    """Issue 12, defect 4: a run as of 2099-12-31 dunned every open invoice and blocked real runs."""
+    signed = await _sign(client, _signed(schedule=[("all", "100", "1000.00", None, 10)]))
+    response = await client.post("/api/v1/dunning-runs", json={"as_of": "2099-12-31"}, headers=FINANCE)
+    assert (response.status_code, response.json()["rule"]) == (422, "date-in-future")
+    assert response.json()["errors"][0]["field"] == "as_of"
+    assert await _events(client, signed.contract_id, "ltc.invoice.overdue.v1") == []
+    today = await client.post("/api/v1/dunning-runs", json={"as_of": str(TODAY)}, headers=FINANCE)
+    assert today.status_code == 200, today.text
+
+
+async def test_the_dunning_run_advances_overdue_invoices_and_emits_invoice_overdue(client, monkeypatch):
     signed = await _sign(client, _signed(schedule=[("all", "100", "1000.00", None, 10)]))
     invoice = (await _invoices(client, signed.contract_id))["all"]
     await _pay(client, "400.00", invoice_id=invoice["id"])
@@ -355,6 +366,8 @@ async def test_the_dunning_run_advances_overdue_invoices_and_emits_invoice_overd
         assert (await client.post("/api/v1/dunning-runs", json={"as_of": str(due)}, headers=headers)).status_code == 403
 
     async def run(as_of: date, headers=FINANCE) -> list[dict]:
+        # The run of that day, on that day: the service refuses to judge a day not yet come.
+        monkeypatch.setattr(handlers, "clock", lambda: datetime.combine(as_of, datetime.min.time(), UTC))
         response = await client.post("/api/v1/dunning-runs", json={"as_of": str(as_of)}, headers=headers)
         assert response.status_code == 200, response.text
         return [d for d in response.json()["dunned"] if d["invoice_id"] == invoice["id"]]
@@ -501,7 +514,8 @@ async def test_a_date_instalment_is_invoiced_by_the_scheduled_run_once_its_date_
         assert response.status_code == 200, response.text
         return response.json()["invoices_issued"]
 
-    assert await run(bill_on) == [], "an invoice is never dated in the future"
+    refused = await client.post("/api/v1/dunning-runs", json={"as_of": str(bill_on)}, headers=FINANCE)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "date-in-future"), "no run ahead of its day"
     monkeypatch.setattr(handlers, "clock", lambda: datetime.combine(bill_on - timedelta(days=1), datetime.min.time(),
                                                                     UTC))
     assert await run(bill_on - timedelta(days=1)) == []

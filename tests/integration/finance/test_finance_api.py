@@ -29,10 +29,18 @@ ERP = auth("erp", "integration")
 AR = auth("ar-li", "ar")
 
 
+# The service's clock for this module: after every value date the tests record (the service refuses
+# a value date in its future).
+TODAY = datetime(2026, 12, 20, 12, 0, tzinfo=UTC)
+
+
 @pytest.fixture(scope="module")
 async def client(make_database, kafka_bootstrap):
-    async with service_client(SPEC, await make_database("finance"), kafka_bootstrap) as client:
-        yield client
+    with pytest.MonkeyPatch.context() as patch:
+        started = datetime.now(UTC)  # the clock still runs: what is made later is stamped later
+        patch.setattr(handlers, "clock", lambda: TODAY + (datetime.now(UTC) - started))
+        async with service_client(SPEC, await make_database("finance"), kafka_bootstrap) as client:
+            yield client
 
 
 def _money(amount: str, currency: str = "EUR") -> dict[str, str]:
@@ -136,7 +144,7 @@ async def test_signing_makes_a_billing_plan_and_invoices_the_signing_instalment(
     assert plan["open_balance"] == _money("300.00") and plan["fully_paid_on"] is None
 
     [invoice] = await _invoices(client, signed.contract_id)
-    today = datetime.now(UTC).date()
+    today = TODAY.date()
     assert re.fullmatch(rf"INV-{today.year}-\d{{6}}", invoice["number"])
     assert invoice["instalment"] == "advance" and invoice["status"] == "issued"
     assert invoice["amount"] == _money("300.00") and invoice["open_amount"] == _money("300.00")
@@ -254,12 +262,36 @@ async def test_the_same_bank_payment_is_counted_once(client):
     body = {"bank_reference": f"BANK-{uuid.uuid4().hex[:10]}", "payer": "ACME", "amount": _money("100.00"),
             "value_date": "2026-12-01", "contract_id": str(signed.contract_id)}
     first = await client.post("/api/v1/payments", json=body, headers=FINANCE)
-    again = await client.post("/api/v1/payments", json={**body, "amount": _money("90.00")}, headers=ERP)
+    again = await client.post("/api/v1/payments", json={**body, "payer": " acme "}, headers=ERP)
     assert first.status_code == 201 and first.headers["location"] == f"/api/v1/payments/{first.json()['id']}"
     assert again.status_code == 200 and again.json() == first.json()
     invoice = (await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)).json()
     assert invoice["paid_amount"] == _money("100.00")
     assert len(await _events(client, first.json()["id"])) == 1
+
+
+@pytest.mark.parametrize(("change", "fields"), [
+    ({"amount": {"amount": "90.00", "currency": "EUR"}}, ["amount.amount"]),
+    ({"amount": {"amount": "100.00", "currency": "USD"}}, ["amount.currency"]),
+    ({"payer": "Globex"}, ["payer"]),
+    ({"value_date": "2026-12-02"}, ["value_date"]),
+    ({"payer": "Globex", "amount": {"amount": "90.00", "currency": "EUR"}}, ["amount.amount", "payer"]),
+])
+async def test_a_known_bank_reference_with_other_facts_is_a_conflict_not_the_first_payment(client, change, fields):
+    """Issue 12, defect 3: a second receipt reusing a bank reference was answered with the first payment."""
+    signed = await _sign(client)
+    body = {"bank_reference": f"BANK-{uuid.uuid4().hex[:10]}", "payer": "ACME", "amount": _money("100.00"),
+            "value_date": "2026-12-01", "contract_id": str(signed.contract_id)}
+    first = (await client.post("/api/v1/payments", json=body, headers=FINANCE)).json()
+    conflict = await client.post("/api/v1/payments", json={**body, **change}, headers=ERP)
+    assert conflict.status_code == 409, conflict.text
+    problem = conflict.json()
+    assert problem["rule"] == "bank-reference-conflict" and first["id"] in problem["detail"]
+    assert sorted(e["field"] for e in problem["errors"]) == fields
+    assert {e["payment_id"] for e in problem["errors"]} == {first["id"]}
+    plan = (await client.get(f"/api/v1/billing-plans/{signed.contract_id}", headers=FINANCE)).json()
+    assert plan["collected"] == _money("100.00")
+    assert len(await _events(client, first["id"])) == 1
 
 
 async def test_concurrent_recordings_of_one_bank_payment_count_once(client):
@@ -316,6 +348,26 @@ async def test_payment_rules_are_named(client):
         assert response.json()["rule"] == rule
     invoice = (await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)).json()
     assert invoice["paid_amount"] == _money("0.00")
+
+
+async def test_cash_valued_in_the_future_is_refused_and_back_dated_cash_keeps_its_date(client):
+    """Issue 12, defect 4: a payment valued in 2030 made the invoice and the receivables disagree."""
+    signed = await _sign(client)
+    [advance] = await _invoices(client, signed.contract_id)
+    body = {"bank_reference": f"BANK-{uuid.uuid4().hex[:10]}", "payer": "ACME", "amount": _money("400.00"),
+            "invoice_id": advance["id"]}
+    future = await client.post("/api/v1/payments", json={**body, "value_date": "2030-01-01"}, headers=FINANCE)
+    assert (future.status_code, future.json()["rule"]) == (422, "date-in-future")
+    assert future.json()["errors"][0]["field"] == "value_date"
+    back_dated = await client.post("/api/v1/payments", json={**body, "value_date": "2026-11-25"}, headers=FINANCE)
+    assert back_dated.status_code == 201, back_dated.text
+    payment = back_dated.json()
+    assert payment["applications"][0]["applied_on"] == "2026-11-25" and payment["unapplied"] == _money("100.00")
+    later = await client.post(f"/api/v1/payments/{payment['id']}/applications",
+                              json={"applied_on": "2030-01-01"}, headers=FINANCE)
+    assert (later.status_code, later.json()["rule"]) == (422, "date-in-future")
+    assert (await client.get(f"/api/v1/payments/{payment['id']}", headers=FINANCE)).json()["unapplied"] == \
+        _money("100.00")
 
 
 async def test_invoice_list_filters_and_paginates(client):

@@ -1,7 +1,7 @@
 """The cash rules on the plain domain objects: billing plans, invoicing, payment application."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -26,6 +26,11 @@ from ltc.shared.messages.finance_events import ContractFullyPaid, InvoiceIssued,
 from ltc.shared.money import Money
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _recorded_on(value_date: date) -> datetime:
+    """A receipt is recorded on the day its cash arrived: its value date is never in the future."""
+    return datetime.combine(value_date, time(17, 0), UTC)
 PAC, FAC = uuid.uuid4(), uuid.uuid4()
 LINEAGE = Lineage(lead_id=uuid.uuid4(), opportunity_id=uuid.uuid4())
 
@@ -65,7 +70,7 @@ def _pay(plan: BillingPlan, invoices: list[Invoice], amount: Money, *, invoice_i
     return receive_payment(payment_id=uuid.uuid4(), bank_reference=f"BANK-{uuid.uuid4().hex[:8]}", payer="ACME",
                            amount=amount, value_date=value_date, plans={plan.contract_id: plan}, invoices=invoices,
                            target=PaymentTarget(invoice_id, plan.contract_id, plan.account_id),
-                           recorded_by="clerk", now=NOW)
+                           recorded_by="clerk", now=_recorded_on(value_date))
 
 
 def test_invoice_numbers_are_per_year_and_zero_padded():

@@ -1,7 +1,7 @@
 """Amendments, credit notes, account-level cash, aging, dunning and journal lines on the plain domain."""
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -43,6 +43,11 @@ from ltc.shared.messages.finance_events import (
 from ltc.shared.money import Money
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _recorded_on(value_date: date) -> datetime:
+    """A receipt is recorded on the day its cash arrived: its value date is never in the future."""
+    return datetime.combine(value_date, time(17, 0), UTC)
 SIGNED = date(2026, 11, 20)
 PAC = uuid.uuid4()
 CODES = AccountCodes(receivable="1100", revenue="4000", cash="1000", unapplied_cash="2150")
@@ -79,7 +84,8 @@ def _pay(plans: list[BillingPlan], invoices: list[Invoice], amount: Money, *, in
          account_id=None, on: date = date(2026, 12, 1)):
     return receive_payment(payment_id=uuid.uuid4(), bank_reference=f"B-{uuid.uuid4().hex[:8]}", payer="ACME",
                            amount=amount, value_date=on, target=PaymentTarget(invoice_id, contract_id, account_id),
-                           plans={p.contract_id: p for p in plans}, invoices=invoices, recorded_by="clerk", now=NOW)
+                           plans={p.contract_id: p for p in plans}, invoices=invoices, recorded_by="clerk",
+                           now=_recorded_on(on))
 
 
 def _credit(plan: BillingPlan, invoice: Invoice, amount: Money, on: date = date(2026, 12, 5)):

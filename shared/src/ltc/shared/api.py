@@ -6,16 +6,17 @@ import base64
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Header, Query
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.db import UnitOfWork, idempotency_keys
 from ltc.shared.errors import ProblemError
 
@@ -24,6 +25,12 @@ T = TypeVar("T")
 # Text fields as the services' columns hold them (VARCHAR(300), and 200 for a user id).
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+# A date saying something happened (signing, acceptance, a value date, the day a run judges by):
+# the OpenAPI states the rule the domain applies (ltc.shared.controls.require_happened).
+Happened = Annotated[date, Field(description=(
+    f"the day it happened: not after today + {FUTURE_TOLERANCE.days} day (rule `{DATE_IN_FUTURE}`); an earlier "
+    "day may be recorded, and what follows from it uses the day given"))]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]

@@ -14,6 +14,7 @@ from ltc.finance.domain.model import (
     BillingPlan,
     Instalment,
     InstalmentTerms,
+    Payment,
     PaymentTarget,
     Trigger,
     credit_note_number,
@@ -23,6 +24,7 @@ from ltc.finance.domain.model import (
 from ltc.finance.domain.receivables import OverdueInvoice, run_dunning
 from ltc.shared.api import check_if_match
 from ltc.shared.auth import Principal
+from ltc.shared.controls import require_happened
 from ltc.shared.db import UnitOfWork
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import Lineage, MoneyPayload
@@ -129,6 +131,20 @@ class PaymentAlreadyRecorded(Exception):
         self.payment_id = payment_id
 
 
+def _repeat_or_conflict(first: Payment, cmd: RecordPayment) -> PaymentAlreadyRecorded:
+    """The first recording when the receipt is the same bank payment; a 409 when it says otherwise.
+
+    Answering a different receipt with the first payment would swallow its cash unseen.
+    """
+    differences = first.differences(amount=cmd.amount, payer=cmd.payer, value_date=cmd.value_date)
+    if differences:
+        raise DomainError("bank-reference-conflict",
+                          f"bank reference {cmd.bank_reference!r} is payment {first.id}, which has another "
+                          f"{', '.join(d['field'] for d in differences)}; check the receipt and its reference",
+                          errors=differences)
+    return PaymentAlreadyRecorded(first.id)
+
+
 @dataclass(frozen=True)
 class RecordPayment:
     payment_id: uuid.UUID
@@ -164,7 +180,7 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         locked = await repository.lock_plans(uow.session, account_id=cmd.account_id)
     first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
     if first is not None:
-        raise PaymentAlreadyRecorded(first.id)
+        raise _repeat_or_conflict(first, cmd)
     plans = await repository.plans_of(uow.session, locked)
     account_ids = {plan.account_id for plan in plans.values()}
     account_id = cmd.account_id if cmd.account_id is not None else (account_ids.pop() if len(account_ids) == 1 else None)
@@ -182,7 +198,7 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
         if first is None:
             raise
-        raise PaymentAlreadyRecorded(first.id) from None
+        raise _repeat_or_conflict(first, cmd) from None
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ class ApplyUnappliedCash:
 
 async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, principal: Principal) -> None:
     """Apply a payment's held cash: to the named invoice, or oldest-due-first across its account (else contract)."""
+    require_happened("applied_on", cmd.applied_on, clock().date())
     payment = await repository.get_payment(uow.session, cmd.payment_id)
     if cmd.invoice_id is not None:
         invoice_contract = await repository.contract_of_invoice(uow.session, cmd.invoice_id)
@@ -252,9 +269,10 @@ class ScheduledRun:
 async def run_schedule(uow: UnitOfWork, as_of: date) -> ScheduledRun:
     """The scheduled job: bill instalments whose date has come, then advance dunning, as of `as_of`.
 
-    Dunning may be run as of any day (to catch up, or to see what a later day would bring), but
-    an invoice is never dated in the future: date instalments are billed up to today only.
+    A run may catch up on a past day, never run ahead: it publishes reminders and levels that a
+    day not yet come cannot justify (and a later run would find them already sent).
     """
+    require_happened("as_of", as_of, clock().date())
     await repository.serialize_scheduled_runs(uow.session)
     result = ScheduledRun(as_of)
     billing_day = min(as_of, clock().date())

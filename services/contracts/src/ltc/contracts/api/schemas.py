@@ -24,7 +24,7 @@ from ltc.contracts.domain.values import (
     PaymentTerm,
     Trigger,
 )
-from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
+from ltc.shared.api import Happened
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import CurrencyCode, DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.money import Money
@@ -32,9 +32,6 @@ from ltc.shared.money import Money
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Share = Annotated[DecimalStr, Field(ge=0, le=100)]
-_HAPPENED = (f"the day it happened: not after today + {FUTURE_TOLERANCE.days} day (rule `{DATE_IN_FUTURE}`); "
-             "an earlier day may be recorded, and what follows from it (invoicing, due dates) uses it")
-Happened = Annotated[date, Field(description=_HAPPENED)]
 
 
 class _Strict(BaseModel):

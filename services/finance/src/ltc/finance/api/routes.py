@@ -86,7 +86,8 @@ def _today() -> date:
 
 
 @router.post("/payments", status_code=201, response_model=PaymentRead, tags=["payments"],
-             summary="Record a bank payment and apply it; a known bank reference answers 200 with the first one")
+             summary="Record a bank payment and apply it; a known bank reference answers 200 with the first one, or 409 "
+                     "when the receipt says otherwise")
 async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, response: Response,
                          idempotency_key: IdempotencyKey = None) -> PaymentRead:
     try:

@@ -20,6 +20,7 @@ from ltc.finance.domain.model import (
     Trigger,
 )
 from ltc.finance.domain.receivables import BUCKETS, CurrencyAging, OpenItem, bucket_of
+from ltc.shared.api import Happened
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
 from ltc.shared.money import Money
@@ -31,10 +32,12 @@ class _Strict(BaseModel):
 
 class PaymentCreate(_Strict):
     bank_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
-        description="the bank's reference of the credit; the same reference is never counted twice")
+        description="the bank's reference of the credit; the same reference is never counted twice: sent again "
+                    "with the same amount, currency, payer and value date it answers 200 with the first payment, "
+                    "with any of them different 409 `bank-reference-conflict` naming the fields and the payment")
     payer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     amount: MoneyPayload
-    value_date: date
+    value_date: Happened
     invoice_id: UUID | None = Field(default=None, description="pay this invoice; the surplus is held unapplied")
     contract_id: UUID | None = Field(
         default=None, description="without invoice_id: pay this contract's open invoices, oldest due first")
@@ -47,7 +50,8 @@ class PaymentApplicationCreate(_Strict):
     invoice_id: UUID | None = Field(
         default=None, description="apply the held cash to this invoice; without it, oldest due first across the "
                                   "payment's account (or contract)")
-    applied_on: date | None = Field(default=None, description="the day the cash is applied; today when left out")
+    applied_on: Happened | None = Field(default=None, description="the day the cash is applied, not after today + 1 "
+                                                                 "day (rule `date-in-future`); today when left out")
 
 
 class CreditNoteCreate(_Strict):
@@ -56,7 +60,8 @@ class CreditNoteCreate(_Strict):
 
 
 class ScheduledRunCreate(_Strict):
-    as_of: date = Field(description="run billing on dates and dunning as the scheduled job would on this day")
+    as_of: date = Field(description="run billing on dates and dunning as the scheduled job would on this day: today "
+                                    "or a past day to catch up, not after today + 1 day (rule `date-in-future`)")
 
 
 class InvoiceRead(BaseModel):

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from ltc.shared.controls import require_happened
 from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.finance_events import (
@@ -539,6 +540,22 @@ class Payment:
     def lineage(self) -> Lineage:
         return Lineage(lead_id=self.lead_id, opportunity_id=self.opportunity_id, contract_id=self.lineage_contract_id)
 
+    def differences(self, *, amount: Money, payer: str, value_date: date) -> list[dict[str, str]]:
+        """What a receipt citing this payment's bank reference says otherwise: the bank's own facts.
+
+        The same facts are the same bank payment, whatever it is applied to; different ones are a
+        different payment or a typing error, and neither may be answered with this one.
+        """
+        theirs = {"amount.amount": amount.amount, "amount.currency": amount.currency,
+                  "payer": payer.strip().casefold(), "value_date": value_date}
+        ours = {"amount.amount": self.amount.amount, "amount.currency": self.currency,
+                "payer": self.payer.strip().casefold(), "value_date": self.value_date}
+        shown = {"amount.amount": str(self.amount.amount), "amount.currency": self.currency, "payer": self.payer,
+                 "value_date": self.value_date.isoformat()}
+        return [{"field": field, "message": f"payment {self.id} with this bank reference has {shown[field]!r}",
+                 "recorded": shown[field], "payment_id": str(self.id)}
+                for field in theirs if theirs[field] != ours[field]]
+
     @property
     def amount(self) -> Money:
         return Money(self.received_amount, self.currency)
@@ -582,6 +599,7 @@ def receive_payment(*, payment_id: uuid.UUID, bank_reference: str, payer: str, a
     """
     if not bank_reference.strip():
         raise RuleViolation("bank-reference-required", "a payment needs the bank's reference")
+    require_happened("value_date", value_date, now.date())
     if amount.amount <= 0:
         raise RuleViolation("payment-amount-not-positive", "a payment must be a positive amount")
     currencies = {plan.currency for plan in plans.values()}
