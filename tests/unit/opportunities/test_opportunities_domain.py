@@ -580,6 +580,10 @@ def test_won_on_the_approved_terms_which_are_then_frozen() -> None:
     assert [t.percent for t in won.terms.payment_terms] == [Decimal(30), Decimal(60), Decimal(10)]
     assert won.terms.payment_terms[1].milestone == "installation"
     assert [m.acceptance_type for m in won.terms.milestones] == ["preliminary", "final"]
+    atc = opportunity.gate_requests[-1].decisions[-1]
+    assert won.approval is not None  # the contract's authority to be signed travels with the terms
+    assert (won.approval.gate, won.approval.tier, won.approval.decider, won.approval.decision_id) == (
+        "ATC", atc.tier.value, atc.decider, atc.id)
 
 
 def test_losing_records_the_reason_and_the_winning_competitor() -> None:
