@@ -6,7 +6,8 @@
 - A message that can never be processed (not a CloudEvent, a type nobody defined, a payload that
   fails its schema, a rule the handler refuses) goes to `<topic>.dlq` with the reason in its
   headers, and the consumer moves on.
-- A transient failure (database or broker unreachable) is retried with back-off, never
+- A transient failure (`ltc.shared.transient`: database or network unreachable, out of
+  connections, shutting down, a lost serialization or deadlock) is retried with back-off, never
   dead-lettered: the data is fine, the world is not.
 """
 
@@ -23,24 +24,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ltc.shared import metrics
 from ltc.shared.db import UnitOfWork, inbox
-from ltc.shared.errors import ConcurrencyConflict, DomainError
+from ltc.shared.errors import DomainError
 from ltc.shared.messages import EVENT_TYPES, EventPayload, dlq_topic
 from ltc.shared.messages.envelope import Envelope, InvalidMessage
 from ltc.shared.observability import set_correlation_id
 from ltc.shared.tracing import context_from, tracer
+from ltc.shared.transient import is_transient, sqlstate_of
 
 log = structlog.get_logger()
 
 Handler = Callable[[UnitOfWork, EventPayload, Envelope], Awaitable[None]]
-
-# PoolTimeout: no connection free within the pool's timeout, a database that is stuck or overloaded.
-_TRANSIENT = (OperationalError, InterfaceError, OSError, ConcurrencyConflict, PoolTimeout)  # OSError: connection and timeout errors
 
 
 class Poison(Exception):
@@ -58,23 +56,18 @@ class Subscription:
     handlers: dict[str, Handler]  # keyed by CloudEvents type, e.g. "ltc.lead.converted.v1"
 
 
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, _TRANSIENT)
-
-
 class EventConsumer:
     def __init__(self, *, consumer: AIOKafkaConsumer, dlq_producer: AIOKafkaProducer,
                  session_factory: async_sessionmaker[AsyncSession], subscription: Subscription,
-                 name: str, source: str, max_backoff: float = 10.0, commit_interval: float = 1.0,
-                 max_parallel: int = 3) -> None:
+                 name: str, source: str, min_backoff: float = 0.2, max_backoff: float = 10.0,
+                 commit_interval: float = 1.0, max_parallel: int = 3) -> None:
         self._consumer = consumer
         self._dlq = dlq_producer
         self._session_factory = session_factory
         self._subscription = subscription
         self._name = name
         self._source = source
+        self._min_backoff = min_backoff
         self._max_backoff = max_backoff
         self._commit_interval = commit_interval
         # Partitions worked on at once: no more than the connections its pool holds.
@@ -160,7 +153,7 @@ class EventConsumer:
         metrics.CONSUMED.labels(self._source, record.topic, outcome).inc()
 
     async def _process(self, record: ConsumerRecord) -> str:
-        backoff = 0.2
+        backoff = self._min_backoff
         conflicts = 0
         while True:
             try:
@@ -179,11 +172,11 @@ class EventConsumer:
                     return "dead_lettered"
                 await asyncio.sleep(backoff)
             except Exception as exc:
-                if not _is_transient(exc):
+                if not is_transient(exc):
                     log.exception("handler failed; dead-lettering", topic=record.topic, offset=record.offset)
                     await self._dead_letter(record, "handler-error", f"{type(exc).__name__}: {exc}")
                     return "dead_lettered"
-                log.warning("transient failure; retrying", error=str(exc), backoff=backoff)
+                log.warning("transient failure; retrying", error=str(exc), sqlstate=sqlstate_of(exc), backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 

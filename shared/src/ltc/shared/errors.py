@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from asyncpg import PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltc.shared.money import MoneyError
+from ltc.shared.transient import is_transient, sqlstate_of
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://ltc.example/problems/"
@@ -164,43 +167,43 @@ def install_problem_handlers(app: FastAPI) -> None:
                        rule="out-of-range")
 
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if _database_unavailable(exc):
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
             return _unavailable(request, exc)
         if _bad_value(exc):
-            log.warning("value refused by the database", path=request.url.path, error=str(exc.orig))
+            log.warning("value refused by the database", path=request.url.path,
+                        error=str(getattr(exc, "orig", None) or exc))
             return problem(422, "out-of-range", "Value out of range",
                            "a value in the request does not fit what the service stores", rule="out-of-range")
         return _internal(request)
 
-    @app.exception_handler(OSError)
-    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
-        return _unavailable(request, exc)  # e.g. connection refused while the database restarts
+    # The same rule for what reaches the app unwrapped: a driver error (e.g. while connecting),
+    # the pool's timeout, the socket layer (connection refused while the database restarts).
+    for failure in (PostgresError, PoolTimeout, OSError):
+        app.add_exception_handler(failure, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):  # wrapped in a class no handler above names
+            return _unavailable(request, exc)
         return _internal(request)
 
 
-def _database_unavailable(exc: DBAPIError) -> bool:
-    # Not every InterfaceError: asyncpg reports a value it cannot encode (an int beyond int4) as
-    # one, and that is a defect to log, not a lost connection to retry.
-    return exc.connection_invalidated or isinstance(exc, OperationalError)
-
-
-def _bad_value(exc: DBAPIError) -> bool:
+def _bad_value(exc: Exception) -> bool:
     """A value the driver could not encode, or SQLSTATE class 22 (data exception: numeric
     overflow, string too long, a date out of range): the request's values, not the server."""
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    return isinstance(cause, ValueError) or str(getattr(exc.orig, "sqlstate", None) or "").startswith("22")
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    cause = orig.__cause__ if orig is not None else None
+    return isinstance(cause, ValueError) or (sqlstate_of(exc) or "").startswith("22")
 
 
 def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
-    # The transaction went down with its connection: nothing is half-written. Only a connection
-    # lost during COMMIT leaves the outcome unknown, which the Idempotency-Key of a retry settles.
-    log.warning("database unavailable", path=request.url.path, error=str(exc))
+    # A transient failure (ltc.shared.transient) rolled the transaction back, or it never began:
+    # nothing is half-written. Only a connection lost during COMMIT leaves the outcome unknown,
+    # which the Idempotency-Key of a retry settles.
+    log.warning("database unavailable", path=request.url.path, error=str(exc), sqlstate=sqlstate_of(exc))
     response = problem(503, "database-unavailable", "Service unavailable",
-                       "the database connection was lost; retry the request with the same Idempotency-Key")
+                       "the database could not serve the request just now; retry it with the same Idempotency-Key")
     response.headers["Retry-After"] = "1"
     return response
 
