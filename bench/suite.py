@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -546,23 +547,24 @@ class _Flow:
                                      lambda b: len(b["items"]) == 1)
         contract = page["items"][0]
         contract_url = f"{contracts}/contracts/{contract['id']}"
+        today = datetime.now(UTC).date().isoformat()  # dates of record may not lie in the future
         checklist = (await self.call("GET", f"{contract_url}/reviews", AR))["checklist"]
         for function in contract["review"]["required"]:
             await self.call("POST", f"{contract_url}/reviews", auth(f"bench-{function}", f"reviewer_{function}"),
                             json={"function": function,
                                   "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]})
         await self.call("POST", f"{contract_url}/sign", AR,
-                        json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": "2026-11-20"})
+                        json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": today})
         contract = await self.call("GET", contract_url, AR)
         for milestone, certificate in zip(contract["milestones"], ("PAC-1", "FAC-1"), strict=False):
             await self.call("POST", f"{contract_url}/milestones/{milestone['milestone_id']}/accept", FR,
-                            json={"accepted_on": "2027-03-03", "certificate_ref": certificate})
+                            json={"accepted_on": today, "certificate_ref": certificate})
         invoices = (await self.eventually(f"{finance}/invoices?contract_id={contract['id']}", FIN,
                                           lambda b: len(b["items"]) == 3))["items"]
         for number, invoice in enumerate(invoices):
             await self.call("POST", f"{finance}/payments", FIN, 201, json={
                 "bank_reference": f"BNK-{lead_id[:8]}-{number}", "payer": "Flow Co",
-                "amount": invoice["amount"], "value_date": "2027-10-01", "invoice_id": invoice["id"]})
+                "amount": invoice["amount"], "value_date": today, "invoice_id": invoice["id"]})
         await self.eventually(f"{leads}/leads/{lead_id}", AR, lambda b: b["outcome"] == "cash_collected")
         return lead_id, (time.perf_counter() - started) * 1000
 
