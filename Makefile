@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint unit integration e2e bench bench-hop schemas token clean
+.PHONY: run test install lint unit integration e2e faults bench bench-hop schemas token clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -37,6 +37,13 @@ integration: install
 
 e2e: install
 	$(UV) run pytest tests/e2e
+
+## Fault run at full size: 40 lead-to-cash flows while each service, PostgreSQL and the Kafka broker
+## are SIGKILLed and restarted in turn (the suite runs 6 flows, 2 kills). make faults FLOWS=80 for more.
+FLOWS ?= 40
+faults: install
+	LTC_FAULT_FLOWS=$(FLOWS) LTC_FAULT_TARGETS=leads,opportunities,kafka,contracts,postgres,finance \
+	LTC_FAULT_TIMEOUT=$$((600 + 15 * $(FLOWS))) $(UV) run pytest tests/e2e/test_faults.py -s
 
 ## The benchmark suite (~5 min): REST write, event hop, full flows, scaling, each beside its raw limit.
 ## One markdown table on stdout; bench/out/bench.json and bench/out/bench.png. Longer: make bench ARGS="--reps 5 ..."

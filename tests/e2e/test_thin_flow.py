@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -18,7 +19,11 @@ pytestmark = pytest.mark.e2e
 AR = auth("ar-e2e", "ar")
 FR = auth("fr-e2e", "fr")
 FINANCE = auth("fin-e2e", "finance")
-EVIDENCE = [{"criterion": c, "source": "executive workshop", "who": "CTO Li", "when": "2026-10-30"}
+# Dates of what happened (evidence, signing, acceptance, payment) may not lie in the future;
+# planned ones (start, milestones) lie ahead. All relative to the day the test runs.
+TODAY = datetime.now(UTC).date()
+EVIDENCE = [{"criterion": c, "source": "executive workshop", "who": "CTO Li",
+             "when": (TODAY - timedelta(days=30)).isoformat()}
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
 VALUE = "999999.99"  # 30/60/10 of it do not divide evenly: the parts must still add up exactly
 
@@ -50,7 +55,8 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
         "tier": "strategic"}), 201)
     ok(await http.post(f"{leads}/leads/{lead['id']}/grade", headers=AR, json={"to": "credible", "evidence": EVIDENCE}))
     ok(await http.post(f"{leads}/leads/{lead['id']}/grade", headers=AR, json={
-        "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"}, "start_date": "2027-01-15"}))
+        "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"},
+        "start_date": (TODAY + timedelta(days=45)).isoformat()}))
     ok(await http.post(f"{leads}/leads/{lead['id']}/convert", headers=AR))
 
     # 2. Opportunities: exactly one opportunity for the lead; the iron triangle prepares the bid,
@@ -99,8 +105,8 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
             {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
         ]}, headers=sr)
     await on_opportunity("PATCH", "/terms", {"milestones": [
-        {"name": "PAC", "planned_date": "2027-03-01", "acceptance_type": "preliminary"},
-        {"name": "FAC", "planned_date": "2027-09-01", "acceptance_type": "final"},
+        {"name": "PAC", "planned_date": (TODAY + timedelta(days=90)).isoformat(), "acceptance_type": "preliminary"},
+        {"name": "FAC", "planned_date": (TODAY + timedelta(days=270)).isoformat(), "acceptance_type": "final"},
     ]}, headers=FR)
     await on_opportunity("POST", "/stage", {"to": "negotiating"})
     atc = await on_opportunity("POST", "/gates", {"gate": "ATC"}, status=201)
@@ -124,7 +130,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
                                  "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]}))
     assert ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))["review"]["status"] == "passed"
     ok(await http.post(f"{contracts}/contracts/{contract['id']}/sign", headers=AR,
-                       json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": "2026-11-20"}))
+                       json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": TODAY.isoformat()}))
     contract = ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))
     milestones = {m["name"]: m for m in contract["milestones"]}
 
@@ -135,7 +141,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
 
     for name, certificate in (("PAC", "PAC-2027-017"), ("FAC", "FAC-2027-101")):
         ok(await http.post(f"{contracts}/contracts/{contract['id']}/milestones/{milestones[name]['milestone_id']}/accept",
-                           headers=FR, json={"accepted_on": "2027-03-03", "certificate_ref": certificate}))
+                           headers=FR, json={"accepted_on": TODAY.isoformat(), "certificate_ref": certificate}))
 
     # 4. Finance: three invoices that add up to the contract value exactly.
     invoices = (await eventually(lambda: http.get(invoices_url, headers=FINANCE),
@@ -149,14 +155,14 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     # Payments: one in full, one in two parts, one recorded twice by the bank import.
     ok(await http.post(f"{finance}/payments", headers=FINANCE, json={
         "bank_reference": "BNK-1", "payer": "ACME Telecom", "amount": {"amount": "299999.99", "currency": "EUR"},
-        "value_date": "2026-12-01", "invoice_id": by_name["advance"]["id"]}), 201)
+        "value_date": TODAY.isoformat(), "invoice_id": by_name["advance"]["id"]}), 201)
     ok(await http.post(f"{finance}/payments", headers=FINANCE, json={
         "bank_reference": "BNK-2", "payer": "ACME Telecom", "amount": {"amount": "500000.00", "currency": "EUR"},
-        "value_date": "2027-04-01", "invoice_id": by_name["preliminary acceptance"]["id"]}), 201)
+        "value_date": TODAY.isoformat(), "invoice_id": by_name["preliminary acceptance"]["id"]}), 201)
     partial = ok(await http.get(f"{finance}/invoices/{by_name['preliminary acceptance']['id']}", headers=FINANCE))
     assert partial["status"] == "partially_paid"
     rest = {"bank_reference": "BNK-3", "payer": "ACME Telecom", "amount": {"amount": "200000.00", "currency": "EUR"},
-            "value_date": "2027-10-01", "contract_id": contract["id"]}
+            "value_date": TODAY.isoformat(), "contract_id": contract["id"]}
     first = await http.post(f"{finance}/payments", headers=FINANCE, json=rest)
     again = await http.post(f"{finance}/payments", headers=FINANCE, json=rest)
     assert first.status_code == 201 and again.status_code == 200  # a known bank reference: the first payment
@@ -174,7 +180,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
                                lambda r: r.status_code == 200 and r.json()["outcome"] == "cash_collected")
     final_lead = outcome.json()
     assert final_lead["opportunity_id"] == opportunity["id"] and final_lead["contract_id"] == contract["id"]
-    assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == "2027-10-01"
+    assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == rest["value_date"]
 
     # 6. The operator's view of the same flow, read through the public APIs (`ltc journey`).
     for name, url in system.items():

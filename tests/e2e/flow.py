@@ -1,0 +1,311 @@
+"""One lead carried to cash as a careful client does it: the thin flow's steps, each safe to retry.
+
+The client retries what a lost answer or an unavailable server leaves open (connection errors,
+timeouts, 502/503/504) with back-off until a deadline. Every POST carries an `Idempotency-Key`
+that is stable per flow and step, so a retry after an answer that never arrived cannot act twice;
+writes to the opportunity send `If-Match` with the ETag of the last answer and read it again on a
+412. What a server should never answer (a 500, a 409 over its own data) is retried as well, so the
+flow can still finish, but recorded in `FlowResult.anomalies` for the caller to assert on.
+
+Dates that record something that happened (evidence, signing, acceptance, payment) are `today`
+or earlier; planned dates lie ahead of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from ltc.shared.testing.apps import auth
+
+VALUE = "999999.99"  # 30/60/10 of it do not divide evenly: the parts must still add up exactly
+INSTALMENTS = {"advance": Decimal("299999.99"), "preliminary acceptance": Decimal("599999.99"),
+               "final acceptance": Decimal("100000.01")}
+# The steps a flow reports to `on_step`, in order: a fault schedule can spread kills over them.
+STEPS = ("account", "lead", "credible", "opportunity-grade", "converted", "opportunity", "team", "insight",
+         "value-proposition", "stakeholders", "atb", "atb-approved", "strategizing", "bidding", "terms",
+         "milestones", "negotiating", "atc", "atc-approved", "won", "contract", "reviewed", "signed", "pac",
+         "fac", "invoices", "paid", "closed", "cash")
+RETRY_STATUSES = {502, 503, 504}
+# Answers a careful client retries that a healthy server should not give at all.
+ANOMALY_STATUSES = {500}
+
+
+class FlowError(AssertionError):
+    """The flow cannot go on: an answer no retry can change, or a deadline passed."""
+
+
+@dataclass
+class FlowResult:
+    n: int
+    tag: str
+    today: date
+    lead_id: str = ""
+    opportunity_id: str = ""
+    contract_id: str = ""
+    invoices: dict[str, dict] = field(default_factory=dict)  # by instalment name
+    payments: list[dict] = field(default_factory=list)
+    lead: dict = field(default_factory=dict)  # as last read, cash collected
+    contract: dict = field(default_factory=dict)  # as last read, closed
+    retries: int = 0  # requests sent again after a failure
+    anomalies: list[str] = field(default_factory=list)  # 500s and other answers that should not happen
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class _Client:
+    http: httpx.AsyncClient
+    result: FlowResult
+    call_timeout: float
+    deadline: float  # monotonic: the flow as a whole
+
+    async def send(self, method: str, url: str, *, headers: dict[str, str], expect: tuple[int, ...] = (200,),
+                   json: Any = None, retry_on: tuple[int, ...] = ()) -> httpx.Response:
+        """The answer with an expected status (or one of `retry_on`, for the caller to handle).
+
+        Retries the transient failures with back-off (0.2 s doubling to 2 s) for up to
+        `call_timeout` seconds, never past the flow's deadline.
+        """
+        stop = min(self.deadline, time.monotonic() + self.call_timeout)
+        backoff = 0.2
+        last = "no answer yet"
+        while True:
+            try:
+                response = await self.http.request(method, url, headers=headers, json=json)
+            except httpx.TransportError as exc:  # refused, reset, timed out: the outcome is unknown
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code in expect or response.status_code in retry_on:
+                    return response
+                last = f"{response.status_code} {response.text[:500]}"
+                problem = _problem_type(response)
+                if response.status_code in ANOMALY_STATUSES or (
+                        response.status_code == 409 and problem == "constraint-violation"):
+                    self.result.anomalies.append(f"{method} {url}: {last}")
+                elif response.status_code not in RETRY_STATUSES and not (
+                        response.status_code == 409 and problem == "concurrent-modification"):
+                    raise FlowError(f"flow {self.result.n}: {method} {url}: {last}")
+            if time.monotonic() + backoff > stop:
+                raise FlowError(f"flow {self.result.n}: {method} {url} did not succeed within "
+                                f"{self.call_timeout:g} s (or the flow's deadline); last: {last}")
+            self.result.retries += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    async def ok(self, method: str, url: str, *, headers: dict[str, str], expect: tuple[int, ...] = (200,),
+                 json: Any = None) -> dict:
+        return (await self.send(method, url, headers=headers, expect=expect, json=json)).json()
+
+    async def eventually(self, url: str, headers: dict[str, str], check: Callable[[dict], bool],
+                         what: str, timeout: float) -> dict:
+        """GET `url` until `check(body)` holds: hand-overs are asynchronous."""
+        stop = min(self.deadline, time.monotonic() + timeout)
+        while True:
+            body = await self.ok("GET", url, headers=headers)
+            if check(body):
+                return body
+            if time.monotonic() > stop:
+                raise FlowError(f"flow {self.result.n}: {what} not seen within {timeout:g} s; last: {body}")
+            await asyncio.sleep(0.25)
+
+
+async def get_json(http: httpx.AsyncClient, url: str, headers: dict[str, str], timeout: float = 30.0) -> Any:
+    """GET as the flows do it: a 503 (say, the first use of a pooled connection that a database
+    restart broke) or a refused connection is tried again."""
+    client = _Client(http, FlowResult(n=-1, tag="get", today=date.today()), timeout, time.monotonic() + timeout)
+    return await client.ok("GET", url, headers=headers)
+
+
+def _problem_type(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("type", "")).rsplit("/", 1)[-1]
+    except ValueError:
+        return ""
+
+
+async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, today: date, tag: str | None = None,
+                   on_step: Callable[[int, str], None] | None = None, timeout: float = 240.0,
+                   call_timeout: float = 90.0, handover_timeout: float = 90.0) -> FlowResult:
+    """Carry one lead from capture to cash; `urls` are the services' base URLs.
+
+    Each flow acts as its own users (AR, SR, FR, approvers, reviewers, finance clerk), so flows
+    never share an account or an idempotency key space. Fails with `FlowError` if a step is
+    refused or `timeout` seconds pass.
+    """
+    tag = tag or f"{uuid.uuid4().hex[:8]}-{n}"
+    result = FlowResult(n=n, tag=tag, today=today)
+    client = _Client(http, result, call_timeout, time.monotonic() + timeout)
+    started = time.monotonic()
+    leads, opps, contracts, finance = (urls[s] + "/api/v1" for s in ("leads", "opportunities", "contracts", "finance"))
+    users = {role: f"{role.replace('_', '-')}-{tag}" for role in (
+        "ar", "sr", "fr", "finance", "approver_l1", "approver_l2", "approver_l3")}
+    ar, sr, fr, clerk = (auth(users[r], r) for r in ("ar", "sr", "fr", "finance"))
+
+    def keyed(headers: dict[str, str], step: str) -> dict[str, str]:
+        return {**headers, "Idempotency-Key": f"{tag}:{step}"}
+
+    def step(name: str) -> None:
+        if on_step is not None:
+            on_step(n, name)
+
+    # 1. Leads: account, lead, two grades, conversion.
+    account = await client.ok("POST", f"{leads}/accounts", headers=keyed(ar, "account"), expect=(201,),
+                              json={"name": f"Fault Telecom {tag}"})
+    step("account")
+    lead = await client.ok("POST", f"{leads}/leads", headers=keyed(ar, "lead"), expect=(201,), json={
+        "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",
+        "tier": "strategic"})
+    result.lead_id = lead_id = lead["id"]
+    step("lead")
+    evidence = [{"criterion": c, "source": "executive workshop", "who": "CTO Li",
+                 "when": (today - timedelta(days=7)).isoformat()}
+                for c in ("customer_identified", "purchase_intent", "matching_solution")]
+    await client.ok("POST", f"{leads}/leads/{lead_id}/grade", headers=keyed(ar, "credible"),
+                    json={"to": "credible", "evidence": evidence})
+    step("credible")
+    await client.ok("POST", f"{leads}/leads/{lead_id}/grade", headers=keyed(ar, "opportunity-grade"), json={
+        "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"},
+        "start_date": (today + timedelta(days=45)).isoformat()})
+    step("opportunity-grade")
+    await client.ok("POST", f"{leads}/leads/{lead_id}/convert", headers=keyed(ar, "convert"))
+    step("converted")
+
+    # 2. Opportunities: the hand-over made one opportunity; the thin flow's steps to a win.
+    page = await client.eventually(f"{opps}/opportunities?lead_id={lead_id}", ar, lambda b: len(b["items"]) >= 1,
+                                   "the opportunity of the lead", handover_timeout)
+    result.opportunity_id = opportunity_id = page["items"][0]["id"]
+    opportunity_url = f"{opps}/opportunities/{opportunity_id}"
+    step("opportunity")
+    etag: list[str] = []  # the opportunity's ETag as the last answer gave it
+
+    async def on_opportunity(method: str, path: str, body: dict, headers: dict[str, str] = ar,
+                             expect: int = 200, key: str | None = None) -> dict:
+        """A write with If-Match: the ETag of the last answer, read again after a 412."""
+        for _ in range(20):
+            if not etag:
+                etag.append((await client.send("GET", opportunity_url, headers=ar)).headers["ETag"])
+            sent = {**headers, "If-Match": etag.pop()}
+            response = await client.send(method, opportunity_url + path, headers=keyed(sent, key) if key else sent,
+                                         expect=(expect,), json=body, retry_on=(412,))
+            if response.status_code == 412:
+                # Stale: another writer (or this very change, whose answer was lost) came first.
+                # PUT and PATCH set state, keyed POSTs answer their first outcome: resending is safe.
+                result.retries += 1
+                continue
+            if "ETag" in response.headers:
+                etag.append(response.headers["ETag"])
+            return response.json()
+        raise FlowError(f"flow {n}: {method} {opportunity_url + path}: still 412 after 20 fresh reads")
+
+    await on_opportunity("PUT", "/team", {"sr": users["sr"], "fr": users["fr"]})
+    step("team")
+    await on_opportunity("PUT", "/insight", {
+        "market": {"situation": "new", "notes": "first 5G core of the operator"},
+        "customer": {"segment": "telecom operators", "region_value": "national", "strategy": "5G leadership",
+                     "pains": "core capacity"},
+        "product": {"phase": "growth", "notes": "cloud-native core"},
+        "competition": {"industry_situation": "two incumbents", "customer_competitors": "two mobile operators",
+                        "our_goals": "reference customer", "our_strategy": "migration without downtime",
+                        "our_strengths": "automation", "our_weaknesses": "late to market"}})
+    step("insight")
+    await on_opportunity("PUT", "/value-proposition", {
+        "unique_advantages": "zero-downtime migration", "unique_value": "capacity without a new site",
+        "need_met": "fully", "need_met_notes": "all traffic classes", "differentiation": "single vendor stack"},
+        headers=sr)
+    step("value-proposition")
+    for role, name in (("decision_maker", "CTO Li"), ("economic_buyer", "CFO Wang")):
+        await on_opportunity("POST", "/stakeholders", {
+            "name": name, "title": role, "decision_role": role, "influence": 5, "attitude": "supporter",
+            "relationship": "good"}, expect=201, key=f"stakeholder-{role}")
+    step("stakeholders")
+    atb = await on_opportunity("POST", "/gates", {"gate": "ATB"}, expect=201, key="gate-ATB")
+    step("atb")
+    await on_opportunity("POST", "/decisions", {"gate": "ATB", "outcome": "approved"}, expect=201, key="decide-ATB",
+                         headers=auth(users[f"approver_{atb['tier'].lower()}"], f"approver_{atb['tier'].lower()}"))
+    step("atb-approved")
+    for stage in ("strategizing", "bidding"):
+        await on_opportunity("POST", "/stage", {"to": stage}, key=f"stage-{stage}")
+        step(stage)
+    await on_opportunity("PATCH", "/terms", {
+        "value": {"amount": VALUE, "currency": "EUR"},
+        "line_items": [{"description": "5G core", "quantity": "1", "unit_price": {"amount": VALUE, "currency": "EUR"}}],
+        "payment_terms": [
+            {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
+            {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC",
+             "due_days": 45},
+            {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
+        ]}, headers=sr)
+    step("terms")
+    await on_opportunity("PATCH", "/terms", {"milestones": [
+        {"name": "PAC", "planned_date": (today + timedelta(days=90)).isoformat(), "acceptance_type": "preliminary"},
+        {"name": "FAC", "planned_date": (today + timedelta(days=270)).isoformat(), "acceptance_type": "final"},
+    ]}, headers=fr)
+    step("milestones")
+    await on_opportunity("POST", "/stage", {"to": "negotiating"}, key="stage-negotiating")
+    step("negotiating")
+    atc = await on_opportunity("POST", "/gates", {"gate": "ATC"}, expect=201, key="gate-ATC")
+    step("atc")
+    await on_opportunity("POST", "/decisions", {"gate": "ATC", "outcome": "approved"}, expect=201, key="decide-ATC",
+                         headers=auth(users[f"approver_{atc['tier'].lower()}"], f"approver_{atc['tier'].lower()}"))
+    step("atc-approved")
+    won = await on_opportunity("POST", "/win", {}, key="win")
+    if won["stage"] != "won":
+        raise FlowError(f"flow {n}: the win answered stage {won['stage']!r}")
+    step("won")
+
+    # 3. Contracts: the draft the win handed over; every required review; signed; both milestones accepted.
+    page = await client.eventually(f"{contracts}/contracts?opportunity_id={opportunity_id}", ar,
+                                   lambda b: len(b["items"]) >= 1, "the contract of the opportunity", handover_timeout)
+    contract = page["items"][0]
+    result.contract_id = contract_id = contract["id"]
+    contract_url = f"{contracts}/contracts/{contract_id}"
+    step("contract")
+    checklist = (await client.ok("GET", f"{contract_url}/reviews", headers=ar))["checklist"]
+    for function in contract["review"]["required"]:
+        # Reviewers are people other than the contract's owner (the AR).
+        reviewer = auth(f"{function}-reviewer-{tag}", f"reviewer_{function}")
+        await client.ok("POST", f"{contract_url}/reviews", headers=keyed(reviewer, f"review-{function}"), json={
+            "function": function, "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]})
+    step("reviewed")
+    await client.ok("POST", f"{contract_url}/sign", headers=keyed(ar, "sign"), json={
+        "signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": today.isoformat()})
+    step("signed")
+    contract = await client.ok("GET", contract_url, headers=ar)
+    milestones = {m["name"]: m for m in contract["milestones"]}
+    for name in ("PAC", "FAC"):
+        await client.ok("POST", f"{contract_url}/milestones/{milestones[name]['milestone_id']}/accept",
+                        headers=keyed(fr, f"accept-{name}"),
+                        json={"accepted_on": today.isoformat(), "certificate_ref": f"{name}-{tag}"})
+        step(name.lower())
+
+    # 4. Finance: the three invoices, each paid in full once (a retry answers the first payment).
+    invoices_url = f"{finance}/invoices?contract_id={contract_id}"
+    invoices = (await client.eventually(invoices_url, clerk, lambda b: len(b["items"]) >= 3,
+                                        "the three invoices of the contract", handover_timeout))["items"]
+    result.invoices = {i["instalment"]: i for i in invoices}
+    step("invoices")
+    for number, invoice in enumerate(invoices):
+        result.payments.append(await client.ok("POST", f"{finance}/payments", expect=(200, 201),
+                                               headers=keyed(clerk, f"pay-{invoice['id']}"), json={
+            "bank_reference": f"BNK-{tag}-{number}", "payer": f"Fault Telecom {tag}", "amount": invoice["amount"],
+            "value_date": today.isoformat(), "invoice_id": invoice["id"]}))
+    step("paid")
+
+    # 5. The loop closes: the contract closed, the lead knows its cash came in.
+    result.contract = await client.eventually(contract_url, ar, lambda b: b["status"] == "closed",
+                                              "the contract closed", handover_timeout)
+    step("closed")
+    result.lead = await client.eventually(f"{leads}/leads/{lead_id}", ar,
+                                          lambda b: b["outcome"] == "cash_collected", "the lead's cash",
+                                          handover_timeout)
+    step("cash")
+    result.elapsed_s = time.monotonic() - started
+    return result
