@@ -8,7 +8,9 @@ import pytest
 from ltc.shared.devstack.services import DEFAULT_PORTS, free_ports, running_services
 
 
-@pytest.fixture(scope="session")
+# Package scope: once the e2e tests are done their services stop, instead of consuming the shared
+# topics (under the services' own consumer groups) while later tests run workers of their own.
+@pytest.fixture(scope="package")
 async def system(make_database, kafka_bootstrap, tmp_path_factory):
     """Base URL per service; each process migrated its own database before serving."""
     urls = {name: await make_database(f"e2e_{name}") for name in DEFAULT_PORTS}
