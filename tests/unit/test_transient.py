@@ -98,7 +98,6 @@ DRIVER_FAILURES = [
     TimeoutError(),  # asyncio's too, since Python 3.11
     PoolTimeout("QueuePool limit of size 3 overflow 3 reached, connection timed out, timeout 30.00"),
     DisconnectionError("connection is dead"),
-    ConcurrencyConflict("the object was changed by someone else"),
     wrapped(pg_base.InterfaceError("cannot call Connection.fetch(): connection is closed"), invalidated=True),
     OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly")),
 ]
@@ -160,7 +159,7 @@ async def _answer(failure: BaseException) -> httpx.Response:
 API_TRANSIENT = [
     *TRANSIENT_SQLSTATES,
     *[wrapped(error) for error in TRANSIENT_SQLSTATES],
-    *[failure for failure in DRIVER_FAILURES if not isinstance(failure, ConcurrencyConflict)],
+    *DRIVER_FAILURES,
 ]
 
 
@@ -192,7 +191,9 @@ async def test_the_api_keeps_its_answers_for_what_the_consumer_dead_letters(fail
     assert "Retry-After" not in response.headers
 
 
-async def test_a_lost_optimistic_lock_is_retried_by_the_consumer_but_a_409_in_the_api():
+async def test_a_lost_optimistic_lock_is_the_callers_stale_view_a_409_not_a_503():
+    # (The consumer retries it all the same: tests/unit/test_consumer_failures.py.)
     failure = ConcurrencyConflict("the object was changed by someone else")
-    assert is_transient(failure)
-    assert (await _answer(failure)).status_code == 409
+    assert not is_transient(failure)
+    response = await _answer(failure)
+    assert response.status_code == 409 and "Retry-After" not in response.headers

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ltc.shared import metrics
 from ltc.shared.db import UnitOfWork, inbox
-from ltc.shared.errors import DomainError
+from ltc.shared.errors import ConcurrencyConflict, DomainError
 from ltc.shared.messages import EVENT_TYPES, EventPayload, dlq_topic
 from ltc.shared.messages.envelope import Envelope, InvalidMessage
 from ltc.shared.observability import set_correlation_id
@@ -172,7 +172,8 @@ class EventConsumer:
                     return "dead_lettered"
                 await asyncio.sleep(backoff)
             except Exception as exc:
-                if not is_transient(exc):
+                # A lost optimistic lock is retried too: the next attempt re-reads the winner.
+                if not (is_transient(exc) or isinstance(exc, ConcurrencyConflict)):
                     log.exception("handler failed; dead-lettering", topic=record.topic, offset=record.offset)
                     await self._dead_letter(record, "handler-error", f"{type(exc).__name__}: {exc}")
                     return "dead_lettered"

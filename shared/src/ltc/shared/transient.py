@@ -33,9 +33,10 @@ Transient:
   down, and `TimeoutError` (asyncio's too), which asyncpg raises when connecting takes too long.
 - SQLAlchemy's pool `TimeoutError` (no connection free in time: a stuck or overloaded database)
   and `DisconnectionError` (a pool check found the connection dead).
-- `ConcurrencyConflict`: an optimistic-lock loss; the consumer's retry re-reads the winner. The
-  API alone answers it 409 (its own handler), not 503: the client's version is stale, a retry of
-  the same request with the same If-Match would fail again.
+
+Not here: `ltc.shared.errors.ConcurrencyConflict`, an optimistic-lock loss. The consumer retries
+it too (its retry re-reads the winner), but it is the caller's stale view, not the world: the
+API answers it 409, since the same request with the same If-Match would fail again.
 
 Not transient: every other SQLSTATE (23xxx integrity, 22xxx data, 42xxx syntax or undefined
 objects, 28xxx authentication...), a value asyncpg cannot encode (its client-side 22000, or an
@@ -97,11 +98,6 @@ def is_transient_sqlstate(code: str) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether the same work may succeed if simply tried again later: retry it, answer 503."""
-    # Imported here: errors.py answers with this rule, so it cannot be imported at the top.
-    from ltc.shared.errors import ConcurrencyConflict
-
-    if isinstance(exc, ConcurrencyConflict):
-        return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     code = sqlstate_of(exc)
