@@ -937,7 +937,10 @@ async def test_a_direct_contract_is_signed_only_after_its_routed_approval_and_ne
     assert (approved.json()["approval"]["status"], approved.json()["approval"]["approver"]) == ("approved", "approver-l2")
     replay = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers={**APPROVER_L2, **key})
     assert replay.status_code == 200 and replay.json()["approval"] == approved.json()["approval"]
-    signed_now = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    before = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)  # dated weeks before the approval
+    assert (before.status_code, rule_of(before)) == (422, "signed-before-approval")
+    signed_now = await client.post(f"{url}/sign", json={**SIGNING, "signed_on": TODAY.date().isoformat()},
+                                   headers=OWNER)
     assert signed_now.status_code == 200, signed_now.text
     assert (signed_now.json()["status"], signed_now.json()["signed_by"]) == ("active", "ar-1")
     [audit] = [a for a in (await client.get(f"{url}/audit", headers=OWNER)).json() if a["action"] == "signed"]

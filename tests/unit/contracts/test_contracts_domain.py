@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from ltc.contracts.domain.approval import Approval
 from ltc.contracts.domain.model import Contract, ContractStatus
 from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, Verdict
 from ltc.contracts.domain.values import (
@@ -24,9 +25,11 @@ from ltc.shared.messages.contracts_events import (
     ContractSigned,
 )
 from ltc.shared.money import Money
+from ltc.shared.tiers import Tier
 
 NOW = datetime(2027, 10, 1, 12, 0, tzinfo=UTC)  # after every date the tests record as happened
 SIGNED_ON = date(2026, 11, 20)
+ATC = Approval.of_atc(tier=Tier.L2, decider="approver-l2", decided_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
 TERMS = [
     PaymentTerm("advance", Decimal("30"), Trigger.SIGNING, None, 30),
     PaymentTerm("preliminary acceptance", Decimal("60"), Trigger.MILESTONE, "PAC", 45),
@@ -42,7 +45,7 @@ def _draft(value: Money = Money(Decimal("1000000.00"), "EUR"), terms: list[Payme
            milestones: list[AgreedMilestone] = MILESTONES) -> Contract:
     return Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4(), lead_id=uuid.uuid4(), account_id=uuid.uuid4(),
                     account_name="ACME Telecom", title="Core network upgrade", owner="ar-1", value=value,
-                    payment_terms=terms, milestones=milestones, now=NOW)
+                    payment_terms=terms, milestones=milestones, now=NOW, atc_approval=ATC)
 
 
 ALL_FUNCTIONS = tuple(ReviewFunction)
@@ -58,7 +61,7 @@ def _passed_review(contract: Contract) -> Contract:
 
 def _sign(contract: Contract, signatories: list[str] | None = None) -> None:
     contract.sign(signatories=signatories or ["Li Wei (ACME)", "Zhang San (us)"], signed_on=SIGNED_ON,
-                  required_reviews=ALL_FUNCTIONS, now=NOW)
+                  required_reviews=ALL_FUNCTIONS, by="ar-1", now=NOW)
 
 
 def _active(**kwargs) -> Contract:

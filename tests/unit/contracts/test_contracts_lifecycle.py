@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ltc.contracts.domain.amendment import AmendmentStatus, DecisionOutcome
+from ltc.contracts.domain.approval import Approval
 from ltc.contracts.domain.model import (
     Contract,
     ContractStatus,
@@ -32,6 +33,7 @@ from ltc.shared.money import Money
 
 NOW = datetime(2027, 10, 1, 12, 0, tzinfo=UTC)  # after every date the tests record as happened
 SIGNED_ON = date(2026, 11, 20)
+ATC = Approval.of_atc(tier=Tier.L2, decider="approver-l2", decided_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
 EUR = "EUR"
 TERMS = [
     PaymentTerm("advance", Decimal("30"), Trigger.SIGNING, None, 30),
@@ -48,7 +50,8 @@ ALL = tuple(ReviewFunction)
 def _draft(value: str = "1000000.00", terms=TERMS, milestones=MILESTONES, **kwargs) -> Contract:
     return Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4(), lead_id=None, account_id=uuid.uuid4(),
                     account_name="ACME Telecom", title="Core network upgrade", owner="ar-1",
-                    value=Money(Decimal(value), EUR), payment_terms=terms, milestones=milestones, now=NOW, **kwargs)
+                    value=Money(Decimal(value), EUR), payment_terms=terms, milestones=milestones, now=NOW,
+                    atc_approval=ATC, **kwargs)
 
 
 def _review(contract: Contract, function: ReviewFunction, failing: str | None = None, required=ALL):
@@ -60,7 +63,7 @@ def _review(contract: Contract, function: ReviewFunction, failing: str | None = 
 
 def _sign(contract: Contract, required=ALL) -> None:
     contract.sign(signatories=["Li Wei (ACME)", "Zhang San (us)"], signed_on=SIGNED_ON, required_reviews=required,
-                  now=NOW)
+                  by="ar-1", now=NOW)
 
 
 def _active(**kwargs) -> Contract:

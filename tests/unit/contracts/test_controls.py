@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ltc.contracts.domain.amendment import DecisionOutcome
-from ltc.contracts.domain.approval import ApprovalSource, ApprovalStatus, ContractOrigin
+from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
 from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, TermChanges
 from ltc.contracts.domain.policy import DEFAULT_POLICY, Risk, Tier
 from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, Verdict
@@ -25,6 +25,7 @@ TERMS = [
     PaymentTerm("preliminary acceptance", Decimal("60"), Trigger.MILESTONE, "PAC", 45),
     PaymentTerm("final acceptance", Decimal("10"), Trigger.MILESTONE, "FAC", 45),
 ]
+ATC = Approval.of_atc(tier=Tier.L2, decider="approver-l2", decided_at=datetime(2027, 8, 1, 9, 0, tzinfo=UTC))
 MILESTONES = [AgreedMilestone("PAC", date(2027, 12, 1), AcceptanceType.PRELIMINARY),
               AgreedMilestone("FAC", date(2028, 3, 1), AcceptanceType.FINAL)]
 
@@ -32,7 +33,8 @@ MILESTONES = [AgreedMilestone("PAC", date(2027, 12, 1), AcceptanceType.PRELIMINA
 def _contract(*, opportunity: bool = True, value: str = "1000000.00") -> Contract:
     return Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4() if opportunity else None, lead_id=None,
                     account_id=uuid.uuid4(), account_name="ACME", title="Core", owner="ar-1",
-                    value=Money(Decimal(value), "EUR"), payment_terms=TERMS, milestones=MILESTONES, now=NOW)
+                    value=Money(Decimal(value), "EUR"), payment_terms=TERMS, milestones=MILESTONES, now=NOW,
+                    atc_approval=ATC if opportunity else None)
 
 
 def _review_all(contract: Contract, reviewer: str = "reviewer") -> None:
@@ -199,3 +201,27 @@ def test_before_any_amendment_the_agreed_percentages_stand():
     assert [t.percent for t in contract.payment_terms] == [Decimal("30"), Decimal("60"), Decimal("10")]
     assert [t.amount for t in contract.payment_terms] == [Decimal("299999.99"), Decimal("599999.99"),
                                                         Decimal("100000.01")]
+
+
+def test_a_contract_is_not_signed_before_its_terms_were_approved():
+    contract = _contract(opportunity=False, value="80000.00")
+    _review_all(contract)
+    _decide(contract, authority=Tier.L2)  # approved at NOW
+    for before in (TODAY - timedelta(days=2), TODAY - timedelta(days=30)):
+        with pytest.raises(RuleViolation) as early:
+            _sign(contract, before)
+        assert (early.value.rule, early.value.errors[0]["field"]) == ("signed-before-approval", "signed_on")
+    assert contract.status is ContractStatus.DRAFT
+    _sign(contract, TODAY - timedelta(days=1))  # the approval's UTC day may be the next one where it was signed
+    assert contract.status is ContractStatus.ACTIVE
+
+
+def test_an_atc_approval_is_the_won_deals_and_a_contract_without_an_opportunity_has_none():
+    with pytest.raises(ValueError):
+        Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4(), lead_id=None, account_id=None, account_name="ACME",
+                 title="Core", owner="ar-1", value=Money(Decimal("10.00"), "EUR"), payment_terms=TERMS,
+                 milestones=MILESTONES, now=NOW)
+    with pytest.raises(ValueError):
+        Contract(id=uuid.uuid4(), opportunity_id=None, lead_id=None, account_id=None, account_name="ACME",
+                 title="Core", owner="ar-1", value=Money(Decimal("10.00"), "EUR"), payment_terms=TERMS,
+                 milestones=MILESTONES, now=NOW, atc_approval=ATC)

@@ -30,7 +30,7 @@ UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 # the OpenAPI states the rule the domain applies (ltc.shared.controls.require_happened).
 Happened = Annotated[date, Field(description=(
     f"the day it happened: not after today + {FUTURE_TOLERANCE.days} day (rule `{DATE_IN_FUTURE}`); an earlier "
-    "day may be recorded, and what follows from it uses the day given"))]
+    "day may be recorded and is kept as given"))]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]

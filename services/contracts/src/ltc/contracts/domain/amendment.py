@@ -12,6 +12,7 @@ from typing import Any
 
 from ltc.contracts.domain.policy import Risk, Tier
 from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm
+from ltc.shared.errors import RuleViolation
 
 
 class AmendmentStatus(StrEnum):
@@ -76,6 +77,25 @@ class Decision:
     def from_json(cls, data: dict[str, Any]) -> Decision:
         return cls(Tier(data["tier"]), DecisionOutcome(data["outcome"]), data["decider"], data.get("comment"),
                    datetime.fromisoformat(data["decided_at"]))
+
+
+def take_decision(tier: Tier, outcome: DecisionOutcome, *, decider: str, comment: str | None, now: datetime,
+                  subject: str) -> tuple[Decision, Tier]:
+    """A decision at `tier` and the tier that decides next: one up on escalation, else the same.
+
+    The rules every tiered decision of a contract shares (an amendment's, its terms' approval): a
+    rejection says why, and L3 escalates no further (`<subject>-cannot-escalate`).
+    """
+    comment = (comment or "").strip() or None
+    if outcome is DecisionOutcome.REJECTED and comment is None:
+        raise RuleViolation("decision-comment-required", "a rejection says why")
+    decision = Decision(tier, outcome, decider, comment, now)
+    if outcome is not DecisionOutcome.ESCALATED:
+        return decision, tier
+    above = tier.above()
+    if above is None:
+        raise RuleViolation(f"{subject}-cannot-escalate", "L3 is the highest tier")
+    return decision, above
 
 
 @dataclass(frozen=True)

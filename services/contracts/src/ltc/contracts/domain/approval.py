@@ -43,8 +43,15 @@ class Approval:
     decisions: tuple[Decision, ...] = ()
 
     @property
+    def approving(self) -> Decision | None:
+        """The decision that approved these terms; None while undecided, or for an ATC the event did not detail."""
+        if self.status is not ApprovalStatus.APPROVED:
+            return None
+        return next((d for d in reversed(self.decisions) if d.outcome is DecisionOutcome.APPROVED), None)
+
+    @property
     def approver(self) -> str | None:
-        return next((d.decider for d in reversed(self.decisions) if d.outcome is DecisionOutcome.APPROVED), None)
+        return None if self.approving is None else self.approving.decider
 
     def decided(self, decision: Decision, *, status: ApprovalStatus, tier: Tier) -> Approval:
         return replace(self, decisions=(*self.decisions, decision), status=status, tier=tier)

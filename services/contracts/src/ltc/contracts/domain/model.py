@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, Decision, DecisionOutcome, Terms
+from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome, Terms, take_decision
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import (
@@ -41,7 +41,13 @@ from ltc.contracts.domain.values import (
     Trigger,
     terms_problems,
 )
-from ltc.shared.controls import APPROVER_IS_AUTHOR, REVIEWER_IS_AUTHOR, require_happened, require_other_person
+from ltc.shared.controls import (
+    APPROVER_IS_AUTHOR,
+    FUTURE_TOLERANCE,
+    REVIEWER_IS_AUTHOR,
+    require_happened,
+    require_other_person,
+)
 from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
@@ -112,13 +118,10 @@ class Contract:
                  payment_terms: list[PaymentTerm], milestones: list[AgreedMilestone], now: datetime,
                  line_items: list[LineItem] | None = None, legal_terms: LegalTerms | None = None,
                  fr_owner: str | None = None, atc_approval: Approval | None = None) -> None:
-        """A won opportunity's contract comes with its ATC approval (the win proves one, even when the
-        event does not say whose); one without an opportunity is direct, drafted by its owner, and
-        waits for its own approval."""
-        if opportunity_id is None and atc_approval is not None:
-            raise ValueError("only a won opportunity's contract comes with an ATC approval")
-        if opportunity_id is not None and atc_approval is None:
-            atc_approval = Approval.of_atc(tier=None, decider=None, decided_at=None)
+        """A won opportunity's contract comes with its ATC approval; one without an opportunity is
+        direct, drafted by its owner, and waits for its own approval."""
+        if (opportunity_id is None) != (atc_approval is None):
+            raise ValueError("a won opportunity's contract comes with its ATC approval, a direct one without")
         terms = Terms(title=title, value_amount=value.amount, currency=value.currency,
                       line_items=tuple(line_items or ()), payment_terms=tuple(t.agreed() for t in payment_terms),
                       milestones=tuple(milestones), legal_terms=legal_terms or LegalTerms())
@@ -263,15 +266,12 @@ class Contract:
 
     # --- approval -----------------------------------------------------------------------------
 
-    @property
-    def approved(self) -> bool:
-        """Whether the current version's terms are approved (at ATC, or here)."""
-        return any(a.contract_version == self.contract_version and a.status is ApprovalStatus.APPROVED
-                   for a in self.approvals)
+    def _recorded_approval(self) -> Approval | None:
+        return next((a for a in reversed(self.approvals) if a.contract_version == self.contract_version), None)
 
     def approval(self, policy: ContractPolicy) -> Approval:
         """The approval of the current version: the one recorded, or a pending one routed by value."""
-        recorded = next((a for a in reversed(self.approvals) if a.contract_version == self.contract_version), None)
+        recorded = self._recorded_approval()
         if recorded is not None:
             return recorded
         return Approval(contract_version=self.contract_version, source=ApprovalSource.CONTRACT,
@@ -294,18 +294,11 @@ class Contract:
                             f"the contract's terms are routed to {approval.tier.value}; that tier or a higher one "
                             "decides them")
         require_other_person(APPROVER_IS_AUTHOR, decider, self.authors, "approving a contract's terms")
-        comment = (comment or "").strip() or None
-        if outcome is not DecisionOutcome.APPROVED and comment is None:
-            raise RuleViolation("decision-comment-required", f"a decision to have it {outcome.value} says why")
-        decision = Decision(approval.tier, outcome, decider, comment, now)
-        if outcome is DecisionOutcome.ESCALATED:
-            above = approval.tier.above()
-            if above is None:
-                raise RuleViolation("approval-cannot-escalate", "L3 is the highest tier")
-            decided = approval.decided(decision, status=ApprovalStatus.PENDING, tier=above)
-        else:
-            status = ApprovalStatus.APPROVED if outcome is DecisionOutcome.APPROVED else ApprovalStatus.REJECTED
-            decided = approval.decided(decision, status=status, tier=approval.tier)
+        decision, tier = take_decision(approval.tier, outcome, decider=decider, comment=comment, now=now,
+                                       subject="approval")
+        status = {DecisionOutcome.APPROVED: ApprovalStatus.APPROVED, DecisionOutcome.REJECTED: ApprovalStatus.REJECTED,
+                  DecisionOutcome.ESCALATED: ApprovalStatus.PENDING}[outcome]
+        decided = approval.decided(decision, status=status, tier=tier)
         self.approvals = [*(a for a in self.approvals if a.contract_version != self.contract_version), decided]
         self.updated_at = now
         return decided
@@ -327,7 +320,7 @@ class Contract:
                                          acceptance_type=m.acceptance_type.value) for m in self.milestones]
 
     def sign(self, *, signatories: list[str], signed_on: date, required_reviews: tuple[ReviewFunction, ...],
-             now: datetime, by: str | None = None) -> None:
+             by: str, now: datetime) -> None:
         """`draft` → `active`, once this version passed its quality review and is approved.
 
         The approval is the signing authority: the version signed is the one approved (at ATC or
@@ -342,10 +335,19 @@ class Contract:
                       f"functions {[f.value for f in review.outstanding]} have not passed version "
                       f"{self.contract_version} yet")
             raise DomainError("contract-review-not-passed", f"signing needs a passed quality review: {detail}")
-        if not self.approved:
+        approval = self._recorded_approval()
+        if approval is None or approval.status is not ApprovalStatus.APPROVED:
             raise DomainError("contract-not-approved",
                               f"signing needs approved terms: nobody has approved version {self.contract_version} "
                               "(see its approval)")
+        approving = approval.approving
+        # The approval's UTC day may already be the next one where the contract was signed.
+        if approving is not None and signed_on < approving.decided_at.date() - FUTURE_TOLERANCE:
+            raise RuleViolation("signed-before-approval",
+                                f"signed_on {signed_on} precedes the approval of these terms on "
+                                f"{approving.decided_at.date()}: a contract is signed on approved terms",
+                                errors=[{"field": "signed_on", "message": "may not precede the approval",
+                                         "type": "signed-before-approval"}])
         names = [s.strip() for s in signatories]
         if any(not n for n in names) or len({n.casefold() for n in names}) < 2:
             raise RuleViolation("signatories-both-sides",
@@ -526,15 +528,10 @@ class Contract:
                                 "decides it")
         if decider == amendment.requested_by:
             raise Forbidden("amendment-own-request", "nobody decides their own amendment")
-        comment = (comment or "").strip() or None
-        if outcome is DecisionOutcome.REJECTED and comment is None:
-            raise RuleViolation("decision-comment-required", "a rejection says why")
-        decision = Decision(amendment.tier, outcome, decider, comment, now)
+        decision, tier = take_decision(amendment.tier, outcome, decider=decider, comment=comment, now=now,
+                                       subject="amendment")
         if outcome is DecisionOutcome.ESCALATED:
-            above = amendment.tier.above()
-            if above is None:
-                raise RuleViolation("amendment-cannot-escalate", "L3 is the highest tier")
-            decided = amendment.decided(decision, status=AmendmentStatus.PENDING, tier=above)
+            decided = amendment.decided(decision, status=AmendmentStatus.PENDING, tier=tier)
         elif outcome is DecisionOutcome.REJECTED:
             decided = amendment.decided(decision, status=AmendmentStatus.REJECTED, tier=amendment.tier)
         else:

@@ -37,7 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM contracts WHERE opportunity_id IS NULL")
+    # Fails while direct contracts exist (they have no opportunity): a downgrade never drops them.
     op.alter_column("contracts", "opportunity_id", nullable=False)
     for column in ("signed_by", "approvals", "authors", "origin"):
         op.drop_column("contracts", column)
