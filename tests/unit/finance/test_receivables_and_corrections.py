@@ -43,6 +43,7 @@ from ltc.shared.messages.finance_events import (
 from ltc.shared.money import Money
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+LATER = date(2028, 1, 1)  # "today" for a later application of cash: after every day the tests apply it on
 
 
 def _recorded_on(value_date: date) -> datetime:
@@ -322,12 +323,12 @@ def test_unapplied_cash_is_applied_later_to_a_new_invoice():
     assert payment.unapplied == eur("200.00")
     with pytest.raises(DomainError) as failure:
         payment.apply_unapplied(invoices=[advance], plans={plan.contract_id: plan}, invoice_id=None,
-                                on=date(2027, 3, 1), by="clerk")
+                                on=date(2027, 3, 1), by="clerk", today=LATER)
     assert failure.value.rule == "nothing-to-apply"
     [pac] = plan.accept_milestone(PAC)
     invoices = [advance, *_invoice_all(plan, date(2027, 3, 1))]
     applied = payment.apply_unapplied(invoices=invoices, plans={plan.contract_id: plan}, invoice_id=None,
-                                      on=date(2027, 3, 2), by="clerk-2")
+                                      on=date(2027, 3, 2), by="clerk-2", today=LATER)
     assert [(i.instalment, m) for i, m in applied] == [("pac", eur("200.00"))]
     assert payment.unapplied == eur("0.00") and payment.applied == eur("500.00")
     assert [(a.applied_on, a.applied_by, a.at_receipt) for a in payment.applications] == [
@@ -335,7 +336,7 @@ def test_unapplied_cash_is_applied_later_to_a_new_invoice():
     assert isinstance(payment.events[-1], PaymentApplied)
     with pytest.raises(DomainError) as failure:
         payment.apply_unapplied(invoices=invoices, plans={plan.contract_id: plan}, invoice_id=None,
-                                on=date(2027, 3, 3), by="clerk")
+                                on=date(2027, 3, 3), by="clerk", today=LATER)
     assert failure.value.rule == "no-unapplied-cash"
 
 
@@ -344,7 +345,7 @@ def test_cash_is_not_applied_before_it_was_received():
     payment = _pay([plan], [], eur("100.00"), contract_id=plan.contract_id)
     with pytest.raises(RuleViolation) as failure:
         payment.apply_unapplied(invoices=[advance], plans={plan.contract_id: plan}, invoice_id=advance.id,
-                                on=date(2026, 11, 30), by="clerk")
+                                on=date(2026, 11, 30), by="clerk", today=LATER)
     assert failure.value.rule == "application-before-receipt"
 
 
@@ -379,7 +380,7 @@ def test_any_sequence_of_payments_credits_and_later_applications_keeps_the_books
             holding = [p for p in payments if not p.unapplied.is_zero()]
             if holding and any(i.is_open for i in invoices):
                 holding[pick % len(holding)].apply_unapplied(invoices=invoices, plans=by_contract, invoice_id=None,
-                                                             on=date(2027, 1, 1), by="clerk")
+                                                             on=date(2027, 1, 1), by="clerk", today=LATER)
         elif kind.startswith("pay"):
             payments.append(_pay(plans, invoices, amount, account_id=account,
                                  invoice_id=target.id if kind == "pay-invoice" else None))
@@ -495,7 +496,7 @@ def test_journal_entries_balance_and_use_the_configured_codes():
     [pac] = plan.accept_milestone(PAC)
     [pac_invoice] = _invoice_all(plan, date(2027, 2, 1))
     payment.apply_unapplied(invoices=[advance, pac_invoice], plans={plan.contract_id: plan}, invoice_id=None,
-                            on=date(2027, 2, 2), by="clerk")
+                            on=date(2027, 2, 2), by="clerk", today=LATER)
     lines = journal(invoices=[advance, pac_invoice], credit_notes=[note], payments=[payment], codes=CODES,
                     start=SIGNED, end=date(2027, 12, 31))
     entries: dict[str, list] = {}
@@ -521,3 +522,18 @@ def test_journal_entries_balance_and_use_the_configured_codes():
                             start=date(2027, 2, 1), end=date(2027, 2, 28))
     assert {l.posting_date for l in only_february} == {date(2027, 2, 1), date(2027, 2, 2)}
     assert len(only_february) == 4
+
+
+def test_held_cash_is_not_applied_on_a_day_not_yet_come():
+    plan, [advance] = _amendable()
+    payment = _pay([plan], [advance], eur("500.00"), contract_id=plan.contract_id)
+    [pac] = plan.accept_milestone(PAC)
+    invoices = [advance, *_invoice_all(plan, date(2027, 3, 1))]
+    with pytest.raises(RuleViolation) as future:
+        payment.apply_unapplied(invoices=invoices, plans={plan.contract_id: plan}, invoice_id=None,
+                                on=date(2027, 3, 3), by="clerk", today=date(2027, 3, 1))
+    assert (future.value.rule, future.value.errors[0]["field"]) == ("date-in-future", "applied_on")
+    assert payment.unapplied == eur("200.00") and len(payment.applications) == 1
+    payment.apply_unapplied(invoices=invoices, plans={plan.contract_id: plan}, invoice_id=None,
+                            on=date(2027, 3, 2), by="clerk", today=date(2027, 3, 1))  # a day ahead in UTC
+    assert payment.unapplied == eur("0.00")

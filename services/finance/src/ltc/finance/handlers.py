@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
@@ -131,8 +132,8 @@ class PaymentAlreadyRecorded(Exception):
         self.payment_id = payment_id
 
 
-def _repeat_or_conflict(first: Payment, cmd: RecordPayment) -> PaymentAlreadyRecorded:
-    """The first recording when the receipt is the same bank payment; a 409 when it says otherwise.
+def _already_recorded(first: Payment, cmd: RecordPayment) -> NoReturn:
+    """Answer with the first recording when the receipt is the same bank payment; 409 when it says otherwise.
 
     Answering a different receipt with the first payment would swallow its cash unseen.
     """
@@ -142,7 +143,7 @@ def _repeat_or_conflict(first: Payment, cmd: RecordPayment) -> PaymentAlreadyRec
                           f"bank reference {cmd.bank_reference!r} is payment {first.id}, which has another "
                           f"{', '.join(d['field'] for d in differences)}; check the receipt and its reference",
                           errors=differences)
-    return PaymentAlreadyRecorded(first.id)
+    raise PaymentAlreadyRecorded(first.id)
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         locked = await repository.lock_plans(uow.session, account_id=cmd.account_id)
     first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
     if first is not None:
-        raise _repeat_or_conflict(first, cmd)
+        _already_recorded(first, cmd)
     plans = await repository.plans_of(uow.session, locked)
     account_ids = {plan.account_id for plan in plans.values()}
     account_id = cmd.account_id if cmd.account_id is not None else (account_ids.pop() if len(account_ids) == 1 else None)
@@ -198,7 +199,7 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
         if first is None:
             raise
-        raise _repeat_or_conflict(first, cmd) from None
+        _already_recorded(first, cmd)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,6 @@ class ApplyUnappliedCash:
 
 async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, principal: Principal) -> None:
     """Apply a payment's held cash: to the named invoice, or oldest-due-first across its account (else contract)."""
-    require_happened("applied_on", cmd.applied_on, clock().date())
     payment = await repository.get_payment(uow.session, cmd.payment_id)
     if cmd.invoice_id is not None:
         invoice_contract = await repository.contract_of_invoice(uow.session, cmd.invoice_id)
@@ -233,7 +233,7 @@ async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, princip
     check_if_match(cmd.if_match, payment.version, required=False)
     plans = await repository.plans_of(uow.session, locked)
     payment.apply_unapplied(invoices=await repository.invoices_of_contracts(uow.session, locked), plans=plans,
-                            invoice_id=cmd.invoice_id, on=cmd.applied_on, by=principal.sub)
+                            invoice_id=cmd.invoice_id, on=cmd.applied_on, by=principal.sub, today=clock().date())
     await uow.commit()
 
 

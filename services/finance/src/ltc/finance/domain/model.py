@@ -569,8 +569,9 @@ class Payment:
         return sum((Money(a.amount, self.currency) for a in self.applications), Money.zero(self.currency))
 
     def apply_unapplied(self, *, invoices: Sequence[Invoice], plans: Mapping[uuid.UUID, BillingPlan],
-                        invoice_id: uuid.UUID | None, on: date, by: str) -> list[tuple[Invoice, Money]]:
-        """Apply held cash later: to the named invoice, or oldest-due-first across `invoices`."""
+                        invoice_id: uuid.UUID | None, on: date, by: str, today: date) -> list[tuple[Invoice, Money]]:
+        """Apply held cash later, on a day that has come: to the named invoice, or oldest-due-first across `invoices`."""
+        require_happened("applied_on", on, today)
         if self.unapplied.is_zero():
             raise DomainError("no-unapplied-cash", f"payment {self.bank_reference} has no unapplied cash left")
         if on < self.value_date:
