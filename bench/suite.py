@@ -46,6 +46,7 @@ from ltc.shared.devstack.postgres import LocalPostgres, drop_database, ensure_da
 from ltc.shared.devstack.services import ServiceProcess, free_port, running_services, spawn, wait_ready
 from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import ALL_TOPICS
+from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,6 @@ APPROVER = {"L1": auth("bench-l1", "approver_l1"), "L2": auth("bench-l2", "appro
             "L3": auth("bench-l3", "approver_l3")}
 EVIDENCE = [{"criterion": c, "source": "bench", "who": "bench", "when": "2026-11-01"}
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
-VALUE = "999999.99"
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -505,38 +505,17 @@ class _Flow:
             return answer
 
         await on_opp("PUT", "/team", {"sr": "bench-sr", "fr": "bench-fr"})
-        await on_opp("PUT", "/insight", {
-            "market": {"situation": "new", "notes": "bench"},
-            "customer": {"segment": "telecom operators", "region_value": "national", "strategy": "5G",
-                         "pains": "core capacity"},
-            "product": {"phase": "growth", "notes": "cloud-native core"},
-            "competition": {"industry_situation": "two incumbents", "customer_competitors": "two operators",
-                            "our_goals": "reference", "our_strategy": "migration", "our_strengths": "automation",
-                            "our_weaknesses": "late"}})
-        await on_opp("PUT", "/value-proposition", {
-            "unique_advantages": "zero downtime", "unique_value": "capacity", "need_met": "fully",
-            "need_met_notes": "all traffic", "differentiation": "single stack"}, headers=SR)
-        for role, name in (("decision_maker", "CTO Li"), ("economic_buyer", "CFO Wang")):
-            await on_opp("POST", "/stakeholders", {"name": name, "title": role, "decision_role": role, "influence": 5,
-                                                   "attitude": "supporter", "relationship": "good"}, status=201)
+        await on_opp("PUT", "/insight", deal.INSIGHT)
+        await on_opp("PUT", "/value-proposition", deal.VALUE_PROPOSITION, headers=SR)
+        for stakeholder in deal.STAKEHOLDERS:
+            await on_opp("POST", "/stakeholders", stakeholder, status=201)
         atb = await on_opp("POST", "/gates", {"gate": "ATB"}, status=201)
         await on_opp("POST", "/decisions", {"gate": "ATB", "outcome": "approved"}, headers=APPROVER[atb["tier"]],
                      status=201)
         for stage in ("strategizing", "bidding"):
             await on_opp("POST", "/stage", {"to": stage})
-        await on_opp("PATCH", "/terms", {
-            "value": {"amount": VALUE, "currency": "EUR"},
-            "line_items": [{"description": "5G core", "quantity": "1",
-                            "unit_price": {"amount": VALUE, "currency": "EUR"}}],
-            "payment_terms": [
-                {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
-                {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC",
-                 "due_days": 45},
-                {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC",
-                 "due_days": 45}]}, headers=SR)
-        await on_opp("PATCH", "/terms", {"milestones": [
-            {"name": "PAC", "planned_date": "2027-03-01", "acceptance_type": "preliminary"},
-            {"name": "FAC", "planned_date": "2027-09-01", "acceptance_type": "final"}]}, headers=FR)
+        await on_opp("PATCH", "/terms", deal.TERMS, headers=SR)
+        await on_opp("PATCH", "/terms", deal.milestones(datetime.now(UTC).date()), headers=FR)
         await on_opp("POST", "/stage", {"to": "negotiating"})
         atc = await on_opp("POST", "/gates", {"gate": "ATC"}, status=201)
         await on_opp("POST", "/decisions", {"gate": "ATC", "outcome": "approved"}, headers=APPROVER[atc["tier"]],

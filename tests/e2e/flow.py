@@ -19,16 +19,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
+from ltc.shared.testing.deal import INSTALMENTS, VALUE
 
-VALUE = "999999.99"  # 30/60/10 of it do not divide evenly: the parts must still add up exactly
-INSTALMENTS = {"advance": Decimal("299999.99"), "preliminary acceptance": Decimal("599999.99"),
-               "final acceptance": Decimal("100000.01")}
+__all__ = ["INSTALMENTS", "STEPS", "VALUE", "FlowError", "FlowResult", "get_json", "run_flow"]
+
 # The steps a flow reports to `on_step`, in order: a fault schedule can spread kills over them.
 STEPS = ("account", "lead", "credible", "opportunity-grade", "converted", "opportunity", "team", "insight",
          "value-proposition", "stakeholders", "atb", "atb-approved", "strategizing", "bidding", "terms",
@@ -207,24 +207,13 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
 
     await on_opportunity("PUT", "/team", {"sr": users["sr"], "fr": users["fr"]})
     step("team")
-    await on_opportunity("PUT", "/insight", {
-        "market": {"situation": "new", "notes": "first 5G core of the operator"},
-        "customer": {"segment": "telecom operators", "region_value": "national", "strategy": "5G leadership",
-                     "pains": "core capacity"},
-        "product": {"phase": "growth", "notes": "cloud-native core"},
-        "competition": {"industry_situation": "two incumbents", "customer_competitors": "two mobile operators",
-                        "our_goals": "reference customer", "our_strategy": "migration without downtime",
-                        "our_strengths": "automation", "our_weaknesses": "late to market"}})
+    await on_opportunity("PUT", "/insight", deal.INSIGHT)
     step("insight")
-    await on_opportunity("PUT", "/value-proposition", {
-        "unique_advantages": "zero-downtime migration", "unique_value": "capacity without a new site",
-        "need_met": "fully", "need_met_notes": "all traffic classes", "differentiation": "single vendor stack"},
-        headers=sr)
+    await on_opportunity("PUT", "/value-proposition", deal.VALUE_PROPOSITION, headers=sr)
     step("value-proposition")
-    for role, name in (("decision_maker", "CTO Li"), ("economic_buyer", "CFO Wang")):
-        await on_opportunity("POST", "/stakeholders", {
-            "name": name, "title": role, "decision_role": role, "influence": 5, "attitude": "supporter",
-            "relationship": "good"}, expect=201, key=f"stakeholder-{role}")
+    for stakeholder in deal.STAKEHOLDERS:
+        await on_opportunity("POST", "/stakeholders", stakeholder, expect=201,
+                             key=f"stakeholder-{stakeholder['decision_role']}")
     step("stakeholders")
     atb = await on_opportunity("POST", "/gates", {"gate": "ATB"}, expect=201, key="gate-ATB")
     step("atb")
@@ -234,20 +223,9 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
     for stage in ("strategizing", "bidding"):
         await on_opportunity("POST", "/stage", {"to": stage}, key=f"stage-{stage}")
         step(stage)
-    await on_opportunity("PATCH", "/terms", {
-        "value": {"amount": VALUE, "currency": "EUR"},
-        "line_items": [{"description": "5G core", "quantity": "1", "unit_price": {"amount": VALUE, "currency": "EUR"}}],
-        "payment_terms": [
-            {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
-            {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC",
-             "due_days": 45},
-            {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
-        ]}, headers=sr)
+    await on_opportunity("PATCH", "/terms", deal.TERMS, headers=sr)
     step("terms")
-    await on_opportunity("PATCH", "/terms", {"milestones": [
-        {"name": "PAC", "planned_date": (today + timedelta(days=90)).isoformat(), "acceptance_type": "preliminary"},
-        {"name": "FAC", "planned_date": (today + timedelta(days=270)).isoformat(), "acceptance_type": "final"},
-    ]}, headers=fr)
+    await on_opportunity("PATCH", "/terms", deal.milestones(today), headers=fr)
     step("milestones")
     await on_opportunity("POST", "/stage", {"to": "negotiating"}, key="stage-negotiating")
     step("negotiating")

@@ -12,7 +12,9 @@ import pytest
 
 from ltc.shared.auth import mint_token
 from ltc.shared.ops.cli import journey
+from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
+from ltc.shared.testing.deal import VALUE
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +27,6 @@ TODAY = datetime.now(UTC).date()
 EVIDENCE = [{"criterion": c, "source": "executive workshop", "who": "CTO Li",
              "when": (TODAY - timedelta(days=30)).isoformat()}
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
-VALUE = "999999.99"  # 30/60/10 of it do not divide evenly: the parts must still add up exactly
 
 
 async def eventually(fetch, check, timeout: float = 60.0):
@@ -75,39 +76,17 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
                                      headers={**headers, "If-Match": f'"{current["version"]}"'}), status)
 
     await on_opportunity("PUT", "/team", {"sr": "sr-e2e", "fr": "fr-e2e"})
-    await on_opportunity("PUT", "/insight", {
-        "market": {"situation": "new", "notes": "first 5G core of the operator"},
-        "customer": {"segment": "telecom operators", "region_value": "national", "strategy": "5G leadership",
-                     "pains": "core capacity"},
-        "product": {"phase": "growth", "notes": "cloud-native core"},
-        "competition": {"industry_situation": "two incumbents", "customer_competitors": "two mobile operators",
-                        "our_goals": "reference customer", "our_strategy": "migration without downtime",
-                        "our_strengths": "automation", "our_weaknesses": "late to market"}})
-    await on_opportunity("PUT", "/value-proposition", {
-        "unique_advantages": "zero-downtime migration", "unique_value": "capacity without a new site",
-        "need_met": "fully", "need_met_notes": "all traffic classes", "differentiation": "single vendor stack"},
-        headers=sr)
-    for role, name in (("decision_maker", "CTO Li"), ("economic_buyer", "CFO Wang")):
-        await on_opportunity("POST", "/stakeholders", {
-            "name": name, "title": role, "decision_role": role, "influence": 5, "attitude": "supporter",
-            "relationship": "good"}, status=201)
+    await on_opportunity("PUT", "/insight", deal.INSIGHT)
+    await on_opportunity("PUT", "/value-proposition", deal.VALUE_PROPOSITION, headers=sr)
+    for stakeholder in deal.STAKEHOLDERS:
+        await on_opportunity("POST", "/stakeholders", stakeholder, status=201)
     atb = await on_opportunity("POST", "/gates", {"gate": "ATB"}, status=201)
     assert atb["tier"] == "L2"  # the 1.2 M EUR budget
     await on_opportunity("POST", "/decisions", {"gate": "ATB", "outcome": "approved"}, headers=approver_l2, status=201)
     for stage in ("strategizing", "bidding"):
         await on_opportunity("POST", "/stage", {"to": stage})
-    await on_opportunity("PATCH", "/terms", {
-        "value": {"amount": VALUE, "currency": "EUR"},
-        "line_items": [{"description": "5G core", "quantity": "1", "unit_price": {"amount": VALUE, "currency": "EUR"}}],
-        "payment_terms": [
-            {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
-            {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC", "due_days": 45},
-            {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
-        ]}, headers=sr)
-    await on_opportunity("PATCH", "/terms", {"milestones": [
-        {"name": "PAC", "planned_date": (TODAY + timedelta(days=90)).isoformat(), "acceptance_type": "preliminary"},
-        {"name": "FAC", "planned_date": (TODAY + timedelta(days=270)).isoformat(), "acceptance_type": "final"},
-    ]}, headers=FR)
+    await on_opportunity("PATCH", "/terms", deal.TERMS, headers=sr)
+    await on_opportunity("PATCH", "/terms", deal.milestones(TODAY), headers=FR)
     await on_opportunity("POST", "/stage", {"to": "negotiating"})
     atc = await on_opportunity("POST", "/gates", {"gate": "ATC"}, status=201)
     assert atc["tier"] == "L1"  # the agreed value is below 1 M EUR
