@@ -205,6 +205,15 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
             return response.json()
         raise FlowError(f"flow {n}: {method} {opportunity_url + path}: still 412 after 20 fresh reads")
 
+    async def pass_gate(gate: str) -> None:
+        """Request the gate, then have an approver of the tier it was routed to approve it."""
+        request = await on_opportunity("POST", "/gates", {"gate": gate}, expect=201, key=f"gate-{gate}")
+        step(gate.lower())
+        approver = f"approver_{request['tier'].lower()}"
+        await on_opportunity("POST", "/decisions", {"gate": gate, "outcome": "approved"}, expect=201,
+                             key=f"decide-{gate}", headers=auth(users[approver], approver))
+        step(f"{gate.lower()}-approved")
+
     await on_opportunity("PUT", "/team", {"sr": users["sr"], "fr": users["fr"]})
     step("team")
     await on_opportunity("PUT", "/insight", deal.INSIGHT)
@@ -215,11 +224,7 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
         await on_opportunity("POST", "/stakeholders", stakeholder, expect=201,
                              key=f"stakeholder-{stakeholder['decision_role']}")
     step("stakeholders")
-    atb = await on_opportunity("POST", "/gates", {"gate": "ATB"}, expect=201, key="gate-ATB")
-    step("atb")
-    await on_opportunity("POST", "/decisions", {"gate": "ATB", "outcome": "approved"}, expect=201, key="decide-ATB",
-                         headers=auth(users[f"approver_{atb['tier'].lower()}"], f"approver_{atb['tier'].lower()}"))
-    step("atb-approved")
+    await pass_gate("ATB")
     for stage in ("strategizing", "bidding"):
         await on_opportunity("POST", "/stage", {"to": stage}, key=f"stage-{stage}")
         step(stage)
@@ -229,11 +234,7 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
     step("milestones")
     await on_opportunity("POST", "/stage", {"to": "negotiating"}, key="stage-negotiating")
     step("negotiating")
-    atc = await on_opportunity("POST", "/gates", {"gate": "ATC"}, expect=201, key="gate-ATC")
-    step("atc")
-    await on_opportunity("POST", "/decisions", {"gate": "ATC", "outcome": "approved"}, expect=201, key="decide-ATC",
-                         headers=auth(users[f"approver_{atc['tier'].lower()}"], f"approver_{atc['tier'].lower()}"))
-    step("atc-approved")
+    await pass_gate("ATC")
     won = await on_opportunity("POST", "/win", {}, key="win")
     if won["stage"] != "won":
         raise FlowError(f"flow {n}: the win answered stage {won['stage']!r}")

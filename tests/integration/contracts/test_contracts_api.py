@@ -1012,6 +1012,7 @@ async def test_an_amendment_keeps_percentages_and_amounts_of_one_schedule(client
     expected = [("advance", "25.0000", "300000.00"), ("preliminary acceptance", "64.2857", "771428.57"),
                 ("final acceptance", "10.7143", "128571.43")]
     amended = (await client.get(url, headers=OWNER)).json()
+    assert (amended["approval"]["status"], amended["approval"]["contract_version"]) == ("approved", 1)  # signed on
     assert [(t["name"], t["percent"], t["amount"]["amount"]) for t in amended["payment_terms"]] == expected
     version = (await client.get(f"{url}/versions/2", headers=OWNER)).json()
     assert [(t["name"], t["percent"], t["amount"]["amount"]) for t in version["terms"]["payment_terms"]] == expected

@@ -334,7 +334,8 @@ class ContractRead(BaseModel):
     status: ContractStatus
     contract_version: int
     review: ReviewRead
-    approval: ApprovalRead = Field(description="the approval of the current version, without which it is not signed")
+    approval: ApprovalRead = Field(description="a draft's: the approval of its current version, without which it is "
+                                               "not signed; once signed, the approval the signing rested on")
     authors: list[str] = Field(description="who wrote the terms (owner, editors, amendment requesters): none of "
                                            "them reviews or approves them")
     signed_by: str | None = Field(description="who recorded the signing, under the approval shown")

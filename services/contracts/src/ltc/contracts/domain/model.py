@@ -270,7 +270,13 @@ class Contract:
         return next((a for a in reversed(self.approvals) if a.contract_version == self.contract_version), None)
 
     def approval(self, policy: ContractPolicy) -> Approval:
-        """The approval of the current version: the one recorded, or a pending one routed by value."""
+        """The approval of the current version: the one recorded, or a pending one routed by value.
+
+        Once signed, the approval the signing rested on: an amendment is approved by its own
+        decision tier, not by this approval again.
+        """
+        if self.status is not ContractStatus.DRAFT and self.approvals:
+            return self.approvals[-1]
         recorded = self._recorded_approval()
         if recorded is not None:
             return recorded
