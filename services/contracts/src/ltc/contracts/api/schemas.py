@@ -372,7 +372,9 @@ class ContractRead(BaseModel):
 class SignRequest(_Strict):
     signatories: list[Name] = Field(min_length=2, max_length=20,
                                     description="who signed, for both sides: the customer's and ours")
-    signed_on: Happened
+    signed_on: Happened = Field(description="the day it was signed: not after today + 1 day (rule `date-in-future`) "
+                                            "and not before the day its terms were approved (rule "
+                                            "`signed-before-approval`)")
 
 
 class StartMilestoneRequest(_Strict):
