@@ -19,15 +19,18 @@ install: $(UV)
 run: install
 	$(UV) run ltc-dev run
 
-## Run the whole test suite against a real broker and database it starts itself (after the linter).
+## Run the whole test suite against a real broker and database it starts itself (after the linter and
+## the import-linter's architecture contracts in pyproject.toml).
 test: install
 	$(UV) run ruff check .
+	$(UV) run lint-imports
 	@$(UV) run pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$rc
 
 lint: install
 	$(UV) run ruff check .
+	$(UV) run lint-imports
 
 unit: install
 	$(UV) run pytest tests/unit tests/contract

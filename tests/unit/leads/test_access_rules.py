@@ -9,7 +9,7 @@ from ltc.leads import handlers
 from ltc.leads.domain.accounts import Account, Tier
 from ltc.leads.domain.model import Channel, Lead
 from ltc.shared.auth import Principal
-from ltc.shared.errors import Forbidden
+from ltc.shared.errors import Forbidden, status_of
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 ACCOUNT = Account(id=uuid.uuid4(), name="ACME", industry=None, owner="ar-1", created_at=NOW)
@@ -54,4 +54,4 @@ def test_the_capturer_owns_the_lead_unless_it_says_otherwise():
     assert handlers._owner_at_capture(_capture(owner="ar-2", owner_given=True), _who("root", "admin")) == "ar-2"
     with pytest.raises(Forbidden) as refused:
         handlers._owner_at_capture(_capture(owner="ar-2", owner_given=True), ar)
-    assert (refused.value.status, refused.value.rule) == (403, "owner-assignment")
+    assert (status_of(refused.value), refused.value.rule) == (403, "owner-assignment")

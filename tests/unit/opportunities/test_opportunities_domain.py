@@ -49,7 +49,7 @@ from ltc.opportunities.domain.terms import (
     PaymentTerm,
     PaymentTrigger,
 )
-from ltc.shared.errors import DomainError, Forbidden, RuleViolation
+from ltc.shared.errors import DomainError, Forbidden, RuleViolation, status_of
 from ltc.shared.messages.opportunities_events import (
     OpportunityCreated,
     OpportunityDecisionMade,
@@ -282,7 +282,7 @@ def test_a_bare_opportunity_misses_every_atb_prerequisite() -> None:
     with pytest.raises(RuleViolation) as exc:
         request(opportunity, Gate.ATB)
 
-    assert exc.value.rule == "gate-prerequisites-missing" and exc.value.status == 422
+    assert exc.value.rule == "gate-prerequisites-missing" and status_of(exc.value) == 422
     assert fields(exc) == ["team.sr", "team.fr", "insight.market", "insight.customer", "insight.product",
                            "insight.competition", "value_proposition", "power_map.decision_maker",
                            "power_map.economic_buyer", f"risks.{high.id}.mitigation", "budget"]
@@ -417,7 +417,7 @@ def test_a_tier_decides_only_within_its_authority() -> None:
     for roles in (L1, frozenset({"admin"}), frozenset()):
         with pytest.raises(Forbidden) as exc:
             decide(opportunity, Gate.ATB, roles=roles)
-        assert exc.value.rule == "decision-beyond-authority" and exc.value.status == 403
+        assert exc.value.rule == "decision-beyond-authority" and status_of(exc.value) == 403
     decide(opportunity, Gate.ATB, roles=L3)
 
     assert opportunity.gate_status(Gate.ATB) is RequestStatus.APPROVED and opportunity.pending_gate_tier is None
@@ -432,7 +432,7 @@ def test_deciding_twice_is_a_conflict() -> None:
     decide(opportunity, Gate.ATB)
     with pytest.raises(DomainError) as exc:
         decide(opportunity, Gate.ATB)
-    assert exc.value.rule == "no-pending-gate-request" and exc.value.status == 409
+    assert exc.value.rule == "no-pending-gate-request" and status_of(exc.value) == 409
     with pytest.raises(DomainError) as exc:
         request(opportunity, Gate.ATB)
     assert exc.value.rule == "gate-approved"
@@ -641,5 +641,5 @@ def test_a_closed_opportunity_can_no_longer_change(first: str, then: str) -> Non
     with pytest.raises(DomainError) as exc:
         actions[then](opportunity)
 
-    assert exc.value.rule == "opportunity-closed" and exc.value.status == 409
+    assert exc.value.rule == "opportunity-closed" and status_of(exc.value) == 409
     assert opportunity.stage is stage and opportunity.events == events

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID, uuid4
@@ -13,14 +15,20 @@ from uuid import UUID, uuid4
 from fastapi import Header, Query
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstanceState
 
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.db import UnitOfWork, idempotency_keys
 from ltc.shared.errors import ProblemError
+from ltc.shared.roles import Principal
 
 T = TypeVar("T")
+A = TypeVar("A")  # what a handler returns: the object it created or changed
+C = TypeVar("C")  # a command
+R = TypeVar("R")  # a route's answer
 
 # Text fields as the services' columns hold them (VARCHAR(300), and 200 for a user id).
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -49,6 +57,25 @@ class Page(BaseModel, Generic[T]):
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def expected_version(if_match: str | None, *, required: bool) -> int | None:
+    """The version an If-Match names, for the command (`expected_version`): 428 when a change that
+    needs it comes without one; `*` and an absent optional header name none. An ETag that is not
+    one this API issued matches no version: 412."""
+    if if_match is None:
+        if required:
+            raise ProblemError(428, "if-match-required", "Precondition required",
+                               "send If-Match with the ETag from your last read")
+        return None
+    tag = if_match.strip()
+    if tag == "*":
+        return None
+    tag = tag.removeprefix("W/")
+    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and tag[1:-1].isascii():
+        return int(tag[1:-1])
+    raise ProblemError(412, "stale-etag", "Precondition failed",
+                       "the If-Match names no version of this object; read it again before changing it")
 
 
 def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:
@@ -134,6 +161,53 @@ async def act_idempotently(uow: UnitOfWork, principal: str, key: str | None, end
                                        resource_id=resource_id) is None:
             await act()
         return await then() if then is not None else None
+
+
+@dataclass(frozen=True)
+class Once(Generic[A]):
+    """Run a command once per (caller, Idempotency-Key): a retry after a lost answer is answered
+    from the object the first run produced, loaded by `load`, and does not run the command again.
+
+    `resource_id` is the object the command creates (its new id) or acts on.
+    """
+
+    key: str | None
+    endpoint: str
+    body: BaseModel
+    resource_id: UUID
+    load: Callable[[AsyncSession, UUID], Awaitable[A]]
+
+
+Handler = Callable[[UnitOfWork, C, Principal], Awaitable[A]]
+
+
+async def run(uow: UnitOfWork, handler: Handler[C, A], command: C, principal: Principal, *,
+              answer: Callable[[A], R | Awaitable[R]], once: Once[A] | None = None) -> R:
+    """The one way a route runs a command: in one unit of work, `handler(uow, command, principal)`
+    changes and commits, and the route answers from what it returned, in the same unit of work
+    (no second transaction to read it again). With `once`, the Idempotency-Key is claimed in that
+    transaction, so a change and its key commit together or not at all.
+    """
+    async with uow:
+        result: A | None = None
+        if once is not None:
+            earlier = await claim_idempotency_key(uow.session, principal=principal.sub, key=once.key,
+                                                  endpoint=once.endpoint, body=once.body,
+                                                  resource_id=once.resource_id)
+            if earlier is not None:
+                result = await once.load(uow.session, UUID(earlier))
+        if result is None:
+            result = await handler(uow, command, principal)
+        await _fresh(uow.session, result)
+        answered = answer(result)
+        return await answered if inspect.isawaitable(answered) else answered  # type: ignore[return-value]
+
+
+async def _fresh(session: AsyncSession, obj: object) -> None:
+    """Re-read what the database filled in on commit (server defaults), never lazily later."""
+    state = sa_inspect(obj, raiseerr=False)
+    if isinstance(state, InstanceState) and state.persistent and state.expired_attributes:
+        await session.refresh(obj)
 
 
 def _encode_cursor(created_at: datetime, ident: UUID) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated
 
 import jwt
@@ -18,32 +16,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ltc.shared.errors import ProblemError
+from ltc.shared.roles import Principal, Role
 from ltc.shared.settings import DEFAULT_JWT_SECRET, ServiceSettings
-
-
-class Role(StrEnum):
-    AR = "ar"
-    SR = "sr"
-    FR = "fr"
-    APPROVER_L1 = "approver_l1"
-    APPROVER_L2 = "approver_l2"
-    APPROVER_L3 = "approver_l3"
-    REVIEWER_LEGAL = "reviewer_legal"
-    REVIEWER_FINANCE = "reviewer_finance"
-    REVIEWER_COMMERCIAL = "reviewer_commercial"
-    REVIEWER_DELIVERY = "reviewer_delivery"
-    FINANCE = "finance"
-    INTEGRATION = "integration"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Principal:
-    sub: str
-    roles: frozenset[str]
-
-    def has_any(self, *roles: str) -> bool:
-        return bool(self.roles.intersection(roles))
 
 
 class TokenVerifier:

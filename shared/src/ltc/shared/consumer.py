@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ltc.shared import metrics
 from ltc.shared.db import UnitOfWork, inbox
-from ltc.shared.errors import ConcurrencyConflict, DomainError
 from ltc.shared.messages import EVENT_TYPES, EventPayload, dlq_topic
 from ltc.shared.messages.envelope import Envelope, InvalidMessage
 from ltc.shared.observability import set_correlation_id
+from ltc.shared.rules import ConcurrencyConflict, DomainError
 from ltc.shared.tracing import context_from, tracer
 from ltc.shared.transient import is_transient, sqlstate_of
 

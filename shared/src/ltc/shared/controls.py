@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from ltc.shared.errors import Forbidden, RuleViolation
+from ltc.shared.rules import Forbidden, RuleViolation
 
 # --- segregation of duties ---------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ and the unit of work that commits a state change together with its events."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -22,17 +23,20 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.orm.exc import StaleDataError
 
-from ltc.shared.errors import ConcurrencyConflict
+from ltc.shared.audit import AuditEntry
 from ltc.shared.messages import EventPayload
 from ltc.shared.observability import current_correlation_id
+from ltc.shared.rules import ConcurrencyConflict
 from ltc.shared.tracing import current_traceparent
 
 T = TypeVar("T")
@@ -81,6 +85,50 @@ idempotency_keys = Table(
     Column("resource_id", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+
+# The audit trail (entries: ltc.shared.audit.AuditEntry), one shape in every service. Its own
+# metadata: it ships in a later migration of each service than the plumbing tables.
+AUDIT_TABLE = "audit_trail"
+
+audit_metadata = MetaData()
+
+audit_trail = Table(
+    AUDIT_TABLE,
+    audit_metadata,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("object_type", Text, nullable=False),
+    Column("object_id", UUID(as_uuid=True), nullable=False),
+    # The aggregates whose history also shows this entry (besides object_id itself).
+    Column("filed_under", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("changes", JSONB, nullable=False, server_default="{}"),
+    Column("correlation_id", Text),
+    Index("ix_audit_trail_object", "object_id", "seq"),
+    Index("ix_audit_trail_filed_under", "filed_under", postgresql_using="gin"),
+)
+
+
+def create_audit_trail(op: Any) -> None:
+    """Called from each service's migration that introduces the shared audit trail."""
+    audit_metadata.create_all(op.get_bind())
+
+
+def drop_audit_trail(op: Any) -> None:
+    audit_trail.drop(op.get_bind())
+
+
+
+async def audit_history(session: AsyncSession, ident: uuid.UUID, *, object_types: Iterable[str] | None = None) -> list[Any]:
+    """Every entry about `ident` or filed under it, oldest first."""
+    stmt = select(audit_trail).where(or_(audit_trail.c.object_id == ident, audit_trail.c.filed_under.contains([ident])))
+    if object_types is not None:
+        stmt = stmt.where(audit_trail.c.object_type.in_(list(object_types)))
+    return list(await session.execute(stmt.order_by(audit_trail.c.seq)))
+
 
 
 def create_plumbing_tables(op: Any) -> None:
@@ -182,6 +230,7 @@ class UnitOfWork:
         self.correlation_id = correlation_id
         self.traceparent = traceparent
         self._extra_events: list[EventPayload] = []
+        self._audit: list[AuditEntry] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -192,6 +241,7 @@ class UnitOfWork:
         self._seen: list[Any] = []
         # A block that failed before commit() must not leave its events to the next block's.
         self._extra_events = []
+        self._audit = []
         sync_session = self.session.sync_session
         event.listen(sync_session, "transient_to_pending", lambda _s, obj: self._seen.append(obj))
         event.listen(sync_session, "loaded_as_persistent", lambda _s, obj: self._seen.append(obj))
@@ -206,6 +256,10 @@ class UnitOfWork:
     def publish(self, event: EventPayload) -> None:
         """An event not owned by an aggregate (rare: most come from `aggregate.events`)."""
         self._extra_events.append(event)
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Record a change in the audit trail; written at commit, with the change and its events."""
+        self._audit.append(entry)
 
     def _pending_events(self) -> list[EventPayload]:
         events: list[EventPayload] = []
@@ -242,6 +296,10 @@ class UnitOfWork:
                     ],
                 )
                 # No NOTIFY here: the outbox's trigger sends it, delivered only if this commits.
+            if self._audit:
+                correlation_id = self.correlation_id or current_correlation_id()
+                await self.session.execute(insert(audit_trail), [e.row(correlation_id) for e in self._audit])
+                self._audit.clear()
             await self.session.commit()
         except StaleDataError as exc:
             await self.session.rollback()

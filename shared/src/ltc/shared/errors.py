@@ -1,7 +1,8 @@
-"""Domain errors and their RFC 9457 problem+json rendering.
+"""RFC 9457 problem+json rendering of every error the API can meet.
 
-The domain raises `DomainError` naming the rule it protects; the API turns every error into
-`application/problem+json` so a client never sees a bare 500 for bad input.
+The domain raises `ltc.shared.rules.DomainError` naming the rule it protects and its kind; here
+the kind becomes a status and every error becomes `application/problem+json`, so a client never
+sees a bare 500 for bad input. The domain's error classes are re-exported for the API layer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltc.shared.money import MoneyError
+from ltc.shared.rules import ConcurrencyConflict, DomainError, Forbidden, Kind, NotFound, RuleViolation, StaleVersion
 from ltc.shared.transient import is_transient, sqlstate_of
 
 PROBLEM_JSON = "application/problem+json"
@@ -25,40 +27,19 @@ PROBLEM_BASE = "https://ltc.example/problems/"
 
 log = structlog.get_logger()
 
-
-class DomainError(Exception):
-    """A business rule said no. `rule` is a stable kebab-case name clients can match on."""
-
-    status = 409
-
-    def __init__(self, rule: str, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.rule = rule
-        self.detail = detail
-        self.errors = errors or []
+__all__ = ["PROBLEM_JSON", "ConcurrencyConflict", "DomainError", "Forbidden", "NotFound", "ProblemError",
+           "RuleViolation", "StaleVersion", "install_problem_handlers", "problem", "status_of"]
 
 
-class RuleViolation(DomainError):
-    """The request is well formed but fails a rule on its content (e.g. unmet criteria)."""
-
-    status = 422
-
-
-class Forbidden(DomainError):
-    """The caller may see the object, but this action belongs to someone else (owner, tier, function)."""
-
-    status = 403
+# The one place a domain refusal's kind becomes an HTTP status.
+STATUS_OF_KIND = {Kind.CONFLICT: 409, Kind.RULE_UNMET: 422, Kind.FORBIDDEN: 403, Kind.STALE: 412}
+_TITLE_OF_KIND = {Kind.CONFLICT: "Business rule violated", Kind.RULE_UNMET: "Business rule violated",
+                  Kind.FORBIDDEN: "Forbidden", Kind.STALE: "Precondition failed"}
 
 
-class NotFound(Exception):
-    def __init__(self, kind: str, ident: object) -> None:
-        super().__init__(f"{kind} {ident} not found")
-        self.kind = kind
-        self.ident = ident
-
-
-class ConcurrencyConflict(Exception):
-    """The object changed since the caller read it (stale If-Match or a concurrent write)."""
+def status_of(error: DomainError) -> int:
+    """The HTTP status a domain error is answered with."""
+    return STATUS_OF_KIND[error.kind]
 
 
 class ProblemError(Exception):
@@ -123,8 +104,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         extra: dict[str, Any] = {"rule": exc.rule}
         if exc.errors:
             extra["errors"] = exc.errors
-        title = "Forbidden" if exc.status == 403 else "Business rule violated"
-        return problem(exc.status, exc.rule, title, exc.detail, **extra)
+        return problem(status_of(exc), exc.rule, _TITLE_OF_KIND[exc.kind], exc.detail, **extra)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:

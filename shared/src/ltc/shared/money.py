@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
 
 import iso4217
 
@@ -115,3 +116,20 @@ class Money:
         parts = [(self.amount * w / whole).quantize(quantum, rounding=ROUND_DOWN) for w in shares[:-1]]
         parts.append(self.amount - sum(parts, Decimal(0)))
         return [Money(part, self.currency) for part in parts]
+
+
+class MoneyAttribute:
+    """`paid = MoneyAttribute("paid_amount")`: an aggregate's amount column and its currency column
+    read as one `Money`, written once here instead of a property per amount on every aggregate."""
+
+    def __init__(self, amount: str, currency: str = "currency") -> None:
+        self.amount = amount
+        self.currency = currency
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return Money(getattr(obj, self.amount), getattr(obj, self.currency))

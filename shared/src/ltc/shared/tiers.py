@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ltc.shared.auth import Role
+from ltc.shared.roles import Role
 
 
 class Tier(StrEnum):

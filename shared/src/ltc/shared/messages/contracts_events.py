@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -11,11 +12,20 @@ from pydantic import BaseModel, Field
 from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
 
 
+class Trigger(StrEnum):
+    """What makes an instalment due: the signing, a milestone's acceptance, or a date. One
+    vocabulary for the contract that plans the instalments and the finance that bills them."""
+
+    SIGNING = "signing"
+    MILESTONE = "milestone"
+    DATE = "date"
+
+
 class InstalmentPayload(BaseModel):
     name: str
     percent: DecimalStr
     amount: MoneyPayload
-    trigger: Literal["signing", "milestone", "date"]
+    trigger: Trigger
     milestone_id: UUID | None = None
     due_days: int
     # The trigger date of a `date` instalment; left out of the others, whose payloads stay as

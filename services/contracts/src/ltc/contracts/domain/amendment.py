@@ -12,7 +12,7 @@ from typing import Any
 
 from ltc.contracts.domain.policy import Risk, Tier
 from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm
-from ltc.shared.errors import RuleViolation
+from ltc.shared.rules import RuleViolation
 
 
 class AmendmentStatus(StrEnum):

@@ -48,7 +48,6 @@ from ltc.shared.controls import (
     require_happened,
     require_other_person,
 )
-from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
     ContractAmended,
@@ -61,6 +60,7 @@ from ltc.shared.messages.contracts_events import (
     InstalmentPayload,
 )
 from ltc.shared.money import Money
+from ltc.shared.rules import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.tiers import Tier, may_decide
 
 

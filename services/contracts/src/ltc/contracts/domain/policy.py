@@ -9,8 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 from ltc.contracts.domain.review import ReviewFunction
-from ltc.shared.errors import RuleViolation
 from ltc.shared.money import Money
+from ltc.shared.rules import RuleViolation
 from ltc.shared.tiers import Tier
 
 

@@ -23,7 +23,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ltc.shared.controls import require_happened
-from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.finance_events import (
     ContractFullyPaid,
@@ -35,6 +34,7 @@ from ltc.shared.messages.finance_events import (
     PaymentReceived,
 )
 from ltc.shared.money import Money
+from ltc.shared.rules import DomainError, RuleViolation
 
 
 class Trigger(StrEnum):

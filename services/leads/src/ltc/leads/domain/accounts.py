@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ltc.shared.errors import RuleViolation
+from ltc.shared.rules import RuleViolation
 
 
 class Tier(StrEnum):

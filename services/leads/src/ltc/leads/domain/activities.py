@@ -23,7 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ltc.shared.errors import DomainError, RuleViolation
+from ltc.shared.rules import DomainError, RuleViolation
 
 
 class ActivityKind(StrEnum):

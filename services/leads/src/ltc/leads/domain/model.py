@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any
 
 from ltc.leads.domain.accounts import Account, Contact, Tier, apply_changes, require_values
-from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.leads_events import (
     AccountSnapshot,
@@ -28,6 +27,7 @@ from ltc.shared.messages.leads_events import (
     PainPointSnapshot,
 )
 from ltc.shared.money import Money
+from ltc.shared.rules import DomainError, NotFound, RuleViolation
 
 __all__ = ["Account", "Channel", "Criterion", "Evidence", "Grade", "Lead", "PainStatus", "Tier"]
 

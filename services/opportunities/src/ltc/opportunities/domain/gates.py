@@ -10,8 +10,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ltc.opportunities.domain.terms import CommercialTerms
-from ltc.shared.errors import DomainError, Forbidden, RuleViolation
 from ltc.shared.money import Money, MoneyError, validate_currency
+from ltc.shared.rules import DomainError, Forbidden, RuleViolation
 from ltc.shared.tiers import TIER_ROLES, Tier, authority_of, may_decide
 
 

@@ -37,7 +37,6 @@ from ltc.opportunities.domain.records import (
     ValueProposition,
 )
 from ltc.opportunities.domain.terms import CommercialTerms
-from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.opportunities_events import (
     GateApprovalPayload,
@@ -49,6 +48,7 @@ from ltc.shared.messages.opportunities_events import (
     RequirementRaised,
 )
 from ltc.shared.money import Money
+from ltc.shared.rules import DomainError, NotFound, RuleViolation
 
 
 class Stage(StrEnum):
