@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from deploy_support import (
+from tests.deploy.deploy_support import (
     DEPLOY,
     DRIVER_ENV,
     ROOT,

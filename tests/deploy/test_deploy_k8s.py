@@ -8,7 +8,7 @@ import re
 
 import kubernetes_validate  # dev dependency: ships the Kubernetes JSON schemas, works offline
 import pytest
-from deploy_support import (
+from tests.deploy.deploy_support import (
     BASE,
     CUSTOM_API_VERSIONS,
     DRIVER_ENV,

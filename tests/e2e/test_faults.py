@@ -46,7 +46,7 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from flow import INSTALMENTS, STEPS, VALUE, FlowResult, get_json, run_flow
+from tests.e2e.flow import INSTALMENTS, STEPS, VALUE, FlowResult, get_json, run_flow
 
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka
