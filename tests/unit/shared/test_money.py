@@ -75,3 +75,19 @@ def test_allocating_by_weights_that_do_not_sum_to_100_still_adds_up_exactly():
     assert parts == [Money(Decimal("85.72"), "EUR"), Money(Decimal("14.29"), "EUR")]
     assert Money(Decimal("999999.99"), "EUR").allocate([Decimal(30), Decimal(60), Decimal(10)]) == \
         Money(Decimal("999999.99"), "EUR").split([Decimal(30), Decimal(60), Decimal(10)])
+
+
+def test_a_money_attribute_reads_an_amount_column_with_its_currency_column():
+    from ltc.shared.money import MoneyAttribute
+
+    class Row:
+        paid = MoneyAttribute("paid_amount")
+        value = MoneyAttribute("value_amount", "value_currency")
+
+        def __init__(self) -> None:
+            self.paid_amount, self.currency = Decimal("1.50"), "EUR"
+            self.value_amount, self.value_currency = Decimal("7"), "JPY"
+
+    row = Row()
+    assert row.paid == Money(Decimal("1.50"), "EUR") and row.value == Money(Decimal("7"), "JPY")
+    assert isinstance(Row.paid, MoneyAttribute) and Row.paid.name == "paid"
