@@ -9,24 +9,19 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome, Terms
+from ltc.contracts.domain import values
+from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
-from ltc.contracts.domain.model import Contract, ContractStatus, Health
+from ltc.contracts.domain.model import SIGNED_BEFORE_APPROVAL, Contract, ContractStatus, Health
 from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
 from ltc.contracts.domain.review import ItemVerdict, ReviewFunction, ReviewStatus, Verdict
-from ltc.contracts.domain.values import (
-    AcceptanceType,
-    AgreedMilestone,
-    LegalTerms,
-    LineItem,
-    Milestone,
-    MilestoneStatus,
-    PaymentTerm,
-    Trigger,
-)
+from ltc.contracts.domain.terms import PERCENT_QUANTUM, Terms
+from ltc.contracts.domain.values import AcceptanceType, MilestoneStatus
 from ltc.shared.api import Happened
+from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import CurrencyCode, DecimalStr, DueDays, Percent, Quantity
+from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.money import Money
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -49,8 +44,8 @@ class PaymentTermWrite(_Strict):
     due_days: DueDays
     due_date: date | None = Field(default=None, description="the trigger date of a `date` instalment")
 
-    def to_domain(self) -> PaymentTerm:
-        return PaymentTerm(self.name, self.percent, self.trigger, self.milestone, self.due_days, self.due_date)
+    def to_domain(self) -> values.PaymentTerm:
+        return values.PaymentTerm(self.name, self.percent, self.trigger, self.milestone, self.due_days, self.due_date)
 
 
 class MilestoneWrite(_Strict):
@@ -59,8 +54,8 @@ class MilestoneWrite(_Strict):
     acceptance_type: AcceptanceType
     owner: Name | None = Field(default=None, description="the FR who runs it (else the contract's FR)")
 
-    def to_domain(self) -> AgreedMilestone:
-        return AgreedMilestone(self.name, self.planned_date, self.acceptance_type, self.owner)
+    def to_domain(self) -> values.AgreedMilestone:
+        return values.AgreedMilestone(self.name, self.planned_date, self.acceptance_type, self.owner)
 
 
 class LineItemWrite(_Strict):
@@ -68,8 +63,8 @@ class LineItemWrite(_Strict):
     quantity: Quantity
     unit_price: Annotated[DecimalStr, Field(ge=0)] = Field(description="in the contract's currency")
 
-    def to_domain(self) -> LineItem:
-        return LineItem(self.description, self.quantity, self.unit_price)
+    def to_domain(self) -> values.LineItem:
+        return values.LineItem(self.description, self.quantity, self.unit_price)
 
 
 class LegalTermsWrite(_Strict):
@@ -81,8 +76,8 @@ class LegalTermsWrite(_Strict):
     acceptance_criteria: Text | None = None
     governing_law: Name | None = None
 
-    def to_domain(self) -> LegalTerms:
-        return LegalTerms(**self.model_dump())
+    def to_domain(self) -> values.LegalTerms:
+        return values.LegalTerms(**self.model_dump())
 
 
 class _TermsWrite(_Strict):
@@ -162,7 +157,7 @@ class PaymentTermRead(BaseModel):
                                             "instalments at their invoiced amounts, the agreed percentage (the "
                                             "amount is the value split by the percentages, parts rounded down to the "
                                             "minor unit, the last taking the rest); after it, derived from the "
-                                            "amount: amount / value x 100 rounded half-even to 4 places, the last "
+                                            f"amount: amount / value x 100 rounded half-even to {-PERCENT_QUANTUM.as_tuple().exponent} places, the last "
                                             "taking the rest, so the percentages add up to 100")
     amount: MoneyPayload | None = Field(description="what the instalment invoices: authoritative once planned")
     trigger: Trigger
@@ -171,7 +166,7 @@ class PaymentTermRead(BaseModel):
     due_date: date | None
 
     @classmethod
-    def of(cls, term: PaymentTerm, currency: str) -> PaymentTermRead:
+    def of(cls, term: values.PaymentTerm, currency: str) -> PaymentTermRead:
         amount = None if term.amount is None else MoneyPayload.of(Money(term.amount, currency))
         return cls(name=term.name, percent=term.percent, amount=amount, trigger=term.trigger,
                    milestone=term.milestone, due_days=term.due_days, due_date=term.due_date)
@@ -211,7 +206,7 @@ class MilestoneRead(BaseModel):
     late: bool = Field(description="past its planned date without acceptance, as of the view's date")
 
     @classmethod
-    def of(cls, milestone: Milestone, as_of: date) -> MilestoneRead:
+    def of(cls, milestone: values.Milestone, as_of: date) -> MilestoneRead:
         fields = {name: getattr(milestone, name) for name in cls.model_fields if name != "late"}
         return cls(**fields, late=milestone.is_late(as_of))
 
@@ -356,7 +351,7 @@ class ContractRead(BaseModel):
         computed = ("value", "line_items", "payment_terms", "milestones", "legal_terms", "review", "health",
                     "late_milestones", "pending_amendment_id", "approval")
         data = {name: getattr(contract, name) for name in cls.model_fields if name not in computed}
-        pending = next((a.amendment_id for a in contract.amendments if a.status is AmendmentStatus.PENDING), None)
+        pending = contract.pending_amendment
         return cls(
             **data, value=MoneyPayload.of(contract.value),
             line_items=[LineItemRead.model_validate(i) for i in contract.line_items],
@@ -365,16 +360,16 @@ class ContractRead(BaseModel):
             legal_terms=LegalTermsRead.model_validate(contract.legal_terms),
             review=ReviewRead.of(contract, policy), approval=ApprovalRead.of(contract.approval(policy)),
             health=contract.health(as_of, policy.at_risk_days),
-            late_milestones=len(contract.late_milestones(as_of)), pending_amendment_id=pending,
+            late_milestones=len(contract.late_milestones(as_of)), pending_amendment_id=None if pending is None else pending.amendment_id,
         )
 
 
 class SignRequest(_Strict):
     signatories: list[Name] = Field(min_length=2, max_length=20,
                                     description="who signed, for both sides: the customer's and ours")
-    signed_on: Happened = Field(description="the day it was signed: not after today + 1 day (rule `date-in-future`) "
-                                            "and not before the day its terms were approved (rule "
-                                            "`signed-before-approval`)")
+    signed_on: Happened = Field(description=f"the day it was signed: not after today + {FUTURE_TOLERANCE.days} day "
+                                            f"(rule `{DATE_IN_FUTURE}`) and not before the day its terms were "
+                                            f"approved (rule `{SIGNED_BEFORE_APPROVAL}`)")
 
 
 class StartMilestoneRequest(_Strict):

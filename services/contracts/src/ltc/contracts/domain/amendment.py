@@ -1,18 +1,30 @@
-"""Amendments: a change to an active contract's terms, approved by a decision tier (ATAC), then
-applied as a new version."""
+"""Amendments: a change to an active contract's terms, routed by its value change and risk to a
+decision tier (ATAC), decided there, and once approved applied by the contract as a new version.
+
+The workflow's rules live here: what a request may propose and which tier it goes to
+(`propose_amendment`), who may decide it and how (`decide_on`), and withdrawing it. The
+contract keeps its own rules (it is active; an approved amendment becomes its next version)
+and delegates the rest.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ltc.contracts.domain.policy import Risk, Tier
-from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm
-from ltc.shared.rules import RuleViolation
+from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
+from ltc.contracts.domain.terms import Terms, plan, refuse_unusable
+from ltc.contracts.domain.values import AgreedMilestone, LegalTerms, LineItem, PaymentTerm
+from ltc.shared.money import Money
+from ltc.shared.rules import DomainError, Forbidden, NotFound, RuleViolation
+from ltc.shared.tiers import may_decide
+
+if TYPE_CHECKING:
+    from ltc.contracts.domain.model import Contract
 
 
 class AmendmentStatus(StrEnum):
@@ -26,39 +38,6 @@ class DecisionOutcome(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     ESCALATED = "escalated"
-
-
-@dataclass(frozen=True)
-class Terms:
-    """A complete set of terms: what a version of the contract says."""
-
-    title: str
-    value_amount: Decimal
-    currency: str
-    line_items: tuple[LineItem, ...]
-    payment_terms: tuple[PaymentTerm, ...]
-    milestones: tuple[AgreedMilestone, ...]
-    legal_terms: LegalTerms
-
-    def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "value": {"amount": str(self.value_amount), "currency": self.currency},
-                "line_items": [i.to_json() for i in self.line_items],
-                "payment_terms": [t.to_json() for t in self.payment_terms],
-                "milestones": [{"name": m.name, "planned_date": m.planned_date.isoformat(),
-                                "acceptance_type": m.acceptance_type.value, "owner": m.owner}
-                               for m in self.milestones],
-                "legal_terms": self.legal_terms.to_json()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Terms:
-        return cls(title=data["title"], value_amount=Decimal(data["value"]["amount"]),
-                   currency=data["value"]["currency"],
-                   line_items=tuple(LineItem.from_json(i) for i in data["line_items"]),
-                   payment_terms=tuple(PaymentTerm.from_json(t) for t in data["payment_terms"]),
-                   milestones=tuple(AgreedMilestone(m["name"], date.fromisoformat(m["planned_date"]),
-                                                    AcceptanceType(m["acceptance_type"]), m.get("owner"))
-                                    for m in data["milestones"]),
-                   legal_terms=LegalTerms.from_json(data["legal_terms"]))
 
 
 @dataclass(frozen=True)
@@ -136,3 +115,109 @@ class Amendment:
                    requested_at=datetime.fromisoformat(data["requested_at"]),
                    decisions=tuple(Decision.from_json(d) for d in data["decisions"]),
                    applied_version=data.get("applied_version"))
+
+
+@dataclass(frozen=True)
+class TermChanges:
+    """What an amendment proposes; None leaves a part as it is."""
+
+    title: str | None = None
+    value: Money | None = None
+    line_items: list[LineItem] | None = None
+    payment_terms: list[PaymentTerm] | None = None
+    milestones: list[AgreedMilestone] | None = None
+    legal_terms: LegalTerms | None = None
+
+
+def find_amendment(amendments: Iterable[Amendment], amendment_id: uuid.UUID) -> Amendment:
+    amendment = next((a for a in amendments if a.amendment_id == amendment_id), None)
+    if amendment is None:
+        raise NotFound("amendment", amendment_id)
+    return amendment
+
+
+def propose_amendment(contract: Contract, *, amendment_id: uuid.UUID, reason: str, changes: TermChanges,
+                      declared_risk: Risk, requested_by: str, policy: ContractPolicy, today: date,
+                      now: datetime) -> Amendment:
+    """New terms for an active contract, routed to the decision tier whose authority covers the change.
+
+    One amendment waits at a time; it changes something, not the currency, and its terms must be
+    ones the contract could adopt today (nothing that already happened is changed).
+    """
+    if not reason.strip():
+        raise RuleViolation("amendment-reason-required", "an amendment says why it is needed")
+    if any(a.status is AmendmentStatus.PENDING for a in contract.amendments):
+        raise DomainError("amendment-pending", "this contract has an amendment waiting for its decision")
+    current = contract.terms()
+    if changes.value is not None and changes.value.currency != current.currency:
+        raise RuleViolation("amendment-currency-change",
+                            f"the contract is in {current.currency}; an amendment does not change currency")
+    proposed = current.changed(title=changes.title, value=changes.value, line_items=changes.line_items,
+                               payment_terms=changes.payment_terms, milestones=changes.milestones,
+                               legal_terms=changes.legal_terms)
+    kinds = _changed_kinds(current, proposed)
+    if not kinds:
+        raise RuleViolation("amendment-changes-nothing", "the proposed terms are the current ones")
+    refuse_unusable(proposed)
+    plan(proposed, signed=True, milestones=contract.milestones, payment_terms=contract.payment_terms, today=today)
+    risk = max(declared_risk, _derived_risk(current, proposed), key=lambda r: r.tier.rank)
+    return Amendment(
+        amendment_id=amendment_id, reason=reason.strip(), kinds=kinds, proposed=proposed,
+        declared_risk=declared_risk, risk=risk, tier=policy.route(proposed.value - current.value, risk),
+        status=AmendmentStatus.PENDING, base_version=contract.contract_version, requested_by=requested_by,
+        requested_at=now)
+
+
+def decide_on(amendment: Amendment, *, outcome: DecisionOutcome, decider: str, decider_authority: Tier | None,
+              comment: str | None, now: datetime) -> Amendment:
+    """A decision of the tier the amendment is routed to (or a higher one, as for the opportunity
+    gates), never of its requester. An approved amendment comes back without its applied version:
+    the contract that applies it gives it one."""
+    if amendment.status is not AmendmentStatus.PENDING:
+        raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
+    if not may_decide(decider_authority, amendment.tier):
+        raise Forbidden("amendment-outside-authority",
+                        f"the amendment is routed to {amendment.tier.value}; that tier or a higher one decides it")
+    if decider == amendment.requested_by:
+        raise Forbidden("amendment-own-request", "nobody decides their own amendment")
+    decision, tier = take_decision(amendment.tier, outcome, decider=decider, comment=comment, now=now,
+                                   subject="amendment")
+    if outcome is DecisionOutcome.ESCALATED:
+        return amendment.decided(decision, status=AmendmentStatus.PENDING, tier=tier)
+    if outcome is DecisionOutcome.REJECTED:
+        return amendment.decided(decision, status=AmendmentStatus.REJECTED, tier=amendment.tier)
+    return amendment.decided(decision, status=AmendmentStatus.APPROVED, tier=amendment.tier)
+
+
+def withdrawn(amendment: Amendment) -> Amendment:
+    """The requester takes back an amendment nobody has decided yet."""
+    if amendment.status is not AmendmentStatus.PENDING:
+        raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
+    return replace(amendment, status=AmendmentStatus.WITHDRAWN)
+
+
+def _changed_kinds(current: Terms, proposed: Terms) -> tuple[str, ...]:
+    kinds = []
+    if (current.title, current.line_items) != (proposed.title, proposed.line_items):
+        kinds.append("scope")
+    if current.value_amount != proposed.value_amount:
+        kinds.append("value")
+    if current.milestones != proposed.milestones:
+        kinds.append("dates")
+    if tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms:
+        kinds.append("payment_terms")
+    if current.legal_terms != proposed.legal_terms:
+        kinds.append("legal_terms")
+    return tuple(kinds)
+
+
+def _derived_risk(current: Terms, proposed: Terms) -> Risk:
+    """Less money, later or fewer deliveries and changed payment terms weigh on cash and
+    delivery: such a change is at least of medium risk, whatever the request says."""
+    planned = {m.name: m.planned_date for m in current.milestones}
+    slipped = any(m.name in planned and m.planned_date > planned[m.name] for m in proposed.milestones)
+    dropped = bool(set(planned) - {m.name for m in proposed.milestones})
+    terms_changed = tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms
+    if proposed.value_amount < current.value_amount or slipped or dropped or terms_changed:
+        return Risk.MEDIUM
+    return Risk.LOW

@@ -19,7 +19,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome, Terms, take_decision
+from ltc.contracts.domain.amendment import (
+    Amendment,
+    AmendmentStatus,
+    DecisionOutcome,
+    TermChanges,
+    decide_on,
+    find_amendment,
+    propose_amendment,
+    take_decision,
+    withdrawn,
+)
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import (
@@ -30,6 +40,7 @@ from ltc.contracts.domain.review import (
     checked_items,
     review_state,
 )
+from ltc.contracts.domain.terms import Terms, plan, refuse_unusable
 from ltc.contracts.domain.values import (
     AcceptanceType,
     AgreedMilestone,
@@ -38,8 +49,6 @@ from ltc.contracts.domain.values import (
     Milestone,
     MilestoneStatus,
     PaymentTerm,
-    Trigger,
-    terms_problems,
 )
 from ltc.shared.controls import (
     APPROVER_IS_AUTHOR,
@@ -58,10 +67,13 @@ from ltc.shared.messages.contracts_events import (
     ContractReviewed,
     ContractSigned,
     InstalmentPayload,
+    Trigger,
 )
-from ltc.shared.money import Money
+from ltc.shared.money import Money, MoneyAttribute
 from ltc.shared.rules import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.tiers import Tier, may_decide
+
+SIGNED_BEFORE_APPROVAL = "signed-before-approval"
 
 
 class ContractStatus(StrEnum):
@@ -89,27 +101,6 @@ class DraftChanges:
     legal_terms: LegalTerms | None = None
 
 
-@dataclass(frozen=True)
-class TermChanges:
-    """What an amendment proposes; None leaves a part as it is."""
-
-    title: str | None = None
-    value: Money | None = None
-    line_items: list[LineItem] | None = None
-    payment_terms: list[PaymentTerm] | None = None
-    milestones: list[AgreedMilestone] | None = None
-    legal_terms: LegalTerms | None = None
-
-
-def _refuse_unusable(terms: Terms) -> None:
-    problems = terms_problems(Money(terms.value_amount, terms.currency), list(terms.line_items),
-                              list(terms.payment_terms), list(terms.milestones), terms.legal_terms)
-    if problems:
-        raise RuleViolation("commercial-terms-inconsistent",
-                            "the terms cannot make a contract: " + "; ".join(p["message"] for p in problems),
-                            errors=problems)
-
-
 class Contract:
     events: list[EventPayload]
 
@@ -125,7 +116,7 @@ class Contract:
         terms = Terms(title=title, value_amount=value.amount, currency=value.currency,
                       line_items=tuple(line_items or ()), payment_terms=tuple(t.agreed() for t in payment_terms),
                       milestones=tuple(milestones), legal_terms=legal_terms or LegalTerms())
-        _refuse_unusable(terms)
+        refuse_unusable(terms)
         self.id = id
         self.opportunity_id = opportunity_id
         self.origin = ContractOrigin.DIRECT if opportunity_id is None else ContractOrigin.OPPORTUNITY
@@ -159,9 +150,7 @@ class Contract:
     def lineage(self) -> Lineage:
         return Lineage(lead_id=self.lead_id, opportunity_id=self.opportunity_id, contract_id=self.id)
 
-    @property
-    def value(self) -> Money:
-        return Money(self.value_amount, self.value_currency)
+    value = MoneyAttribute("value_amount", "value_currency")
 
     @property
     def all_milestones_accepted(self) -> bool:
@@ -177,8 +166,8 @@ class Contract:
 
     def _adopt(self, terms: Terms, *, today: date | None) -> None:
         """Make `terms` the contract's terms, with their schedule planned in money."""
-        milestones, payment_terms = _plan(terms, signed=self.status is not ContractStatus.DRAFT,
-                                          milestones=self.milestones, payment_terms=self.payment_terms, today=today)
+        milestones, payment_terms = plan(terms, signed=self.status is not ContractStatus.DRAFT,
+                                         milestones=self.milestones, payment_terms=self.payment_terms, today=today)
         self.title = terms.title
         self.value_amount = terms.value_amount
         self.value_currency = terms.currency
@@ -195,20 +184,13 @@ class Contract:
         """Change the draft; a real change makes a new version, so the review and the approval start again."""
         self._require_status(ContractStatus.DRAFT, "contract-not-draft", "editing the terms")
         current = replace(self.terms(), payment_terms=tuple(t.agreed() for t in self.payment_terms))
-        terms = Terms(
-            title=current.title if changes.title is None else changes.title,
-            value_amount=current.value_amount if changes.value is None else changes.value.amount,
-            currency=current.currency if changes.value is None else changes.value.currency,
-            line_items=current.line_items if changes.line_items is None else tuple(changes.line_items),
-            payment_terms=current.payment_terms if changes.payment_terms is None
-            else tuple(t.agreed() for t in changes.payment_terms),
-            milestones=current.milestones if changes.milestones is None else tuple(changes.milestones),
-            legal_terms=current.legal_terms if changes.legal_terms is None else changes.legal_terms,
-        )
+        terms = current.changed(title=changes.title, value=changes.value, line_items=changes.line_items,
+                                payment_terms=changes.payment_terms, milestones=changes.milestones,
+                                legal_terms=changes.legal_terms)
         renamed = changes.account_name is not None and changes.account_name != self.account_name
         if terms == current and not renamed:
             return False
-        _refuse_unusable(terms)
+        refuse_unusable(terms)
         self._adopt(terms, today=None)
         if changes.account_name is not None:
             self.account_name = changes.account_name
@@ -349,11 +331,11 @@ class Contract:
         approving = approval.approving
         # The approval's UTC day may already be the next one where the contract was signed.
         if approving is not None and signed_on < approving.decided_at.date() - FUTURE_TOLERANCE:
-            raise RuleViolation("signed-before-approval",
+            raise RuleViolation(SIGNED_BEFORE_APPROVAL,
                                 f"signed_on {signed_on} precedes the approval of these terms on "
                                 f"{approving.decided_at.date()}: a contract is signed on approved terms",
                                 errors=[{"field": "signed_on", "message": "may not precede the approval",
-                                         "type": "signed-before-approval"}])
+                                         "type": SIGNED_BEFORE_APPROVAL}])
         names = [s.strip() for s in signatories]
         if any(not n for n in names) or len({n.casefold() for n in names}) < 2:
             raise RuleViolation("signatories-both-sides",
@@ -473,97 +455,58 @@ class Contract:
             return Health.AT_RISK
         return Health.ON_TRACK
 
-    # --- amendments ---------------------------------------------------------------------------
+    # --- amendments (their workflow: ltc.contracts.domain.amendment) ----------------------------
 
     def amendment(self, amendment_id: uuid.UUID) -> Amendment:
-        amendment = next((a for a in self.amendments if a.amendment_id == amendment_id), None)
-        if amendment is None:
-            raise NotFound("amendment", amendment_id)
-        return amendment
+        return find_amendment(self.amendments, amendment_id)
+
+    @property
+    def pending_amendment(self) -> Amendment | None:
+        return next((a for a in self.amendments if a.status is AmendmentStatus.PENDING), None)
 
     def request_amendment(self, *, amendment_id: uuid.UUID, reason: str, changes: TermChanges, declared_risk: Risk,
                           requested_by: str, policy: ContractPolicy, today: date, now: datetime) -> Amendment:
-        """Propose new terms; routed to the decision tier whose authority covers the change."""
+        """Propose new terms for the contract in execution (`propose_amendment` routes them)."""
         self._require_status(ContractStatus.ACTIVE, "contract-not-active", "an amendment")
-        if not reason.strip():
-            raise RuleViolation("amendment-reason-required", "an amendment says why it is needed")
-        if any(a.status is AmendmentStatus.PENDING for a in self.amendments):
-            raise DomainError("amendment-pending", "this contract has an amendment waiting for its decision")
-        current = self.terms()
-        if changes.value is not None and changes.value.currency != self.value_currency:
-            raise RuleViolation("amendment-currency-change",
-                                f"the contract is in {self.value_currency}; an amendment does not change currency")
-        proposed = Terms(
-            title=current.title if changes.title is None else changes.title,
-            value_amount=current.value_amount if changes.value is None else changes.value.amount,
-            currency=current.currency,
-            line_items=current.line_items if changes.line_items is None else tuple(changes.line_items),
-            payment_terms=tuple(t.agreed() for t in (
-                current.payment_terms if changes.payment_terms is None else changes.payment_terms)),
-            milestones=current.milestones if changes.milestones is None else tuple(changes.milestones),
-            legal_terms=current.legal_terms if changes.legal_terms is None else changes.legal_terms,
-        )
-        kinds = _changed_kinds(current, proposed)
-        if not kinds:
-            raise RuleViolation("amendment-changes-nothing", "the proposed terms are the current ones")
-        _refuse_unusable(proposed)
-        _plan(proposed, signed=True, milestones=self.milestones, payment_terms=self.payment_terms, today=today)
-        risk = max(declared_risk, _derived_risk(current, proposed), key=lambda r: r.tier.rank)
-        amendment = Amendment(
-            amendment_id=amendment_id, reason=reason.strip(), kinds=kinds, proposed=proposed,
-            declared_risk=declared_risk, risk=risk,
-            tier=policy.route(Money(proposed.value_amount - current.value_amount, self.value_currency), risk),
-            status=AmendmentStatus.PENDING, base_version=self.contract_version, requested_by=requested_by,
-            requested_at=now)
+        amendment = propose_amendment(self, amendment_id=amendment_id, reason=reason, changes=changes,
+                                      declared_risk=declared_risk, requested_by=requested_by, policy=policy,
+                                      today=today, now=now)
         self.amendments = [*self.amendments, amendment]
         self.updated_at = now
         return amendment
 
-
     def decide_amendment(self, amendment_id: uuid.UUID, *, outcome: DecisionOutcome, decider: str,
                          decider_authority: Tier | None, comment: str | None, today: date,
                          now: datetime) -> Amendment:
-        """A decision of the tier the amendment is routed to (or a higher one, as for the opportunity
-        gates); approval applies it as a new version."""
-        amendment = self.amendment(amendment_id)
-        if amendment.status is not AmendmentStatus.PENDING:
-            raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
-        if not may_decide(decider_authority, amendment.tier):
-            raise Forbidden("amendment-outside-authority",
-                                f"the amendment is routed to {amendment.tier.value}; that tier or a higher one "
-                                "decides it")
-        if decider == amendment.requested_by:
-            raise Forbidden("amendment-own-request", "nobody decides their own amendment")
-        decision, tier = take_decision(amendment.tier, outcome, decider=decider, comment=comment, now=now,
-                                       subject="amendment")
-        if outcome is DecisionOutcome.ESCALATED:
-            decided = amendment.decided(decision, status=AmendmentStatus.PENDING, tier=tier)
-        elif outcome is DecisionOutcome.REJECTED:
-            decided = amendment.decided(decision, status=AmendmentStatus.REJECTED, tier=amendment.tier)
-        else:
-            self._require_status(ContractStatus.ACTIVE, "contract-not-active", "applying an amendment")
-            self._adopt(amendment.proposed, today=today)
-            if amendment.requested_by not in self.authors:
-                self.authors = [*self.authors, amendment.requested_by]
-            self.contract_version += 1
-            decided = amendment.decided(decision, status=AmendmentStatus.APPROVED, tier=amendment.tier,
-                                        applied_version=self.contract_version)
-            self.events.append(ContractAmended(
-                lineage=self.lineage(), contract_id=self.id, contract_version=self.contract_version,
-                reason=amendment.reason, value=MoneyPayload.of(self.value), payment_schedule=self.payment_schedule(),
-                milestones=self._milestone_payloads(), amended_at=now))
-        self.amendments = [decided if a.amendment_id == amendment_id else a for a in self.amendments]
-        self.updated_at = now
+        """A decision on a pending amendment (`decide_on`); an approval applies it as a new version."""
+        decided = decide_on(self.amendment(amendment_id), outcome=outcome, decider=decider,
+                            decider_authority=decider_authority, comment=comment, now=now)
+        if decided.status is AmendmentStatus.APPROVED:
+            decided = self._apply(decided, today=today, now=now)
+        self._replace_amendment(decided, now)
         return decided
 
     def withdraw_amendment(self, amendment_id: uuid.UUID, *, now: datetime) -> Amendment:
-        amendment = self.amendment(amendment_id)
-        if amendment.status is not AmendmentStatus.PENDING:
-            raise DomainError("amendment-decided", f"the amendment is already {amendment.status.value}")
-        withdrawn = replace(amendment, status=AmendmentStatus.WITHDRAWN)
-        self.amendments = [withdrawn if a.amendment_id == amendment_id else a for a in self.amendments]
+        taken_back = withdrawn(self.amendment(amendment_id))
+        self._replace_amendment(taken_back, now)
+        return taken_back
+
+    def _apply(self, amendment: Amendment, *, today: date, now: datetime) -> Amendment:
+        """The approved terms become the next version; what has happened is carried over (`plan`)."""
+        self._require_status(ContractStatus.ACTIVE, "contract-not-active", "applying an amendment")
+        self._adopt(amendment.proposed, today=today)
+        if amendment.requested_by not in self.authors:
+            self.authors = [*self.authors, amendment.requested_by]
+        self.contract_version += 1
+        self.events.append(ContractAmended(
+            lineage=self.lineage(), contract_id=self.id, contract_version=self.contract_version,
+            reason=amendment.reason, value=MoneyPayload.of(self.value), payment_schedule=self.payment_schedule(),
+            milestones=self._milestone_payloads(), amended_at=now))
+        return replace(amendment, applied_version=self.contract_version)
+
+    def _replace_amendment(self, amendment: Amendment, now: datetime) -> None:
+        self.amendments = [amendment if a.amendment_id == amendment.amendment_id else a for a in self.amendments]
         self.updated_at = now
-        return withdrawn
 
     # --- closure ------------------------------------------------------------------------------
 
@@ -583,117 +526,3 @@ class Contract:
             self.status = ContractStatus.CLOSED
             self.closed_at = now
             self.events.append(ContractClosed(lineage=self.lineage(), contract_id=self.id, closed_at=now))
-
-
-def _is_triggered(term: PaymentTerm, milestones: list[Milestone], today: date) -> bool:
-    """Whether the instalment's trigger has happened on a signed contract: it may be invoiced."""
-    if term.trigger is Trigger.SIGNING:
-        return True
-    if term.trigger is Trigger.MILESTONE:
-        return any(m.name == term.milestone and m.accepted for m in milestones)
-    assert term.due_date is not None
-    return term.due_date <= today
-
-
-def _plan(terms: Terms, *, signed: bool, milestones: list[Milestone], payment_terms: list[PaymentTerm],
-          today: date | None) -> tuple[list[Milestone], list[PaymentTerm]]:
-    """The milestones and the schedule in money that `terms` make of the current ones.
-
-    Milestones keep their ids by name. On a signed contract (`today` given) what has happened
-    stays as it happened: accepted milestones and triggered instalments are carried over
-    unchanged, and only what is not yet triggered shares the rest of the value.
-    """
-    value = Money(terms.value_amount, terms.currency)
-    current = {m.name: m for m in milestones}
-    planned_milestones = []
-    for agreed in terms.milestones:
-        existing = current.get(agreed.name)
-        if existing is None:
-            planned_milestones.append(Milestone(milestone_id=uuid.uuid4(), name=agreed.name,
-                                                planned_date=agreed.planned_date,
-                                                acceptance_type=agreed.acceptance_type, owner=agreed.owner))
-        elif existing.accepted and existing.as_agreed() != agreed:
-            raise RuleViolation("accepted-milestone-changed",
-                                f"milestone {agreed.name!r} is accepted; its terms can no longer change")
-        else:
-            planned_milestones.append(replace(existing, planned_date=agreed.planned_date,
-                                              acceptance_type=agreed.acceptance_type, owner=agreed.owner))
-    kept = {m.name for m in planned_milestones}
-    for name, milestone in current.items():
-        if milestone.accepted and name not in kept:
-            raise RuleViolation("accepted-milestone-changed", f"milestone {name!r} is accepted; it stays")
-
-    proposed = {t.name: t for t in terms.payment_terms}
-    fixed: dict[str, PaymentTerm] = {}
-    if signed and today is not None:
-        for term in payment_terms:
-            if not _is_triggered(term, milestones, today):
-                continue
-            if term.name not in proposed or proposed[term.name].agreed() != term.agreed():
-                raise RuleViolation("triggered-instalment-changed",
-                                    f"instalment {term.name!r} has been triggered and may be invoiced; "
-                                    "it is carried over unchanged")
-            fixed[term.name] = term
-    open_terms = [t for t in terms.payment_terms if t.name not in fixed]
-    if signed and today is not None:
-        passed = [t.name for t in open_terms if _is_triggered(t, planned_milestones, today)]
-        if passed:
-            raise RuleViolation("instalment-trigger-passed",
-                                f"instalments {passed} would be triggered by something that already happened")
-    rest = value - sum((Money(t.amount or Decimal(0), value.currency) for t in fixed.values()),
-                       Money.zero(value.currency))
-    amounts = rest.allocate([t.percent for t in open_terms]) if open_terms else []
-    if any(a.amount <= 0 for a in amounts) or (not open_terms and not rest.is_zero()):
-        raise RuleViolation("amendment-value-already-invoiced",
-                            f"{value.amount} {value.currency} cannot be scheduled: the triggered instalments "
-                            f"already come to {(value - rest).amount}")
-    planned = {t.name: replace(t.agreed(), amount=a.amount) for t, a in zip(open_terms, amounts, strict=True)}
-    planned.update(fixed)
-    schedule = [planned[t.name] for t in terms.payment_terms]
-    return planned_milestones, _percents_of_amounts(schedule, value) if fixed else schedule
-
-
-PERCENT_QUANTUM = Decimal("0.0001")
-
-
-def _percents_of_amounts(schedule: list[PaymentTerm], value: Money) -> list[PaymentTerm]:
-    """Once triggered instalments keep their amounts, the amounts are the plan: each percentage is
-    re-derived from its amount, so percentage and amount always describe the same schedule.
-
-    The rule: amount ÷ value × 100, rounded half-even to four decimal places, the last instalment
-    taking what rounding leaves so that the percentages still add up to exactly 100.
-    """
-    percents = [(t.amount or Decimal(0)) * 100 / value.amount for t in schedule[:-1]]
-    rounded = [p.quantize(PERCENT_QUANTUM) for p in percents]
-    rounded.append(Decimal(100) - sum(rounded, Decimal(0)))
-    if any(p <= 0 for p in rounded):
-        raise RuleViolation("instalment-too-small",
-                            f"an instalment would be less than {PERCENT_QUANTUM} % of {value.amount} {value.currency}")
-    return [replace(t, percent=p) for t, p in zip(schedule, rounded, strict=True)]
-
-
-def _changed_kinds(current: Terms, proposed: Terms) -> tuple[str, ...]:
-    kinds = []
-    if (current.title, current.line_items) != (proposed.title, proposed.line_items):
-        kinds.append("scope")
-    if current.value_amount != proposed.value_amount:
-        kinds.append("value")
-    if current.milestones != proposed.milestones:
-        kinds.append("dates")
-    if tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms:
-        kinds.append("payment_terms")
-    if current.legal_terms != proposed.legal_terms:
-        kinds.append("legal_terms")
-    return tuple(kinds)
-
-
-def _derived_risk(current: Terms, proposed: Terms) -> Risk:
-    """Less money, later or fewer deliveries and changed payment terms weigh on cash and
-    delivery: such a change is at least of medium risk, whatever the request says."""
-    planned = {m.name: m.planned_date for m in current.milestones}
-    slipped = any(m.name in planned and m.planned_date > planned[m.name] for m in proposed.milestones)
-    dropped = bool(set(planned) - {m.name for m in proposed.milestones})
-    terms_changed = tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms
-    if proposed.value_amount < current.value_amount or slipped or dropped or terms_changed:
-        return Risk.MEDIUM
-    return Risk.LOW

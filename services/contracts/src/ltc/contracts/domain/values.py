@@ -13,13 +13,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.money import Money, minor_unit_exponent
 
-
-class Trigger(StrEnum):
-    SIGNING = "signing"
-    MILESTONE = "milestone"
-    DATE = "date"
+# What makes an instalment due is one vocabulary with finance, which bills it: the events' `Trigger`.
+__all__ = ["AcceptanceType", "AgreedMilestone", "LegalTerms", "LineItem", "Milestone", "MilestoneStatus",
+           "PaymentTerm", "Trigger", "terms_problems"]
 
 
 class AcceptanceType(StrEnum):
