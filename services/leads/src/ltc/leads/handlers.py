@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.leads.adapters import repository
-from ltc.leads.domain.accounts import Account, Contact, Tier
+from ltc.leads.domain.accounts import Account, Contact, Tier, contact_snapshot
 from ltc.leads.domain.activities import Activity, ActivityKind
 from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.duplicates import duplicate_candidates
-from ltc.leads.domain.model import Channel, Evidence, Lead, PainStatus, contact_snapshot
+from ltc.leads.domain.model import Channel, Evidence, Lead, PainStatus
 from ltc.leads.domain.scoring import LeadScore, score_lead
 from ltc.shared.api import check_if_match
 from ltc.shared.auth import Principal, Role
@@ -274,7 +274,7 @@ async def score_leads(session: AsyncSession, leads: list[Lead], *, fresh: bool =
     """
     met = ({str(lead.id): set() for lead in leads} if fresh
            else await repository.contacts_met_on_leads(session, [lead.id for lead in leads]))
-    involved = {lead.id: involved_contact_ids(lead, met[str(lead.id)]) for lead in leads}
+    involved = {lead.id: lead.contacts_involved(met[str(lead.id)]) for lead in leads}
     everyone = await repository.contacts_by_id(session, set().union(*involved.values()))
     strengths = await repository.relationships(session, everyone.values(), today=clock().date())
     scored = {}
@@ -283,14 +283,6 @@ async def score_leads(session: AsyncSession, leads: list[Lead], *, fresh: bool =
                           key=lambda pair: (pair[0].name, str(pair[0].id)))
         scored[lead.id] = ScoredLead(score_lead(lead, contact_strengths={c.name: s for c, s in contacts}), contacts)
     return scored
-
-
-def involved_contact_ids(lead: Lead, met: set[str]) -> set[str]:
-    """The contacts involved in a lead: named on it, on its evidence and pains, or met in its activities."""
-    ids = set(lead.contact_ids) | met
-    ids |= {e["contact_id"] for e in lead.evidence if e.get("contact_id")}
-    ids |= {p["contact_id"] for p in lead.pains if p.get("contact_id")}
-    return ids
 
 
 async def convert_lead(uow: UnitOfWork, lead_id: uuid.UUID, if_match: str | None, principal: Principal) -> None:

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 
 from ltc.leads.domain.accounts import Account, Contact
-from ltc.leads.domain.activities import Activity, ActivityStatus, Contacted, Relationship, relationship_strength
+from ltc.leads.domain.activities import Activity, ActivityStatus
 from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.model import OPEN_GRADES, Lead
+from ltc.leads.domain.relationships import Contacted, Relationship, relationship_strength
 from ltc.shared.errors import NotFound
 
 

@@ -40,7 +40,7 @@ from ltc.leads.api.schemas import (
 )
 from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
-from ltc.leads.domain.model import Channel, Evidence, Grade, Lead, PainStatus
+from ltc.leads.domain.model import Channel, Criterion, Evidence, Grade, Lead, PainStatus
 from ltc.leads.domain.reports import lead_to_cash
 from ltc.shared.api import (
     Cursor,
@@ -308,8 +308,8 @@ async def update_lead(lead_id: uuid.UUID, body: LeadUpdate, uow: Uow, principal:
 
 @router.post("/leads/{lead_id}/grade", response_model=LeadRead, tags=["leads"],
              summary="Raise the lead one grade, with the evidence the service checks",
-             description="`credible` needs, for each lead criterion (customer_identified, purchase_intent, "
-                         "matching_solution), evidence from someone other than us and the lead's informant; "
+             description=f"`credible` needs, for each lead criterion ({', '.join(c.value for c in Criterion)}), "
+                         "evidence from someone other than us and the lead's informant; "
                          "`opportunity` needs a positive budget and a start date. A 422 names every unmet criterion.")
 async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal: Seller, response: Response,
                      if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:

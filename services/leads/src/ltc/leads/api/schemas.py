@@ -9,27 +9,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ltc.leads.domain.accounts import DecisionRole, Tier
-from ltc.leads.domain.activities import ActivityKind, ActivityStatus, Relationship
+from ltc.leads.domain.accounts import HIGHEST_RATING, LOWEST_RATING, NEUTRAL_RATING, DecisionRole, Tier
+from ltc.leads.domain.activities import ActivityKind, ActivityStatus
 from ltc.leads.domain.model import Channel, Criterion, Grade
-from ltc.leads.domain.scoring import LeadScore
+from ltc.leads.domain.relationships import Relationship, trust_formula
+from ltc.leads.domain.scoring import LeadScore, max_score
 from ltc.shared.api import Text300, UserId
 from ltc.shared.messages import MoneyPayload
 
 Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-Rating = Annotated[int, Field(ge=1, le=5)]
+Rating = Annotated[int, Field(ge=LOWEST_RATING, le=HIGHEST_RATING)]
+RATINGS = f"{LOWEST_RATING}–{HIGHEST_RATING}"
 Items = Annotated[list[Text300], Field(max_length=50)]
 
-TRUST_FORMULA = (
-    "strength = round(100 × (competence × reliability × connection × time)^(1/4)); "
-    "competence = competence_rating/5; reliability = reliability_rating/5; "
-    "connection = (frequency + breadth + depth)/3 with frequency = min(1, done activities in the last 90 days/6), "
-    "breadth = min(1, distinct activity kinds in the last 365 days/4), depth = deepest kind in the last 365 days "
-    "(routine_visit 0.2, executive_letter 0.3, exhibition_forum 0.3, topic_exchange 0.5, site_visit 0.6, "
-    "joint_team_event 0.6, company_inspection 0.8, joint_release 0.8, executive_visit 0.9, summit 1.0); "
-    "time = min(1, (whole months since the first done activity + 1)/12)"
-)
+TRUST_FORMULA = trust_formula()
 
 
 class _Strict(BaseModel):
@@ -83,8 +77,10 @@ class ContactCreate(_Strict):
     notes: LongText | None = None
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
-    competence_rating: Rating = Field(default=3, description="1–5: how the contact rates our expertise")
-    reliability_rating: Rating = Field(default=3, description="1–5: how the contact rates our keeping of promises")
+    competence_rating: Rating = Field(default=NEUTRAL_RATING,
+                                      description=f"{RATINGS}: how the contact rates our expertise")
+    reliability_rating: Rating = Field(default=NEUTRAL_RATING,
+                                       description=f"{RATINGS}: how the contact rates our keeping of promises")
 
 
 class ContactUpdate(_Strict):
@@ -220,7 +216,7 @@ class ScorePartRead(BaseModel):
 
 
 class LeadScoreRead(BaseModel):
-    total: int = Field(ge=0, le=100)
+    total: int = Field(ge=0, le=max_score())
     parts: list[ScorePartRead]
 
     @classmethod

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ltc.leads.domain.edits import apply_changes, require_values
+from ltc.shared.messages.leads_events import ContactSnapshot
 from ltc.shared.rules import RuleViolation
 
 
@@ -26,26 +28,6 @@ class DecisionRole(StrEnum):
     INFLUENCER = "influencer"
     GATEKEEPER = "gatekeeper"
     COACH = "coach"
-
-
-def apply_changes(target: object, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Set the attributes that really change and answer them as {field: {from, to}} for the audit."""
-    changed: dict[str, dict[str, Any]] = {}
-    for name, value in changes.items():
-        before = getattr(target, name)
-        if before != value:
-            changed[name] = {"from": before, "to": value}
-            setattr(target, name, value)
-    return changed
-
-
-def require_values(changes: dict[str, Any], *names: str) -> None:
-    """A PATCH may change these fields but not blank them out."""
-    blank = [n for n in names if n in changes and (changes[n] is None or (isinstance(changes[n], str)
-                                                                          and not changes[n].strip()))]
-    if blank:
-        raise RuleViolation("value-required", "these fields cannot be emptied: " + ", ".join(blank),
-                            errors=[{"field": n, "message": "must not be empty"} for n in blank])
 
 
 class Account:
@@ -76,6 +58,8 @@ class Account:
 
 
 # A 1-5 rating, 3 = "no particular view yet": the competence and reliability the customer sees in us.
+LOWEST_RATING = 1
+HIGHEST_RATING = 5
 NEUTRAL_RATING = 3
 
 
@@ -114,7 +98,16 @@ class Contact:
 
 
 def _rating(field: str, value: int) -> int:
-    if not 1 <= value <= 5:
-        raise RuleViolation("rating-out-of-range", f"{field} is rated 1 to 5",
-                            errors=[{"field": field, "message": "must be between 1 and 5"}])
+    if not LOWEST_RATING <= value <= HIGHEST_RATING:
+        raise RuleViolation("rating-out-of-range", f"{field} is rated {LOWEST_RATING} to {HIGHEST_RATING}",
+                            errors=[{"field": field,
+                                     "message": f"must be between {LOWEST_RATING} and {HIGHEST_RATING}"}])
     return value
+
+
+def contact_snapshot(contact: Contact, strength: int) -> ContactSnapshot:
+    """The contact as a converted lead hands it over, with the relationship strength built so far."""
+    return ContactSnapshot(contact_id=contact.id, name=contact.name, title=contact.title,
+                           decision_role=contact.decision_role.value if contact.decision_role else None,
+                           kpis=contact.kpis, pains=contact.pains, communication_style=contact.communication_style,
+                           relationship_strength=strength)

@@ -15,7 +15,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from ltc.leads.domain.accounts import Account, Contact, Tier, apply_changes, require_values
+from ltc.leads.domain.accounts import Account, Tier
+from ltc.leads.domain.edits import apply_changes, require_values
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.leads_events import (
     AccountSnapshot,
@@ -26,10 +27,8 @@ from ltc.shared.messages.leads_events import (
     LeadGraded,
     PainPointSnapshot,
 )
-from ltc.shared.money import Money
+from ltc.shared.money import Money, MoneyAttribute
 from ltc.shared.rules import DomainError, NotFound, RuleViolation
-
-__all__ = ["Account", "Channel", "Criterion", "Evidence", "Grade", "Lead", "PainStatus", "Tier"]
 
 
 class Grade(StrEnum):
@@ -92,8 +91,19 @@ OPEN_GRADES = frozenset({Grade.INITIAL, Grade.CREDIBLE, Grade.OPPORTUNITY})
 EDITABLE = ("title", "need", "tier", "reported_by", "contact_ids", "owner")
 
 
+class _OptionalMoney(MoneyAttribute):
+    """A `MoneyAttribute` that may be unknown yet: None while its amount or currency is."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is not None and (getattr(obj, self.amount) is None or getattr(obj, self.currency) is None):
+            return None
+        return super().__get__(obj, owner)
+
+
 class Lead:
     events: list[EventPayload]
+    budget = _OptionalMoney("budget_amount", "budget_currency")
+    cash_collected = _OptionalMoney("cash_collected_amount", "cash_collected_currency")
 
     def __init__(self, *, id: uuid.UUID, account_id: uuid.UUID, title: str, need: str, channel: Channel,
                  tier: Tier, owner: str | None, now: datetime, reported_by: str | None = None,
@@ -135,12 +145,6 @@ class Lead:
 
     def lineage(self) -> Lineage:
         return Lineage(lead_id=self.id, opportunity_id=self.opportunity_id, contract_id=self.contract_id)
-
-    @property
-    def budget(self) -> Money | None:
-        if self.budget_amount is None or self.budget_currency is None:
-            return None
-        return Money(self.budget_amount, self.budget_currency)
 
     @property
     def is_open(self) -> bool:
@@ -311,12 +315,6 @@ class Lead:
             self.cash_collected_amount, self.cash_collected_currency = collected.amount, collected.currency
 
     @property
-    def cash_collected(self) -> Money | None:
-        if self.cash_collected_amount is None or self.cash_collected_currency is None:
-            return None
-        return Money(self.cash_collected_amount, self.cash_collected_currency)
-
-    @property
     def outcome(self) -> str:
         if self.cash_collected_on is not None:
             return "cash_collected"
@@ -328,13 +326,14 @@ class Lead:
             return "disqualified"
         return "converted" if self.grade is Grade.CONVERTED else "open"
 
+    def contacts_involved(self, met: set[str]) -> set[str]:
+        """Named on the lead, on its evidence or pains, or `met` in its activities: whose relationship counts."""
+        ids = set(self.contact_ids) | met
+        ids |= {e["contact_id"] for e in self.evidence if e.get("contact_id")}
+        ids |= {p["contact_id"] for p in self.pains if p.get("contact_id")}
+        return ids
+
     def reached(self, grade: Grade) -> bool:
         """Whether the lead ever held `grade` (a converted lead did pass credible and opportunity)."""
         return grade is Grade.INITIAL or self.grade is grade or any(h["to"] == grade.value for h in self.grade_history)
 
-
-def contact_snapshot(contact: Contact, strength: int) -> ContactSnapshot:
-    return ContactSnapshot(contact_id=contact.id, name=contact.name, title=contact.title,
-                           decision_role=contact.decision_role.value if contact.decision_role else None,
-                           kpis=contact.kpis, pains=contact.pains, communication_style=contact.communication_style,
-                           relationship_strength=strength)

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from ltc.leads.domain.model import Account, Channel, Criterion, Evidence, Grade, Lead, PainStatus, Tier
+from ltc.leads.domain.accounts import Account, Tier
+from ltc.leads.domain.model import Channel, Criterion, Evidence, Grade, Lead, PainStatus
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages.leads_events import LeadConverted, LeadCreated, LeadDisqualified, LeadGraded
 from ltc.shared.money import Money
@@ -221,3 +222,26 @@ def test_lost_and_won_outcomes():
     lead.record_lost(opportunity_id=uuid.uuid4(), lost_at=NOW, reason="price")
     assert lead.outcome == "lost"
     assert lead.reached(Grade.INITIAL) and not lead.reached(Grade.CREDIBLE)
+
+
+def test_budget_and_cash_collected_are_money_once_known():
+    account, lead = _lead()
+    assert lead.budget is None and lead.cash_collected is None
+    lead.grade_credible(_all_criteria(), by="ar-1", now=NOW)
+    lead.grade_opportunity(budget=Money(Decimal("7.50"), "EUR"), start_date=date(2027, 1, 1), by="ar-1", now=NOW)
+    assert lead.budget == Money(Decimal("7.50"), "EUR")
+    lead.record_cash_collected(contract_id=uuid.uuid4(), fully_paid_on=date(2027, 6, 1))
+    assert lead.cash_collected is None
+    lead.record_cash_collected(contract_id=uuid.uuid4(), fully_paid_on=date(2027, 6, 1),
+                               collected=Money(Decimal("7.50"), "EUR"))
+    assert lead.cash_collected == Money(Decimal("7.50"), "EUR")
+
+
+def test_the_contacts_involved_are_named_on_the_lead_its_evidence_and_pains_or_met():
+    _, lead = _lead()
+    named, witness, hurting, met = (uuid.uuid4() for _ in range(4))
+    lead.update({"contact_ids": [named]}, now=NOW)
+    lead.grade_credible([Evidence(c, "minutes", "CTO", date(2026, 10, 30), witness) for c in Criterion], by="ar-1",
+                        now=NOW)
+    lead.add_pain(pain_id=uuid.uuid4(), description="outages", contact_id=hurting, by="ar-1", now=NOW)
+    assert lead.contacts_involved({str(met)}) == {str(named), str(witness), str(hurting), str(met)}
