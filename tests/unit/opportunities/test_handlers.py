@@ -9,7 +9,8 @@ import pytest
 
 from ltc.opportunities import handlers
 from ltc.opportunities.domain.model import Opportunity
-from ltc.opportunities.domain.records import Level, Risk, RiskCategory, RiskStatus, TeamRole
+from ltc.opportunities.domain.risks import Level, Risk, RiskCategory, RiskStatus
+from ltc.opportunities.domain.team import TeamRole
 from ltc.shared.auth import Principal
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ltc.opportunities.adapters import repository
 from ltc.opportunities.domain.gates import DecisionPolicy, Gate, GateRequest, Outcome
 from ltc.opportunities.domain.model import Opportunity, Stage
-from ltc.opportunities.domain.records import Risk, RiskCategory
+from ltc.opportunities.domain.risks import Risk, RiskCategory
 from ltc.shared.api import check_if_match
 from ltc.shared.audit import audit_details
 from ltc.shared.auth import Principal, Role

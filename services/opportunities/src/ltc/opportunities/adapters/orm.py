@@ -24,17 +24,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 
+from ltc.opportunities.domain.competitors import Competitor
 from ltc.opportunities.domain.gates import GateRequest
-from ltc.opportunities.domain.model import Opportunity, Stage
-from ltc.opportunities.domain.records import (
-    Competitor,
-    Insight,
-    Requirement,
-    Risk,
-    Stakeholder,
-    TeamChange,
-    ValueProposition,
-)
+from ltc.opportunities.domain.insight import Insight, ValueProposition
+from ltc.opportunities.domain.model import Opportunity
+from ltc.opportunities.domain.requirements import Requirement
+from ltc.opportunities.domain.risks import Risk
+from ltc.opportunities.domain.stages import Stage
+from ltc.opportunities.domain.stakeholders import Stakeholder
+from ltc.opportunities.domain.team import TeamChange
 from ltc.opportunities.domain.terms import CommercialTerms
 from ltc.shared.db import map_aggregate
 

@@ -42,7 +42,7 @@ from ltc.opportunities.api.schemas import (
 )
 from ltc.opportunities.domain.gates import Tier
 from ltc.opportunities.domain.model import OPEN_STAGES, Opportunity, Stage
-from ltc.opportunities.domain.records import Requirement
+from ltc.opportunities.domain.requirements import Requirement
 from ltc.shared.api import (
     Cursor,
     IdempotencyKey,

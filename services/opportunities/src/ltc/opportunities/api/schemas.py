@@ -10,32 +10,25 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ltc.opportunities.domain.competitors import Competitor
 from ltc.opportunities.domain.gates import Decision, Gate, GateRequest, Outcome, RequestStatus, Tier
-from ltc.opportunities.domain.model import OPEN_STAGES, Opportunity, Stage, StageProbabilities
-from ltc.opportunities.domain.records import (
-    Attitude,
+from ltc.opportunities.domain.insight import (
     CompetitionInsight,
-    Competitor,
     CustomerInsight,
-    DecisionRole,
     Insight,
-    Level,
     LifeCyclePhase,
     MarketInsight,
     MarketSituation,
     NeedMet,
-    Priority,
     ProductInsight,
-    Relationship,
-    Requirement,
-    Risk,
-    RiskCategory,
-    RiskStatus,
-    Stakeholder,
-    TeamChange,
-    TeamRole,
     ValueProposition,
 )
+from ltc.opportunities.domain.model import Opportunity
+from ltc.opportunities.domain.requirements import Priority, Requirement
+from ltc.opportunities.domain.risks import Level, Risk, RiskCategory, RiskStatus
+from ltc.opportunities.domain.stages import OPEN_STAGES, Stage, StageProbabilities
+from ltc.opportunities.domain.stakeholders import Attitude, DecisionRole, Relationship, Stakeholder
+from ltc.opportunities.domain.team import TeamChange, TeamRole
 from ltc.opportunities.domain.terms import (
     AcceptanceType,
     CommercialTerms,

@@ -69,6 +69,15 @@ class DecisionPolicy:
                                 errors=problems)
         self.thresholds = dict(thresholds)
 
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {currency: {"l2_from": str(b.l2_from), "l3_from": str(b.l3_from)}
+                for currency, b in self.thresholds.items()}
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Mapping[str, str]]) -> DecisionPolicy:
+        return cls({currency: TierThresholds(Decimal(b["l2_from"]), Decimal(b["l3_from"]))
+                    for currency, b in document.items()})
+
     def route(self, value: Money | None, *, high_risk: bool) -> Routing:
         if value is None or value.currency not in self.thresholds:
             # Authority that cannot be measured goes to the top, never to the bottom.

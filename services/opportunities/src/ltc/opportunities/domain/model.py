@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from ltc.opportunities.domain.competitors import Competitor
 from ltc.opportunities.domain.gates import (
     Decision,
     DecisionPolicy,
@@ -25,17 +25,19 @@ from ltc.opportunities.domain.gates import (
     Outcome,
     RequestStatus,
 )
-from ltc.opportunities.domain.records import (
-    Competitor,
-    Coverage,
-    Insight,
-    Requirement,
-    Risk,
-    Stakeholder,
-    TeamChange,
-    TeamRole,
-    ValueProposition,
+from ltc.opportunities.domain.insight import Insight, ValueProposition
+from ltc.opportunities.domain.requirements import Requirement
+from ltc.opportunities.domain.risks import Risk
+from ltc.opportunities.domain.stages import (
+    AFTER_ATB,
+    CLOSED_STAGES,
+    DEFAULT_PROBABILITIES,
+    OPEN_STAGES,
+    Stage,
+    StageProbabilities,
 )
+from ltc.opportunities.domain.stakeholders import Coverage, Stakeholder, check_reporting_line
+from ltc.opportunities.domain.team import TeamChange, TeamRole
 from ltc.opportunities.domain.terms import CommercialTerms
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.opportunities_events import (
@@ -47,53 +49,8 @@ from ltc.shared.messages.opportunities_events import (
     OpportunityWon,
     RequirementRaised,
 )
-from ltc.shared.money import Money
+from ltc.shared.money import Money, MoneyAttribute
 from ltc.shared.rules import DomainError, NotFound, RuleViolation
-
-
-class Stage(StrEnum):
-    VALIDATING = "validating"
-    STRATEGIZING = "strategizing"
-    BIDDING = "bidding"
-    NEGOTIATING = "negotiating"
-    WON = "won"
-    LOST = "lost"
-    ABANDONED = "abandoned"
-
-
-OPEN_STAGES = (Stage.VALIDATING, Stage.STRATEGIZING, Stage.BIDDING, Stage.NEGOTIATING)
-CLOSED_STAGES = frozenset({Stage.WON, Stage.LOST, Stage.ABANDONED})
-# Bidding commits the company to an offer: from here on an approved ATB is required.
-AFTER_ATB = frozenset({Stage.BIDDING, Stage.NEGOTIATING})
-
-
-@dataclass(frozen=True)
-class StageProbabilities:
-    """Win probability in percent of each open stage; won is 100, lost and abandoned 0."""
-
-    by_stage: Mapping[Stage, Decimal]
-
-    def __post_init__(self) -> None:
-        problems = [{"field": f"probabilities.{stage.value}", "message": "needs a probability"}
-                    for stage in OPEN_STAGES if stage not in self.by_stage]
-        problems += [{"field": f"probabilities.{stage.value}", "message": "only open stages are configured"}
-                     for stage in self.by_stage if stage in CLOSED_STAGES]
-        problems += [{"field": f"probabilities.{stage.value}", "message": "must be between 0 and 100"}
-                     for stage, p in self.by_stage.items() if not (p.is_finite() and 0 <= p <= 100)]
-        if problems:
-            raise RuleViolation("stage-probabilities-invalid", "the stage probabilities are not valid",
-                                errors=problems)
-
-    def of(self, stage: Stage) -> Decimal:
-        if stage is Stage.WON:
-            return Decimal(100)
-        if stage in CLOSED_STAGES:
-            return Decimal(0)
-        return self.by_stage[stage]
-
-
-DEFAULT_PROBABILITIES = StageProbabilities({Stage.VALIDATING: Decimal(10), Stage.STRATEGIZING: Decimal(25),
-                                            Stage.BIDDING: Decimal(50), Stage.NEGOTIATING: Decimal(75)})
 
 _UNSET: Any = object()
 
@@ -102,8 +59,28 @@ def _missing(field: str, message: str) -> dict[str, str]:
     return {"field": field, "message": message}
 
 
+class OptionalMoney(MoneyAttribute):
+    """A `MoneyAttribute` over nullable columns: `None` while no amount is set; assigning money
+    (or `None`) writes both columns."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if getattr(obj, self.amount) is None or getattr(obj, self.currency) is None:
+            return None
+        return super().__get__(obj, owner)
+
+    def __set__(self, obj: object, money: Money | None) -> None:
+        setattr(obj, self.amount, money.amount if money else None)
+        setattr(obj, self.currency, money.currency if money else None)
+
+
 class Opportunity:
     events: list[EventPayload]
+
+    budget = OptionalMoney("budget_amount", "budget_currency")
+    # What the deal is worth as far as known: the negotiated value, else the customer's budget.
+    deal_value = OptionalMoney("value_amount", "value_currency")
 
     def __init__(self, *, id: uuid.UUID, lead_id: uuid.UUID | None, account_id: uuid.UUID | None,
                  account_name: str, title: str, need: str, budget: Money | None, start_date: date | None,
@@ -116,8 +93,7 @@ class Opportunity:
         self.account_name = account_name
         self.title = title
         self.need = need
-        self.budget_amount = budget.amount if budget else None
-        self.budget_currency = budget.currency if budget else None
+        self.budget = budget
         self.start_date = start_date
         self.expected_close_date = expected_close_date
         self.owner = owner
@@ -154,19 +130,6 @@ class Opportunity:
         return Lineage(lead_id=self.lead_id, opportunity_id=self.id)
 
     @property
-    def budget(self) -> Money | None:
-        if self.budget_amount is None or self.budget_currency is None:
-            return None
-        return Money(self.budget_amount, self.budget_currency)
-
-    @property
-    def deal_value(self) -> Money | None:
-        """What the deal is worth as far as known: the negotiated value, else the customer's budget."""
-        if self.value_amount is None or self.value_currency is None:
-            return None
-        return Money(self.value_amount, self.value_currency)
-
-    @property
     def coverage(self) -> Coverage:
         return Coverage.of(self.stakeholders)
 
@@ -200,9 +163,7 @@ class Opportunity:
                                 errors=[{"field": "budget.amount", "message": "must be positive"}])
 
     def _refresh_value(self) -> None:
-        value = self.draft_terms.value or self.budget
-        self.value_amount = value.amount if value else None
-        self.value_currency = value.currency if value else None
+        self.deal_value = self.draft_terms.value or self.budget
 
     def _require_open(self) -> None:
         if self.is_closed:
@@ -225,8 +186,7 @@ class Opportunity:
             self.need = need
         if budget is not _UNSET:
             self._check_budget(budget)
-            self.budget_amount = budget.amount if budget else None
-            self.budget_currency = budget.currency if budget else None
+            self.budget = budget
             self._refresh_value()
         if start_date is not _UNSET:
             self.start_date = start_date
@@ -251,8 +211,7 @@ class Opportunity:
     def set_insight(self, insight: Insight) -> None:
         """Replaces the dimensions given; the others stay as they were."""
         self._require_open()
-        self.insight = Insight(**{name: getattr(insight, name) or getattr(self.insight, name)
-                                  for name in ("market", "customer", "product", "competition")})
+        self.insight = self.insight.updated_by(insight)
 
     def set_value_proposition(self, proposition: ValueProposition) -> None:
         self._require_open()
@@ -260,29 +219,14 @@ class Opportunity:
 
     # -- power map -----------------------------------------------------------------------------
 
-    def _check_reports_to(self, stakeholder: Stakeholder, others: tuple[Stakeholder, ...]) -> None:
-        if stakeholder.reports_to is None:
-            return
-        by_id = {s.id: s for s in (*others, stakeholder)}
-        if stakeholder.reports_to not in by_id:
-            raise RuleViolation("reports-to-unknown", "reports_to must be another stakeholder of this power map",
-                                errors=[_missing("reports_to", "not a stakeholder of this opportunity")])
-        seen, boss = {stakeholder.id}, stakeholder.reports_to
-        while boss is not None:
-            if boss in seen:
-                raise RuleViolation("reports-to-cycle", "the reporting lines would form a circle",
-                                    errors=[_missing("reports_to", "would make a reporting cycle")])
-            seen.add(boss)
-            boss = by_id[boss].reports_to if boss in by_id else None
-
     def add_stakeholder(self, stakeholder: Stakeholder) -> None:
         self._require_open()
-        self._check_reports_to(stakeholder, self.stakeholders)
+        check_reporting_line(stakeholder, self.stakeholders)
         self.stakeholders = (*self.stakeholders, stakeholder)
 
     def replace_stakeholder(self, stakeholder: Stakeholder) -> None:
         self._require_open()
-        self._check_reports_to(stakeholder, self._without(self.stakeholders, stakeholder.id, "stakeholder"))
+        check_reporting_line(stakeholder, self._without(self.stakeholders, stakeholder.id, "stakeholder"))
         self.stakeholders = self._replacing(self.stakeholders, stakeholder, "stakeholder")
 
     def remove_stakeholder(self, stakeholder_id: uuid.UUID) -> None:
