@@ -1,20 +1,22 @@
-"""Routes only translate HTTP into commands and read models; the rules live in the domain."""
+"""Routes only translate HTTP into commands and read models; the rules live in the domain.
+
+Every change runs through `ltc.shared.api.run`: one unit of work in which the handler commits and
+the answer is read from what it returned (an Idempotency-Key replay answers from the earlier
+result instead).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
 
 from ltc.leads import handlers
-from ltc.leads.adapters import repository
+from ltc.leads.adapters import queries, repository
 from ltc.leads.api.schemas import (
     AccountCreate,
     AccountRead,
@@ -41,22 +43,19 @@ from ltc.leads.api.schemas import (
 from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
 from ltc.leads.domain.model import Channel, Criterion, Evidence, Grade, Lead, PainStatus
-from ltc.leads.domain.reports import lead_to_cash
 from ltc.shared.api import (
     Cursor,
     IdempotencyKey,
     IfMatch,
     Limit,
     NoBody,
+    Once,
     Page,
-    act_idempotently,
-    create_idempotently,
     etag,
-    paginate,
+    expected_version,
+    run,
 )
 from ltc.shared.auth import Principal, Role, require_roles
-from ltc.shared.db import current
-from ltc.shared.errors import NotFound
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.service import ReadSession, Uow
 
@@ -68,125 +67,100 @@ Seller = Annotated[Principal, Depends(require_roles(Role.AR, Role.ADMIN))]
 Triangle = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN))]
 Reader = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN, Role.INTEGRATION))]
 
+Named = Annotated[str | None, Query(max_length=300, description="part of the name, any case")]
+
 
 def _changes(body: Any) -> dict[str, Any]:
     """Only the fields the client sent: an omitted field stays as it is."""
     return {name: getattr(body, name) for name in body.model_fields_set}
 
 
+def _today() -> date:
+    return handlers.clock().date()
+
+
 # Accounts
 
 
-def _account(account: Account, response: Response) -> AccountRead:
+def _account_read(account: Account, response: Response, *, created: bool = False) -> AccountRead:
     response.headers["ETag"] = etag(account.version)
+    if created:
+        response.headers["Location"] = f"/api/v1/accounts/{account.id}"
     return AccountRead.model_validate(account, from_attributes=True)
 
 
 @router.post("/accounts", status_code=201, response_model=AccountRead, tags=["accounts"])
 async def create_account(body: AccountCreate, uow: Uow, principal: Seller, response: Response,
                          idempotency_key: IdempotencyKey = None) -> AccountRead:
-    account_id = await create_idempotently(
-        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /accounts", body=body,
-        create=lambda new_id: handlers.create_account(uow, handlers.CreateAccount(new_id, **body.model_dump()),
-                                                      principal),
-    )
-    async with uow:
-        account = await repository.get_account(uow.session, account_id)
-    response.headers["Location"] = f"/api/v1/accounts/{account_id}"
-    return _account(account, response)
+    command = handlers.CreateAccount(uuid.uuid4(), **body.model_dump())
+    return await run(uow, handlers.create_account, command, principal,
+                     answer=lambda account: _account_read(account, response, created=True),
+                     once=Once(idempotency_key, "POST /accounts", body, command.account_id, repository.get_account))
 
 
 @router.get("/accounts", response_model=Page[AccountRead], tags=["accounts"])
-async def list_accounts(
-    session: ReadSession, principal: Reader,
-    q: Annotated[str | None, Query(max_length=300, description="part of the name, any case")] = None,
-    tier: Tier | None = None, industry: str | None = None, owner: str | None = None,
-    limit: Limit = 50, cursor: Cursor = None,
-) -> Page[AccountRead]:
-    stmt = select(Account)
-    if q:
-        stmt = stmt.where(Account.name.ilike(f"%{_like(q)}%", escape="\\"))
-    for column, value in ((Account.tier, tier), (Account.industry, industry), (Account.owner, owner)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    rows, next_cursor = await paginate(session, stmt, created_at=Account.created_at, ident=Account.id,
-                                       limit=limit, cursor=cursor)
+async def list_accounts(session: ReadSession, principal: Reader, q: Named = None, tier: Tier | None = None,
+                        industry: str | None = None, owner: str | None = None, limit: Limit = 50,
+                        cursor: Cursor = None) -> Page[AccountRead]:
+    rows, next_cursor = await queries.accounts(session, q=q, tier=tier, industry=industry, owner=owner, limit=limit,
+                                               cursor=cursor)
     return Page[AccountRead](items=[AccountRead.model_validate(a, from_attributes=True) for a in rows],
                              next_cursor=next_cursor)
 
 
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 @router.get("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"])
 async def read_account(account_id: uuid.UUID, session: ReadSession, principal: Reader, response: Response) -> AccountRead:
-    return _account(await repository.get_account(session, account_id), response)
+    return _account_read(await repository.get_account(session, account_id), response)
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"],
               summary="Change an account (owner or admin; If-Match required)")
 async def update_account(account_id: uuid.UUID, body: AccountUpdate, uow: Uow, principal: Seller,
                          response: Response, if_match: IfMatch = None) -> AccountRead:
-    async with uow:
-        await handlers.update_account(uow, account_id, _changes(body), if_match, principal)
-    async with uow:
-        return _account(await repository.get_account(uow.session, account_id), response)
+    command = handlers.UpdateAccount(account_id, _changes(body), expected_version(if_match, required=True))
+    return await run(uow, handlers.update_account, command, principal,
+                     answer=lambda account: _account_read(account, response))
 
 
 @router.get("/accounts/{account_id}/history", response_model=list[HistoryEntryRead], tags=["accounts"],
             summary="Every audited change to the account, its contacts, leads and activities")
 async def account_history(account_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
     await repository.get_account(session, account_id)
-    entries = await repository.history(session, account_id=account_id)
-    return [HistoryEntryRead.model_validate(e, from_attributes=True) for e in entries]
+    return [HistoryEntryRead.model_validate(e, from_attributes=True) for e in await queries.history(session, account_id)]
 
 
 # Contacts
 
 
 async def _contact_reads(session: AsyncSession, contacts: list[Contact]) -> list[ContactRead]:
-    strengths = await repository.relationships(session, contacts, today=handlers.clock().date())
+    strengths = await queries.relationships(session, contacts, today=_today())
     return [ContactRead.model_validate({**vars(c), "relationship": RelationshipRead.of(strengths[str(c.id)])})
             for c in contacts]
+
+
+async def _contact_read(session: AsyncSession, contact: Contact, response: Response, *,
+                        created: bool = False) -> ContactRead:
+    response.headers["ETag"] = etag(contact.version)
+    if created:
+        response.headers["Location"] = f"/api/v1/contacts/{contact.id}"
+    return (await _contact_reads(session, [contact]))[0]
 
 
 @router.post("/contacts", status_code=201, response_model=ContactRead, tags=["contacts"])
 async def create_contact(body: ContactCreate, uow: Uow, principal: Seller, response: Response,
                          idempotency_key: IdempotencyKey = None) -> ContactRead:
-    fields = body.model_dump(exclude={"account_id"})
-    contact_id = await create_idempotently(
-        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /contacts", body=body,
-        create=lambda new_id: handlers.create_contact(uow, handlers.CreateContact(new_id, body.account_id, fields),
-                                                      principal),
-    )
-    response.headers["Location"] = f"/api/v1/contacts/{contact_id}"
-    return await _reread_contact(uow, contact_id, response)
-
-
-async def _reread_contact(uow: Any, contact_id: uuid.UUID, response: Response) -> ContactRead:
-    async with uow:
-        contact = await repository.get_contact(uow.session, contact_id)
-        response.headers["ETag"] = etag(contact.version)
-        return (await _contact_reads(uow.session, [contact]))[0]
+    command = handlers.CreateContact(uuid.uuid4(), body.account_id, body.model_dump(exclude={"account_id"}))
+    return await run(uow, handlers.create_contact, command, principal,
+                     answer=lambda contact: _contact_read(uow.session, contact, response, created=True),
+                     once=Once(idempotency_key, "POST /contacts", body, command.contact_id, repository.get_contact))
 
 
 @router.get("/contacts", response_model=Page[ContactRead], tags=["contacts"])
-async def list_contacts(
-    session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None,
-    decision_role: DecisionRole | None = None,
-    q: Annotated[str | None, Query(max_length=300, description="part of the name, any case")] = None,
-    limit: Limit = 50, cursor: Cursor = None,
-) -> Page[ContactRead]:
-    stmt = select(Contact)
-    if account_id is not None:
-        stmt = stmt.where(Contact.account_id == account_id)
-    if decision_role is not None:
-        stmt = stmt.where(Contact.decision_role == decision_role)
-    if q:
-        stmt = stmt.where(Contact.name.ilike(f"%{_like(q)}%", escape="\\"))
-    rows, next_cursor = await paginate(session, stmt, created_at=Contact.created_at, ident=Contact.id,
-                                       limit=limit, cursor=cursor)
+async def list_contacts(session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None,
+                        decision_role: DecisionRole | None = None, q: Named = None, limit: Limit = 50,
+                        cursor: Cursor = None) -> Page[ContactRead]:
+    rows, next_cursor = await queries.contacts(session, account_id=account_id, decision_role=decision_role, q=q,
+                                               limit=limit, cursor=cursor)
     return Page[ContactRead](items=await _contact_reads(session, rows), next_cursor=next_cursor)
 
 
@@ -194,41 +168,32 @@ async def list_contacts(
             summary="A contact with its relationship strength (the trust formula, explained in the response)")
 async def read_contact(contact_id: uuid.UUID, session: ReadSession, principal: Reader,
                        response: Response) -> ContactRead:
-    contact = await repository.get_contact(session, contact_id)
-    response.headers["ETag"] = etag(contact.version)
-    return (await _contact_reads(session, [contact]))[0]
+    return await _contact_read(session, await repository.get_contact(session, contact_id), response)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactRead, tags=["contacts"])
 async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, principal: Seller,
                          response: Response, if_match: IfMatch = None) -> ContactRead:
-    async with uow:
-        await handlers.update_contact(uow, contact_id, _changes(body), if_match, principal)
-    return await _reread_contact(uow, contact_id, response)
+    command = handlers.UpdateContact(contact_id, _changes(body), expected_version(if_match, required=True))
+    return await run(uow, handlers.update_contact, command, principal,
+                     answer=lambda contact: _contact_read(uow.session, contact, response))
 
 
 # Leads
 
 
-async def _lead_read(session: AsyncSession, lead: Lead, response: Response, *, fresh: bool = False) -> LeadRead:
+async def _lead_read(session: AsyncSession, lead: Lead, response: Response, *, created: bool = False,
+                     fresh: bool = False) -> LeadRead:
     response.headers["ETag"] = etag(lead.version)
-    return LeadRead.of(lead, (await handlers.score_leads(session, [lead], fresh=fresh))[lead.id].score)
+    if created:
+        response.headers["Location"] = f"/api/v1/leads/{lead.id}"
+    scored = await queries.score_leads(session, [lead], today=_today(), fresh=fresh)
+    return LeadRead.of(lead, scored[lead.id].score)
 
 
-async def _answer(uow: Any, lead_id: uuid.UUID, response: Response) -> LeadRead:
-    """Inside the unit of work that just changed the lead: no second transaction to re-read it."""
-    lead = await current(uow.session, Lead, lead_id)
-    if lead is None:
-        raise NotFound("lead", lead_id)
-    return await _lead_read(uow.session, lead, response)
-
-
-async def _reread(uow: Any, lead_id: uuid.UUID, response: Response, *, created: bool = False) -> LeadRead:
-    async with uow:
-        lead = await repository.get_lead(uow.session, lead_id)
-        if created:
-            response.headers["Location"] = f"/api/v1/leads/{lead_id}"
-        return await _lead_read(uow.session, lead, response)
+async def _captured_earlier(session: AsyncSession, lead_id: uuid.UUID) -> handlers.Captured:
+    """An Idempotency-Key replay answers the lead as any read would: it may have activities by now."""
+    return handlers.Captured(await repository.get_lead(session, lead_id), just_now=False)
 
 
 @router.post("/leads", status_code=201, response_model=LeadRead, tags=["leads"],
@@ -239,29 +204,15 @@ async def capture_lead(body: LeadCreate, uow: Uow, principal: Seller, response: 
     problem = body.account_problem()
     if problem:
         raise RequestValidationError([{"loc": ("body", "account_id"), "msg": problem, "type": "value_error"}])
-
-    def command(new_id: uuid.UUID) -> handlers.CaptureLead:
-        new_account = (handlers.CreateAccount(uuid.uuid4(), **body.account.model_dump())
-                       if body.account is not None else None)
-        return handlers.CaptureLead(
-            new_id, body.account_id, body.title, body.need, body.channel, body.tier, new_account=new_account,
-            owner=body.owner, owner_given="owner" in body.model_fields_set, reported_by=body.reported_by,
-            contact_ids=body.contact_ids, confirm_distinct=body.confirm_distinct)
-
-    captured: list[LeadRead] = []
-
-    async def capture(new_id: uuid.UUID) -> None:
-        # Answered from the lead just committed (no second transaction to read it back); a
-        # replayed Idempotency-Key reads the lead the first request created instead.
-        lead = await handlers.capture_lead(uow, command(new_id), principal)
-        captured.append(await _lead_read(uow.session, lead, response, fresh=True))
-
-    lead_id = await create_idempotently(uow, principal=principal.sub, key=idempotency_key, endpoint="POST /leads",
-                                        body=body, create=capture)
-    if captured:
-        response.headers["Location"] = f"/api/v1/leads/{lead_id}"
-        return captured[0]
-    return await _reread(uow, lead_id, response, created=True)
+    new_account = handlers.CreateAccount(uuid.uuid4(), **body.account.model_dump()) if body.account else None
+    command = handlers.CaptureLead(
+        uuid.uuid4(), body.account_id, body.title, body.need, body.channel, body.tier, new_account=new_account,
+        owner=body.owner, owner_given="owner" in body.model_fields_set, reported_by=body.reported_by,
+        contact_ids=body.contact_ids, confirm_distinct=body.confirm_distinct)
+    return await run(uow, handlers.capture_lead, command, principal,
+                     answer=lambda captured: _lead_read(uow.session, captured.lead, response, created=True,
+                                                        fresh=captured.just_now),
+                     once=Once(idempotency_key, "POST /leads", body, command.lead_id, _captured_earlier))
 
 
 @router.get("/leads/{lead_id}", response_model=LeadRead, tags=["leads"],
@@ -280,30 +231,20 @@ async def list_leads(
     created_from: Annotated[datetime | None, Query()] = None, created_to: Annotated[datetime | None, Query()] = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[LeadRead]:
-    stmt = select(Lead)
-    for column, value in ((Lead.grade, grade), (Lead.tier, tier), (Lead.channel, channel),
-                          (Lead.account_id, account_id), (Lead.owner, owner), (Lead.self_generated, self_generated)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if unassigned:
-        stmt = stmt.where(Lead.owner.is_(None))
-    if created_from is not None:
-        stmt = stmt.where(Lead.created_at >= created_from)
-    if created_to is not None:
-        stmt = stmt.where(Lead.created_at < created_to)
-    rows, next_cursor = await paginate(session, stmt, created_at=Lead.created_at, ident=Lead.id,
-                                       limit=limit, cursor=cursor)
-    scores = {lead_id: scored.score for lead_id, scored in (await handlers.score_leads(session, rows)).items()}
-    return Page[LeadRead](items=[LeadRead.of(lead, scores[lead.id]) for lead in rows], next_cursor=next_cursor)
+    rows, next_cursor = await queries.leads(
+        session, grade=grade, tier=tier, channel=channel, account_id=account_id, owner=owner, unassigned=unassigned,
+        self_generated=self_generated, created_from=created_from, created_to=created_to, limit=limit, cursor=cursor)
+    scored = await queries.score_leads(session, rows, today=_today())
+    return Page[LeadRead](items=[LeadRead.of(lead, scored[lead.id].score) for lead in rows], next_cursor=next_cursor)
 
 
 @router.patch("/leads/{lead_id}", response_model=LeadRead, tags=["leads"],
               summary="Change title, need, tier, owner, informant or contacts (If-Match required)")
 async def update_lead(lead_id: uuid.UUID, body: LeadUpdate, uow: Uow, principal: Seller, response: Response,
                       if_match: IfMatch = None) -> LeadRead:
-    async with uow:
-        await handlers.update_lead(uow, lead_id, _changes(body), if_match, principal)
-    return await _reread(uow, lead_id, response)
+    command = handlers.UpdateLead(lead_id, _changes(body), expected_version(if_match, required=True))
+    return await run(uow, handlers.update_lead, command, principal,
+                     answer=lambda lead: _lead_read(uow.session, lead, response))
 
 
 @router.post("/leads/{lead_id}/grade", response_model=LeadRead, tags=["leads"],
@@ -313,40 +254,47 @@ async def update_lead(lead_id: uuid.UUID, body: LeadUpdate, uow: Uow, principal:
                          "`opportunity` needs a positive budget and a start date. A 422 names every unmet criterion.")
 async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal: Seller, response: Response,
                      if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
-    evidence = [Evidence(e.criterion, e.source, e.who, e.when, e.contact_id) for e in body.evidence]
-    budget = body.budget.to_money() if body.budget else None
-    command = handlers.GradeLead(lead_id, body.to, evidence, budget, body.start_date, if_match)
-    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id,
-                            lambda: handlers.grade_lead(uow, command, principal), then=lambda: _answer(uow, lead_id, response))
+    command = handlers.GradeLead(lead_id, body.to, [Evidence(e.criterion, e.source, e.who, e.when, e.contact_id)
+                                                    for e in body.evidence],
+                                 body.budget.to_money() if body.budget else None, body.start_date,
+                                 expected_version(if_match, required=False))
+    return await run(uow, handlers.grade_lead, command, principal,
+                     answer=lambda lead: _lead_read(uow.session, lead, response),
+                     once=Once(idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id, repository.get_lead))
 
 
 @router.post("/leads/{lead_id}/convert", response_model=LeadRead, tags=["leads"],
              summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`)")
 async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
                        if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
-    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/convert", NoBody(), lead_id,
-                            lambda: handlers.convert_lead(uow, lead_id, if_match, principal), then=lambda: _answer(uow, lead_id, response))
+    command = handlers.ConvertLead(lead_id, expected_version(if_match, required=False))
+    return await run(uow, handlers.convert_lead, command, principal,
+                     answer=lambda lead: _lead_read(uow.session, lead, response),
+                     once=Once(idempotency_key, f"POST /leads/{lead_id}/convert", NoBody(), lead_id,
+                               repository.get_lead))
 
 
 @router.post("/leads/{lead_id}/disqualify", response_model=LeadRead, tags=["leads"])
 async def disqualify_lead(lead_id: uuid.UUID, body: DisqualifyRequest, uow: Uow, principal: Seller,
                           response: Response, if_match: IfMatch = None,
                           idempotency_key: IdempotencyKey = None) -> LeadRead:
-    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
-                            lambda: handlers.disqualify_lead(uow, lead_id, body.reason, if_match, principal), then=lambda: _answer(uow, lead_id, response))
+    command = handlers.DisqualifyLead(lead_id, body.reason, expected_version(if_match, required=False))
+    return await run(uow, handlers.disqualify_lead, command, principal,
+                     answer=lambda lead: _lead_read(uow.session, lead, response),
+                     once=Once(idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
+                               repository.get_lead))
 
 
 @router.post("/leads/{lead_id}/pains", status_code=201, response_model=LeadRead, tags=["leads"],
              summary="Record a customer pain point (discovered)")
 async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Seller, response: Response,
                    idempotency_key: IdempotencyKey = None) -> LeadRead:
-    await create_idempotently(
-        uow, principal=principal.sub, key=idempotency_key, endpoint=f"POST /leads/{lead_id}/pains", body=body,
-        create=lambda new_id: handlers.add_pain(uow, handlers.AddPain(new_id, lead_id, body.description,
-                                                                      body.contact_id), principal),
-    )
-    response.headers["Location"] = f"/api/v1/leads/{lead_id}"
-    return await _reread(uow, lead_id, response)
+    command = handlers.AddPain(uuid.uuid4(), lead_id, body.description, body.contact_id)
+    # The key remembers the new pain point; a replay answers the lead that holds it.
+    return await run(uow, handlers.add_pain, command, principal,
+                     answer=lambda lead: _lead_read(uow.session, lead, response, created=True),
+                     once=Once(idempotency_key, f"POST /leads/{lead_id}/pains", body, command.pain_id,
+                               lambda session, _pain_id: repository.get_lead(session, lead_id)))
 
 
 @router.post("/leads/{lead_id}/pains/{pain_id}/advance", response_model=LeadRead, tags=["leads"],
@@ -354,54 +302,43 @@ async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Se
 async def advance_pain(lead_id: uuid.UUID, pain_id: uuid.UUID, body: PainAdvance, uow: Uow, principal: Seller,
                        response: Response, if_match: IfMatch = None,
                        idempotency_key: IdempotencyKey = None) -> LeadRead:
-    return await act_idempotently(
-        uow, principal.sub, idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
-        lambda: handlers.advance_pain(uow, lead_id, pain_id, PainStatus(body.to), body.note, if_match, principal), then=lambda: _answer(uow, lead_id, response))
+    command = handlers.AdvancePain(lead_id, pain_id, PainStatus(body.to), body.note,
+                                   expected_version(if_match, required=False))
+    return await run(uow, handlers.advance_pain, command, principal,
+                     answer=lambda lead: _lead_read(uow.session, lead, response),
+                     once=Once(idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
+                               repository.get_lead))
 
 
 @router.get("/leads/{lead_id}/history", response_model=list[HistoryEntryRead], tags=["leads"],
             summary="Who changed what and when: capture, edits, grades, pains, activities, outcome")
 async def lead_history(lead_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
     await repository.get_lead(session, lead_id)
-    return [HistoryEntryRead.model_validate(e, from_attributes=True)
-            for e in await repository.history(session, lead_id=lead_id)]
+    return [HistoryEntryRead.model_validate(e, from_attributes=True) for e in await queries.history(session, lead_id)]
 
 
 # Activities
 
 
-def _activity(activity: Activity, response: Response | None = None) -> ActivityRead:
+def _activity_read(activity: Activity, response: Response | None = None, *, created: bool = False) -> ActivityRead:
     if response is not None:
         response.headers["ETag"] = etag(activity.version)
+        if created:
+            response.headers["Location"] = f"/api/v1/activities/{activity.id}"
     return ActivityRead.model_validate(activity, from_attributes=True)
-
-
-async def _reread_activity(uow: Any, activity_id: uuid.UUID, response: Response) -> ActivityRead:
-    async with uow:
-        return _activity(await repository.get_activity(uow.session, activity_id), response)
-
-
-async def _answer_activity(uow: Any, activity_id: uuid.UUID, response: Response) -> ActivityRead:
-    """Inside the unit of work that just changed the activity: no second transaction to re-read it."""
-    activity = await current(uow.session, Activity, activity_id)
-    if activity is None:
-        raise NotFound("activity", activity_id)
-    return _activity(activity, response)
 
 
 @router.post("/activities", status_code=201, response_model=ActivityRead, tags=["activities"],
              summary="Plan a visit or another connection-keeping activity (AR, SR, FR)")
 async def create_activity(body: ActivityCreate, uow: Uow, principal: Triangle, response: Response,
                           idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    plan = body.plan.model_dump(mode="json") if body.plan else None
-    activity_id = await create_idempotently(
-        uow, principal=principal.sub, key=idempotency_key, endpoint="POST /activities", body=body,
-        create=lambda new_id: handlers.create_activity(uow, handlers.CreateActivity(
-            new_id, body.kind, body.account_id, body.lead_id, body.contact_ids, body.subject, body.planned_on, plan),
-            principal),
-    )
-    response.headers["Location"] = f"/api/v1/activities/{activity_id}"
-    return await _reread_activity(uow, activity_id, response)
+    command = handlers.CreateActivity(uuid.uuid4(), body.kind, body.account_id, body.lead_id, body.contact_ids,
+                                      body.subject, body.planned_on,
+                                      body.plan.model_dump(mode="json") if body.plan else None)
+    return await run(uow, handlers.create_activity, command, principal,
+                     answer=lambda activity: _activity_read(activity, response, created=True),
+                     once=Once(idempotency_key, "POST /activities", body, command.activity_id,
+                               repository.get_activity))
 
 
 @router.get("/activities", response_model=Page[ActivityRead], tags=["activities"])
@@ -410,22 +347,16 @@ async def list_activities(
     contact_id: uuid.UUID | None = None, kind: ActivityKind | None = None, status: ActivityStatus | None = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ActivityRead]:
-    stmt = select(Activity)
-    for column, value in ((Activity.account_id, account_id), (Activity.lead_id, lead_id), (Activity.kind, kind),
-                          (Activity.status, status)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if contact_id is not None:
-        stmt = stmt.where(Activity.contact_ids.op("?|")(literal([str(contact_id)], ARRAY(Text))))
-    rows, next_cursor = await paginate(session, stmt, created_at=Activity.created_at, ident=Activity.id,
-                                       limit=limit, cursor=cursor)
-    return Page[ActivityRead](items=[_activity(a) for a in rows], next_cursor=next_cursor)
+    rows, next_cursor = await queries.activities(session, account_id=account_id, lead_id=lead_id,
+                                                 contact_id=contact_id, kind=kind, status=status, limit=limit,
+                                                 cursor=cursor)
+    return Page[ActivityRead](items=[_activity_read(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"])
 async def read_activity(activity_id: uuid.UUID, session: ReadSession, principal: Reader,
                         response: Response) -> ActivityRead:
-    return _activity(await repository.get_activity(session, activity_id), response)
+    return _activity_read(await repository.get_activity(session, activity_id), response)
 
 
 @router.patch("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"],
@@ -435,9 +366,9 @@ async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, uow: Uow
     changes = _changes(body)
     if body.plan is not None:
         changes["plan"] = body.plan.model_dump(mode="json")
-    async with uow:
-        await handlers.replan_activity(uow, activity_id, changes, if_match, principal)
-    return await _reread_activity(uow, activity_id, response)
+    command = handlers.ReplanActivity(activity_id, changes, expected_version(if_match, required=True))
+    return await run(uow, handlers.replan_activity, command, principal,
+                     answer=lambda activity: _activity_read(activity, response))
 
 
 @router.post("/activities/{activity_id}/outcome", response_model=ActivityRead, tags=["activities"],
@@ -445,18 +376,22 @@ async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, uow: Uow
 async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow, principal: Triangle,
                          response: Response, if_match: IfMatch = None,
                          idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    outcome = body.model_dump(mode="json", exclude={"occurred_on"})
-    return await act_idempotently(
-        uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
-        lambda: handlers.record_outcome(uow, activity_id, outcome, body.occurred_on, body.next_step_on, if_match,
-                                        principal), then=lambda: _answer_activity(uow, activity_id, response))
+    command = handlers.RecordOutcome(activity_id, body.model_dump(mode="json", exclude={"occurred_on"}),
+                                     body.occurred_on, body.next_step_on, expected_version(if_match, required=True))
+    return await run(uow, handlers.record_outcome, command, principal,
+                     answer=lambda activity: _activity_read(activity, response),
+                     once=Once(idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
+                               repository.get_activity))
 
 
 @router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"])
 async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle, response: Response,
                           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    return await act_idempotently(uow, principal.sub, idempotency_key, f"POST /activities/{activity_id}/cancel", NoBody(),
-                            activity_id, lambda: handlers.cancel_activity(uow, activity_id, if_match, principal), then=lambda: _answer_activity(uow, activity_id, response))
+    command = handlers.CancelActivity(activity_id, expected_version(if_match, required=True))
+    return await run(uow, handlers.cancel_activity, command, principal,
+                     answer=lambda activity: _activity_read(activity, response),
+                     once=Once(idempotency_key, f"POST /activities/{activity_id}/cancel", NoBody(), activity_id,
+                               repository.get_activity))
 
 
 # Report
@@ -468,13 +403,6 @@ async def lead_to_cash_report(
     session: ReadSession, principal: Reader,
     created_from: Annotated[datetime | None, Query()] = None, created_to: Annotated[datetime | None, Query()] = None,
 ) -> LeadToCashReport:
-    stmt = select(Lead)
-    if created_from is not None:
-        stmt = stmt.where(Lead.created_at >= created_from)
-    if created_to is not None:
-        stmt = stmt.where(Lead.created_at < created_to)
-    leads = list((await session.execute(stmt)).scalars())
-    rows = [ChannelTierRead.model_validate({**vars(row), "cash_amounts": [MoneyPayload.of(m) for m in row.cash_amounts]})
-            for row in lead_to_cash(leads)]
-    return LeadToCashReport(rows=rows, total_leads=len(leads))
-
+    rows, total = await queries.lead_to_cash_report(session, created_from=created_from, created_to=created_to)
+    return LeadToCashReport(rows=[ChannelTierRead.model_validate({**vars(row), "cash_amounts": [
+        MoneyPayload.of(m) for m in row.cash_amounts]}) for row in rows], total_leads=total)
