@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from ltc.opportunities import handlers
+from ltc.opportunities.api.schemas import StakeholderIn
 from ltc.opportunities.bootstrap import SPEC
-from ltc.shared.db import inbox, outbox
+from ltc.shared.api import request_hash
+from ltc.shared.db import idempotency_keys, inbox, outbox
 from ltc.shared.kafka import make_producer
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.envelope import Envelope
@@ -830,3 +832,48 @@ async def test_the_weighted_pipeline_uses_the_configured_probabilities(make_data
         assert [(r["key"], r["currency"], r["count"]) for r in with_closed["rows"]] == [
             ("ar-zhang", "EUR", 4), ("ar-zhang", "USD", 1), ("ar-zhang", None, 1)]
         assert (await client.get("/api/v1/pipeline", headers=OTHER_AR)).json()["rows"] == []
+
+
+async def test_added_items_and_decisions_replay_under_their_idempotency_key(client):
+    opportunity = await _ready_for_atb(client, await _create(client))
+    url = f"/api/v1/opportunities/{opportunity['id']}"
+    rival = {"name": "Rival Rail", "strengths": "price", "weaknesses": "none", "likely_offer": "-10%"}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await client.post(f"{url}/competitors", headers={**AR, **key}, json=rival)
+    again = await client.post(f"{url}/competitors", headers={**AR, **key}, json=rival)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["location"] == first.headers["location"]
+    assert len(again.json()["competitors"]) == 1
+
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    requested = [await client.post(f"{url}/gates", headers={**AR, **key}, json={"gate": "ATB"}) for _ in range(2)]
+    assert [r.status_code for r in requested] == [201, 201]
+    assert requested[0].json() == requested[1].json()
+    assert requested[0].headers["location"] == f"{url}/gates/{requested[0].json()['id']}"
+
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    decided = [await client.post(f"{url}/decisions", headers={**L2, **key}, json={"gate": "ATB", "outcome": "approved"})
+               for _ in range(2)]
+    assert [r.status_code for r in decided] == [201, 201]
+    assert decided[0].json() == decided[1].json()
+    assert decided[1].headers["location"] == f"{url}/gates/{requested[0].json()['id']}"
+    read = (await client.get(url, headers=AR)).json()
+    assert [len(g["decisions"]) for g in read["gates"]] == [1]
+
+
+async def test_an_idempotency_key_recorded_before_the_one_command_runner_still_replays(client):
+    opportunity = await _create(client)
+    body = _stakeholder("coach", "Mr Ho")
+    added = await client.post(f"/api/v1/opportunities/{opportunity['id']}/stakeholders", headers=AR, json=body)
+    stakeholder_id = added.json()["stakeholders"][0]["id"]
+    async with runtime_of(client).engine.begin() as conn:  # as the earlier routes recorded it
+        await conn.execute(idempotency_keys.insert().values(
+            principal="ar-zhang", key="old-key", endpoint=f"POST /opportunities/{opportunity['id']}/stakeholders",
+            request_hash=request_hash(StakeholderIn(**body)), resource_id=stakeholder_id))
+
+    replayed = await client.post(f"/api/v1/opportunities/{opportunity['id']}/stakeholders",
+                                 headers={**AR, "Idempotency-Key": "old-key"}, json=body)
+
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["location"].endswith(f"/stakeholders/{stakeholder_id}")
+    assert [s["id"] for s in replayed.json()["stakeholders"]] == [stakeholder_id]

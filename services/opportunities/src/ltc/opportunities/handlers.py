@@ -1,39 +1,45 @@
-"""Command and event handlers: load → authorize → domain → audit → unit of work commit."""
+"""Command and event handlers: load → authorize → domain → audit → unit of work commit.
+
+Every command handler is `handler(uow, command, principal)` and returns what the route answers
+from; the object and the version the caller read travel inside the command.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from ltc.opportunities.adapters import repository
-from ltc.opportunities.domain.gates import DecisionPolicy, Gate, GateRequest, Outcome
-from ltc.opportunities.domain.model import Opportunity, Stage
+from ltc.opportunities.adapters import queries, repository
+from ltc.opportunities.domain.competitors import Competitor
+from ltc.opportunities.domain.gates import DecisionPolicy, Gate, Outcome
+from ltc.opportunities.domain.insight import Insight, ValueProposition
+from ltc.opportunities.domain.model import Opportunity
+from ltc.opportunities.domain.requirements import Priority, Requirement
 from ltc.opportunities.domain.risks import Risk, RiskCategory
-from ltc.shared.api import check_if_match
-from ltc.shared.audit import audit_details
-from ltc.shared.auth import Principal, Role
+from ltc.opportunities.domain.stages import Stage, StageProbabilities
+from ltc.opportunities.domain.stakeholders import Stakeholder
+from ltc.opportunities.domain.team import TeamRole
+from ltc.shared.audit import AuditEntry
 from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import ConcurrencyConflict, Forbidden, NotFound
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadConverted
 from ltc.shared.money import Money
-
-T = TypeVar("T")
-
-# Deciders and operators see every opportunity; the team sees the ones it is on.
-SEE_ALL_ROLES = (Role.ADMIN, Role.INTEGRATION, Role.APPROVER_L1, Role.APPROVER_L2, Role.APPROVER_L3)
-TEAM_ROLES = (Role.AR, Role.SR, Role.FR)
+from ltc.shared.policy import PolicyVersion, set_policy
+from ltc.shared.roles import Principal, Role
+from ltc.shared.rules import Forbidden, require_version
 
 
 def clock() -> datetime:
+    """The one clock of the service: every date-dependent rule gets its time here."""
     return datetime.now(UTC)
 
 
-def may_see(principal: Principal, opportunity: Opportunity) -> bool:
-    return opportunity.team_member(principal.sub) or principal.has_any(*SEE_ALL_ROLES)
+# -- who may change what -------------------------------------------------------------------------
+
+Permission = Callable[[Principal, Opportunity], bool]
 
 
 def is_owner(principal: Principal, opportunity: Opportunity) -> bool:
@@ -54,74 +60,7 @@ def any_decider(principal: Principal, opportunity: Opportunity) -> bool:
     return True
 
 
-async def visible_opportunity(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *,
-                              lock: bool) -> Opportunity:
-    opportunity = await repository.get_opportunity(uow.session, opportunity_id, for_update=lock)
-    if not may_see(principal, opportunity):
-        raise NotFound("opportunity", opportunity_id)  # never confirm that someone else's opportunity exists
-    return opportunity
-
-
-async def change(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *, if_match: str | None,
-                 if_match_required: bool, allowed: Callable[[Principal, Opportunity], bool], action: str,
-                 detail: dict[str, Any], apply: Callable[[Opportunity], T]) -> T:
-    """The one path of every change: visible, permitted, current, applied, audited, committed."""
-    opportunity = await visible_opportunity(uow, principal, opportunity_id, lock=True)
-    if not allowed(principal, opportunity):
-        if allowed is is_owner:
-            raise Forbidden("not-opportunity-owner",
-                             "only the owning account manager or an admin may do this on the opportunity")
-        raise Forbidden("not-permitted-on-opportunity", f"your part in the opportunity's team may not {action}")
-    check_if_match(if_match, opportunity.version, required=if_match_required)
-    result = apply(opportunity)
-    await repository.record_audit(uow.session, opportunity_id=opportunity.id, actor=principal.sub, action=action,
-                                  detail=detail, at=clock())
-    await uow.commit()
-    return result
-
-
-@dataclass(frozen=True)
-class CreateOpportunity:
-    opportunity_id: uuid.UUID
-    title: str
-    account_name: str
-    account_id: uuid.UUID | None
-    need: str
-    budget: Money | None
-    start_date: date | None
-    expected_close_date: date | None = None
-
-
-async def create_opportunity(uow: UnitOfWork, cmd: CreateOpportunity, principal: Principal) -> None:
-    """Directly, without a lead: e.g. a tender that reached us."""
-    now = clock()
-    uow.session.add(Opportunity(id=cmd.opportunity_id, lead_id=None, account_id=cmd.account_id,
-                                account_name=cmd.account_name, title=cmd.title, need=cmd.need, budget=cmd.budget,
-                                start_date=cmd.start_date, expected_close_date=cmd.expected_close_date,
-                                owner=principal.sub, now=now,
-                                probabilities=await repository.stage_probabilities(uow.session)))
-    await repository.record_audit(uow.session, opportunity_id=cmd.opportunity_id, actor=principal.sub,
-                                  action="create", detail=audit_details(cmd), at=now)
-    await uow.commit()
-
-
-async def on_lead_converted(uow: UnitOfWork, event: LeadConverted, envelope: Envelope) -> None:
-    """One opportunity per converted lead, owned by the lead's account manager."""
-    if await repository.find_by_lead(uow.session, event.lead_id) is not None:
-        return
-    now = clock()
-    opportunity = Opportunity(
-        id=uuid.uuid4(), lead_id=event.lead_id, account_id=event.account_id, account_name=event.account_name,
-        title=event.title, need=event.need, budget=event.budget.to_money(), start_date=event.start_date,
-        owner=event.owner, now=now, probabilities=await repository.stage_probabilities(uow.session),
-    )
-    uow.session.add(opportunity)
-    await repository.record_audit(uow.session, opportunity_id=opportunity.id, actor=envelope.source,
-                                  action="create-from-lead", detail={"lead_id": str(event.lead_id),
-                                                                     "message_id": envelope.id}, at=now)
-
-
-def risk_permission(risk: Risk) -> Callable[[Principal, Opportunity], bool]:
+def risk_permission(risk: Risk) -> Permission:
     """The AR keeps the whole register; the FR the delivery risks, the SR the technical ones."""
     def allowed(principal: Principal, opportunity: Opportunity) -> bool:
         # Moving a risk out of one's own category would be a way round the rule: both must be allowed.
@@ -135,7 +74,7 @@ def risk_permission(risk: Risk) -> Callable[[Principal, Opportunity], bool]:
     return allowed
 
 
-def terms_permission(parts: set[str]) -> Callable[[Principal, Opportunity], bool]:
+def terms_permission(parts: set[str]) -> Permission:
     """The SR prices (value, line items, payment terms); the FR plans delivery (milestones)."""
     def allowed(principal: Principal, opportunity: Opportunity) -> bool:
         if is_owner(principal, opportunity):
@@ -146,163 +85,415 @@ def terms_permission(parts: set[str]) -> Callable[[Principal, Opportunity], bool
     return allowed
 
 
-async def request_gate(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, gate: Gate,
-                       if_match: str | None, request_id: uuid.UUID) -> GateRequest:
-    policy: DecisionPolicy = await repository.decision_policy(uow.session)
-    now = clock()
-    return await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=False,
-                        allowed=is_owner, action="request-gate", detail={"gate": gate.value,
-                                                                         "request_id": str(request_id)},
-                        apply=lambda o: o.request_gate(gate, policy=policy, request_id=request_id,
-                                                       by=principal.sub, now=now))
+def _audit(uow: UnitOfWork, opportunity_id: uuid.UUID, *, actor: str, action: str, changes: Any,
+           at: datetime) -> None:
+    uow.audit(AuditEntry(at=at, actor=actor, action=action, object_type=queries.AUDITED_OPPORTUNITY,
+                         object_id=opportunity_id, changes=changes))
 
 
-async def decide(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *, gate: Gate, outcome: Outcome,
-                 conditions: str | None, comment: str | None, if_match: str | None, decision_id: uuid.UUID) -> None:
-    now = clock()
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=False,
-                 allowed=any_decider, action="decide",
-                 detail={"gate": gate.value, "outcome": outcome.value, "conditions": conditions, "comment": comment},
-                 apply=lambda o: o.decide(gate, outcome, decision_id=decision_id, decider=principal.sub,
-                                          roles=principal.roles, conditions=conditions, comment=comment, now=now))
-
-
-async def advance(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, to: Stage,
-                  if_match: str | None) -> None:
-    probabilities = await repository.stage_probabilities(uow.session)
-    now = clock()
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=False, allowed=is_owner,
-                 action="change-stage", detail={"to": to.value},
-                 apply=lambda o: o.advance(to, probabilities=probabilities, by=principal.sub, now=now))
-
-
-async def save_setting(uow: UnitOfWork, principal: Principal, key: str, value: Any, if_match: str | None) -> int:
-    """An admin setting, replaced whole; If-Match guards against overwriting a colleague's change."""
-    _, version = await repository.read_setting(uow.session, key)
-    check_if_match(if_match, version, required=True)
-    now = clock()
-    new_version = await repository.write_setting(uow.session, key, value, version=version, by=principal.sub, at=now)
-    if new_version is None:
-        raise ConcurrencyConflict("the setting was changed by someone else; read it again")
-    await repository.record_audit(uow.session, opportunity_id=None, actor=principal.sub, action=f"configure-{key}",
-                                  detail={"value": value, "version": new_version}, at=now)
+async def _change(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *,
+                  expected_version: int | None, allowed: Permission, action: str, changes: Any,
+                  apply: Callable[[Opportunity], object], now: datetime | None = None) -> Opportunity:
+    """The one path of every change: visible, permitted, current, applied, audited, committed."""
+    opportunity = await queries.visible_opportunity(uow.session, principal, opportunity_id, lock=True)
+    if not allowed(principal, opportunity):
+        if allowed is is_owner:
+            raise Forbidden("not-opportunity-owner",
+                            "only the owning account manager or an admin may do this on the opportunity")
+        raise Forbidden("not-permitted-on-opportunity", f"your part in the opportunity's team may not {action}")
+    require_version(opportunity.version, expected_version, what="the opportunity")
+    apply(opportunity)
+    _audit(uow, opportunity.id, actor=principal.sub, action=action, changes=changes, at=now or clock())
     await uow.commit()
-    return new_version
+    return opportunity
 
 
+@dataclass(frozen=True)
+class Added:
+    """What a command that adds an item to an opportunity answers from: the opportunity and the
+    item's id (a replay under the same Idempotency-Key answers with the id the first run gave)."""
 
-async def update_details(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, changes: dict[str, Any],
-                         if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="update-details", detail=audit_details(changes),
-                 apply=lambda o: o.update_details(**changes))
+    opportunity: Opportunity
+    item_id: uuid.UUID
 
 
-async def assign_team(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID,
-                      assignments: dict[Any, str], if_match: str | None) -> None:
+# -- the opportunity -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreateOpportunity:
+    opportunity_id: uuid.UUID
+    title: str
+    account_name: str
+    account_id: uuid.UUID | None
+    need: str
+    budget: Money | None
+    start_date: date | None
+    expected_close_date: date | None = None
+
+
+async def create_opportunity(uow: UnitOfWork, command: CreateOpportunity, principal: Principal) -> Opportunity:
+    """Directly, without a lead: e.g. a tender that reached us."""
     now = clock()
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="assign-team", detail={role.value: user for role, user in assignments.items()},
-                 apply=lambda o: o.assign_team(assignments, by=principal.sub, now=now))
+    opportunity = Opportunity(
+        id=command.opportunity_id, lead_id=None, account_id=command.account_id, account_name=command.account_name,
+        title=command.title, need=command.need, budget=command.budget, start_date=command.start_date,
+        expected_close_date=command.expected_close_date, owner=principal.sub, now=now,
+        probabilities=await queries.stage_probabilities(uow.session))
+    uow.session.add(opportunity)
+    _audit(uow, opportunity.id, actor=principal.sub, action="create", changes=command, at=now)
+    await uow.commit()
+    return opportunity
 
 
-async def set_insight(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, insight: Any,
-                      if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="set-insight", detail=audit_details({"insight": insight}), apply=lambda o: o.set_insight(insight))
-
-
-async def set_value_proposition(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, proposition: Any,
-                                if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_solution,
-                 action="set-value-proposition", detail=audit_details({"value_proposition": proposition}),
-                 apply=lambda o: o.set_value_proposition(proposition))
-
-
-async def update_terms(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, parts: dict[str, Any],
-                       if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True,
-                 allowed=terms_permission(set(parts)), action="update-terms", detail=audit_details(parts),
-                 apply=lambda o: o.update_terms(**parts))
-
-
-async def add_stakeholder(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, stakeholder: Any) -> None:
-    await change(uow, principal, opportunity_id, if_match=None, if_match_required=False, allowed=is_owner,
-                 action="add-stakeholder", detail=audit_details({"stakeholder": stakeholder}),
-                 apply=lambda o: o.add_stakeholder(stakeholder))
-
-
-async def replace_stakeholder(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, stakeholder: Any,
-                              if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="replace-stakeholder", detail=audit_details({"stakeholder": stakeholder}),
-                 apply=lambda o: o.replace_stakeholder(stakeholder))
-
-
-async def remove_stakeholder(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID,
-                             stakeholder_id: uuid.UUID, if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="remove-stakeholder", detail={"stakeholder_id": str(stakeholder_id)},
-                 apply=lambda o: o.remove_stakeholder(stakeholder_id))
-
-
-async def add_competitor(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, competitor: Any) -> None:
-    await change(uow, principal, opportunity_id, if_match=None, if_match_required=False, allowed=is_owner,
-                 action="add-competitor", detail=audit_details({"competitor": competitor}),
-                 apply=lambda o: o.add_competitor(competitor))
-
-
-async def replace_competitor(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, competitor: Any,
-                             if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="replace-competitor", detail=audit_details({"competitor": competitor}),
-                 apply=lambda o: o.replace_competitor(competitor))
-
-
-async def remove_competitor(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID,
-                            competitor_id: uuid.UUID, if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True, allowed=is_owner,
-                 action="remove-competitor", detail={"competitor_id": str(competitor_id)},
-                 apply=lambda o: o.remove_competitor(competitor_id))
-
-
-async def add_risk(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, risk: Any) -> None:
-    await change(uow, principal, opportunity_id, if_match=None, if_match_required=False,
-                 allowed=risk_permission(risk), action="add-risk", detail=audit_details({"risk": risk}),
-                 apply=lambda o: o.add_risk(risk))
-
-
-async def replace_risk(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, risk: Any,
-                       if_match: str | None) -> None:
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=True,
-                 allowed=risk_permission(risk), action="replace-risk", detail=audit_details({"risk": risk}),
-                 apply=lambda o: o.replace_risk(risk))
-
-
-async def raise_requirement(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID,
-                            requirement: Any) -> None:
-    await change(uow, principal, opportunity_id, if_match=None, if_match_required=False, allowed=is_team,
-                 action="raise-requirement", detail=audit_details({"requirement": requirement}),
-                 apply=lambda o: o.raise_requirement(requirement))
-
-
-async def win(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, if_match: str | None) -> None:
+async def on_lead_converted(uow: UnitOfWork, event: LeadConverted, envelope: Envelope) -> None:
+    """One opportunity per converted lead, owned by the lead's account manager."""
+    if await repository.find_by_lead(uow.session, event.lead_id) is not None:
+        return
     now = clock()
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=False, allowed=is_owner,
-                 action="win", detail={}, apply=lambda o: o.win(by=principal.sub, now=now))
+    opportunity = Opportunity(
+        id=uuid.uuid4(), lead_id=event.lead_id, account_id=event.account_id, account_name=event.account_name,
+        title=event.title, need=event.need, budget=event.budget.to_money(), start_date=event.start_date,
+        owner=event.owner, now=now, probabilities=await queries.stage_probabilities(uow.session),
+    )
+    uow.session.add(opportunity)
+    _audit(uow, opportunity.id, actor=envelope.source, action="create-from-lead",
+           changes={"lead_id": str(event.lead_id), "message_id": envelope.id}, at=now)
 
 
-async def lose(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, reason: str,
-               competitor: str | None, if_match: str | None) -> None:
+@dataclass(frozen=True)
+class UpdateDetails:
+    opportunity_id: uuid.UUID
+    changes: Mapping[str, Any]  # of title, need, budget, start_date, expected_close_date
+    expected_version: int | None
+
+
+async def update_details(uow: UnitOfWork, command: UpdateDetails, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="update-details", changes=dict(command.changes),
+                         apply=lambda o: o.update_details(**command.changes))
+
+
+@dataclass(frozen=True)
+class AssignTeam:
+    opportunity_id: uuid.UUID
+    assignments: Mapping[TeamRole, str]
+    expected_version: int | None
+
+
+async def assign_team(uow: UnitOfWork, command: AssignTeam, principal: Principal) -> Opportunity:
     now = clock()
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=False, allowed=is_owner,
-                 action="lose", detail={"reason": reason, "competitor": competitor},
-                 apply=lambda o: o.lose(reason=reason, competitor=competitor, by=principal.sub, now=now))
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="assign-team",
+                         changes={role.value: user for role, user in command.assignments.items()},
+                         apply=lambda o: o.assign_team(command.assignments, by=principal.sub, now=now), now=now)
 
 
-async def abandon(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, reason: str,
-                  if_match: str | None) -> None:
+@dataclass(frozen=True)
+class SetInsight:
+    opportunity_id: uuid.UUID
+    insight: Insight
+    expected_version: int | None
+
+
+async def set_insight(uow: UnitOfWork, command: SetInsight, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="set-insight", changes={"insight": command.insight},
+                         apply=lambda o: o.set_insight(command.insight))
+
+
+@dataclass(frozen=True)
+class SetValueProposition:
+    opportunity_id: uuid.UUID
+    proposition: ValueProposition
+    expected_version: int | None
+
+
+async def set_value_proposition(uow: UnitOfWork, command: SetValueProposition, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_solution, action="set-value-proposition",
+                         changes={"value_proposition": command.proposition},
+                         apply=lambda o: o.set_value_proposition(command.proposition))
+
+
+@dataclass(frozen=True)
+class UpdateTerms:
+    opportunity_id: uuid.UUID
+    parts: Mapping[str, Any]  # of value, line_items, payment_terms, milestones
+    expected_version: int | None
+
+
+async def update_terms(uow: UnitOfWork, command: UpdateTerms, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=terms_permission(set(command.parts)), action="update-terms",
+                         changes=dict(command.parts), apply=lambda o: o.update_terms(**command.parts))
+
+
+# -- power map, competitors, risks, requirements -------------------------------------------------
+
+@dataclass(frozen=True)
+class AddStakeholder:
+    opportunity_id: uuid.UUID
+    stakeholder: Stakeholder
+
+
+async def add_stakeholder(uow: UnitOfWork, command: AddStakeholder, principal: Principal) -> Added:
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None, allowed=is_owner,
+                                action="add-stakeholder", changes={"stakeholder": command.stakeholder},
+                                apply=lambda o: o.add_stakeholder(command.stakeholder))
+    return Added(opportunity, command.stakeholder.id)
+
+
+@dataclass(frozen=True)
+class ReplaceStakeholder:
+    opportunity_id: uuid.UUID
+    stakeholder: Stakeholder
+    expected_version: int | None
+
+
+async def replace_stakeholder(uow: UnitOfWork, command: ReplaceStakeholder, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="replace-stakeholder", changes={"stakeholder": command.stakeholder},
+                         apply=lambda o: o.replace_stakeholder(command.stakeholder))
+
+
+@dataclass(frozen=True)
+class RemoveStakeholder:
+    opportunity_id: uuid.UUID
+    stakeholder_id: uuid.UUID
+    expected_version: int | None
+
+
+async def remove_stakeholder(uow: UnitOfWork, command: RemoveStakeholder, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="remove-stakeholder",
+                         changes={"stakeholder_id": str(command.stakeholder_id)},
+                         apply=lambda o: o.remove_stakeholder(command.stakeholder_id))
+
+
+@dataclass(frozen=True)
+class AddCompetitor:
+    opportunity_id: uuid.UUID
+    competitor: Competitor
+
+
+async def add_competitor(uow: UnitOfWork, command: AddCompetitor, principal: Principal) -> Added:
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None, allowed=is_owner,
+                                action="add-competitor", changes={"competitor": command.competitor},
+                                apply=lambda o: o.add_competitor(command.competitor))
+    return Added(opportunity, command.competitor.id)
+
+
+@dataclass(frozen=True)
+class ReplaceCompetitor:
+    opportunity_id: uuid.UUID
+    competitor: Competitor
+    expected_version: int | None
+
+
+async def replace_competitor(uow: UnitOfWork, command: ReplaceCompetitor, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="replace-competitor", changes={"competitor": command.competitor},
+                         apply=lambda o: o.replace_competitor(command.competitor))
+
+
+@dataclass(frozen=True)
+class RemoveCompetitor:
+    opportunity_id: uuid.UUID
+    competitor_id: uuid.UUID
+    expected_version: int | None
+
+
+async def remove_competitor(uow: UnitOfWork, command: RemoveCompetitor, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="remove-competitor",
+                         changes={"competitor_id": str(command.competitor_id)},
+                         apply=lambda o: o.remove_competitor(command.competitor_id))
+
+
+@dataclass(frozen=True)
+class AddRisk:
+    opportunity_id: uuid.UUID
+    risk: Risk
+
+
+async def add_risk(uow: UnitOfWork, command: AddRisk, principal: Principal) -> Added:
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None,
+                                allowed=risk_permission(command.risk), action="add-risk",
+                                changes={"risk": command.risk}, apply=lambda o: o.add_risk(command.risk))
+    return Added(opportunity, command.risk.id)
+
+
+@dataclass(frozen=True)
+class ReplaceRisk:
+    opportunity_id: uuid.UUID
+    risk: Risk
+    expected_version: int | None
+
+
+async def replace_risk(uow: UnitOfWork, command: ReplaceRisk, principal: Principal) -> Opportunity:
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=risk_permission(command.risk), action="replace-risk",
+                         changes={"risk": command.risk}, apply=lambda o: o.replace_risk(command.risk))
+
+
+@dataclass(frozen=True)
+class RaiseRequirement:
+    opportunity_id: uuid.UUID
+    requirement_id: uuid.UUID
+    title: str
+    description: str
+    priority: Priority
+
+
+async def raise_requirement(uow: UnitOfWork, command: RaiseRequirement, principal: Principal) -> Added:
+    requirement = Requirement(id=command.requirement_id, title=command.title, description=command.description,
+                              priority=command.priority, raised_by=principal.sub, raised_at=clock())
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None, allowed=is_team,
+                                action="raise-requirement", changes={"requirement": requirement},
+                                apply=lambda o: o.raise_requirement(requirement))
+    return Added(opportunity, requirement.id)
+
+
+# -- gates, decisions, stages, outcome -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class RequestGate:
+    opportunity_id: uuid.UUID
+    request_id: uuid.UUID
+    gate: Gate
+    expected_version: int | None
+
+
+async def request_gate(uow: UnitOfWork, command: RequestGate, principal: Principal) -> Added:
+    policy: DecisionPolicy = await queries.decision_policy(uow.session)
     now = clock()
-    await change(uow, principal, opportunity_id, if_match=if_match, if_match_required=False, allowed=is_owner,
-                 action="abandon", detail={"reason": reason},
-                 apply=lambda o: o.abandon(reason=reason, by=principal.sub, now=now))
+    opportunity = await _change(
+        uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=is_owner,
+        action="request-gate", changes={"gate": command.gate.value, "request_id": str(command.request_id)},
+        apply=lambda o: o.request_gate(command.gate, policy=policy, request_id=command.request_id, by=principal.sub,
+                                       now=now), now=now)
+    return Added(opportunity, command.request_id)
+
+
+@dataclass(frozen=True)
+class Decide:
+    opportunity_id: uuid.UUID
+    decision_id: uuid.UUID
+    gate: Gate
+    outcome: Outcome
+    conditions: str | None
+    comment: str | None
+    expected_version: int | None
+
+
+async def decide(uow: UnitOfWork, command: Decide, principal: Principal) -> Added:
+    now = clock()
+    opportunity = await _change(
+        uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=any_decider,
+        action="decide", changes={"gate": command.gate.value, "outcome": command.outcome.value,
+                                  "conditions": command.conditions, "comment": command.comment},
+        apply=lambda o: o.decide(command.gate, command.outcome, decision_id=command.decision_id,
+                                 decider=principal.sub, roles=principal.roles, conditions=command.conditions,
+                                 comment=command.comment, now=now), now=now)
+    return Added(opportunity, command.decision_id)
+
+
+@dataclass(frozen=True)
+class Advance:
+    opportunity_id: uuid.UUID
+    to: Stage
+    expected_version: int | None
+
+
+async def advance(uow: UnitOfWork, command: Advance, principal: Principal) -> Opportunity:
+    probabilities = await queries.stage_probabilities(uow.session)
+    now = clock()
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="change-stage", changes={"to": command.to.value},
+                         apply=lambda o: o.advance(command.to, probabilities=probabilities, by=principal.sub,
+                                                   now=now), now=now)
+
+
+@dataclass(frozen=True)
+class Win:
+    opportunity_id: uuid.UUID
+    expected_version: int | None
+
+
+async def win(uow: UnitOfWork, command: Win, principal: Principal) -> Opportunity:
+    now = clock()
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="win", changes={},
+                         apply=lambda o: o.win(by=principal.sub, now=now), now=now)
+
+
+@dataclass(frozen=True)
+class Lose:
+    opportunity_id: uuid.UUID
+    reason: str
+    competitor: str | None
+    expected_version: int | None
+
+
+async def lose(uow: UnitOfWork, command: Lose, principal: Principal) -> Opportunity:
+    now = clock()
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="lose",
+                         changes={"reason": command.reason, "competitor": command.competitor},
+                         apply=lambda o: o.lose(reason=command.reason, competitor=command.competitor,
+                                                by=principal.sub, now=now), now=now)
+
+
+@dataclass(frozen=True)
+class Abandon:
+    opportunity_id: uuid.UUID
+    reason: str
+    expected_version: int | None
+
+
+async def abandon(uow: UnitOfWork, command: Abandon, principal: Principal) -> Opportunity:
+    now = clock()
+    return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                         allowed=is_owner, action="abandon", changes={"reason": command.reason},
+                         apply=lambda o: o.abandon(reason=command.reason, by=principal.sub, now=now), now=now)
+
+
+# -- policies (admin) ----------------------------------------------------------------------------
+
+async def _set_policy(uow: UnitOfWork, principal: Principal, name: str, document: Any,
+                      expected_version: int | None) -> PolicyVersion:
+    """Replaced whole; the expected version guards against overwriting a colleague's change."""
+    now = clock()
+    saved = await set_policy(uow.session, name, document, expected_version=expected_version, by=principal.sub,
+                             at=now)
+    uow.audit(AuditEntry(at=now, actor=principal.sub, action=f"configure-{name}", object_type=queries.AUDITED_POLICY,
+                         object_id=queries.policy_object_id(name),
+                         changes={"value": document, "version": saved.version}))
+    await uow.commit()
+    return saved
+
+
+@dataclass(frozen=True)
+class SetStageProbabilities:
+    probabilities: StageProbabilities
+    expected_version: int | None
+
+
+async def set_stage_probabilities(uow: UnitOfWork, command: SetStageProbabilities,
+                                  principal: Principal) -> PolicyVersion:
+    """Applies to later stage changes; an opportunity keeps the probability it moved with."""
+    return await _set_policy(uow, principal, queries.STAGE_PROBABILITIES, command.probabilities.to_json(),
+                             command.expected_version)
+
+
+@dataclass(frozen=True)
+class SetDecisionThresholds:
+    policy: DecisionPolicy
+    expected_version: int | None
+
+
+async def set_decision_thresholds(uow: UnitOfWork, command: SetDecisionThresholds,
+                                  principal: Principal) -> PolicyVersion:
+    """Applies to later gate requests; a request keeps the tier it was routed to."""
+    return await _set_policy(uow, principal, queries.DECISION_THRESHOLDS, command.policy.to_json(),
+                             command.expected_version)

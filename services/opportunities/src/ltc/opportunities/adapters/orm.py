@@ -7,12 +7,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import (
-    BigInteger,
     Column,
     Date,
     DateTime,
     Enum,
-    Identity,
     Integer,
     MetaData,
     Numeric,
@@ -100,27 +98,6 @@ opportunities = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("version", Integer, nullable=False),
-)
-
-# Who changed what and when: appended in the transaction of the change, never updated.
-audit_log = Table(
-    "audit_log", metadata,
-    Column("seq", BigInteger, Identity(always=True), primary_key=True),
-    Column("opportunity_id", UUID(as_uuid=True), nullable=True, index=True),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(100), nullable=False),
-    Column("detail", JSONB, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-
-# Settings an admin maintains (stage probabilities, decision thresholds), one JSON document each.
-configuration = Table(
-    "configuration", metadata,
-    Column("key", String(100), primary_key=True),
-    Column("value", JSONB, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("updated_by", String(200), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 

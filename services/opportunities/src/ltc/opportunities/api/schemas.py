@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ltc.opportunities.adapters.queries import PipelineLine
 from ltc.opportunities.domain.competitors import Competitor
-from ltc.opportunities.domain.gates import Decision, Gate, GateRequest, Outcome, RequestStatus, Tier
+from ltc.opportunities.domain.gates import (
+    Decision,
+    DecisionPolicy,
+    Gate,
+    GateRequest,
+    Outcome,
+    RequestStatus,
+    Tier,
+    TierThresholds,
+)
 from ltc.opportunities.domain.insight import (
     CompetitionInsight,
     CustomerInsight,
@@ -26,8 +36,15 @@ from ltc.opportunities.domain.insight import (
 from ltc.opportunities.domain.model import Opportunity
 from ltc.opportunities.domain.requirements import Priority, Requirement
 from ltc.opportunities.domain.risks import Level, Risk, RiskCategory, RiskStatus
-from ltc.opportunities.domain.stages import OPEN_STAGES, Stage, StageProbabilities
-from ltc.opportunities.domain.stakeholders import Attitude, DecisionRole, Relationship, Stakeholder
+from ltc.opportunities.domain.stages import DEFAULT_PROBABILITIES, OPEN_STAGES, Stage, StageProbabilities
+from ltc.opportunities.domain.stakeholders import (
+    INFLUENTIAL,
+    MAX_INFLUENCE,
+    Attitude,
+    DecisionRole,
+    Relationship,
+    Stakeholder,
+)
 from ltc.opportunities.domain.team import TeamChange, TeamRole
 from ltc.opportunities.domain.terms import (
     AcceptanceType,
@@ -41,7 +58,7 @@ from ltc.shared.api import Text300, UserId
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
-from ltc.shared.money import Money, minor_unit_exponent
+from ltc.shared.money import Money
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -161,7 +178,7 @@ class StakeholderIn(_Strict):
     name: Text300 = Field(description="snapshot of the contact's name")
     title: Text300 = Field(description="snapshot of the contact's job title")
     decision_role: DecisionRole
-    influence: int = Field(ge=1, le=5)
+    influence: int = Field(ge=1, le=MAX_INFLUENCE)
     attitude: Attitude
     relationship: Relationship
     reports_to: UUID | None = Field(default=None, description="another stakeholder of this power map")
@@ -281,7 +298,7 @@ class CoverageRead(BaseModel):
     economic_buyer_known: bool
     decision_chain_covered: bool
     roles_covered: list[DecisionRole]
-    influential: int = Field(description="stakeholders with influence 4 or 5")
+    influential: int = Field(description=f"stakeholders with influence {INFLUENTIAL} to {MAX_INFLUENCE}")
     influential_supporters: int
     influential_opponents: int
 
@@ -426,7 +443,10 @@ Probability = Annotated[DecimalStr, Field(decimal_places=2)]
 
 
 class StageProbabilitiesIO(_Strict):
-    """Win probability in percent per open stage; won counts 100, lost and abandoned 0."""
+    # The description states the closed stages' probabilities as the domain gives them.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": (
+        f"Win probability in percent per open stage; won counts {DEFAULT_PROBABILITIES.of(Stage.WON)}, "
+        f"lost and abandoned {DEFAULT_PROBABILITIES.of(Stage.LOST)}.")})
 
     # Stored as NUMERIC(5, 2): a third decimal would be rounded away behind the caller's back.
     validating: Probability
@@ -448,12 +468,24 @@ class DecisionThresholdsIO(_Strict):
 
     thresholds: dict[str, TierThresholdsIO]
 
+    def to_domain(self) -> DecisionPolicy:
+        return DecisionPolicy({c: TierThresholds(b.l2_from, b.l3_from) for c, b in self.thresholds.items()})
+
+    @classmethod
+    def of(cls, document: dict[str, dict[str, str]]) -> DecisionThresholdsIO:
+        return cls(thresholds={c: TierThresholdsIO(**b) for c, b in document.items()})
+
 
 class AuditEntryRead(BaseModel):
     actor: str
     action: str
     detail: dict[str, Any]
     at: datetime
+
+    @classmethod
+    def of(cls, entry: Any) -> AuditEntryRead:
+        """From a row of the audit trail."""
+        return cls(actor=entry.actor, action=entry.action, detail=entry.changes, at=entry.at)
 
 
 class PipelineRow(BaseModel):
@@ -463,18 +495,15 @@ class PipelineRow(BaseModel):
     value: MoneyPayload | None
     weighted: MoneyPayload | None = Field(description="value × stage probability")
 
+    @classmethod
+    def of(cls, line: PipelineLine) -> PipelineRow:
+        if line.currency is None or line.value is None or line.weighted is None:
+            return cls(key=line.key, currency=None, count=line.count, value=None, weighted=None)
+        return cls(key=line.key, currency=line.currency, count=line.count,
+                   value=MoneyPayload(amount=line.value, currency=line.currency),
+                   weighted=MoneyPayload(amount=line.weighted, currency=line.currency))
+
 
 class PipelineRead(BaseModel):
     group_by: Literal["stage", "owner", "close_month"]
     rows: list[PipelineRow]
-
-
-def pipeline_row(key: str | None, currency: str | None, count: int, value: Decimal | None,
-                 weighted: Decimal | None) -> PipelineRow:
-    if currency is None or value is None or weighted is None:
-        return PipelineRow(key=key, currency=None, count=count, value=None, weighted=None)
-    quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
-    return PipelineRow(key=key, currency=currency, count=count,
-                       value=MoneyPayload(amount=value.quantize(quantum), currency=currency),
-                       weighted=MoneyPayload(amount=weighted.quantize(quantum, rounding=ROUND_HALF_UP),
-                                             currency=currency))

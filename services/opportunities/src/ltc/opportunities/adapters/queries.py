@@ -1,0 +1,156 @@
+"""The read side: who sees which opportunity (the rule in Python and in SQL, side by side), the
+list, the weighted pipeline, the audit trail and the admin's policies as they are read."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Row, String, and_, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ltc.opportunities.adapters import repository
+from ltc.opportunities.adapters.orm import opportunities
+from ltc.opportunities.domain.gates import DEFAULT_THRESHOLDS, DecisionPolicy, Tier
+from ltc.opportunities.domain.model import Opportunity
+from ltc.opportunities.domain.stages import DEFAULT_PROBABILITIES, OPEN_STAGES, Stage, StageProbabilities
+from ltc.shared.api import paginate
+from ltc.shared.db import audit_history
+from ltc.shared.money import minor_unit_exponent
+from ltc.shared.policy import PolicyVersion, current_policy
+from ltc.shared.roles import Principal, Role
+from ltc.shared.rules import NotFound
+
+# -- who sees what -------------------------------------------------------------------------------
+
+# Deciders and operators see every opportunity; the team sees the ones it is on.
+SEE_ALL_ROLES = (Role.ADMIN, Role.INTEGRATION, Role.APPROVER_L1, Role.APPROVER_L2, Role.APPROVER_L3)
+TEAM_ROLES = (Role.AR, Role.SR, Role.FR)
+
+
+def may_see(principal: Principal, opportunity: Opportunity) -> bool:
+    return opportunity.team_member(principal.sub) or principal.has_any(*SEE_ALL_ROLES)
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool] | None:
+    """`may_see` as a WHERE clause; None when the principal sees every opportunity."""
+    if principal.has_any(*SEE_ALL_ROLES):
+        return None
+    c = opportunities.c
+    return or_(c.owner == principal.sub, c.sr == principal.sub, c.fr == principal.sub)
+
+
+async def visible_opportunity(session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID, *,
+                              lock: bool = False) -> Opportunity:
+    opportunity = await repository.get_opportunity(session, opportunity_id, for_update=lock)
+    if not may_see(principal, opportunity):
+        raise NotFound("opportunity", opportunity_id)  # never confirm that someone else's opportunity exists
+    return opportunity
+
+
+# -- lists ---------------------------------------------------------------------------------------
+
+async def opportunity_page(session: AsyncSession, principal: Principal, *, lead_id: uuid.UUID | None,
+                           stage: Stage | None, owner: str | None, pending_tier: Tier | None, limit: int,
+                           cursor: str | None) -> tuple[list[Opportunity], str | None]:
+    stmt = select(Opportunity)
+    if (visible := visible_to(principal)) is not None:
+        stmt = stmt.where(visible)
+    c = opportunities.c
+    filters = ((c.lead_id, lead_id), (c.stage, stage), (c.owner, owner),
+               (c.pending_gate_tier, pending_tier.value if pending_tier else None))
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return await paginate(session, stmt, created_at=c.created_at, ident=c.id, limit=limit, cursor=cursor)
+
+
+# -- pipeline and forecast -----------------------------------------------------------------------
+
+GroupBy = Literal["stage", "owner", "close_month"]
+
+
+@dataclass(frozen=True)
+class PipelineLine:
+    """One group's open deals in one currency: how many, their value and their value weighted by
+    the stage probability, both in the currency's minor unit (no value: no currency, no amounts)."""
+
+    key: str | None
+    currency: str | None
+    count: int
+    value: Decimal | None
+    weighted: Decimal | None
+
+    @classmethod
+    def of(cls, key: str | None, currency: str | None, count: int, value: Decimal | None,
+           weighted: Decimal | None) -> PipelineLine:
+        if currency is None or value is None or weighted is None:
+            return cls(key, None, count, None, None)
+        quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
+        # The value is a sum of amounts in minor units already; the weighted sum has fractions of
+        # one, rounded half up as a person would.
+        return cls(key, currency, count, value.quantize(quantum), weighted.quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+async def pipeline(session: AsyncSession, principal: Principal, *, group_by: GroupBy, include_closed: bool,
+                   owner: str | None) -> list[PipelineLine]:
+    c = opportunities.c
+    key: ColumnElement[Any] = {
+        "stage": cast(c.stage, String),
+        "owner": c.owner,
+        "close_month": func.to_char(c.expected_close_date, "YYYY-MM"),
+    }[group_by]
+    conditions = [] if include_closed else [c.stage.in_(OPEN_STAGES)]
+    if (visible := visible_to(principal)) is not None:
+        conditions.append(visible)
+    if owner is not None:
+        conditions.append(c.owner == owner)
+    stmt = (select(key.label("key"), c.value_currency, func.count(), func.sum(c.value_amount),
+                   func.sum(c.value_amount * c.probability / 100))
+            .where(and_(True, *conditions))
+            .group_by(key, c.value_currency)
+            .order_by(key, c.value_currency))
+    return [PipelineLine.of(*row) for row in (await session.execute(stmt)).all()]
+
+
+# -- audit trail ---------------------------------------------------------------------------------
+
+# The object types this service files audit entries under. The stakeholders, competitors, risks,
+# requirements and gate requests are values inside the opportunity (stored and versioned with it),
+# so their changes are entries about the opportunity, naming the item in their changes.
+AUDITED_OPPORTUNITY = "opportunity"
+AUDITED_POLICY = "policy"
+
+
+def policy_object_id(name: str) -> uuid.UUID:
+    """A policy's stable id in the audit trail (a policy has a name, not an id): uuid5 of its URL.
+    Migration 0004 files the configuration changes recorded before it under the same ids."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://ltc.example/policies/{name}")
+
+
+async def audit_of(session: AsyncSession, opportunity_id: uuid.UUID) -> list[Row[Any]]:
+    """Who changed the opportunity, how and when, oldest first."""
+    return await audit_history(session, opportunity_id, object_types=(AUDITED_OPPORTUNITY,))
+
+
+# -- policies an admin sets ----------------------------------------------------------------------
+
+STAGE_PROBABILITIES = "stage_probabilities"
+DECISION_THRESHOLDS = "decision_thresholds"
+DEFAULT_POLICIES = {STAGE_PROBABILITIES: DEFAULT_PROBABILITIES.to_json(),
+                    DECISION_THRESHOLDS: DecisionPolicy(DEFAULT_THRESHOLDS).to_json()}
+
+
+async def policy(session: AsyncSession, name: str) -> PolicyVersion:
+    """The version in force; version 0 is the built-in default, never stored."""
+    return await current_policy(session, name, DEFAULT_POLICIES[name])
+
+
+async def stage_probabilities(session: AsyncSession) -> StageProbabilities:
+    return StageProbabilities.from_json((await policy(session, STAGE_PROBABILITIES)).document)
+
+
+async def decision_policy(session: AsyncSession) -> DecisionPolicy:
+    return DecisionPolicy.from_json((await policy(session, DECISION_THRESHOLDS)).document)

@@ -1,0 +1,66 @@
+"""Who sees which opportunity, as the read side and the handlers decide it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from ltc.opportunities.adapters import queries
+from ltc.opportunities.domain.model import Opportunity
+from ltc.opportunities.domain.team import TeamRole
+from ltc.shared.roles import Principal
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def who(sub: str, *roles: str) -> Principal:
+    return Principal(sub=sub, roles=frozenset(roles))
+
+
+@pytest.fixture
+def opportunity() -> Opportunity:
+    opportunity = Opportunity(id=uuid.uuid4(), lead_id=None, account_id=None, account_name="ACME", title="t",
+                              need="n", budget=None, start_date=None, owner="alice", now=NOW)
+    opportunity.assign_team({TeamRole.SR: "sam", TeamRole.FR: "fay"}, by="alice", now=NOW)
+    return opportunity
+
+
+def test_the_team_sees_its_opportunity_and_deciders_see_all(opportunity: Opportunity) -> None:
+    assert queries.may_see(who("fay", "fr"), opportunity)
+    assert not queries.may_see(who("other-fr", "fr"), opportunity)
+    assert queries.may_see(who("victor", "approver_l1"), opportunity)
+
+
+def test_who_sees_everything_needs_no_filter_and_the_team_is_filtered_by_name() -> None:
+    for role in queries.SEE_ALL_ROLES:
+        assert queries.visible_to(who("someone", role)) is None
+    for role in queries.TEAM_ROLES:
+        assert queries.visible_to(who("someone", role)) is not None
+
+
+@pytest.mark.parametrize(("currency", "value", "weighted", "expected"), [
+    ("EUR", "300.0100", "60.0050", ("300.01", "60.01")),
+    ("EUR", "300.0100", "60.0049", ("300.01", "60.00")),
+    ("JPY", "1000.0000", "250.5000", ("1000", "251")),
+    ("BHD", "1.2340", "0.1234", ("1.234", "0.123")),
+])
+def test_pipeline_amounts_are_shown_in_the_currencys_minor_unit_the_weighted_rounded_half_up(
+        currency: str, value: str, weighted: str, expected: tuple[str, str]) -> None:
+    line = queries.PipelineLine.of("validating", currency, 2, Decimal(value), Decimal(weighted))
+    assert (str(line.value), str(line.weighted)) == expected
+
+
+def test_a_group_without_any_value_shows_no_currency_and_no_amounts() -> None:
+    line = queries.PipelineLine.of("validating", None, 1, None, None)
+    assert (line.currency, line.value, line.weighted, line.count) == (None, None, None, 1)
+    assert queries.PipelineLine.of("bidding", "EUR", 1, None, Decimal(0)).currency is None
+
+
+def test_a_policy_is_filed_in_the_audit_trail_under_a_stable_id() -> None:
+    assert queries.policy_object_id("stage_probabilities") == queries.policy_object_id("stage_probabilities")
+    assert queries.policy_object_id("stage_probabilities") != queries.policy_object_id("decision_thresholds")
+    assert queries.policy_object_id("stage_probabilities") == uuid.uuid5(
+        uuid.NAMESPACE_URL, "https://ltc.example/policies/stage_probabilities")
