@@ -15,9 +15,9 @@ from typing import Any
 from ltc.leads.adapters import queries, repository
 from ltc.leads.domain.accounts import Account, Contact, Tier, contact_snapshot
 from ltc.leads.domain.activities import Activity, ActivityKind
-from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.duplicates import duplicate_candidates
 from ltc.leads.domain.model import Channel, Evidence, Lead, PainStatus
+from ltc.shared.audit import AuditEntry
 from ltc.shared.db import UnitOfWork
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
@@ -39,16 +39,17 @@ def _forbidden(kind: str, owner: str | None) -> Forbidden:
 def _audit(uow: UnitOfWork, about: Account | Contact | Lead | Activity, action: str, actor: str,
            changes: dict[str, Any] | None = None) -> None:
     """An entry about `about`, filed under the account (and the lead) whose history shows it."""
+    under: tuple[uuid.UUID, ...]
     if isinstance(about, Account):
-        kind, lead_id, account_id = "account", None, about.id
+        kind, under = "account", ()
     elif isinstance(about, Contact):
-        kind, lead_id, account_id = "contact", None, about.account_id
+        kind, under = "contact", (about.account_id,)
     elif isinstance(about, Lead):
-        kind, lead_id, account_id = "lead", about.id, about.account_id
+        kind, under = "lead", (about.account_id,)
     else:
-        kind, lead_id, account_id = "activity", about.lead_id, about.account_id
-    uow.session.add(AuditEntry(entity=kind, entity_id=about.id, action=action, actor=actor, at=clock(),
-                               changes=changes, lead_id=lead_id, account_id=account_id))
+        kind, under = "activity", tuple(i for i in (about.lead_id, about.account_id) if i is not None)
+    uow.audit(AuditEntry(at=clock(), actor=actor, action=action, object_type=kind, object_id=about.id,
+                         changes=changes, filed_under=under))
 
 
 async def _require_contacts(uow: UnitOfWork, account_id: uuid.UUID, contact_ids: list[uuid.UUID],

@@ -23,7 +23,6 @@ from sqlalchemy.orm import registry
 
 from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
-from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.model import Channel, Grade, Lead
 from ltc.shared.db import map_aggregate, str_enum
 
@@ -88,19 +87,6 @@ activities = Table(
     Index("ix_activities_contact_ids", "contact_ids", postgresql_using="gin"),
 )
 
-audit_log = Table(
-    "audit_log", metadata,
-    Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("entity", String(40), nullable=False),
-    Column("entity_id", UUID(as_uuid=True), nullable=False, index=True),
-    Column("lead_id", UUID(as_uuid=True), index=True),
-    Column("account_id", UUID(as_uuid=True), index=True),
-    Column("action", String(80), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("changes", JSONB, nullable=False),
-)
-
 leads = Table(
     "leads", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
@@ -142,4 +128,3 @@ def start_mappers() -> None:
     map_aggregate(mapper_registry, Lead, leads)
     map_aggregate(mapper_registry, Contact, contacts)
     map_aggregate(mapper_registry, Activity, activities)
-    map_aggregate(mapper_registry, AuditEntry, audit_log, versioned=False)

@@ -16,12 +16,12 @@ from sqlalchemy.types import Text
 
 from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
-from ltc.leads.domain.audit import AuditEntry
 from ltc.leads.domain.model import Channel, Grade, Lead
 from ltc.leads.domain.relationships import Contacted, Relationship, relationship_strength
 from ltc.leads.domain.reports import ChannelTierRow, lead_to_cash
 from ltc.leads.domain.scoring import LeadScore, score_lead
 from ltc.shared.api import paginate
+from ltc.shared.db import audit_history
 from ltc.shared.roles import Principal, Role
 
 # Who may see and change what.
@@ -129,12 +129,10 @@ async def lead_to_cash_report(session: AsyncSession, *, created_from: datetime |
     return lead_to_cash(found), len(found)
 
 
-async def history(session: AsyncSession, ident: uuid.UUID) -> list[AuditEntry]:
+async def history(session: AsyncSession, ident: uuid.UUID) -> list[Any]:
     """The audit entries about an account or a lead and filed under it (its contacts, leads and
     activities), oldest first."""
-    stmt = select(AuditEntry).where((AuditEntry.entity_id == ident) | (AuditEntry.lead_id == ident)
-                                    | (AuditEntry.account_id == ident))
-    return list((await session.execute(stmt.order_by(AuditEntry.at, AuditEntry.id))).scalars())
+    return await audit_history(session, ident)
 
 
 # Read models computed from several rows

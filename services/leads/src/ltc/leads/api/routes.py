@@ -126,7 +126,7 @@ async def update_account(account_id: uuid.UUID, body: AccountUpdate, uow: Uow, p
             summary="Every audited change to the account, its contacts, leads and activities")
 async def account_history(account_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
     await repository.get_account(session, account_id)
-    return [HistoryEntryRead.model_validate(e, from_attributes=True) for e in await queries.history(session, account_id)]
+    return [HistoryEntryRead.of(e) for e in await queries.history(session, account_id)]
 
 
 # Contacts
@@ -314,7 +314,7 @@ async def advance_pain(lead_id: uuid.UUID, pain_id: uuid.UUID, body: PainAdvance
             summary="Who changed what and when: capture, edits, grades, pains, activities, outcome")
 async def lead_history(lead_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
     await repository.get_lead(session, lead_id)
-    return [HistoryEntryRead.model_validate(e, from_attributes=True) for e in await queries.history(session, lead_id)]
+    return [HistoryEntryRead.of(e) for e in await queries.history(session, lead_id)]
 
 
 # Activities

@@ -275,6 +275,12 @@ class HistoryEntryRead(BaseModel):
     at: datetime
     changes: dict[str, Any]
 
+    @classmethod
+    def of(cls, entry: Any) -> HistoryEntryRead:
+        """From a row of the shared audit trail (`ltc.shared.db.audit_trail`)."""
+        return cls(id=entry.id, entity=entry.object_type, entity_id=entry.object_id, action=entry.action,
+                   actor=entry.actor, at=entry.at, changes=entry.changes)
+
 
 # Activities
 
