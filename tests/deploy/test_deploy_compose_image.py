@@ -6,6 +6,11 @@ import json
 import re
 
 import pytest
+from prometheus_client import Counter, Gauge, Histogram
+
+from ltc.shared import metrics as ltc_metrics
+from ltc.shared.devstack.services import DEFAULT_PORTS
+from ltc.shared.messages import TOPICS, dlq_topic
 from tests.deploy.deploy_support import (
     DEPLOY,
     DRIVER_ENV,
@@ -20,11 +25,6 @@ from tests.deploy.deploy_support import (
     settings_defaults,
     settings_env_names,
 )
-from prometheus_client import Counter, Gauge, Histogram
-
-from ltc.shared import metrics as ltc_metrics
-from ltc.shared.devstack.services import DEFAULT_PORTS
-from ltc.shared.messages import TOPICS, dlq_topic
 
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"

@@ -8,6 +8,10 @@ import re
 
 import kubernetes_validate  # dev dependency: ships the Kubernetes JSON schemas, works offline
 import pytest
+
+from ltc.shared.devstack.services import DEFAULT_PORTS
+from ltc.shared.messages import dlq_topic
+from ltc.shared.settings import settings_for
 from tests.deploy.deploy_support import (
     BASE,
     CUSTOM_API_VERSIONS,
@@ -34,10 +38,6 @@ from tests.deploy.deploy_support import (
     spec,
     yaml_files,
 )
-
-from ltc.shared.devstack.services import DEFAULT_PORTS
-from ltc.shared.messages import dlq_topic
-from ltc.shared.settings import settings_for
 
 ROOT_IDS = [str(p.relative_to(BASE.parent)) for p in KUSTOMIZE_ROOTS]
 

@@ -46,7 +46,6 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from tests.e2e.flow import INSTALMENTS, STEPS, VALUE, FlowResult, get_json, run_flow
 
 from ltc.shared.devstack.cli import repo_root
 from ltc.shared.devstack.kafka import LocalKafka
@@ -55,6 +54,7 @@ from ltc.shared.devstack.services import DEFAULT_PORTS, ServiceProcess, free_por
 from ltc.shared.kafka import ensure_topics
 from ltc.shared.messages import ALL_TOPICS, TOPICS, dlq_topic
 from ltc.shared.testing.apps import auth
+from tests.e2e.flow import INSTALMENTS, STEPS, VALUE, FlowResult, get_json, run_flow
 
 FLOWS = int(os.environ.get("LTC_FAULT_FLOWS", "6"))
 STAGGER = float(os.environ.get("LTC_FAULT_STAGGER", "0.5"))
