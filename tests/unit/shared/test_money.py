@@ -91,3 +91,20 @@ def test_a_money_attribute_reads_an_amount_column_with_its_currency_column():
     row = Row()
     assert row.paid == Money(Decimal("1.50"), "EUR") and row.value == Money(Decimal("7"), "JPY")
     assert isinstance(Row.paid, MoneyAttribute) and Row.paid.name == "paid"
+
+
+def test_an_optional_money_attribute_is_none_until_set_and_writes_both_columns():
+    from ltc.shared.money import OptionalMoneyAttribute
+
+    class Row:
+        budget = OptionalMoneyAttribute("budget_amount", "budget_currency")
+
+        def __init__(self) -> None:
+            self.budget_amount = self.budget_currency = None
+
+    row = Row()
+    assert row.budget is None
+    row.budget = Money(Decimal("3.10"), "EUR")
+    assert (row.budget_amount, row.budget_currency, row.budget) == (Decimal("3.10"), "EUR", Money(Decimal("3.10"), "EUR"))
+    row.budget = None
+    assert (row.budget_amount, row.budget_currency, row.budget) == (None, None, None)

@@ -133,3 +133,19 @@ class MoneyAttribute:
         if obj is None:
             return self
         return Money(getattr(obj, self.amount), getattr(obj, self.currency))
+
+
+class OptionalMoneyAttribute(MoneyAttribute):
+    """A `MoneyAttribute` over nullable columns (a budget not known yet): `None` while either is
+    NULL; assigning money, or `None`, writes both columns."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if getattr(obj, self.amount) is None or getattr(obj, self.currency) is None:
+            return None
+        return super().__get__(obj, owner)
+
+    def __set__(self, obj: object, money: Money | None) -> None:
+        setattr(obj, self.amount, money.amount if money is not None else None)
+        setattr(obj, self.currency, money.currency if money is not None else None)

@@ -38,6 +38,10 @@ def create_policy_versions(op: Any) -> None:
     policy_metadata.create_all(op.get_bind())
 
 
+def drop_policy_versions(op: Any) -> None:
+    policy_versions.drop(op.get_bind())
+
+
 @dataclass(frozen=True)
 class PolicyVersion:
     name: str
