@@ -49,7 +49,7 @@ from ltc.shared.messages.opportunities_events import (
     OpportunityWon,
     RequirementRaised,
 )
-from ltc.shared.money import Money, MoneyAttribute
+from ltc.shared.money import Money, OptionalMoneyAttribute
 from ltc.shared.rules import DomainError, NotFound, RuleViolation
 
 _UNSET: Any = object()
@@ -59,28 +59,12 @@ def _missing(field: str, message: str) -> dict[str, str]:
     return {"field": field, "message": message}
 
 
-class OptionalMoney(MoneyAttribute):
-    """A `MoneyAttribute` over nullable columns: `None` while no amount is set; assigning money
-    (or `None`) writes both columns."""
-
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        if getattr(obj, self.amount) is None or getattr(obj, self.currency) is None:
-            return None
-        return super().__get__(obj, owner)
-
-    def __set__(self, obj: object, money: Money | None) -> None:
-        setattr(obj, self.amount, money.amount if money else None)
-        setattr(obj, self.currency, money.currency if money else None)
-
-
 class Opportunity:
     events: list[EventPayload]
 
-    budget = OptionalMoney("budget_amount", "budget_currency")
+    budget = OptionalMoneyAttribute("budget_amount", "budget_currency")
     # What the deal is worth as far as known: the negotiated value, else the customer's budget.
-    deal_value = OptionalMoney("value_amount", "value_currency")
+    deal_value = OptionalMoneyAttribute("value_amount", "value_currency")
 
     def __init__(self, *, id: uuid.UUID, lead_id: uuid.UUID | None, account_id: uuid.UUID | None,
                  account_name: str, title: str, need: str, budget: Money | None, start_date: date | None,
