@@ -1,5 +1,6 @@
-"""The migrations build exactly the schema the ORM maps, and 0002 carries contracts drafted
-under 0001 over: their schedule in money and their first version."""
+"""The migrations build exactly the schema the ORM maps, 0002 carries contracts drafted under 0001
+over (their schedule in money and their first version), and 0005 moves the contract's audit trail
+and the policy's versions into the shared tables, and back on a downgrade."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ltc.contracts.adapters.orm import metadata
 from ltc.contracts.bootstrap import SPEC
-from ltc.shared.db import plumbing_metadata
+from ltc.contracts.domain.policy import DEFAULT_POLICY
+from ltc.shared.db import audit_metadata, plumbing_metadata
 from ltc.shared.migrations import alembic_config, upgrade_to_head
+from ltc.shared.policy import policy_metadata
 from ltc.shared.testing.apps import auth, service_client
 
 pytestmark = pytest.mark.integration
@@ -31,14 +34,14 @@ async def test_migrated_schema_matches_the_mapped_tables(make_database):
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), [metadata, plumbing_metadata]))
+                MigrationContext.configure(sync, opts={"compare_type": True}),
+                [metadata, plumbing_metadata, audit_metadata, policy_metadata]))
     finally:
         await engine.dispose()
     assert diff == []
 
 
-async def test_a_contract_drafted_before_0002_keeps_working(make_database, kafka_bootstrap):
-    url = await make_database("contracts_upgrade")
+async def _draft_under_0001(url: str) -> uuid.UUID:
     await asyncio.to_thread(command.upgrade, alembic_config(SPEC.service_dir, url), "0001")
     contract_id = uuid.uuid4()
     engine = create_async_engine(url)
@@ -60,6 +63,12 @@ async def test_a_contract_drafted_before_0002_keeps_working(make_database, kafka
             })
     finally:
         await engine.dispose()
+    return contract_id
+
+
+async def test_a_contract_drafted_before_0002_keeps_working(make_database, kafka_bootstrap):
+    url = await make_database("contracts_upgrade")
+    contract_id = await _draft_under_0001(url)
 
     async with service_client(SPEC, url, kafka_bootstrap) as client:  # migrates to head
         owner = auth("ar-1", "ar")
@@ -73,3 +82,89 @@ async def test_a_contract_drafted_before_0002_keeps_working(make_database, kafka
     [version] = versions
     assert (version["contract_version"], version["change"], version["terms"]["value"]["amount"]) == (
         1, "drafted", "100.01")
+
+
+# What 0004 left: a contract's trail (seq order is not `at` order: the trail is kept as written)
+# and two versions of the policy.
+AUDIT_ROWS = [
+    ("drafted", "opportunities:ltc.opportunity.won.v1", datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+     {"event_id": "e-1"}),
+    ("reviewed", "legal-reviewer", datetime(2026, 11, 3, 10, 0, tzinfo=UTC),
+     {"function": "legal", "outcome": "passed", "contract_version": 1, "items": [
+         {"item": "liability", "verdict": "pass", "comment": None}]}),
+    ("signed", "ar-1", datetime(2026, 11, 3, 9, 0, tzinfo=UTC),
+     {"signatories": ["A", "B"], "signed_on": "2026-11-03", "approved_by": None}),
+]
+POLICY_1 = {**DEFAULT_POLICY.to_json(), "at_risk_days": 7}
+POLICY_2 = {**DEFAULT_POLICY.to_json(), "at_risk_days": 21}
+POLICY_ROWS = [(1, POLICY_1, "admin-1", datetime(2026, 11, 10, 8, 0, tzinfo=UTC)),
+               (2, POLICY_2, "admin-2", datetime(2026, 11, 11, 8, 0, tzinfo=UTC))]
+
+
+async def _trail_and_policy_under_0004(url: str) -> uuid.UUID:
+    contract_id = await _draft_under_0001(url)
+    await asyncio.to_thread(command.upgrade, alembic_config(SPEC.service_dir, url), "0004")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for action, actor, at, details in AUDIT_ROWS:
+                await conn.execute(text("INSERT INTO contract_audit (contract_id, action, actor, at, details) VALUES"
+                                        " (:id, :action, :actor, :at, CAST(:details AS jsonb))"),
+                                   {"id": contract_id, "action": action, "actor": actor, "at": at,
+                                    "details": json.dumps(details)})
+            for version, document, by, at in POLICY_ROWS:
+                await conn.execute(text("INSERT INTO contract_policy (version, document, updated_by, updated_at) VALUES"
+                                        " (:version, CAST(:document AS jsonb), :by, :at)"),
+                                   {"version": version, "document": json.dumps(document), "by": by, "at": at})
+    finally:
+        await engine.dispose()
+    return contract_id
+
+
+async def _rows(url: str, sql: str) -> list:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_0005_moves_the_audit_trail_and_the_policy_versions_into_the_shared_tables(make_database,
+                                                                                        kafka_bootstrap):
+    url = await make_database("contracts_audit_policy")
+    contract_id = await _trail_and_policy_under_0004(url)
+
+    async with service_client(SPEC, url, kafka_bootstrap) as client:  # migrates to head
+        trail = (await client.get(f"/api/v1/contracts/{contract_id}/audit", headers=auth("ar-1", "ar"))).json()
+        read = await client.get("/api/v1/contract-policy", headers=auth("admin-1", "admin"))
+        history = (await client.get("/api/v1/contract-policy/history", headers=auth("admin-1", "admin"))).json()
+        stale = await client.put("/api/v1/contract-policy", json=read.json(),
+                                 headers={**auth("admin-1", "admin"), "If-Match": '"1"'})
+        saved = await client.put("/api/v1/contract-policy", json=read.json(),
+                                 headers={**auth("admin-1", "admin"), "If-Match": read.headers["ETag"]})
+
+    assert trail == [{"action": action, "actor": actor, "at": at.isoformat().replace("+00:00", "Z"),
+                      "details": details} for action, actor, at, details in AUDIT_ROWS]
+    stored = await _rows(url, "SELECT object_type, object_id, action, filed_under, correlation_id FROM audit_trail"
+                              " ORDER BY seq")
+    assert stored == [("contract", contract_id, action, [], None) for action, *_ in AUDIT_ROWS]
+    assert (read.headers["ETag"], read.json()["at_risk_days"]) == ('"2"', 21)
+    assert [(v["version"], v["updated_by"], v["updated_at"], v["policy"]["at_risk_days"]) for v in history] == [
+        (1, "admin-1", "2026-11-10T08:00:00Z", 7), (2, "admin-2", "2026-11-11T08:00:00Z", 21)]
+    assert (stale.status_code, stale.json()["type"].rsplit("/", 1)[1]) == (412, "stale-etag")
+    assert (saved.status_code, saved.headers["ETag"]) == (200, '"3"')
+    assert await _rows(url, "SELECT to_regclass('contract_audit'), to_regclass('contract_policy')") == [(None, None)]
+
+
+async def test_0005_downgrades_to_the_old_tables_with_every_row(make_database):
+    url = await make_database("contracts_audit_policy_down")
+    contract_id = await _trail_and_policy_under_0004(url)
+    await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+    await asyncio.to_thread(command.downgrade, alembic_config(SPEC.service_dir, url), "0004")
+
+    audit = await _rows(url, "SELECT contract_id, action, actor, at, details FROM contract_audit ORDER BY seq")
+    assert audit == [(contract_id, action, actor, at, details) for action, actor, at, details in AUDIT_ROWS]
+    policy = await _rows(url, "SELECT version, document, updated_by, updated_at FROM contract_policy ORDER BY version")
+    assert policy == POLICY_ROWS
+    assert await _rows(url, "SELECT to_regclass('audit_trail'), to_regclass('policy_versions')") == [(None, None)]

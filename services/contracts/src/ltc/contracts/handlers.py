@@ -1,44 +1,40 @@
-"""Command and event handlers: load → authorise → domain → audit → unit of work commit."""
+"""Command and event handlers: load → authorise → domain → audit → unit of work commit.
+
+A command handler is `(uow, command, principal)` and returns the object the route answers from;
+the object's id and the version the caller read (`expected_version`) travel in the command.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from ltc.contracts.adapters import repository
-from ltc.contracts.domain.amendment import Amendment, DecisionOutcome
+from ltc.contracts.adapters.queries import may_see
+from ltc.contracts.domain.amendment import Amendment, DecisionOutcome, TermChanges
 from ltc.contracts.domain.approval import Approval
-from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, TermChanges
+from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges
 from ltc.contracts.domain.policy import ContractPolicy, Risk
-from ltc.contracts.domain.review import ItemVerdict, ReviewFunction
+from ltc.contracts.domain.review import REVIEWER_ROLES, ItemVerdict, ReviewFunction
+from ltc.contracts.domain.terms import TERMS_INCONSISTENT
 from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm, Trigger
-from ltc.shared.api import check_if_match
-from ltc.shared.audit import audit_details
-from ltc.shared.auth import Principal, Role
+from ltc.shared.audit import AuditEntry
 from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import DomainError, Forbidden, NotFound, ProblemError, RuleViolation
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
+from ltc.shared.policy import PolicyVersion
+from ltc.shared.roles import Principal, Role
+from ltc.shared.rules import DomainError, Forbidden, NotFound, RuleViolation, require_version
 from ltc.shared.tiers import Tier, authority_of
 
-REVIEWER_ROLES = {
-    ReviewFunction.COMMERCIAL: Role.REVIEWER_COMMERCIAL,
-    ReviewFunction.LEGAL: Role.REVIEWER_LEGAL,
-    ReviewFunction.FINANCE: Role.REVIEWER_FINANCE,
-    ReviewFunction.DELIVERY: Role.REVIEWER_DELIVERY,
-}
-APPROVER_ROLES = (Role.APPROVER_L1, Role.APPROVER_L2, Role.APPROVER_L3)
-
-# Roles that follow every contract (review, execution, approval, finance, ERP); an AR sees only
-# the contracts they own.
-READ_ALL_ROLES = (
-    Role.ADMIN, Role.INTEGRATION, Role.FR, Role.FINANCE, *REVIEWER_ROLES.values(), *APPROVER_ROLES,
-)
+# The rules a REST draft for an opportunity meets (its contract comes from the win).
+FROM_WON_OPPORTUNITY_ONLY = "contract-from-won-opportunity-only"
+EXISTS_FOR_OPPORTUNITY = "contract-exists-for-opportunity"
 
 
 def _utc_now() -> datetime:
@@ -58,40 +54,36 @@ def today() -> date:
     return now().date()
 
 
-def may_see(principal: Principal, owner: str) -> bool:
-    return principal.sub == owner or principal.has_any(*READ_ALL_ROLES)
-
-
 def _owners_contract(principal: Principal, contract: Contract, doing: str) -> Contract:
     """The owning AR acts for the sales side; admins may act for anyone."""
-    if not may_see(principal, contract.owner):
+    if not may_see(principal, contract):
         raise NotFound("contract", contract.id)  # never confirm that someone else's contract exists
     if principal.sub != contract.owner and not principal.has_any(Role.ADMIN):
         raise Forbidden("not-contract-owner", f"only the contract's owner or an admin {doing}")
     return contract
 
 
-async def _load(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID, if_match: str | None, *,
-                required: bool) -> Contract:
+async def _load(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID,
+                expected_version: int | None) -> Contract:
     """The contract to change, locked; the caller's read version is checked only once it may see it."""
     contract = await repository.get_contract(uow.session, contract_id, for_update=True)
-    if not may_see(principal, contract.owner):
+    if not may_see(principal, contract):
         raise NotFound("contract", contract_id)
-    check_if_match(if_match, contract.version, required=required)
+    require_version(contract.version, expected_version, what="the contract")
     return contract
 
 
-async def _audit(uow: UnitOfWork, contract: Contract, principal_or_source: str, action: str, at: datetime,
-                 **details: Any) -> None:
-    await repository.audit(uow.session, contract.id, action=action, actor=principal_or_source, at=at,
-                           details=audit_details(details))
+def _audit(uow: UnitOfWork, contract: Contract, principal_or_source: str, action: str, at: datetime,
+           **details: Any) -> None:
+    uow.audit(AuditEntry(at=at, actor=principal_or_source, action=action, object_type=repository.AUDITED_AS,
+                         object_id=contract.id, changes=details))
 
 
 # --- drafts ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Terms:
+class StatedTerms:
     """Terms as a request states them (instalments without amounts, milestones without ids)."""
 
     value: Money | None = None
@@ -103,6 +95,7 @@ class Terms:
 
 @dataclass(frozen=True)
 class CreateDraft:
+    contract_id: uuid.UUID  # the new contract's
     opportunity_id: uuid.UUID | None
     lead_id: uuid.UUID | None
     account_id: uuid.UUID | None
@@ -116,7 +109,7 @@ class CreateDraft:
     legal_terms: LegalTerms
 
 
-async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal, contract_id: uuid.UUID) -> None:
+async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal) -> Contract:
     """A direct contract (no opportunity) by its AR; it needs its own approval before signing.
 
     A contract for an opportunity comes only from its win, on the terms approved at ATC: a draft
@@ -124,42 +117,43 @@ async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal, 
     """
     if cmd.opportunity_id is not None:
         existing = await repository.find_by_opportunity(uow.session, cmd.opportunity_id)
-        if existing is not None and may_see(principal, existing.owner):
-            raise DomainError("contract-exists-for-opportunity",
+        if existing is not None and may_see(principal, existing):
+            raise DomainError(EXISTS_FOR_OPPORTUNITY,
                               f"opportunity {cmd.opportunity_id} already has its contract {existing.id}, drafted "
                               "from its win", errors=[{"field": "opportunity_id", "contract_id": str(existing.id),
                                                        "message": "this opportunity's contract exists"}])
-        raise RuleViolation("contract-from-won-opportunity-only",
+        raise RuleViolation(FROM_WON_OPPORTUNITY_ONLY,
                             f"a contract for opportunity {cmd.opportunity_id} is drafted from its win, on the terms "
                             "approved at ATC; leave opportunity_id out for a direct contract",
                             errors=[{"field": "opportunity_id", "message": "contracts for an opportunity come from "
                                                                            "opportunity.won"}])
     at = now()
-    contract = Contract(id=contract_id, opportunity_id=cmd.opportunity_id, lead_id=cmd.lead_id,
+    contract = Contract(id=cmd.contract_id, opportunity_id=cmd.opportunity_id, lead_id=cmd.lead_id,
                         account_id=cmd.account_id, account_name=cmd.account_name, title=cmd.title,
                         owner=principal.sub, value=cmd.value, payment_terms=cmd.payment_terms,
                         milestones=cmd.milestones, line_items=cmd.line_items, legal_terms=cmd.legal_terms,
                         fr_owner=cmd.fr_owner, now=at)
     uow.session.add(contract)
     await repository.add_version(uow.session, contract, change="drafted", by=principal.sub, at=at)
-    await _audit(uow, contract, principal.sub, "drafted", at, via="rest")
+    _audit(uow, contract, principal.sub, "drafted", at, via="rest")
     await uow.commit()
+    return contract
 
 
 @dataclass(frozen=True)
 class EditDraft:
     contract_id: uuid.UUID
-    if_match: str | None
-    fields: set[str]  # which parts the request sent: an absent one stays, a sent null clears fr_owner
+    expected_version: int | None
+    fields: frozenset[str]  # which parts the request sent: an absent one stays, a sent null clears fr_owner
     title: str | None = None
     account_name: str | None = None
     fr_owner: str | None = None
-    terms: Terms = Terms()
+    terms: StatedTerms = field(default_factory=StatedTerms)
 
 
-async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> None:
+async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> Contract:
     """Edit a draft (a new version, resetting the review); on a signed contract only the FR changes."""
-    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.if_match, required=True),
+    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.expected_version),
                                 "edits it")
     at = now()
     terms_sent = cmd.fields - {"fr_owner"}
@@ -176,9 +170,10 @@ async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> N
         contract.assign_fr(cmd.fr_owner, now=at)
         changed = True
     if changed:
-        await _audit(uow, contract, principal.sub, "edited", at, fields=sorted(cmd.fields),
-                     contract_version=contract.contract_version)
+        _audit(uow, contract, principal.sub, "edited", at, fields=sorted(cmd.fields),
+               contract_version=contract.contract_version)
         await uow.commit()
+    return contract
 
 
 async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: Envelope) -> None:
@@ -196,7 +191,7 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
     try:
         value = terms.value.to_money()
     except MoneyError as exc:
-        raise RuleViolation("commercial-terms-inconsistent", f"the contract value is not valid money: {exc}") from None
+        raise RuleViolation(TERMS_INCONSISTENT, f"the contract value is not valid money: {exc}") from None
     at = now()
     atc = event.approval
     approval = Approval.of_atc(tier=None if atc is None else Tier(atc.tier), decider=None if atc is None else atc.decider,
@@ -215,7 +210,7 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
     uow.session.add(contract)
     source = f"{envelope.source}:{envelope.type}"
     await repository.add_version(uow.session, contract, change="drafted", by=source, at=at)
-    await _audit(uow, contract, source, "drafted", at, event_id=envelope.id)
+    _audit(uow, contract, source, "drafted", at, event_id=envelope.id)
 
 
 # --- quality review and signing --------------------------------------------------------------
@@ -230,19 +225,21 @@ class RecordReview:
     reviewed_version: int | None = None
 
 
-async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal) -> None:
+async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal) -> Contract:
     if not principal.has_any(REVIEWER_ROLES[cmd.function]):
-        raise Forbidden("reviewer-wrong-function", f"the {cmd.function.value} review needs the role {REVIEWER_ROLES[cmd.function].value}")
+        raise Forbidden("reviewer-wrong-function",
+                        f"the {cmd.function.value} review needs the role {REVIEWER_ROLES[cmd.function].value}")
     contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     record = contract.record_review(function=cmd.function, reviewer=principal.sub, items=cmd.items,
                                     comment=cmd.comment, required=policy.required_functions(contract.value), now=at,
                                     reviewed_version=cmd.reviewed_version)
-    await _audit(uow, contract, principal.sub, "reviewed", at, function=cmd.function.value,
-                 outcome="passed" if record.passed else "failed", contract_version=contract.contract_version,
-                 items=list(record.items))
+    _audit(uow, contract, principal.sub, "reviewed", at, function=cmd.function.value,
+           outcome="passed" if record.passed else "failed", contract_version=contract.contract_version,
+           items=list(record.items))
     await uow.commit()
+    return contract
 
 
 @dataclass(frozen=True)
@@ -250,22 +247,22 @@ class SignContract:
     contract_id: uuid.UUID
     signatories: list[str]
     signed_on: date
-    if_match: str | None
+    expected_version: int | None = None
 
 
-async def sign_contract(uow: UnitOfWork, cmd: SignContract, principal: Principal) -> None:
-    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.if_match, required=False),
+async def sign_contract(uow: UnitOfWork, cmd: SignContract, principal: Principal) -> Contract:
+    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.expected_version),
                                 "signs it")
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     contract.sign(signatories=cmd.signatories, signed_on=cmd.signed_on,
                   required_reviews=policy.required_functions(contract.value), now=at, by=principal.sub)
     approval = contract.approval(policy)
-    await _audit(uow, contract, principal.sub, "signed", at, signatories=cmd.signatories, signed_on=cmd.signed_on,
-                 contract_version=contract.contract_version, approved_by=approval.approver,
-                 approval_source=approval.source.value,
-                 approval_tier=None if approval.tier is None else approval.tier.value)
+    _audit(uow, contract, principal.sub, "signed", at, signatories=cmd.signatories, signed_on=cmd.signed_on,
+           contract_version=contract.contract_version, approved_by=approval.approver,
+           approval_source=approval.source.value, approval_tier=None if approval.tier is None else approval.tier.value)
     await uow.commit()
+    return contract
 
 
 @dataclass(frozen=True)
@@ -273,10 +270,10 @@ class DecideApproval:
     contract_id: uuid.UUID
     outcome: DecisionOutcome
     comment: str | None
-    contract_version: int | None = None
+    contract_version: int | None = None  # the version of the terms decided on (not the row version)
 
 
-async def decide_approval(uow: UnitOfWork, cmd: DecideApproval, principal: Principal) -> None:
+async def decide_approval(uow: UnitOfWork, cmd: DecideApproval, principal: Principal) -> Contract:
     """An approver's decision on the draft's current terms (a direct contract, or an edited draft)."""
     contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
     policy, _ = await repository.get_policy(uow.session)
@@ -284,10 +281,10 @@ async def decide_approval(uow: UnitOfWork, cmd: DecideApproval, principal: Princ
     decided = contract.decide_approval(outcome=cmd.outcome, decider=principal.sub,
                                        decider_authority=authority_of(principal.roles), comment=cmd.comment,
                                        policy=policy, version=cmd.contract_version, now=at)
-    await _audit(uow, contract, principal.sub, f"approval_{cmd.outcome.value}", at,
-                 tier=decided.decisions[-1].tier.value, comment=cmd.comment,
-                 contract_version=contract.contract_version)
+    _audit(uow, contract, principal.sub, f"approval_{cmd.outcome.value}", at, tier=decided.decisions[-1].tier.value,
+           comment=cmd.comment, contract_version=contract.contract_version)
     await uow.commit()
+    return contract
 
 
 # --- execution ------------------------------------------------------------------------------
@@ -301,14 +298,14 @@ class MilestoneStep:
     milestone_id: uuid.UUID
     step: Literal["started", "delivered", "accepted"]
     on: date
-    if_match: str | None
+    expected_version: int | None = None
     certificate_ref: str | None = None
     acceptance_type: AcceptanceType | None = None
 
 
-async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: Principal) -> None:
+async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: Principal) -> Contract:
     """The FR running the milestone records it; a milestone nobody was assigned is any FR's."""
-    contract = await _load(uow, principal, cmd.contract_id, cmd.if_match, required=False)
+    contract = await _load(uow, principal, cmd.contract_id, cmd.expected_version)
     runner = contract.milestone_owner(cmd.milestone_id)
     if runner is not None and runner != principal.sub and not principal.has_any(Role.ADMIN):
         raise Forbidden("not-milestone-owner", f"this milestone is run by {runner}")
@@ -320,11 +317,12 @@ async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: 
     else:
         contract.accept_milestone(cmd.milestone_id, accepted_on=cmd.on, certificate_ref=cmd.certificate_ref or "",
                                   acceptance_type=cmd.acceptance_type, now=at)
-    await _audit(uow, contract, principal.sub, f"milestone_{cmd.step}", at, milestone_id=cmd.milestone_id, on=cmd.on,
-                 certificate_ref=cmd.certificate_ref)
+    _audit(uow, contract, principal.sub, f"milestone_{cmd.step}", at, milestone_id=cmd.milestone_id, on=cmd.on,
+           certificate_ref=cmd.certificate_ref)
     if contract.status is ContractStatus.CLOSED:
-        await _audit(uow, contract, principal.sub, "closed", at, by="last acceptance, after full payment")
+        _audit(uow, contract, principal.sub, "closed", at, by="last acceptance, after full payment")
     await uow.commit()
+    return contract
 
 
 # --- amendments -----------------------------------------------------------------------------
@@ -333,27 +331,28 @@ async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: 
 @dataclass(frozen=True)
 class RequestAmendment:
     contract_id: uuid.UUID
+    amendment_id: uuid.UUID  # the new amendment's
     reason: str
     risk: Risk
     title: str | None
-    terms: Terms
+    terms: StatedTerms
 
 
-async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: Principal,
-                            amendment_id: uuid.UUID) -> None:
+async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: Principal) -> Amendment:
     contract = _owners_contract(principal, await repository.get_contract(uow.session, cmd.contract_id,
                                                                           for_update=True), "amends it")
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     t = cmd.terms
     amendment = contract.request_amendment(
-        amendment_id=amendment_id, reason=cmd.reason, declared_risk=cmd.risk, requested_by=principal.sub,
+        amendment_id=cmd.amendment_id, reason=cmd.reason, declared_risk=cmd.risk, requested_by=principal.sub,
         changes=TermChanges(title=cmd.title, value=t.value, line_items=t.line_items, payment_terms=t.payment_terms,
                             milestones=t.milestones, legal_terms=t.legal_terms),
         policy=policy, today=at.date(), now=at)
-    await _audit(uow, contract, principal.sub, "amendment_requested", at, amendment_id=amendment_id,
-                 kinds=list(amendment.kinds), risk=amendment.risk.value, tier=amendment.tier.value)
+    _audit(uow, contract, principal.sub, "amendment_requested", at, amendment_id=cmd.amendment_id,
+           kinds=list(amendment.kinds), risk=amendment.risk.value, tier=amendment.tier.value)
     await uow.commit()
+    return amendment
 
 
 @dataclass(frozen=True)
@@ -373,32 +372,43 @@ async def decide_amendment(uow: UnitOfWork, cmd: DecideAmendment, principal: Pri
     if decided.applied_version is not None:
         await repository.add_version(uow.session, contract, change="amended", by=principal.sub, at=at,
                                      reason=decided.reason, amendment_id=decided.amendment_id)
-    await _audit(uow, contract, principal.sub, f"amendment_{cmd.outcome.value}", at, amendment_id=cmd.amendment_id,
-                 tier=decided.decisions[-1].tier.value, comment=cmd.comment,
-                 contract_version=contract.contract_version)
+    _audit(uow, contract, principal.sub, f"amendment_{cmd.outcome.value}", at, amendment_id=cmd.amendment_id,
+           tier=decided.decisions[-1].tier.value, comment=cmd.comment, contract_version=contract.contract_version)
     await uow.commit()
     return decided
 
 
-async def withdraw_amendment(uow: UnitOfWork, contract_id: uuid.UUID, amendment_id: uuid.UUID,
-                             principal: Principal) -> None:
-    contract = _owners_contract(principal, await repository.get_contract(uow.session, contract_id, for_update=True),
-                                "withdraws its amendments")
+@dataclass(frozen=True)
+class WithdrawAmendment:
+    contract_id: uuid.UUID
+    amendment_id: uuid.UUID
+
+
+async def withdraw_amendment(uow: UnitOfWork, cmd: WithdrawAmendment, principal: Principal) -> Amendment:
+    contract = _owners_contract(principal, await repository.get_contract(uow.session, cmd.contract_id,
+                                                                          for_update=True), "withdraws its amendments")
     at = now()
-    contract.withdraw_amendment(amendment_id, now=at)
-    await _audit(uow, contract, principal.sub, "amendment_withdrawn", at, amendment_id=amendment_id)
+    withdrawn = contract.withdraw_amendment(cmd.amendment_id, now=at)
+    _audit(uow, contract, principal.sub, "amendment_withdrawn", at, amendment_id=cmd.amendment_id)
     await uow.commit()
+    return withdrawn
 
 
 # --- configuration --------------------------------------------------------------------------
 
 
-async def update_policy(uow: UnitOfWork, policy: ContractPolicy, if_match: str | None, principal: Principal) -> None:
-    _, version = await repository.get_policy(uow.session)
-    check_if_match(if_match, version, required=True)
-    if not await repository.save_policy(uow.session, policy, expected_version=version, by=principal.sub, at=now()):
-        raise ProblemError(412, "stale-etag", "Precondition failed", "the policy changed meanwhile; read it again")
+@dataclass(frozen=True)
+class UpdatePolicy:
+    policy: ContractPolicy
+    expected_version: int | None  # the policy version the admin read
+
+
+async def update_policy(uow: UnitOfWork, cmd: UpdatePolicy, principal: Principal) -> PolicyVersion:
+    """The next version of the policy; a stale `expected_version` is refused (`StaleVersion`)."""
+    saved = await repository.save_policy(uow.session, cmd.policy, expected_version=cmd.expected_version,
+                                         by=principal.sub, at=now())
     await uow.commit()
+    return saved
 
 
 # --- closure --------------------------------------------------------------------------------
@@ -415,7 +425,6 @@ async def on_contract_fully_paid(uow: UnitOfWork, event: ContractFullyPaid, enve
     at = now()
     contract.record_fully_paid(fully_paid_on=event.fully_paid_on, now=at)
     source = f"{envelope.source}:{envelope.type}"
-    await _audit(uow, contract, source, "fully_paid", at, fully_paid_on=event.fully_paid_on, event_id=envelope.id)
+    _audit(uow, contract, source, "fully_paid", at, fully_paid_on=event.fully_paid_on, event_id=envelope.id)
     if contract.status is ContractStatus.CLOSED:
-        await _audit(uow, contract, source, "closed", at, by="full payment, after every acceptance")
-
+        _audit(uow, contract, source, "closed", at, by="full payment, after every acceptance")

@@ -6,13 +6,11 @@ import functools
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     Dialect,
-    Identity,
     Index,
     Integer,
     MetaData,
@@ -144,26 +142,8 @@ contract_versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-# Who did what to a contract, when: append-only.
-contract_audit = Table(
-    "contract_audit", metadata,
-    Column("seq", BigInteger, Identity(always=True), primary_key=True),
-    Column("contract_id", UUID(as_uuid=True), nullable=False, index=True),
-    Column("action", String(60), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("details", JSONB, nullable=False),
-)
-
-# What the admin configured (review tiers, decision-tier authority, at-risk window): one row
-# per version, the highest in force, the others its audit trail.
-contract_policy = Table(
-    "contract_policy", metadata,
-    Column("version", Integer, primary_key=True),
-    Column("document", JSONB, nullable=False),
-    Column("updated_by", String(200), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
+# The audit trail and the admin's policy are kept in the shared tables (`ltc.shared.db.audit_trail`,
+# `ltc.shared.policy.policy_versions`), created by migration 0005.
 
 
 @functools.cache

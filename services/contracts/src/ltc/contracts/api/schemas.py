@@ -9,20 +9,23 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from ltc.contracts.adapters.queries import LateMilestone
 from ltc.contracts.domain import values
 from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
 from ltc.contracts.domain.model import SIGNED_BEFORE_APPROVAL, Contract, ContractStatus, Health
 from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
-from ltc.contracts.domain.review import ItemVerdict, ReviewFunction, ReviewStatus, Verdict
+from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, ReviewStatus, Verdict
 from ltc.contracts.domain.terms import PERCENT_QUANTUM, Terms
 from ltc.contracts.domain.values import AcceptanceType, MilestoneStatus
+from ltc.contracts.handlers import EXISTS_FOR_OPPORTUNITY, FROM_WON_OPPORTUNITY_ONLY
 from ltc.shared.api import Happened
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import CurrencyCode, DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.money import Money
+from ltc.shared.policy import PolicyVersion
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -110,8 +113,8 @@ class ContractCreate(_Strict):
 
     opportunity_id: UUID | None = Field(
         default=None, description="not accepted: an opportunity's contract is drafted from its win on the terms "
-                                  "approved at ATC (rule `contract-from-won-opportunity-only`, or "
-                                  "`contract-exists-for-opportunity` naming it)")
+                                  f"approved at ATC (rule `{FROM_WON_OPPORTUNITY_ONLY}`, or "
+                                  f"`{EXISTS_FOR_OPPORTUNITY}` naming it)")
     lead_id: UUID | None = None
     account_id: UUID | None = None
     account_name: Name
@@ -274,6 +277,12 @@ class ReviewHistoryRead(ReviewRead):
     checklist: dict[ReviewFunction, list[str]]
     history: list[ReviewRecordRead] = Field(description="every verdict ever recorded, oldest first")
 
+    @classmethod
+    def of(cls, contract: Contract, policy: ContractPolicy) -> ReviewHistoryRead:
+        return cls(**ReviewRead.of(contract, policy).model_dump(),
+                   checklist={f: list(items) for f, items in CHECKLIST.items()},
+                   history=[ReviewRecordRead.model_validate(r) for r in contract.reviews])
+
 
 # --- contract -------------------------------------------------------------------------------
 
@@ -395,12 +404,26 @@ class HealthRead(BaseModel):
     at_risk: list[MilestoneRead]
     at_risk_days: int = Field(description="a milestone not delivered within this many days of its date is at risk")
 
+    @classmethod
+    def of(cls, contract: Contract, policy: ContractPolicy, as_of: date) -> HealthRead:
+        window = policy.at_risk_days
+        return cls(contract_id=contract.id, as_of=as_of, status=contract.status,
+                   health=contract.health(as_of, window), at_risk_days=window,
+                   late=[MilestoneRead.of(m, as_of) for m in contract.late_milestones(as_of)],
+                   at_risk=[MilestoneRead.of(m, as_of) for m in contract.at_risk_milestones(as_of, window)])
+
 
 class LateMilestoneRead(MilestoneRead):
     contract_id: UUID
     contract_title: str
     account_name: str
     days_late: int
+
+    @classmethod
+    def of_late(cls, late: LateMilestone, as_of: date) -> LateMilestoneRead:
+        return cls(**MilestoneRead.of(late.milestone, as_of).model_dump(), contract_id=late.contract.id,
+                   contract_title=late.contract.title, account_name=late.contract.account_name,
+                   days_late=late.days_late)
 
 
 # --- amendments and versions ----------------------------------------------------------------
@@ -475,12 +498,15 @@ class VersionRead(BaseModel):
 
 
 class AuditEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     action: str
     actor: str
     at: datetime
     details: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: Any) -> AuditEntryRead:
+        """An entry of the shared audit trail, as this API has always shown a contract's."""
+        return cls(action=entry.action, actor=entry.actor, at=entry.at, details=entry.changes)
 
 
 # --- policy ---------------------------------------------------------------------------------
@@ -496,6 +522,12 @@ class ContractPolicyVersionRead(BaseModel):
     updated_by: str
     updated_at: datetime
     policy: ContractPolicyPayload
+
+    @classmethod
+    def of(cls, stored: PolicyVersion) -> ContractPolicyVersionRead:
+        assert stored.set_by is not None and stored.set_at is not None  # a stored version, not the default
+        return cls(version=stored.version, updated_by=stored.set_by, updated_at=stored.set_at,
+                   policy=ContractPolicyPayload.of(ContractPolicy.from_json(stored.document)))
 
 
 class ContractPolicyPayload(_Strict):

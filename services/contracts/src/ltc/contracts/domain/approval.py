@@ -13,7 +13,12 @@ from enum import StrEnum
 from typing import Any
 
 from ltc.contracts.domain.amendment import Decision, DecisionOutcome
+from ltc.shared.roles import Role
 from ltc.shared.tiers import Tier
+
+# Who decides approvals and amendments: the three decision tiers (each decides its own tier and
+# the ones below: `ltc.shared.tiers.may_decide`).
+APPROVER_ROLES = (Role.APPROVER_L1, Role.APPROVER_L2, Role.APPROVER_L3)
 
 
 class ContractOrigin(StrEnum):

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ltc.shared.roles import Role
 from ltc.shared.rules import RuleViolation
 
 
@@ -27,6 +28,15 @@ CHECKLIST: dict[ReviewFunction, tuple[str, ...]] = {
     ReviewFunction.LEGAL: ("liability", "penalties", "governing_law"),
     ReviewFunction.FINANCE: ("cash_flow_profile", "credit_risk"),
     ReviewFunction.DELIVERY: ("milestones_feasible", "acceptance_criteria_clear"),
+}
+
+
+# Who records each function's verdict.
+REVIEWER_ROLES: dict[ReviewFunction, Role] = {
+    ReviewFunction.COMMERCIAL: Role.REVIEWER_COMMERCIAL,
+    ReviewFunction.LEGAL: Role.REVIEWER_LEGAL,
+    ReviewFunction.FINANCE: Role.REVIEWER_FINANCE,
+    ReviewFunction.DELIVERY: Role.REVIEWER_DELIVERY,
 }
 
 

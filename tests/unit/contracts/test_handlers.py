@@ -1,0 +1,164 @@
+"""The command handlers on a unit of work without a database: `(uow, command, principal)`, the
+version the caller read checked with the shared rule, refusals as domain errors (never HTTP
+ones), one clock, and the audit entry written with the change."""
+
+import uuid
+
+import pytest
+
+from ltc.contracts import handlers
+from ltc.contracts.adapters import repository
+from ltc.contracts.domain.model import Contract, ContractStatus
+from ltc.contracts.domain.policy import DEFAULT_POLICY
+from ltc.contracts.domain.review import ReviewFunction
+from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation, StaleVersion, status_of
+from ltc.shared.money import Money
+from ltc.shared.policy import PolicyVersion
+from ltc.shared.roles import Principal, Role
+from tests.unit.contracts.sample import NOW, SIGNED_ON, draft, passed_review
+
+OWNER = Principal("ar-1", frozenset({Role.AR.value}))
+OTHER_AR = Principal("ar-2", frozenset({Role.AR.value}))
+FR = Principal("fr-1", frozenset({Role.FR.value}))
+ADMIN = Principal("admin-1", frozenset({Role.ADMIN.value}))
+
+
+class _Session:
+    def __init__(self, contract: Contract | None) -> None:
+        self.contract = contract
+        self.added: list[object] = []
+
+    async def get(self, cls: type, ident: uuid.UUID, with_for_update: bool = False) -> Contract | None:
+        return self.contract if self.contract is not None and ident == self.contract.id else None
+
+    def add(self, obj: object) -> None:
+        self.added.append(obj)
+
+
+class _UnitOfWork:
+    """What a handler uses of `ltc.shared.db.UnitOfWork`: its session, `audit` and `commit`."""
+
+    def __init__(self, contract: Contract | None = None) -> None:
+        self.session = _Session(contract)
+        self.audited: list = []
+        self.commits = 0
+
+    def audit(self, entry) -> None:
+        self.audited.append(entry)
+
+    async def commit(self) -> None:
+        self.commits += 1
+
+
+@pytest.fixture(autouse=True)
+def _records(monkeypatch):
+    """The records kept beside a contract, without a database; the clock stands on NOW."""
+    versions: list[tuple[uuid.UUID, str]] = []
+
+    async def get_policy(session):
+        return DEFAULT_POLICY, 0
+
+    async def add_version(session, contract, *, change, **_):
+        versions.append((contract.id, change))
+
+    async def find_by_opportunity(session, opportunity_id):
+        return session.contract if session.contract is not None and session.contract.opportunity_id == opportunity_id \
+            else None
+
+    monkeypatch.setattr(repository, "get_policy", get_policy)
+    monkeypatch.setattr(repository, "add_version", add_version)
+    monkeypatch.setattr(repository, "find_by_opportunity", find_by_opportunity)
+    monkeypatch.setattr(handlers, "clock", lambda: NOW)
+    return versions
+
+
+def _stored(contract: Contract, version: int = 3) -> Contract:
+    contract.version = version  # the row version the ORM keeps
+    contract.events.clear()
+    return contract
+
+
+def _edit(contract: Contract, expected_version: int | None, title: str = "Core, phase 1") -> handlers.EditDraft:
+    return handlers.EditDraft(contract_id=contract.id, expected_version=expected_version, fields=frozenset({"title"}),
+                              title=title)
+
+
+async def test_an_edit_based_on_another_version_is_stale_and_changes_nothing():
+    contract = _stored(draft())
+    uow = _UnitOfWork(contract)
+    with pytest.raises(StaleVersion) as stale:
+        await handlers.edit_draft(uow, _edit(contract, expected_version=2), OWNER)
+    assert (stale.value.rule, status_of(stale.value)) == ("stale-etag", 412)
+    assert (contract.title, contract.contract_version, uow.audited, uow.commits) == ("Core network upgrade", 1, [], 0)
+
+
+async def test_an_edit_of_the_version_read_is_recorded_with_its_audit_entry(_records):
+    contract = _stored(draft())
+    uow = _UnitOfWork(contract)
+    edited = await handlers.edit_draft(uow, _edit(contract, expected_version=3), OWNER)
+    assert edited is contract and (contract.title, contract.contract_version) == ("Core, phase 1", 2)
+    [entry] = uow.audited
+    assert (entry.action, entry.actor, entry.at, entry.object_type, entry.object_id) == (
+        "edited", "ar-1", NOW, "contract", contract.id)
+    assert entry.changes == {"fields": ["title"], "contract_version": 2}
+    assert (_records, uow.commits) == ([(contract.id, "edited")], 1)
+
+
+async def test_someone_elses_contract_is_not_found_before_its_version_is_compared():
+    contract = _stored(draft())
+    with pytest.raises(NotFound):
+        await handlers.edit_draft(_UnitOfWork(contract), _edit(contract, expected_version=1), OTHER_AR)
+    with pytest.raises(Forbidden) as seeing:
+        await handlers.edit_draft(_UnitOfWork(contract), _edit(contract, expected_version=3), FR)
+    assert seeing.value.rule == "not-contract-owner"
+
+
+async def test_signing_records_the_approval_it_rests_on_from_the_one_clock():
+    contract = _stored(passed_review(draft()))
+    uow = _UnitOfWork(contract)
+    signed = await handlers.sign_contract(
+        uow, handlers.SignContract(contract.id, ["Li Wei (ACME)", "Zhang San (us)"], SIGNED_ON, None), ADMIN)
+    assert (signed.status, signed.signed_by, signed.updated_at) == (ContractStatus.ACTIVE, "admin-1", NOW)
+    [entry] = uow.audited
+    assert (entry.action, entry.at, entry.changes["approved_by"], entry.changes["approval_source"]) == (
+        "signed", NOW, "approver-l2", "atc")
+    assert uow.commits == 1
+
+
+async def test_a_reviewer_of_another_function_is_refused_before_anything_is_read():
+    uow = _UnitOfWork(None)
+    with pytest.raises(Forbidden) as wrong:
+        await handlers.record_review(uow, handlers.RecordReview(uuid.uuid4(), ReviewFunction.LEGAL, [], None),
+                                     Principal("f-1", frozenset({Role.REVIEWER_FINANCE.value})))
+    assert wrong.value.rule == "reviewer-wrong-function"
+
+
+async def test_a_rest_draft_for_an_opportunity_is_refused_and_names_an_existing_contract_only_to_who_sees_it():
+    existing = _stored(draft())
+    command = handlers.CreateDraft(
+        contract_id=uuid.uuid4(), opportunity_id=existing.opportunity_id, lead_id=None, account_id=None,
+        account_name="ACME", title="Core", fr_owner=None, value=Money.zero("EUR"), line_items=[], payment_terms=[],
+        milestones=[], legal_terms=existing.legal_terms)
+    with pytest.raises(DomainError) as exists:
+        await handlers.create_draft(_UnitOfWork(existing), command, OWNER)
+    with pytest.raises(RuleViolation) as hidden:
+        await handlers.create_draft(_UnitOfWork(existing), command, OTHER_AR)
+    assert (exists.value.rule, hidden.value.rule) == (handlers.EXISTS_FOR_OPPORTUNITY,
+                                                      handlers.FROM_WON_OPPORTUNITY_ONLY)
+
+
+async def test_the_policy_is_saved_as_the_version_after_the_one_the_admin_read(monkeypatch):
+    calls = []
+
+    async def save_policy(session, policy, *, expected_version, by, at):
+        calls.append((expected_version, by, at))
+        if expected_version != 4:
+            raise StaleVersion("stale-etag", "the contract-policy policy is at version 4")
+        return PolicyVersion(repository.POLICY_NAME, 5, policy.to_json(), by, at)
+
+    monkeypatch.setattr(repository, "save_policy", save_policy)
+    uow = _UnitOfWork()
+    with pytest.raises(StaleVersion):
+        await handlers.update_policy(uow, handlers.UpdatePolicy(DEFAULT_POLICY, 3), ADMIN)
+    saved = await handlers.update_policy(uow, handlers.UpdatePolicy(DEFAULT_POLICY, 4), ADMIN)
+    assert (saved.version, calls, uow.commits) == (5, [(3, "admin-1", NOW), (4, "admin-1", NOW)], 1)
