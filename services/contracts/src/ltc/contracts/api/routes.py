@@ -69,9 +69,34 @@ async def _read(session: AsyncSession, contract: Contract, response: Response) -
     return ContractRead.of(contract, policy, handlers.today())
 
 
-def _contract_answer(uow: UnitOfWork, response: Response) -> Callable[[Contract], Awaitable[ContractRead]]:
-    """The answer of a change of a contract: the contract as the change left it, with its ETag."""
-    return lambda contract: _read(uow.session, contract, response)
+def _contract_answer(uow: UnitOfWork, response: Response, *,
+                     created: bool = False) -> Callable[[Contract], Awaitable[ContractRead]]:
+    """The answer to a change of a contract: the contract as the change left it, with its ETag."""
+    async def answer(contract: Contract) -> ContractRead:
+        if created:
+            response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
+        return await _read(uow.session, contract, response)
+
+    return answer
+
+
+async def _review_of(session: AsyncSession, contract: Contract) -> ReviewRead:
+    policy, _ = await repository.get_policy(session)
+    return ReviewRead.of(contract, policy)
+
+
+async def _amendment_of(session: AsyncSession, contract_id: uuid.UUID, amendment_id: uuid.UUID) -> Amendment:
+    return (await repository.get_contract(session, contract_id)).amendment(amendment_id)
+
+
+def _amendment_created(contract_id: uuid.UUID, amendment: Amendment, response: Response) -> AmendmentRead:
+    response.headers["Location"] = f"/api/v1/contracts/{contract_id}/amendments/{amendment.amendment_id}"
+    return AmendmentRead.of(contract_id, amendment)
+
+
+def _policy_read(stored: PolicyVersion, response: Response) -> ContractPolicyPayload:
+    response.headers["ETag"] = etag(stored.version)
+    return ContractPolicyPayload.of(ContractPolicy.from_json(stored.document))
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -88,12 +113,7 @@ async def create_contract(body: ContractCreate, uow: Uow, principal: Drafter, re
         value=body.value.to_money(), line_items=[i.to_domain() for i in body.line_items],
         payment_terms=[t.to_domain() for t in body.payment_terms], milestones=[m.to_domain() for m in body.milestones],
         legal_terms=body.legal_terms.to_domain())
-
-    async def answer(contract: Contract) -> ContractRead:
-        response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
-        return await _read(uow.session, contract, response)
-
-    return await run(uow, handlers.create_draft, cmd, principal, answer=answer,
+    return await run(uow, handlers.create_draft, cmd, principal, answer=_contract_answer(uow, response, created=True),
                      once=Once(idempotency_key, "POST /contracts", body, cmd.contract_id, repository.get_contract))
 
 
@@ -145,13 +165,10 @@ async def read_reviews(contract_id: uuid.UUID, session: ReadSession, principal: 
              summary="Record a function's verdict, item by item, on the draft's current version")
 async def record_review(contract_id: uuid.UUID, body: ReviewCreate, uow: Uow, principal: Reviewer,
                         idempotency_key: IdempotencyKey = None) -> ReviewRead:
-    async def answer(contract: Contract) -> ReviewRead:
-        policy, _ = await repository.get_policy(uow.session)
-        return ReviewRead.of(contract, policy)
-
     cmd = handlers.RecordReview(contract_id, body.function, [i.to_domain() for i in body.items], body.comment,
                                 body.contract_version)
-    return await run(uow, handlers.record_review, cmd, principal, answer=answer,
+    return await run(uow, handlers.record_review, cmd, principal,
+                     answer=lambda contract: _review_of(uow.session, contract),
                      once=Once(idempotency_key, f"POST /contracts/{contract_id}/reviews", body, contract_id,
                                repository.get_contract))
 
@@ -249,17 +266,10 @@ async def request_amendment(contract_id: uuid.UUID, body: AmendmentCreate, uow: 
                             response: Response, idempotency_key: IdempotencyKey = None) -> AmendmentRead:
     cmd = handlers.RequestAmendment(contract_id, uuid.uuid4(), body.reason, body.risk, body.title,
                                     handlers.StatedTerms(**body.terms()))
-
-    async def earlier(session: AsyncSession, amendment_id: uuid.UUID) -> Amendment:
-        return (await repository.get_contract(session, contract_id)).amendment(amendment_id)
-
-    def answer(amendment: Amendment) -> AmendmentRead:
-        response.headers["Location"] = f"/api/v1/contracts/{contract_id}/amendments/{amendment.amendment_id}"
-        return AmendmentRead.of(contract_id, amendment)
-
-    return await run(uow, handlers.request_amendment, cmd, principal, answer=answer,
+    return await run(uow, handlers.request_amendment, cmd, principal,
+                     answer=lambda amendment: _amendment_created(contract_id, amendment, response),
                      once=Once(idempotency_key, f"POST /contracts/{contract_id}/amendments", body, cmd.amendment_id,
-                               earlier))
+                               lambda session, amendment_id: _amendment_of(session, contract_id, amendment_id)))
 
 
 @router.get("/contracts/{contract_id}/amendments", response_model=list[AmendmentRead])
@@ -328,13 +338,8 @@ async def read_policy(session: ReadSession, principal: Reader, response: Respons
 async def update_policy(body: ContractPolicyPayload, uow: Uow, principal: Admin, response: Response,
                         if_match: IfMatch = None) -> ContractPolicyPayload:
     policy = body.to_domain()  # an unusable policy is a 422 before the precondition is asked for
-
-    def answer(saved: PolicyVersion) -> ContractPolicyPayload:
-        response.headers["ETag"] = etag(saved.version)
-        return ContractPolicyPayload.of(ContractPolicy.from_json(saved.document))
-
     cmd = handlers.UpdatePolicy(policy, expected_version(if_match, required=True))
-    return await run(uow, handlers.update_policy, cmd, principal, answer=answer)
+    return await run(uow, handlers.update_policy, cmd, principal, answer=lambda saved: _policy_read(saved, response))
 
 
 @router.get("/contract-policy/history", response_model=list[ContractPolicyVersionRead], tags=["configuration"],
