@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from ltc.shared.db import create_audit_trail, drop_audit_trail
-from ltc.shared.policy import create_policy_versions, policy_versions
+from ltc.shared.policy import create_policy_versions, drop_policy_versions
 
 revision = "0005"
 down_revision = "0004"
@@ -87,4 +87,4 @@ def downgrade() -> None:
         INSERT INTO contract_policy (version, document, updated_by, updated_at)
         SELECT version, document, set_by, set_at FROM policy_versions WHERE name = '{POLICY_NAME}' ORDER BY version
     """)
-    policy_versions.drop(op.get_bind())
+    drop_policy_versions(op)
