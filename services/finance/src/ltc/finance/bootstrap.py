@@ -24,7 +24,7 @@ async def scheduled_run(runtime: Runtime) -> None:
     """Bill instalments due by date and advance dunning as of today, then sleep; one run per interval."""
     while True:
         async with runtime.unit_of_work() as uow:
-            result = await handlers.run_schedule(uow, handlers.clock().date())
+            result = await handlers.run_schedule(uow, handlers.RunSchedule(), handlers.SCHEDULED_RUN)
         log.info("scheduled run", as_of=str(result.as_of), invoiced=len(result.invoiced), dunned=len(result.dunned))
         await asyncio.sleep(finance_settings().scheduled_run_seconds)
 

@@ -1,33 +1,28 @@
-"""Command and event handlers: load → domain → unit of work commit."""
+"""Command and event handlers: load → domain → audit → unit of work commit.
+
+A command handler is `(uow, command, principal)` and returns the object the route answers from.
+Every change a clerk or an event makes is written to the audit trail in the transaction of the
+change: by the principal's `sub`, or `event:<CloudEvents type>` for what an event did.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
-from ltc.finance.adapters import repository
-from ltc.finance.domain.model import (
-    BillingPlan,
-    Instalment,
-    InstalmentTerms,
-    Payment,
-    PaymentTarget,
-    Trigger,
-    credit_note_number,
-    invoice_number,
-    receive_payment,
-)
+from ltc.finance.adapters import queries, repository
+from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
+from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
+from ltc.finance.domain.journal import AccountCodes
+from ltc.finance.domain.payment import Application, Payment, PaymentTarget, receive_payment
 from ltc.finance.domain.receivables import OverdueInvoice, run_dunning
-from ltc.shared.api import check_if_match
-from ltc.shared.auth import Principal
+from ltc.shared.audit import AuditEntry
 from ltc.shared.controls import require_happened
 from ltc.shared.db import UnitOfWork
-from ltc.shared.errors import DomainError, RuleViolation
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import (
     ContractAmended,
@@ -36,18 +31,36 @@ from ltc.shared.messages.contracts_events import (
     InstalmentPayload,
 )
 from ltc.shared.messages.envelope import Envelope
+from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.leads_events import LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
+from ltc.shared.policy import PolicyVersion, set_policy
+from ltc.shared.roles import Principal
+from ltc.shared.rules import DomainError, RuleViolation, require_version
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# The clock of every handler that stamps a date (issue dates, "today" for date triggers); tests
-# replace it to run the calendar forward.
+# The service's one clock: issue dates, "today" for date triggers, dunning and dates of record,
+# the default day of an application or a receivables report, audit times. Tests replace it to
+# run the calendar forward.
 clock: Callable[[], datetime] = _utc_now
+
+
+def today() -> date:
+    """The service's date (UTC) by its clock."""
+    return clock().date()
+
+
+# The scheduled worker's own runs act as this principal; their audit entries name it.
+SCHEDULED_RUN = Principal(sub="system:scheduled-run", roles=frozenset())
+
+
+def _by_event(envelope: Envelope) -> str:
+    return f"event:{envelope.type}"
 
 
 def _money(payload: MoneyPayload, what: str) -> Money:
@@ -59,17 +72,50 @@ def _money(payload: MoneyPayload, what: str) -> Money:
 
 def _terms(schedule: Sequence[InstalmentPayload]) -> list[InstalmentTerms]:
     return [InstalmentTerms(name=line.name, percent=line.percent, amount=_money(line.amount, f"instalment {line.name!r}"),
-                            trigger=Trigger(line.trigger), milestone_id=line.milestone_id, due_days=line.due_days,
+                            trigger=line.trigger, milestone_id=line.milestone_id, due_days=line.due_days,
                             invoice_on=line.due_date)
             for line in schedule]
 
 
-async def _issue_invoices(uow: UnitOfWork, plan: BillingPlan, instalments: Sequence[Instalment]) -> None:
+def _applications(applied: Iterable[Application], currency: str) -> list[dict[str, object]]:
+    return [{"invoice_id": a.invoice_id, "contract_id": a.contract_id, "amount": Money(a.amount, currency)}
+            for a in applied]
+
+
+def _audit_settlements(uow: UnitOfWork, plans: Iterable[BillingPlan], at: datetime, actor: str) -> None:
+    """A contract that a change left fully paid says so in its own history."""
+    for plan in plans:
+        for event in plan.events:
+            if isinstance(event, ContractFullyPaid):
+                uow.audit(AuditEntry(at, actor, "fully_paid", "billing_plan", plan.id, {
+                    "fully_paid_on": event.fully_paid_on, "collected": plan.collected, "credited": plan.credited},
+                    filed_under=(plan.contract_id,)))
+
+
+async def _issue_invoices(uow: UnitOfWork, plan: BillingPlan, instalments: Sequence[Instalment],
+                          actor: str) -> list[Invoice]:
+    issued = []
     for instalment in instalments:
         now = clock()
         sequence = await repository.next_invoice_sequence(uow.session, now.year)
-        uow.session.add(plan.invoice(instalment, invoice_id=uuid.uuid4(), number=invoice_number(now.year, sequence),
-                                     issue_date=now.date(), now=now))
+        invoice = plan.invoice(instalment, invoice_id=uuid.uuid4(), number=invoice_number(now.year, sequence),
+                               issue_date=now.date(), now=now)
+        uow.session.add(invoice)
+        uow.audit(AuditEntry(now, actor, "issued", "invoice", invoice.id, {
+            "number": invoice.number, "instalment": invoice.instalment, "amount": invoice.amount,
+            "issue_date": invoice.issue_date, "due_date": invoice.due_date}, filed_under=(plan.contract_id,)))
+        issued.append(invoice)
+    return issued
+
+
+def _audit_plan(uow: UnitOfWork, plan: BillingPlan, action: str, actor: str,
+                schedule: Sequence[InstalmentTerms]) -> None:
+    uow.audit(AuditEntry(clock(), actor, action, "billing_plan", plan.id, {
+        "contract_id": plan.contract_id, "contract_version": plan.contract_version, "value": plan.value,
+        "instalments": list(schedule)}, filed_under=(plan.contract_id,)))
+
+
+# --- events from the earlier stages ---------------------------------------------------------
 
 
 async def on_contract_signed(uow: UnitOfWork, event: ContractSigned, envelope: Envelope) -> None:
@@ -78,18 +124,20 @@ async def on_contract_signed(uow: UnitOfWork, event: ContractSigned, envelope: E
         return
     lead_created_on, won_on = await repository.flow_dates(uow.session, lead_id=event.lineage.lead_id,
                                                           opportunity_id=event.lineage.opportunity_id)
+    schedule = _terms(event.payment_schedule)
     plan = BillingPlan(
         id=uuid.uuid4(), contract_id=event.contract_id, account_id=event.account_id,
         account_name=event.account_name,
         lineage=Lineage(lead_id=event.lineage.lead_id, opportunity_id=event.lineage.opportunity_id,
                         contract_id=event.contract_id),
-        signed_on=event.signed_on, value=_money(event.value, "contract value"), schedule=_terms(event.payment_schedule),
+        signed_on=event.signed_on, value=_money(event.value, "contract value"), schedule=schedule,
         now=clock(), won_on=won_on, lead_created_on=lead_created_on,
     )
     uow.session.add(plan)
+    _audit_plan(uow, plan, "opened", _by_event(envelope), schedule)
     # Invoices reference the plan's rows, which must exist before they do.
     await uow.session.flush()
-    await _issue_invoices(uow, plan, plan.invoiceable(clock().date()))
+    await _issue_invoices(uow, plan, plan.invoiceable(today()), _by_event(envelope))
 
 
 async def on_contract_milestone_accepted(uow: UnitOfWork, event: ContractMilestoneAccepted, envelope: Envelope) -> None:
@@ -98,7 +146,11 @@ async def on_contract_milestone_accepted(uow: UnitOfWork, event: ContractMilesto
     if plan is None:
         # Both events travel on ltc.contracts keyed by contract id, so signing always comes first.
         raise DomainError("billing-plan-unknown", f"no billing plan for contract {event.contract_id}")
-    await _issue_invoices(uow, plan, plan.accept_milestone(event.milestone_id))
+    if event.milestone_id not in plan.accepted_milestones:
+        uow.audit(AuditEntry(clock(), _by_event(envelope), "milestone_accepted", "billing_plan", plan.id,
+                             {"milestone_id": event.milestone_id, "accepted_on": event.accepted_on},
+                             filed_under=(plan.contract_id,)))
+    await _issue_invoices(uow, plan, plan.accept_milestone(event.milestone_id), _by_event(envelope))
 
 
 async def on_contract_amended(uow: UnitOfWork, event: ContractAmended, envelope: Envelope) -> None:
@@ -106,10 +158,13 @@ async def on_contract_amended(uow: UnitOfWork, event: ContractAmended, envelope:
     plan = await repository.find_plan(uow.session, event.contract_id, for_update=True)
     if plan is None:
         raise DomainError("billing-plan-unknown", f"no billing plan for contract {event.contract_id}")
+    schedule = _terms(event.payment_schedule)
     if plan.amend(contract_version=event.contract_version, value=_money(event.value, "contract value"),
-                  schedule=_terms(event.payment_schedule), on=event.amended_at.date()):
+                  schedule=schedule, on=event.amended_at.date()):
+        _audit_plan(uow, plan, "amended", _by_event(envelope), schedule)
+        _audit_settlements(uow, [plan], clock(), _by_event(envelope))
         await uow.session.flush()
-        await _issue_invoices(uow, plan, plan.invoiceable(clock().date()))
+        await _issue_invoices(uow, plan, plan.invoiceable(today()), _by_event(envelope))
 
 
 async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: Envelope) -> None:
@@ -124,26 +179,7 @@ async def on_lead_created(uow: UnitOfWork, event: LeadCreated, envelope: Envelop
     await repository.remember_lead_created(uow.session, lead_id=event.lead_id, created_on=event.created_at.date())
 
 
-class PaymentAlreadyRecorded(Exception):
-    """This bank payment was recorded before: the answer is the first recording."""
-
-    def __init__(self, payment_id: uuid.UUID) -> None:
-        super().__init__(f"payment {payment_id} has this bank reference")
-        self.payment_id = payment_id
-
-
-def _already_recorded(first: Payment, cmd: RecordPayment) -> NoReturn:
-    """Answer with the first recording when the receipt is the same bank payment; 409 when it says otherwise.
-
-    Answering a different receipt with the first payment would swallow its cash unseen.
-    """
-    differences = first.differences(amount=cmd.amount, payer=cmd.payer, value_date=cmd.value_date)
-    if differences:
-        raise DomainError("bank-reference-conflict",
-                          f"bank reference {cmd.bank_reference!r} is payment {first.id}, which has another "
-                          f"{', '.join(d['field'] for d in differences)}; check the receipt and its reference",
-                          errors=differences)
-    raise PaymentAlreadyRecorded(first.id)
+# --- payments -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -158,6 +194,14 @@ class RecordPayment:
     account_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True)
+class RecordedPayment:
+    """The payment a recording answers with; not `new` when the bank payment was recorded before."""
+
+    payment: Payment
+    new: bool
+
+
 async def _target_contract(uow: UnitOfWork, cmd: RecordPayment) -> uuid.UUID | None:
     contract_id = cmd.contract_id
     if cmd.invoice_id is not None:
@@ -168,8 +212,13 @@ async def _target_contract(uow: UnitOfWork, cmd: RecordPayment) -> uuid.UUID | N
     return contract_id
 
 
-async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> None:
-    """Apply a bank payment to an invoice, a contract or an account; raises PaymentAlreadyRecorded for a repeat."""
+def _recorded_before(first: Payment, cmd: RecordPayment) -> RecordedPayment:
+    first.require_same_receipt(amount=cmd.amount, payer=cmd.payer, value_date=cmd.value_date)
+    return RecordedPayment(first, new=False)
+
+
+async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> RecordedPayment:
+    """Apply a bank payment to an invoice, a contract or an account; a known bank payment answers its first recording."""
     if cmd.invoice_id is None and cmd.contract_id is None and cmd.account_id is None:
         raise RuleViolation("payment-target-required", "name the invoice_id, contract_id or account_id the payment is for",
                             errors=[{"field": f, "message": "invoice_id, contract_id or account_id is required"}
@@ -181,17 +230,27 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         locked = await repository.lock_plans(uow.session, account_id=cmd.account_id)
     first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
     if first is not None:
-        _already_recorded(first, cmd)
+        return _recorded_before(first, cmd)
     plans = await repository.plans_of(uow.session, locked)
     account_ids = {plan.account_id for plan in plans.values()}
     account_id = cmd.account_id if cmd.account_id is not None else (account_ids.pop() if len(account_ids) == 1 else None)
     if cmd.account_id is not None and any(plan.account_id != cmd.account_id for plan in plans.values()):
         raise RuleViolation("invoice-not-of-account", f"the invoice or contract named is not of account {cmd.account_id}")
-    uow.session.add(receive_payment(
+    now = clock()
+    payment = receive_payment(
         payment_id=cmd.payment_id, bank_reference=cmd.bank_reference, payer=cmd.payer, amount=cmd.amount,
         value_date=cmd.value_date, target=PaymentTarget(cmd.invoice_id, contract_id, account_id), plans=plans,
-        invoices=await repository.invoices_of_contracts(uow.session, locked), recorded_by=principal.sub, now=clock(),
-    ))
+        invoices=await repository.invoices_of_contracts(uow.session, locked), recorded_by=principal.sub, now=now,
+    )
+    uow.session.add(payment)
+    uow.audit(AuditEntry(now, principal.sub, "recorded", "payment", payment.id, {
+        "bank_reference": payment.bank_reference, "payer": payment.payer, "amount": payment.amount,
+        "value_date": payment.value_date, "invoice_id": payment.invoice_id, "contract_id": payment.contract_id,
+        "account_id": payment.account_id, "applications": _applications(payment.applications, payment.currency),
+        "unapplied": payment.unapplied},
+        filed_under=(*(a.invoice_id for a in payment.applications), *(a.contract_id for a in payment.applications),
+                     payment.invoice_id, payment.contract_id, payment.account_id)))
+    _audit_settlements(uow, plans.values(), now, principal.sub)
     try:
         await uow.commit()
     except IntegrityError:
@@ -199,18 +258,19 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
         if first is None:
             raise
-        _already_recorded(first, cmd)
+        return _recorded_before(first, cmd)
+    return RecordedPayment(payment, new=True)
 
 
 @dataclass(frozen=True)
 class ApplyUnappliedCash:
     payment_id: uuid.UUID
     invoice_id: uuid.UUID | None
-    applied_on: date
-    if_match: str | None = None  # the payment's ETag the clerk decided on; a stale one is refused
+    applied_on: date | None = None  # today when not given
+    expected_version: int | None = None  # the payment's version the clerk decided on; a stale one is refused
 
 
-async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, principal: Principal) -> None:
+async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, principal: Principal) -> Payment:
     """Apply a payment's held cash: to the named invoice, or oldest-due-first across its account (else contract)."""
     payment = await repository.get_payment(uow.session, cmd.payment_id)
     if cmd.invoice_id is not None:
@@ -230,11 +290,24 @@ async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, princip
         locked = await repository.lock_plans(uow.session, contract_id=payment.contract_id)
     # Locked after the plans, like every recording, so the two never wait on each other.
     payment = await repository.get_payment(uow.session, cmd.payment_id, for_update=True)
-    check_if_match(cmd.if_match, payment.version, required=False)
+    require_version(payment.version, cmd.expected_version, what=f"payment {payment.id}")
     plans = await repository.plans_of(uow.session, locked)
+    now = clock()
+    applied_on = cmd.applied_on or now.date()
+    before = len(payment.applications)
     payment.apply_unapplied(invoices=await repository.invoices_of_contracts(uow.session, locked), plans=plans,
-                            invoice_id=cmd.invoice_id, on=cmd.applied_on, by=principal.sub, today=clock().date())
+                            invoice_id=cmd.invoice_id, on=applied_on, by=principal.sub, today=now.date())
+    added = payment.applications[before:]
+    uow.audit(AuditEntry(now, principal.sub, "applied", "payment", payment.id, {
+        "applied_on": applied_on, "applications": _applications(added, payment.currency),
+        "unapplied": payment.unapplied},
+        filed_under=(*(a.invoice_id for a in added), *(a.contract_id for a in added))))
+    _audit_settlements(uow, plans.values(), now, principal.sub)
     await uow.commit()
+    return payment
+
+
+# --- corrections ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -245,7 +318,7 @@ class IssueCreditNote:
     reason: str
 
 
-async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Principal) -> None:
+async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Principal) -> CreditNote:
     """Correct an issued invoice: a numbered credit note reduces what is open on it."""
     contract_id = await repository.contract_of_invoice(uow.session, cmd.invoice_id)
     plan = await repository.get_plan(uow.session, contract_id, for_update=True)
@@ -256,7 +329,21 @@ async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Pr
                           amount=cmd.amount, reason=cmd.reason, issue_date=now.date(), issued_by=principal.sub,
                           plan=plan, now=now)
     uow.session.add(note)
+    uow.audit(AuditEntry(now, principal.sub, "issued", "credit_note", note.id, {
+        "number": note.number, "invoice_number": note.invoice_number, "amount": note.amount, "reason": note.reason,
+        "issue_date": note.issue_date, "invoice_open_amount": invoice.open_amount},
+        filed_under=(invoice.id, plan.contract_id)))
+    _audit_settlements(uow, [plan], now, principal.sub)
     await uow.commit()
+    return note
+
+
+# --- the scheduled run ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSchedule:
+    as_of: date | None = None  # today when not given
 
 
 @dataclass
@@ -266,20 +353,21 @@ class ScheduledRun:
     dunned: list[tuple[OverdueInvoice, str]] = field(default_factory=list)
 
 
-async def run_schedule(uow: UnitOfWork, as_of: date) -> ScheduledRun:
+async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) -> ScheduledRun:
     """The scheduled job: bill instalments whose date has come, then advance dunning, as of `as_of`.
 
     A run may catch up on a past day, never run ahead: it publishes reminders and levels that a
     day not yet come cannot justify (and a later run would find them already sent).
     """
-    require_happened("as_of", as_of, clock().date())
+    now = clock()
+    as_of = require_happened("as_of", cmd.as_of or now.date(), now.date())
     await repository.serialize_scheduled_runs(uow.session)
     result = ScheduledRun(as_of)
-    billing_day = min(as_of, clock().date())
+    billing_day = min(as_of, now.date())
     for contract_id in await repository.plans_with_date_instalments_due(uow.session, billing_day):
         plan = await repository.get_plan(uow.session, contract_id, for_update=True)
         due = plan.invoiceable(billing_day)
-        await _issue_invoices(uow, plan, due)
+        await _issue_invoices(uow, plan, due, principal.sub)
         result.invoiced.extend(i.invoice_id for i in due if i.invoice_id is not None)
     overdue = [
         OverdueInvoice(invoice_id=i.id, number=i.number, contract_id=i.contract_id, account_id=i.account_id,
@@ -292,6 +380,27 @@ async def run_schedule(uow: UnitOfWork, as_of: date) -> ScheduledRun:
         if state.invoice_id not in known:
             uow.session.add(state)
         assert state.level is not None
+        uow.audit(AuditEntry(now, principal.sub, "dunned", "invoice", invoice.invoice_id, {
+            "dunning_level": state.level, "as_of": as_of, "days_overdue": (as_of - invoice.due_date).days,
+            "open_amount": invoice.open_amount}, filed_under=(invoice.contract_id,)))
         result.dunned.append((invoice, state.level.value))
     await uow.commit()
     return result
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetAccountCodes:
+    codes: AccountCodes
+    expected_version: int | None  # the version the admin read; a stale one is refused
+
+
+async def set_account_codes(uow: UnitOfWork, cmd: SetAccountCodes, principal: Principal) -> PolicyVersion:
+    """A new version of the ERP account codes the journal posts to, from the next export on."""
+    cmd.codes.require_distinct()
+    version = await set_policy(uow.session, queries.ACCOUNT_CODES, cmd.codes.to_json(),
+                               expected_version=cmd.expected_version, by=principal.sub, at=clock())
+    await uow.commit()
+    return version

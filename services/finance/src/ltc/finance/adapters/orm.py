@@ -20,19 +20,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import registry, relationship
 
-from ltc.finance.domain.model import (
-    Application,
-    BillingPlan,
-    CreditNote,
-    Instalment,
-    InstalmentStatus,
-    Invoice,
-    InvoiceStatus,
-    Payment,
-    Trigger,
-)
+from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
+from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
+from ltc.finance.domain.payment import Application, Payment
 from ltc.finance.domain.receivables import Dunning, DunningLevel
 from ltc.shared.db import map_aggregate, str_enum
+from ltc.shared.messages.contracts_events import Trigger
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)

@@ -1,31 +1,30 @@
-"""Loading aggregates, numbering documents and reading receivables; writes go through the unit of work's session."""
+"""Loading aggregates for the handlers and numbering documents; writes go through the unit of work's session.
+
+What the routes list and report is read in `queries`."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance.adapters.orm import (
     billing_plans,
     credit_note_sequences,
-    credit_notes,
     instalments,
-    invoice_dunning,
     invoice_sequences,
     invoices,
     leads_created,
     opportunities_won,
-    payment_applications,
-    payments,
 )
-from ltc.finance.domain.model import OPEN_STATUSES, BillingPlan, CreditNote, Invoice, Payment
-from ltc.finance.domain.receivables import Dunning, OpenItem
-from ltc.shared.errors import NotFound
-from ltc.shared.money import Money
+from ltc.finance.domain.billing_plan import BillingPlan
+from ltc.finance.domain.invoice import OPEN_STATUSES, CreditNote, Invoice
+from ltc.finance.domain.payment import Payment
+from ltc.finance.domain.receivables import Dunning
+from ltc.shared.rules import NotFound
 
 # An arbitrary key of the finance database's advisory locks, taken by the scheduled run.
 SCHEDULED_RUN_LOCK = 6_004_001
@@ -136,51 +135,6 @@ async def plans_with_date_instalments_due(session: AsyncSession, as_of: date) ->
     return list((await session.execute(stmt)).scalars())
 
 
-async def open_items(session: AsyncSession, as_of: date, *, account_id: uuid.UUID | None = None,
-                     contract_id: uuid.UUID | None = None) -> list[OpenItem]:
-    """Each invoice issued by `as_of` with what was open on it that day: its amount less what was
-    applied and credited by then. Later payments and credit notes do not change the past."""
-    applied = (select(payment_applications.c.invoice_id, func.sum(payment_applications.c.amount).label("amount"))
-               .where(payment_applications.c.applied_on <= as_of).group_by(payment_applications.c.invoice_id)
-               .subquery())
-    credited = (select(credit_notes.c.invoice_id, func.sum(credit_notes.c.credit_amount).label("amount"))
-                .where(credit_notes.c.issue_date <= as_of).group_by(credit_notes.c.invoice_id).subquery())
-    stmt = (select(invoices, func.coalesce(applied.c.amount, 0).label("applied"),
-                   func.coalesce(credited.c.amount, 0).label("credited"), invoice_dunning.c.level)
-            .outerjoin(applied, applied.c.invoice_id == invoices.c.id)
-            .outerjoin(credited, credited.c.invoice_id == invoices.c.id)
-            .outerjoin(invoice_dunning, invoice_dunning.c.invoice_id == invoices.c.id)
-            .where(invoices.c.issue_date <= as_of))
-    if account_id is not None:
-        stmt = stmt.where(invoices.c.account_id == account_id)
-    if contract_id is not None:
-        stmt = stmt.where(invoices.c.contract_id == contract_id)
-    items = []
-    for row in await session.execute(stmt):
-        open_amount = Money(row.amount_due, row.currency) - Money(row.applied, row.currency) \
-            - Money(row.credited, row.currency)
-        if not open_amount.is_zero():
-            items.append(OpenItem(invoice_id=row.id, number=row.number, contract_id=row.contract_id,
-                                  account_id=row.account_id, issue_date=row.issue_date, due_date=row.due_date,
-                                  open_amount=open_amount, dunning_level=row.level))
-    return items
-
-
-async def unapplied_as_of(session: AsyncSession, as_of: date, *, account_id: uuid.UUID | None = None,
-                         contract_id: uuid.UUID | None = None) -> dict[str, Money]:
-    """Cash received by `as_of` and not applied by then, per currency."""
-    applied = (select(payment_applications.c.payment_id, func.sum(payment_applications.c.amount).label("amount"))
-               .where(payment_applications.c.applied_on <= as_of).group_by(payment_applications.c.payment_id)
-               .subquery())
-    stmt = (select(payments.c.currency,
-                   func.sum(payments.c.received_amount - func.coalesce(applied.c.amount, 0)).label("held"))
-            .outerjoin(applied, applied.c.payment_id == payments.c.id)
-            .where(payments.c.value_date <= as_of).group_by(payments.c.currency))
-    if account_id is not None:
-        stmt = stmt.where(payments.c.account_id == account_id)
-    if contract_id is not None:
-        stmt = stmt.where(payments.c.contract_id == contract_id)
-    return {row.currency: Money(row.held, row.currency) for row in await session.execute(stmt) if row.held}
 
 
 async def serialize_scheduled_runs(session: AsyncSession) -> None:
@@ -200,15 +154,6 @@ async def dunning_states(session: AsyncSession, invoice_ids: list[uuid.UUID]) ->
     return {d.invoice_id: d for d in (await session.execute(stmt)).scalars()}
 
 
-async def manages_account(session: AsyncSession, owner: str, account_id: uuid.UUID) -> bool:
-    stmt = select(opportunities_won.c.opportunity_id).where(
-        and_(opportunities_won.c.owner == owner, opportunities_won.c.account_id == account_id)).limit(1)
-    return (await session.execute(stmt)).first() is not None
-
-
-async def managed_accounts(session: AsyncSession, owner: str) -> list[uuid.UUID]:
-    stmt = select(opportunities_won.c.account_id).where(opportunities_won.c.owner == owner).distinct()
-    return [a for a in (await session.execute(stmt)).scalars() if a is not None]
 
 
 async def remember_opportunity_won(session: AsyncSession, *, opportunity_id: uuid.UUID,
@@ -238,14 +183,3 @@ async def flow_dates(session: AsyncSession, *, lead_id: uuid.UUID | None,
         won_on = (await session.execute(
             select(opportunities_won.c.won_on).where(opportunities_won.c.opportunity_id == opportunity_id))).scalar()
     return lead_created_on, won_on
-
-
-async def documents_posted_between(session: AsyncSession, start: date,
-                                   end: date) -> tuple[list[Invoice], list[CreditNote], list[Payment]]:
-    """The invoices, credit notes and payments (received, or applied later) with a posting in the range."""
-    invoices_posted = (await session.execute(select(Invoice).where(Invoice.issue_date.between(start, end)))).scalars()
-    notes = (await session.execute(select(CreditNote).where(CreditNote.issue_date.between(start, end)))).scalars()
-    applied = select(payment_applications.c.payment_id).where(payment_applications.c.applied_on.between(start, end))
-    payments = (await session.execute(select(Payment).where(
-        Payment.value_date.between(start, end) | Payment.id.in_(applied)))).scalars()
-    return list(invoices_posted), list(notes), list(payments)

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ltc.finance.domain.journal import JournalLine
-from ltc.finance.domain.model import (
-    BillingPlan,
-    CreditNote,
-    Instalment,
-    InstalmentStatus,
-    Invoice,
-    InvoiceStatus,
-    Payment,
-    Trigger,
-)
-from ltc.finance.domain.receivables import BUCKETS, CurrencyAging, OpenItem, bucket_of
+from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
+from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
+from ltc.finance.domain.journal import AccountCodes, JournalLine
+from ltc.finance.domain.payment import Payment
+from ltc.finance.domain.receivables import BUCKETS, Exposure, OpenItem, bucket_of
+from ltc.finance.handlers import ScheduledRun
 from ltc.shared.api import Happened
+from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr
+from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.money import Money
+from ltc.shared.policy import PolicyVersion
+
+# The date rule as the OpenAPI states it (ltc.shared.controls.require_happened).
+_NOT_AFTER_TOMORROW = f"not after today + {FUTURE_TOLERANCE.days} day (rule `{DATE_IN_FUTURE}`)"
 
 
 class _Strict(BaseModel):
@@ -50,8 +50,8 @@ class PaymentApplicationCreate(_Strict):
     invoice_id: UUID | None = Field(
         default=None, description="apply the held cash to this invoice; without it, oldest due first across the "
                                   "payment's account (or contract)")
-    applied_on: Happened | None = Field(default=None, description="the day the cash is applied, not after today + 1 "
-                                                                 "day (rule `date-in-future`); today when left out")
+    applied_on: Happened | None = Field(default=None, description=f"the day the cash is applied, "
+                                                                 f"{_NOT_AFTER_TOMORROW}; today when left out")
 
 
 class CreditNoteCreate(_Strict):
@@ -61,7 +61,7 @@ class CreditNoteCreate(_Strict):
 
 class ScheduledRunCreate(_Strict):
     as_of: date = Field(description="run billing on dates and dunning as the scheduled job would on this day: today "
-                                    "or a past day to catch up, not after today + 1 day (rule `date-in-future`)")
+                                    f"or a past day to catch up, {_NOT_AFTER_TOMORROW}")
 
 
 class InvoiceRead(BaseModel):
@@ -238,7 +238,8 @@ class OpenInvoiceRead(BaseModel):
 
 class AgingRead(BaseModel):
     currency: str
-    buckets: dict[str, MoneyPayload] = Field(description="current, 1-30, 31-60, 61-90 and 90+ days past due")
+    buckets: dict[str, MoneyPayload] = Field(
+        description=f"{', '.join(BUCKETS[:-1])} and {BUCKETS[-1]} days past due")
     total_open: MoneyPayload = Field(description="the sum of the buckets and of the open invoices listed")
     unapplied_cash: MoneyPayload = Field(description="cash received and not yet applied to an invoice")
     net_exposure: MoneyPayload = Field(description="total open less unapplied cash")
@@ -252,24 +253,13 @@ class ReceivablesRead(BaseModel):
     currencies: list[AgingRead]
 
     @classmethod
-    def of(cls, *, as_of: date, account_id: UUID | None, contract_id: UUID | None, aging: list[CurrencyAging],
-           unapplied: dict[str, Money]) -> ReceivablesRead:
-        currencies = sorted({a.currency for a in aging} | set(unapplied))
-        by_currency = {a.currency: a for a in aging}
-        rows = []
-        for currency in currencies:
-            zero = Money.zero(currency)
-            group = by_currency.get(currency)
-            total = group.total if group else zero
-            held = unapplied.get(currency, zero)
-            rows.append(AgingRead(
-                currency=currency,
-                buckets={b: MoneyPayload.of(group.buckets[b] if group else zero) for b in BUCKETS},
-                total_open=MoneyPayload.of(total), unapplied_cash=MoneyPayload.of(held),
-                net_exposure=MoneyPayload.of(total - held),
-                invoices=[OpenInvoiceRead.of(i, as_of) for i in group.items] if group else [],
-            ))
-        return cls(as_of=as_of, account_id=account_id, contract_id=contract_id, currencies=rows)
+    def of(cls, *, as_of: date, account_id: UUID | None, contract_id: UUID | None,
+           exposures: list[Exposure]) -> ReceivablesRead:
+        return cls(as_of=as_of, account_id=account_id, contract_id=contract_id, currencies=[AgingRead(
+            currency=e.currency, buckets={b: MoneyPayload.of(m) for b, m in e.buckets.items()},
+            total_open=MoneyPayload.of(e.total_open), unapplied_cash=MoneyPayload.of(e.unapplied_cash),
+            net_exposure=MoneyPayload.of(e.net_exposure), invoices=[OpenInvoiceRead.of(i, as_of) for i in e.items],
+        ) for e in exposures])
 
 
 class DunnedInvoiceRead(BaseModel):
@@ -285,6 +275,13 @@ class ScheduledRunRead(BaseModel):
     as_of: date
     invoices_issued: list[UUID]
     dunned: list[DunnedInvoiceRead]
+
+    @classmethod
+    def of(cls, result: ScheduledRun) -> ScheduledRunRead:
+        return cls(as_of=result.as_of, invoices_issued=result.invoiced, dunned=[
+            DunnedInvoiceRead(invoice_id=i.invoice_id, number=i.number, contract_id=i.contract_id, dunning_level=level,
+                              days_overdue=(result.as_of - i.due_date).days, open_amount=i.open_amount.to_json())
+            for i, level in result.dunned])
 
 
 class JournalLineRead(BaseModel):
@@ -310,3 +307,54 @@ class JournalRead(BaseModel):
     start: date = Field(serialization_alias="from")
     end: date = Field(serialization_alias="to")
     lines: list[JournalLineRead]
+
+
+class HistoryEntryRead(BaseModel):
+    """One change in the audit trail: the object itself, or one filed under it (a payment under an invoice)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    action: str
+    actor: str = Field(description="the user's id, or `event:<type>` for a change an event made")
+    at: datetime
+    object_type: str
+    object_id: UUID
+    changes: dict[str, Any]
+
+
+AccountCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class AccountCodesPayload(_Strict):
+    """The ERP accounts the journal lines post to; each role has its own."""
+
+    receivable: AccountCode
+    revenue: AccountCode
+    cash: AccountCode
+    unapplied_cash: AccountCode = Field(description="a liability: cash received and not yet applied to an invoice")
+
+    @classmethod
+    def of(cls, codes: AccountCodes) -> AccountCodesPayload:
+        return cls(**codes.to_json())
+
+    @classmethod
+    def of_version(cls, version: PolicyVersion) -> AccountCodesPayload:
+        return cls.of(AccountCodes.from_json(version.document))
+
+    def to_domain(self) -> AccountCodes:
+        return AccountCodes(receivable=self.receivable, revenue=self.revenue, cash=self.cash,
+                            unapplied_cash=self.unapplied_cash)
+
+
+class AccountCodesVersionRead(BaseModel):
+    version: int
+    updated_by: str
+    updated_at: datetime
+    account_codes: AccountCodesPayload
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> AccountCodesVersionRead:
+        assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
+        return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
+                   account_codes=AccountCodesPayload.of_version(version))

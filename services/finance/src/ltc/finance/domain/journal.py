@@ -6,27 +6,52 @@
   receipt and credit unapplied cash (a liability) for the rest;
 - unapplied cash applied later: debit unapplied cash, credit receivable.
 
-Each entry's debits equal its credits; the account codes are the ERP's and come from settings.
+Each entry's debits equal its credits. The account codes are the ERP's: an admin maintains them as
+a policy (`AccountCodes`); until one is set, the deployment's environment gives them.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from ltc.finance.domain.model import CreditNote, Invoice, Payment
+from ltc.finance.domain.invoice import CreditNote, Invoice
+from ltc.finance.domain.payment import Payment
 from ltc.shared.money import Money
+from ltc.shared.rules import RuleViolation
+
+ACCOUNT_CODES_NOT_DISTINCT = "account-codes-not-distinct"
 
 
 @dataclass(frozen=True)
 class AccountCodes:
+    """The ERP accounts the entries post to, one per role."""
+
     receivable: str
     revenue: str
     cash: str
     unapplied_cash: str
+
+    def require_distinct(self) -> None:
+        """An entry that debits and credits one account posts nothing: each role has its own account."""
+        codes = self.to_json()
+        shared = sorted({code for code in codes.values() if list(codes.values()).count(code) > 1})
+        if shared:
+            raise RuleViolation(ACCOUNT_CODES_NOT_DISTINCT,
+                                f"account codes {', '.join(shared)} are given to more than one role",
+                                errors=[{"field": role, "message": f"{code} is also another role's account"}
+                                        for role, code in codes.items() if code in shared])
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> AccountCodes:
+        return cls(**{f.name: str(document[f.name]) for f in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,34 @@ def age(items: Iterable[OpenItem], as_of: date) -> list[CurrencyAging]:
     return [by_currency[c] for c in sorted(by_currency)]
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """One currency's receivables as of a date: its aged open invoices beside the cash held unapplied."""
+
+    currency: str
+    buckets: dict[str, Money]
+    total_open: Money
+    unapplied_cash: Money
+    items: list[OpenItem]
+
+    @property
+    def net_exposure(self) -> Money:
+        return self.total_open - self.unapplied_cash
+
+
+def exposure(aging: Iterable[CurrencyAging], unapplied: dict[str, Money]) -> list[Exposure]:
+    """Every currency with open invoices or unapplied cash; a currency with only one of them shows zero for the other."""
+    by_currency = {a.currency: a for a in aging}
+    rows = []
+    for currency in sorted(set(by_currency) | set(unapplied)):
+        zero = Money.zero(currency)
+        group = by_currency.get(currency)
+        rows.append(Exposure(currency=currency, buckets={b: group.buckets[b] if group else zero for b in BUCKETS},
+                             total_open=group.total if group else zero, unapplied_cash=unapplied.get(currency, zero),
+                             items=list(group.items) if group else []))
+    return rows
+
+
 class DunningLevel(StrEnum):
     REMINDER = "reminder"
     SECOND_REMINDER = "second_reminder"

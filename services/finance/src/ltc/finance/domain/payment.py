@@ -1,0 +1,221 @@
+"""Payments: a bank receipt applied to invoices, its surplus held as unapplied cash.
+
+A payment is applied to the named invoice, or oldest-due-first across the contract's or
+account's open invoices; what no invoice can take is held as unapplied cash and can be applied
+later. One bank reference is one bank payment: it is never counted twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from ltc.finance.domain.billing_plan import BillingPlan
+from ltc.finance.domain.invoice import Invoice
+from ltc.shared.controls import require_happened
+from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
+from ltc.shared.messages.finance_events import PaymentApplication, PaymentApplied, PaymentReceived
+from ltc.shared.money import Money, MoneyAttribute
+from ltc.shared.rules import DomainError, RuleViolation
+
+
+def allocate(received: Money, invoices: Iterable[Invoice]) -> tuple[list[tuple[Invoice, Money]], Money]:
+    """Split a receipt over open invoices, oldest due first; the rest is unapplied cash.
+
+    Returns (invoice, amount) pairs and the unapplied remainder; nothing is changed.
+    """
+    remaining = received
+    applications: list[tuple[Invoice, Money]] = []
+    for invoice in sorted(invoices, key=lambda i: (i.due_date, i.issue_date, i.number)):
+        if remaining.is_zero():
+            break
+        if invoice.currency != received.currency:
+            continue
+        open_amount = invoice.open_amount
+        if open_amount.is_zero():
+            continue
+        share = open_amount if open_amount < remaining else remaining
+        applications.append((invoice, share))
+        remaining = remaining - share
+    return applications, remaining
+
+
+class Application:
+    """The part of a payment applied to one invoice, on the day it was applied."""
+
+    def __init__(self, *, id: uuid.UUID, position: int, invoice_id: uuid.UUID, contract_id: uuid.UUID,
+                 amount: Decimal, applied_on: date, applied_by: str, at_receipt: bool) -> None:
+        self.id = id
+        self.position = position
+        self.invoice_id = invoice_id
+        self.contract_id = contract_id
+        self.amount = amount
+        self.applied_on = applied_on
+        self.applied_by = applied_by
+        self.at_receipt = at_receipt
+
+
+@dataclass(frozen=True)
+class PaymentTarget:
+    """What the payer said the money is for: one invoice, one contract, or the whole account."""
+
+    invoice_id: uuid.UUID | None = None
+    contract_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+
+
+def _apply_to(amount: Money, invoices: Sequence[Invoice], plans: Mapping[uuid.UUID, BillingPlan],
+              invoice_id: uuid.UUID | None, on: date) -> tuple[list[tuple[Invoice, Money]], Money]:
+    if invoice_id is not None:
+        targets = [i for i in invoices if i.id == invoice_id]
+        if not targets:
+            raise RuleViolation("invoice-not-of-contract", f"invoice {invoice_id} is not one this payment can pay")
+        if targets[0].currency != amount.currency:
+            raise RuleViolation("currency-mismatch",
+                                f"invoice {targets[0].number} is in {targets[0].currency}, not {amount.currency}")
+    else:
+        targets = list(invoices)
+    applications, unapplied = allocate(amount, targets)
+    collected: dict[uuid.UUID, Money] = {}
+    for invoice, share in applications:
+        invoice.apply(share, on=on)
+        collected[invoice.contract_id] = collected.get(invoice.contract_id, Money.zero(amount.currency)) + share
+    for contract_id, share in collected.items():
+        plans[contract_id].record_collection(share, on=on)
+    return applications, unapplied
+
+
+class Payment:
+    events: list[EventPayload]
+
+    amount = MoneyAttribute("received_amount")
+    unapplied = MoneyAttribute("unapplied_amount")
+
+    def __init__(self, *, id: uuid.UUID, bank_reference: str, payer: str, amount: Money, value_date: date,
+                 target: PaymentTarget, lineage: Lineage, applications: Sequence[tuple[Invoice, Money]],
+                 unapplied: Money, recorded_by: str, now: datetime) -> None:
+        self.id = id
+        self.bank_reference = bank_reference
+        self.payer = payer
+        self.currency = amount.currency
+        self.received_amount = amount.amount
+        self.value_date = value_date
+        self.invoice_id = target.invoice_id
+        self.contract_id = target.contract_id
+        self.account_id = target.account_id
+        self.lead_id = lineage.lead_id
+        self.opportunity_id = lineage.opportunity_id
+        self.lineage_contract_id = lineage.contract_id
+        self.applications: list[Application] = []
+        self._add_applications(applications, on=value_date, by=recorded_by, at_receipt=True)
+        self.unapplied_amount = unapplied.amount
+        self.recorded_by = recorded_by
+        self.created_at = now
+        self.events = [PaymentReceived(
+            lineage=lineage, payment_id=id, bank_reference=bank_reference, payer=payer,
+            amount=MoneyPayload.of(amount), value_date=value_date,
+            applications=[PaymentApplication(invoice_id=invoice.id, amount=MoneyPayload.of(share))
+                          for invoice, share in applications],
+            unapplied=MoneyPayload.of(unapplied), account_id=target.account_id,
+        )]
+
+    def _add_applications(self, applications: Sequence[tuple[Invoice, Money]], *, on: date, by: str,
+                          at_receipt: bool) -> None:
+        start = len(self.applications)
+        self.applications = [*self.applications, *(
+            Application(id=uuid.uuid4(), position=start + n, invoice_id=invoice.id, contract_id=invoice.contract_id,
+                        amount=share.amount, applied_on=on, applied_by=by, at_receipt=at_receipt)
+            for n, (invoice, share) in enumerate(applications))]
+
+    def lineage(self) -> Lineage:
+        return Lineage(lead_id=self.lead_id, opportunity_id=self.opportunity_id, contract_id=self.lineage_contract_id)
+
+    def differences(self, *, amount: Money, payer: str, value_date: date) -> list[dict[str, str]]:
+        """What a receipt citing this payment's bank reference says otherwise: the bank's own facts.
+
+        The same facts are the same bank payment, whatever it is applied to; different ones are a
+        different payment or a typing error, and neither may be answered with this one.
+        """
+        theirs = {"amount.amount": amount.amount, "amount.currency": amount.currency,
+                  "payer": payer.strip().casefold(), "value_date": value_date}
+        ours = {"amount.amount": self.amount.amount, "amount.currency": self.currency,
+                "payer": self.payer.strip().casefold(), "value_date": self.value_date}
+        shown = {"amount.amount": str(self.amount.amount), "amount.currency": self.currency, "payer": self.payer,
+                 "value_date": self.value_date.isoformat()}
+        return [{"field": field, "message": f"payment {self.id} with this bank reference has {shown[field]!r}",
+                 "recorded": shown[field], "payment_id": str(self.id)}
+                for field in theirs if theirs[field] != ours[field]]
+
+    def require_same_receipt(self, *, amount: Money, payer: str, value_date: date) -> None:
+        """A receipt citing this payment's bank reference is this payment only if its facts agree.
+
+        Answering a different receipt with this payment would swallow its cash unseen: a conflict
+        naming the fields that differ, and this payment.
+        """
+        differences = self.differences(amount=amount, payer=payer, value_date=value_date)
+        if differences:
+            raise DomainError("bank-reference-conflict",
+                              f"bank reference {self.bank_reference!r} is payment {self.id}, which has another "
+                              f"{', '.join(d['field'] for d in differences)}; check the receipt and its reference",
+                              errors=differences)
+
+    @property
+    def applied(self) -> Money:
+        return sum((Money(a.amount, self.currency) for a in self.applications), Money.zero(self.currency))
+
+    def apply_unapplied(self, *, invoices: Sequence[Invoice], plans: Mapping[uuid.UUID, BillingPlan],
+                        invoice_id: uuid.UUID | None, on: date, by: str, today: date) -> list[tuple[Invoice, Money]]:
+        """Apply held cash later, on a day that has come: to the named invoice, or oldest-due-first across `invoices`."""
+        require_happened("applied_on", on, today)
+        if self.unapplied.is_zero():
+            raise DomainError("no-unapplied-cash", f"payment {self.bank_reference} has no unapplied cash left")
+        if on < self.value_date:
+            raise RuleViolation("application-before-receipt", "cash cannot be applied before its value date")
+        applications, unapplied = _apply_to(self.unapplied, invoices, plans, invoice_id, on)
+        if not applications:
+            raise DomainError("nothing-to-apply", "no open invoice in the payment's currency can take this cash")
+        self._add_applications(applications, on=on, by=by, at_receipt=False)
+        self.unapplied_amount = unapplied.amount
+        self.events.append(PaymentApplied(
+            lineage=self.lineage(), payment_id=self.id, bank_reference=self.bank_reference, applied_on=on,
+            applications=[PaymentApplication(invoice_id=invoice.id, amount=MoneyPayload.of(share))
+                          for invoice, share in applications],
+            unapplied=MoneyPayload.of(unapplied),
+        ))
+        return applications
+
+
+def receive_payment(*, payment_id: uuid.UUID, bank_reference: str, payer: str, amount: Money, value_date: date,
+                    target: PaymentTarget, plans: Mapping[uuid.UUID, BillingPlan], invoices: Sequence[Invoice],
+                    recorded_by: str, now: datetime) -> Payment:
+    """Record a bank receipt: apply it, collect it, and hold any surplus as unapplied cash.
+
+    `plans` are the billing plans the target covers (one contract, or every contract of the
+    account) and `invoices` their invoices; with `target.invoice_id` only that one is paid.
+    """
+    if not bank_reference.strip():
+        raise RuleViolation("bank-reference-required", "a payment needs the bank's reference")
+    require_happened("value_date", value_date, now.date())
+    if amount.amount <= 0:
+        raise RuleViolation("payment-amount-not-positive", "a payment must be a positive amount")
+    currencies = {plan.currency for plan in plans.values()}
+    if amount.currency not in currencies:
+        raise RuleViolation("currency-mismatch",
+                            f"the payment is in {amount.currency}; the invoices it is for are billed in "
+                            f"{', '.join(sorted(currencies)) or 'no currency'}")
+    if any(invoice.contract_id not in plans for invoice in invoices):
+        raise DomainError("invoice-not-of-contract", "every invoice paid must belong to the payment's contracts")
+    applications, unapplied = _apply_to(amount, invoices, plans, target.invoice_id, value_date)
+    lineage = _common_lineage([plans[i.contract_id] for i, _ in applications] or list(plans.values()))
+    return Payment(id=payment_id, bank_reference=bank_reference, payer=payer, amount=amount, value_date=value_date,
+                   target=target, lineage=lineage, applications=applications, unapplied=unapplied,
+                   recorded_by=recorded_by, now=now)
+
+
+def _common_lineage(plans: Sequence[BillingPlan]) -> Lineage:
+    """The flow a payment belongs to, when it belongs to exactly one contract."""
+    contracts = {plan.contract_id for plan in plans}
+    return plans[0].lineage() if len(contracts) == 1 else Lineage()
