@@ -369,8 +369,8 @@ async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float
             # From commit to commit as the database recorded them: the conversion's audit row and
             # the consumer's inbox row are written once, in those transactions, and never updated.
             converted = dict(await leads.fetch(
-                "SELECT lead_id, pg_xact_commit_timestamp(xmin) FROM audit_log WHERE action = 'converted' "
-                "AND lead_id = ANY($1)", ids))
+                "SELECT object_id, pg_xact_commit_timestamp(xmin) FROM audit_trail WHERE action = 'converted' "
+                "AND object_type = 'lead' AND object_id = ANY($1)", ids))
             created = {lead_of_message[m]: at for m, at in await opportunities.fetch(
                 "SELECT message_id, pg_xact_commit_timestamp(xmin) FROM inbox WHERE message_id = ANY($1)",
                 list(lead_of_message))}

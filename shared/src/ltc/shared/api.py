@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import inspect
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Header, Query
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState
@@ -23,6 +21,7 @@ from sqlalchemy.orm import InstanceState
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.db import UnitOfWork, idempotency_keys
 from ltc.shared.errors import ProblemError
+from ltc.shared.pagination import paginate  # noqa: F401 (routes page through it; queries import it from there)
 from ltc.shared.roles import Principal
 
 T = TypeVar("T")
@@ -208,31 +207,3 @@ async def _fresh(session: AsyncSession, obj: object) -> None:
     state = sa_inspect(obj, raiseerr=False)
     if isinstance(state, InstanceState) and state.persistent and state.expired_attributes:
         await session.refresh(obj)
-
-
-def _encode_cursor(created_at: datetime, ident: UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(ident)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, ident = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), UUID(ident)
-    except (ValueError, TypeError, RecursionError):
-        raise ProblemError(422, "validation-error", "Invalid request", "cursor: not a cursor this API issued",
-                           errors=[{"field": "cursor", "message": "not a cursor this API issued", "type": "value_error"}]) from None
-
-
-async def paginate(session: AsyncSession, stmt: Select[Any], *, created_at: ColumnElement[datetime],
-                   ident: ColumnElement[UUID], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
-    """Keyset pagination on (created_at, id): stable under inserts, no OFFSET scans."""
-    if cursor:
-        after_time, after_id = _decode_cursor(cursor)
-        stmt = stmt.where(or_(created_at > after_time, and_(created_at == after_time, ident > after_id)))
-    rows = list((await session.execute(stmt.order_by(created_at, ident).limit(limit + 1))).scalars())
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], _encode_cursor(last.created_at, last.id)

@@ -19,7 +19,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ltc.shared.money import MoneyError
-from ltc.shared.rules import ConcurrencyConflict, DomainError, Forbidden, Kind, NotFound, RuleViolation, StaleVersion
+from ltc.shared.rules import (
+    ConcurrencyConflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    Kind,
+    NotFound,
+    RuleViolation,
+    StaleVersion,
+)
 from ltc.shared.transient import is_transient, sqlstate_of
 
 PROBLEM_JSON = "application/problem+json"
@@ -105,6 +114,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.errors:
             extra["errors"] = exc.errors
         return problem(status_of(exc), exc.rule, _TITLE_OF_KIND[exc.kind], exc.detail, **extra)
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        return problem(422, "validation-error", "Invalid request", str(exc),
+                       errors=[{"field": exc.field, "message": exc.message, "type": "value_error"}])
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:

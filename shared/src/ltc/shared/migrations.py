@@ -36,15 +36,16 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
-def run_migrations(target_metadata: MetaData) -> None:
-    """Body of every service's env.py (online mode, async engine)."""
+def run_migrations(target_metadata: MetaData, *shared: MetaData) -> None:
+    """Body of every service's env.py (online mode, async engine). `shared`: the shared tables
+    the service's migrations created besides the plumbing (`audit_metadata`, `policy_metadata`)."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set by alembic_config()"
 
     def _do(connection: Connection) -> None:
         # The plumbing tables live in every service's database too: without them here,
         # autogenerate would propose dropping them.
-        context.configure(connection=connection, target_metadata=[target_metadata, plumbing_metadata],
+        context.configure(connection=connection, target_metadata=[target_metadata, plumbing_metadata, *shared],
                           compare_type=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -61,6 +61,16 @@ def require_version(current: int, expected: int | None, *, what: str = "the obje
         raise StaleVersion(STALE_VERSION, f"{what} is at version {current}; read it again before changing it")
 
 
+class InvalidInput(Exception):
+    """A value of the request that is not acceptable input (not a rule of the business): answered
+    like a validation error, naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 class NotFound(Exception):
     def __init__(self, kind: str, ident: object) -> None:
         super().__init__(f"{kind} {ident} not found")

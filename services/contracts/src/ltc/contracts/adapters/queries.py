@@ -22,8 +22,8 @@ from ltc.contracts.domain.approval import APPROVER_ROLES
 from ltc.contracts.domain.model import Contract, ContractStatus, Health
 from ltc.contracts.domain.review import REVIEWER_ROLES
 from ltc.contracts.domain.values import Milestone
-from ltc.shared.api import paginate
 from ltc.shared.db import audit_history
+from ltc.shared.pagination import paginate
 from ltc.shared.policy import PolicyVersion, policy_history
 from ltc.shared.roles import Principal, Role
 from ltc.shared.rules import NotFound

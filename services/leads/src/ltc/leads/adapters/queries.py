@@ -20,8 +20,8 @@ from ltc.leads.domain.model import Channel, Grade, Lead
 from ltc.leads.domain.relationships import Contacted, Relationship, relationship_strength
 from ltc.leads.domain.reports import ChannelTierRow, lead_to_cash
 from ltc.leads.domain.scoring import LeadScore, score_lead
-from ltc.shared.api import paginate
 from ltc.shared.db import audit_history
+from ltc.shared.pagination import paginate
 from ltc.shared.roles import Principal, Role
 
 # Who may see and change what.

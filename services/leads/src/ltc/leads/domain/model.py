@@ -27,7 +27,7 @@ from ltc.shared.messages.leads_events import (
     LeadGraded,
     PainPointSnapshot,
 )
-from ltc.shared.money import Money, MoneyAttribute
+from ltc.shared.money import Money, OptionalMoneyAttribute
 from ltc.shared.rules import DomainError, NotFound, RuleViolation
 
 
@@ -91,19 +91,10 @@ OPEN_GRADES = frozenset({Grade.INITIAL, Grade.CREDIBLE, Grade.OPPORTUNITY})
 EDITABLE = ("title", "need", "tier", "reported_by", "contact_ids", "owner")
 
 
-class _OptionalMoney(MoneyAttribute):
-    """A `MoneyAttribute` that may be unknown yet: None while its amount or currency is."""
-
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is not None and (getattr(obj, self.amount) is None or getattr(obj, self.currency) is None):
-            return None
-        return super().__get__(obj, owner)
-
-
 class Lead:
     events: list[EventPayload]
-    budget = _OptionalMoney("budget_amount", "budget_currency")
-    cash_collected = _OptionalMoney("cash_collected_amount", "cash_collected_currency")
+    budget = OptionalMoneyAttribute("budget_amount", "budget_currency")
+    cash_collected = OptionalMoneyAttribute("cash_collected_amount", "cash_collected_currency")
 
     def __init__(self, *, id: uuid.UUID, account_id: uuid.UUID, title: str, need: str, channel: Channel,
                  tier: Tier, owner: str | None, now: datetime, reported_by: str | None = None,

@@ -16,9 +16,9 @@ from ltc.opportunities.adapters.orm import opportunities
 from ltc.opportunities.domain.gates import DEFAULT_THRESHOLDS, DecisionPolicy, Tier
 from ltc.opportunities.domain.model import Opportunity
 from ltc.opportunities.domain.stages import DEFAULT_PROBABILITIES, OPEN_STAGES, Stage, StageProbabilities
-from ltc.shared.api import paginate
 from ltc.shared.db import audit_history
 from ltc.shared.money import minor_unit_exponent
+from ltc.shared.pagination import paginate
 from ltc.shared.policy import PolicyVersion, current_policy
 from ltc.shared.roles import Principal, Role
 from ltc.shared.rules import NotFound
