@@ -1,4 +1,5 @@
-"""Migration 0002 on a database that already holds 0001's cash: nothing is lost, the new columns are filled in."""
+"""Finance's migrations on databases that already hold data: nothing is lost, new columns are filled in, and
+what 0004 brings (the shared audit trail and policy store) is never dropped with rows in it."""
 
 from __future__ import annotations
 
@@ -54,3 +55,42 @@ async def test_upgrade_from_0001_keeps_and_completes_existing_payments(make_data
     assert (applied.contract_id, str(applied.applied_on), applied.applied_by, applied.at_receipt) == (
         contract, "2026-12-01", "clerk", True)
     assert (str(planned.first_invoiced_on), planned.credited_amount, planned.contract_version) == ("2026-11-21", 0, 1)
+
+
+async def _tables(engine) -> set[str]:
+    async with engine.connect() as conn:
+        return set((await conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars())
+
+
+async def test_0004_brings_the_shared_audit_trail_and_policy_store_and_is_undone_only_while_they_are_empty(
+        make_database):
+    url = await make_database("finance_migration_0004")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0003")
+    engine = create_async_engine(url)
+    try:
+        before = await _tables(engine)
+        assert not {"audit_trail", "policy_versions"} & before
+        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        assert await _tables(engine) == before | {"audit_trail", "policy_versions"}
+        await asyncio.to_thread(command.downgrade, config, "0003")
+        assert await _tables(engine) == before, "empty, they go without losing anything"
+
+        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO audit_trail (id, at, actor, action, object_type, object_id) "
+                "VALUES (:id, now(), 'clerk', 'recorded', 'payment', :object)"),
+                dict(id=uuid.uuid4(), object=uuid.uuid4()))
+        with pytest.raises(RuntimeError, match="audit_trail holds rows"):
+            await asyncio.to_thread(command.downgrade, config, "0003")
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM audit_trail"))
+            await conn.execute(text(
+                "INSERT INTO policy_versions VALUES ('account-codes', 1, '{}', 'ops', now())"))
+        with pytest.raises(RuntimeError, match="policy_versions holds rows"):
+            await asyncio.to_thread(command.downgrade, config, "0003")
+        assert {"audit_trail", "policy_versions"} <= await _tables(engine)
+    finally:
+        await engine.dispose()

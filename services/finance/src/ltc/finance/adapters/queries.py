@@ -31,9 +31,9 @@ from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.journal import AccountCodes, JournalLine, journal
 from ltc.finance.domain.payment import Payment
 from ltc.finance.domain.receivables import Exposure, OpenItem, age, exposure
-from ltc.shared.api import paginate
 from ltc.shared.db import audit_history
 from ltc.shared.money import Money
+from ltc.shared.pagination import paginate
 from ltc.shared.policy import PolicyVersion, current_policy, policy_history
 from ltc.shared.roles import Principal, Role
 from ltc.shared.rules import NotFound

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from ltc.shared.db import AUDIT_TABLE, create_audit_trail, drop_audit_trail
-from ltc.shared.policy import create_policy_versions, policy_versions
+from ltc.shared.policy import create_policy_versions, drop_policy_versions, policy_versions
 
 revision = "0004"
 down_revision = "0003"
@@ -34,5 +34,5 @@ def downgrade() -> None:
         if bind.execute(sa.text(f"SELECT EXISTS (SELECT FROM {table})")).scalar():
             raise RuntimeError(f"{table} holds rows that revision 0003 has no place for; "
                                "archive and empty it before downgrading below 0004")
-    policy_versions.drop(bind)
+    drop_policy_versions(op)
     drop_audit_trail(op)
