@@ -1,4 +1,5 @@
-"""Finance settings beyond the ones every service has: ERP account codes and the scheduled run."""
+"""Finance settings beyond the ones every service has: the scheduled run's interval, and the ERP
+account codes a deployment starts with (version 0 of the `account-codes` policy an admin then keeps)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from ltc.finance.domain.journal import AccountCodes
 
 
 class FinanceSettings(BaseSettings):
-    """`LTC_FINANCE_ACCOUNT_RECEIVABLE=1200`, ...: the ERP's chart of accounts decides the codes."""
+    """`LTC_FINANCE_ACCOUNT_RECEIVABLE=1200`, ...: the ERP's chart of accounts decides the codes, until
+    an admin sets them through `PUT /config/account-codes`."""
 
     model_config = SettingsConfigDict(env_prefix="LTC_FINANCE_", extra="ignore")
 

@@ -218,7 +218,7 @@ def _recorded_before(first: Payment, cmd: RecordPayment) -> RecordedPayment:
 
 
 async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> RecordedPayment:
-    """Apply a bank payment to an invoice, a contract or an account; a known bank payment answers its first recording."""
+    """Apply a bank payment to an invoice, a contract or an account; a known one answers its first recording."""
     if cmd.invoice_id is None and cmd.contract_id is None and cmd.account_id is None:
         raise RuleViolation("payment-target-required", "name the invoice_id, contract_id or account_id the payment is for",
                             errors=[{"field": f, "message": "invoice_id, contract_id or account_id is required"}

@@ -1,9 +1,15 @@
-"""Routes only translate HTTP into commands and queries; the rules live in the domain."""
+"""Routes only translate HTTP into commands and queries; the rules live in the domain.
+
+Every change runs through `ltc.shared.api.run`: the handler changes and commits, and the route
+answers from what it returned in the same unit of work. The endpoint strings of the Idempotency-Key
+records are those the service always used, so a key sent before still replays.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -62,6 +68,35 @@ def _validation_error(field: str, message: str) -> ProblemError:
                         errors=[{"field": field, "message": message}])
 
 
+def _recorded(response: Response, recorded: handlers.RecordedPayment) -> PaymentRead:
+    """A new payment is 201 with its Location; a bank payment recorded before answers 200 with the first one."""
+    if recorded.new:
+        response.headers["Location"] = f"/api/v1/payments/{recorded.payment.id}"
+    else:
+        response.status_code = 200
+    return PaymentRead.of(recorded.payment)
+
+
+async def _recorded_under_key(session: AsyncSession, payment_id: uuid.UUID) -> handlers.RecordedPayment:
+    """A key that was stored recorded a new payment (a repeat of a bank payment commits nothing)."""
+    return handlers.RecordedPayment(await repository.get_payment(session, payment_id), new=True)
+
+
+def _payment_read(response: Response, payment: Payment) -> PaymentRead:
+    response.headers["ETag"] = etag(payment.version)
+    return PaymentRead.of(payment)
+
+
+def _credit_note_created(response: Response, note: CreditNote) -> CreditNoteRead:
+    response.headers["Location"] = f"/api/v1/credit-notes/{note.id}"
+    return CreditNoteRead.of(note)
+
+
+def _account_codes_read(response: Response, version: PolicyVersion) -> AccountCodesPayload:
+    response.headers["ETag"] = etag(version.version)
+    return AccountCodesPayload.of_version(version)
+
+
 # --- payments ---------------------------------------------------------------------------------
 
 
@@ -70,20 +105,10 @@ def _validation_error(field: str, message: str) -> ProblemError:
                      "when the receipt says otherwise")
 async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, response: Response,
                          idempotency_key: IdempotencyKey = None) -> PaymentRead:
-    def answer(recorded: handlers.RecordedPayment) -> PaymentRead:
-        if recorded.new:
-            response.headers["Location"] = f"/api/v1/payments/{recorded.payment.id}"
-        else:
-            response.status_code = 200
-        return PaymentRead.of(recorded.payment)
-
-    async def replay(session: AsyncSession, payment_id: uuid.UUID) -> handlers.RecordedPayment:
-        return handlers.RecordedPayment(await repository.get_payment(session, payment_id), new=True)
-
     command = handlers.RecordPayment(uuid.uuid4(), body.bank_reference, body.payer, body.amount.to_money(),
                                      body.value_date, body.invoice_id, body.contract_id, body.account_id)
-    return await run(uow, handlers.record_payment, command, principal, answer=answer,
-                     once=Once(idempotency_key, "POST /payments", body, command.payment_id, replay))
+    return await run(uow, handlers.record_payment, command, principal, answer=partial(_recorded, response),
+                     once=Once(idempotency_key, "POST /payments", body, command.payment_id, _recorded_under_key))
 
 
 @router.post("/payments/{payment_id}/applications", response_model=PaymentRead, tags=["payments"],
@@ -93,13 +118,9 @@ async def apply_unapplied_cash(payment_id: uuid.UUID, body: PaymentApplicationCr
                                idempotency_key: IdempotencyKey = None) -> PaymentRead:
     # Cash moves here: a retry after a lost answer must not apply what is left a second time
     # (send an Idempotency-Key, or If-Match with the payment's ETag).
-    def answer(payment: Payment) -> PaymentRead:
-        response.headers["ETag"] = etag(payment.version)
-        return PaymentRead.of(payment)
-
     command = handlers.ApplyUnappliedCash(payment_id, body.invoice_id, body.applied_on,
                                           expected_version(if_match, required=False))
-    return await run(uow, handlers.apply_unapplied_cash, command, principal, answer=answer,
+    return await run(uow, handlers.apply_unapplied_cash, command, principal, answer=partial(_payment_read, response),
                      once=Once(idempotency_key, f"POST /payments/{payment_id}/applications", body, payment_id,
                                repository.get_payment))
 
@@ -107,15 +128,14 @@ async def apply_unapplied_cash(payment_id: uuid.UUID, body: PaymentApplicationCr
 @router.get("/payments/{payment_id}", response_model=PaymentRead, tags=["payments"])
 async def read_payment(payment_id: uuid.UUID, session: ReadSession, principal: Reader,
                        response: Response) -> PaymentRead:
-    payment = await queries.payment(session, principal, payment_id)
-    response.headers["ETag"] = etag(payment.version)
-    return PaymentRead.of(payment)
+    return _payment_read(response, await queries.payment(session, principal, payment_id))
 
 
 @router.get("/payments/{payment_id}/history", response_model=list[HistoryEntryRead], tags=["payments"],
             summary="Who recorded and applied the payment, and when: its audit trail, oldest first")
 async def payment_history(payment_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
-    return [HistoryEntryRead.model_validate(row) for row in await queries.payment_history(session, principal, payment_id)]
+    entries = await queries.payment_history(session, principal, payment_id)
+    return [HistoryEntryRead.model_validate(row) for row in entries]
 
 
 @router.get("/payments", response_model=Page[PaymentRead], tags=["payments"])
@@ -144,7 +164,8 @@ async def read_invoice(invoice_id: uuid.UUID, session: ReadSession, principal: R
 @router.get("/invoices/{invoice_id}/history", response_model=list[HistoryEntryRead], tags=["invoices"],
             summary="What happened to the invoice (issued, paid, credited, dunned), by whom and when, oldest first")
 async def invoice_history(invoice_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
-    return [HistoryEntryRead.model_validate(row) for row in await queries.invoice_history(session, principal, invoice_id)]
+    entries = await queries.invoice_history(session, principal, invoice_id)
+    return [HistoryEntryRead.model_validate(row) for row in entries]
 
 
 @router.get("/invoices", response_model=Page[InvoiceRead], tags=["invoices"])
@@ -160,12 +181,9 @@ async def list_invoices(session: ReadSession, principal: Reader, contract_id: uu
              tags=["credit notes"], summary="Correct an issued invoice with a numbered credit note")
 async def issue_credit_note(invoice_id: uuid.UUID, body: CreditNoteCreate, uow: Uow, principal: Clerk,
                             response: Response, idempotency_key: IdempotencyKey = None) -> CreditNoteRead:
-    def answer(note: CreditNote) -> CreditNoteRead:
-        response.headers["Location"] = f"/api/v1/credit-notes/{note.id}"
-        return CreditNoteRead.of(note)
-
     command = handlers.IssueCreditNote(uuid.uuid4(), invoice_id, body.amount.to_money(), body.reason)
-    return await run(uow, handlers.issue_credit_note, command, principal, answer=answer,
+    return await run(uow, handlers.issue_credit_note, command, principal,
+                     answer=partial(_credit_note_created, response),
                      once=Once(idempotency_key, f"POST /invoices/{invoice_id}/credit-notes", body,
                                command.credit_note_id, repository.get_credit_note))
 
@@ -232,21 +250,15 @@ async def read_journal(session: ReadSession, principal: Exporter,
 @router.get("/config/account-codes", response_model=AccountCodesPayload, tags=["configuration"],
             summary="The ERP account codes the journal lines post to (version 0: the deployment's environment)")
 async def read_account_codes(session: ReadSession, principal: ConfigReader, response: Response) -> AccountCodesPayload:
-    version = await queries.account_codes(session)
-    response.headers["ETag"] = etag(version.version)
-    return AccountCodesPayload.of_version(version)
+    return _account_codes_read(response, await queries.account_codes(session))
 
 
 @router.put("/config/account-codes", response_model=AccountCodesPayload, tags=["configuration"],
             summary="Set the ERP account codes for the exports from now on; If-Match the ETag of your read")
 async def update_account_codes(body: AccountCodesPayload, uow: Uow, principal: Configurer, response: Response,
                                if_match: IfMatch = None) -> AccountCodesPayload:
-    def answer(version: PolicyVersion) -> AccountCodesPayload:
-        response.headers["ETag"] = etag(version.version)
-        return AccountCodesPayload.of_version(version)
-
     command = handlers.SetAccountCodes(body.to_domain(), expected_version(if_match, required=True))
-    return await run(uow, handlers.set_account_codes, command, principal, answer=answer)
+    return await run(uow, handlers.set_account_codes, command, principal, answer=partial(_account_codes_read, response))
 
 
 @router.get("/config/account-codes/history", response_model=list[AccountCodesVersionRead], tags=["configuration"],

@@ -96,7 +96,7 @@ class Exposure:
 
 
 def exposure(aging: Iterable[CurrencyAging], unapplied: dict[str, Money]) -> list[Exposure]:
-    """Every currency with open invoices or unapplied cash; a currency with only one of them shows zero for the other."""
+    """Every currency with open invoices or unapplied cash, zero for whichever of the two it lacks."""
     by_currency = {a.currency: a for a in aging}
     rows = []
     for currency in sorted(set(by_currency) | set(unapplied)):
