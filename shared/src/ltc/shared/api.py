@@ -1,4 +1,5 @@
-"""HTTP conventions shared by every service: idempotent creation, ETags, cursor pagination."""
+"""HTTP conventions shared by every service: the one way a route runs a command (`run`, `Once`),
+If-Match parsed into an expected version, ETags, idempotency keys and page models."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Generic, TypeVar
-from uuid import UUID, uuid4
+from typing import Annotated, Generic, TypeVar
+from uuid import UUID
 
 from fastapi import Header, Query
 from pydantic import BaseModel, Field, StringConstraints
@@ -77,18 +78,6 @@ def expected_version(if_match: str | None, *, required: bool) -> int | None:
                        "the If-Match names no version of this object; read it again before changing it")
 
 
-def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:
-    """Refuse a write based on a stale read (412), or one that did not say what it read (428)."""
-    if if_match is None:
-        if required:
-            raise ProblemError(428, "if-match-required", "Precondition required",
-                               "send If-Match with the ETag from your last read")
-        return
-    if if_match.strip() not in (etag(version), f"W/{etag(version)}", "*"):
-        raise ProblemError(412, "stale-etag", "Precondition failed",
-                           f"the object is at version {version}; read it again before changing it")
-
-
 def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
@@ -124,42 +113,6 @@ async def claim_idempotency_key(session: AsyncSession, *, principal: str, key: s
         raise ProblemError(422, "idempotency-key-reused", "Idempotency key reused",
                            "this Idempotency-Key was used for a different request")
     return row.resource_id
-
-
-async def create_idempotently(uow: UnitOfWork, *, principal: str, key: str | None, endpoint: str,
-                              body: BaseModel, create: Callable[[UUID], Awaitable[None]],
-                              then: Callable[[UUID], Awaitable[Any]] | None = None) -> UUID:
-    """Run `create(new_id)` once per (caller, Idempotency-Key); a repeat returns the first id.
-
-    The key is stored in the creation's own transaction, so a crash can never leave a creation
-    without its key or a key without its creation. `then(id)`, for the answer, runs in the same
-    unit of work afterwards (after a replay too), where what `create` wrote is still at hand.
-    """
-    async with uow:
-        new_id = uuid4()
-        existing = await claim_idempotency_key(uow.session, principal=principal, key=key, endpoint=endpoint,
-                                               body=body, resource_id=new_id)
-        if existing is not None:
-            new_id = UUID(existing)
-        else:
-            await create(new_id)
-        if then is not None:
-            await then(new_id)
-        return new_id
-
-
-async def act_idempotently(uow: UnitOfWork, principal: str, key: str | None, endpoint: str, body: BaseModel,
-                           resource_id: UUID, act: Callable[[], Awaitable[None]],
-                           then: Callable[[], Awaitable[T]] | None = None) -> T | None:
-    """Run an action once per Idempotency-Key: a retry after a lost response gets the result, not a 409.
-
-    `then()`, for the answer, runs in the same unit of work afterwards (after a replay too).
-    """
-    async with uow:
-        if await claim_idempotency_key(uow.session, principal=principal, key=key, endpoint=endpoint, body=body,
-                                       resource_id=resource_id) is None:
-            await act()
-        return await then() if then is not None else None
 
 
 @dataclass(frozen=True)

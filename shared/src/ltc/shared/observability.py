@@ -6,11 +6,14 @@ import logging
 import sys
 import uuid
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 import structlog
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ltc.shared.tracing import current_trace_id
+
+if TYPE_CHECKING:  # the ASGI types only: the unit of work reads these context variables without a web framework
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 CORRELATION_HEADER = "x-correlation-id"
 

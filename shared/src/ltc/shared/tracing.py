@@ -7,6 +7,7 @@ collector) or `console` (spans printed to stdout, for a look at one flow).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -14,7 +15,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
-from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:  # the ASGI types only: the unit of work reads these context variables without a web framework
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 _configured = False
 
