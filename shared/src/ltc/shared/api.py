@@ -11,8 +11,8 @@ from datetime import date
 from typing import Annotated, Generic, TypeVar
 from uuid import UUID
 
-from fastapi import Header, Query
-from pydantic import BaseModel, Field, StringConstraints
+from fastapi import Depends, Header, Query
+from pydantic import BaseModel, Field, StringConstraints, computed_field
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -50,6 +50,18 @@ class NoBody(BaseModel):
     """The body of an action that takes none, for its idempotency record."""
 
 
+class Versioned(BaseModel):
+    """A representation of a versioned object: its version and the ETag that names it, in a list
+    as well as alone, so a client can act on an item without reading it again."""
+
+    version: int
+
+    @computed_field(description="the ETag of this version: send it as If-Match to change the object")  # type: ignore[prop-decorator]
+    @property
+    def etag(self) -> str:
+        return etag(self.version)
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
@@ -76,6 +88,17 @@ def expected_version(if_match: str | None, *, required: bool) -> int | None:
         return int(tag[1:-1])
     raise ProblemError(412, "stale-etag", "Precondition failed",
                        "the If-Match names no version of this object; read it again before changing it")
+
+
+async def _required_if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+    return expected_version(if_match, required=True)
+
+
+_required_if_match.ltc_if_match_required = True  # type: ignore[attr-defined]  # read by ltc.shared.openapi
+
+# The version a change to an existing object is based on: If-Match is required (428 without it,
+# 412 when stale), the same on every change; `*` says "whatever it is now" and checks nothing.
+ExpectedVersion = Annotated[int | None, Depends(_required_if_match)]
 
 
 def request_hash(body: BaseModel) -> str:

@@ -82,6 +82,7 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
             )
         return principal
 
+    _check.ltc_roles = tuple(sorted(allowed))  # type: ignore[attr-defined]  # read by ltc.shared.openapi
     return _check
 
 

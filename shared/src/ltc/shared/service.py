@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from ltc.shared import openapi
 from ltc.shared.auth import TokenVerifier
 from ltc.shared.consumer import EventConsumer, Subscription
 from ltc.shared.db import UnitOfWork, make_engine, make_session_factory
@@ -257,7 +258,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None, *, ap
     # otherwise; probes and scrapes are not traced.
     app = FastAPI(title=f"LTC {spec.name}", description=spec.description, version="1.0.0", lifespan=lifespan,
                   telemetry={"exclude": lambda scope: scope.get("path") in _UNTRACED, "metrics": False,
-                             "logs": False})
+                             "logs": False},
+                  dependencies=[Depends(openapi.reject_unknown_query)])
+    openapi.install(app, spec.routers if api else [], prefix="/api/v1", title=f"LTC {spec.name}",
+                    description=spec.description, version="1.0.0")
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(settings)
     # Innermost of these: a 431 is still counted and carries its correlation id, and the bound
