@@ -60,7 +60,7 @@ PROBLEM_ITEM_SCHEMA: dict[str, Any] = {
 
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
            412: "Precondition failed", 422: "Unprocessable content", 428: "Precondition required",
-           431: "Request header fields too large", 503: "Service unavailable"}
+           431: "Request header fields too large", 500: "Internal error", 503: "Service unavailable"}
 _WRITES = {"post", "put", "patch", "delete"}
 
 
@@ -71,6 +71,7 @@ def install(app: FastAPI, routers: Iterable[APIRouter], *, prefix: str, title: s
     routes = {(method.lower(), prefix + route.path): route
               for router in routers for route in router.routes if isinstance(route, APIRoute)
               for method in route.methods}
+    app.state.ltc_operations = {route.endpoint: (method, path) for (method, path), route in routes.items()}
     app.state.ltc_query_names = {
         route.endpoint: frozenset(_param_names(route.dependant, "query_params"))
         for route in routes.values()}
@@ -175,6 +176,7 @@ def _complete_operation(operation: dict[str, Any], route: APIRoute, method: str,
         add(422, "idempotency-key-reused")
     add(431, HEADERS_TOO_LARGE)
     add(503, "database-unavailable")
+    add(500, "internal-error")  # a defect: logged with its correlation id, never the caller's input
     # Not a status this route can answer: drop what FastAPI documents by default.
     if not has_body and not has_params:
         problems.pop(422, None)

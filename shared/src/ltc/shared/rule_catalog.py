@@ -42,8 +42,9 @@ class _Function:
     params: list[str]
     raises: list[tuple[int, frozenset[Template]]] = field(default_factory=list)  # (status, rule templates)
     calls: list[ast.Call] = field(default_factory=list)
-    names: set[str] = field(default_factory=set)  # every name and attribute it mentions
+    names: set[str] = field(default_factory=set)  # the names it passes as values to a call
     constants: Mapping[str, str] = field(default_factory=dict)  # the string constants it can name
+    node_id: int = 0
 
 
 def _templates(expr: ast.expr, params: list[str], constants: Mapping[str, str]) -> frozenset[Template]:
@@ -98,17 +99,20 @@ def _functions_of(tree: ast.Module, constants: Mapping[str, str]) -> Iterable[_F
             continue
         args = node.args
         params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
-        function = _Function(node.name, params, constants=constants)
+        function = _Function(node.name, params, constants=constants, node_id=id(node))
         for inner in ast.walk(node):
             if isinstance(inner, ast.Call):
                 function.calls.append(inner)
                 status_and_rule = _raised(inner, params, constants)
                 if status_and_rule is not None:
                     function.raises.append(status_and_rule)
-            if isinstance(inner, ast.Name):
-                function.names.add(inner.id)
-            elif isinstance(inner, ast.Attribute):
-                function.names.add(inner.attr)
+                # A function or class passed as a value (`run(uow, handlers.grade_lead, ...)`,
+                # `Once(..., repository.get_lead)`) runs later: it is reached too.
+                for argument in (*inner.args, *(k.value for k in inner.keywords)):
+                    if isinstance(argument, ast.Name):
+                        function.names.add(argument.id)
+                    elif isinstance(argument, ast.Attribute):
+                        function.names.add(argument.attr)
         yield function
 
 
@@ -116,6 +120,8 @@ def _raised(call: ast.Call, params: list[str], constants: Mapping[str, str]) -> 
     name = _callee(call)
     if name in _KIND_OF_CLASS and call.args:
         return _STATUS_OF_KIND[_KIND_OF_CLASS[name]], _templates(call.args[0], params, constants)
+    if name == "NotFound":
+        return 404, frozenset({("not-found",)})
     if name == "ProblemError" and len(call.args) >= 2 and isinstance(call.args[0], ast.Constant):
         return int(call.args[0].value), _templates(call.args[1], params, constants)
     return None
@@ -126,6 +132,7 @@ class RuleCatalog:
 
     def __init__(self, files: Iterable[Path]) -> None:
         self._by_name: dict[str, list[_Function]] = {}
+        self._classes: dict[str, list[_Function]] = {}
         trees = [ast.parse(path.read_text(), filename=str(path)) for path in files]
         # A rule constant is often imported from the module that names it (`REVIEWER_IS_AUTHOR`).
         self.constants: dict[str, str] = {}
@@ -134,6 +141,13 @@ class RuleCatalog:
         for tree in trees:
             for function in _functions_of(tree, ChainMap(_module_constants(tree), self.constants)):
                 self._by_name.setdefault(function.name, []).append(function)
+            # Naming a class (building a command, an aggregate, a policy) runs its construction.
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef):
+                    constructors = {"__init__", "__post_init__"}
+                    self._classes[node.name] = [f for f in self._by_name.get("__init__", []) +
+                                                self._by_name.get("__post_init__", [])
+                                                if f.node_id in {id(n) for n in node.body} and f.name in constructors]
 
     def rules_reached(self, source: str, *, constants: dict[str, str] | None = None) -> dict[int, set[str]]:
         """Status → rule names that code `source` (a route's body) can end in."""
@@ -155,17 +169,14 @@ class RuleCatalog:
         for status, templates in function.raises:
             for template in templates:
                 found.setdefault(status, set()).update(_fill(template, bound))
-        # Functions passed as values (`run(uow, handlers.grade_lead, ...)`) are reached too.
         for name in function.names:
-            for target in self._by_name.get(name, ()):
+            for target in (*self._by_name.get(name, ()), *self._classes.get(name, ())):
                 if target is not function:
                     self._walk(target, {}, found, seen)
         for call in function.calls:
             callee = _callee(call)
-            for target in self._by_name.get(callee or "", ()):
-                arguments = _bind(call, target, function, bound)
-                if arguments:
-                    self._walk(target, arguments, found, seen)
+            for target in (*self._by_name.get(callee or "", ()), *self._classes.get(callee or "", ())):
+                self._walk(target, _bind(call, target, function, bound), found, seen)
 
 
 def _bind(call: ast.Call, target: _Function, caller: _Function, bound: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:

@@ -100,3 +100,25 @@ async def make_database(postgres_admin_dsn: str) -> AsyncIterator[MakeDatabase]:
     yield make
     for name in created:
         await drop_database(postgres_admin_dsn, name)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The documents list every problem the suite saw an operation answer: else the run fails.
+
+    (The rule catalog reads the rules from the code; this is the check that it missed none the
+    tests meet, and that the plumbing's answers are documented where they occur.)"""
+    from ltc.shared.testing.apps import ANSWERED_PROBLEMS, undocumented_problems
+
+    if not ANSWERED_PROBLEMS:
+        return
+    missing = undocumented_problems()
+    if missing:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["problems answered but not documented in the operation's OpenAPI responses:", *missing]
+        if reporter is not None:
+            reporter.write_sep("=", "undocumented problems", red=True)
+            for line in lines:
+                reporter.write_line(line)
+        else:
+            print("\n".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

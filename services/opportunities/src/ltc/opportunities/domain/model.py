@@ -305,7 +305,8 @@ class Opportunity:
         if status is RequestStatus.PENDING:
             raise DomainError("gate-request-pending", f"an {gate.value} request is already waiting for a decision")
         if status in (RequestStatus.APPROVED, RequestStatus.REJECTED):
-            raise DomainError(f"gate-{status.value}", f"{gate.value} was already {status.value}")
+            raise DomainError("gate-approved" if status is RequestStatus.APPROVED else "gate-rejected",
+                              f"{gate.value} was already {status.value}")
         allowed = (Stage.VALIDATING, Stage.STRATEGIZING) if gate is Gate.ATB else tuple(AFTER_ATB)
         if self.stage not in allowed:
             raise DomainError("gate-not-in-this-stage",
