@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint unit integration e2e faults bench bench-hop schemas token clean
+.PHONY: run test install lint unit integration e2e faults fuzz bench bench-hop schemas token clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -47,6 +47,12 @@ FLOWS ?= 40
 faults: install
 	LTC_FAULT_FLOWS=$(FLOWS) LTC_FAULT_TARGETS=leads,opportunities,kafka,contracts,postgres,finance \
 	LTC_FAULT_TIMEOUT=$$((600 + 15 * $(FLOWS))) $(UV) run pytest tests/e2e/test_faults.py -s
+
+## The API fuzzer at full size: schemathesis against the four running services, 100 cases per
+## operation (the suite runs 10). make fuzz EXAMPLES=300 for more.
+EXAMPLES ?= 100
+fuzz: install
+	LTC_FUZZ_EXAMPLES=$(EXAMPLES) $(UV) run pytest tests/e2e/test_api_fuzz.py -s
 
 ## The benchmark suite (~5 min): REST write, event hop, full flows, scaling, each beside its raw limit.
 ## One markdown table on stdout; bench/out/bench.json and bench/out/bench.png. Longer: make bench ARGS="--reps 5 ..."

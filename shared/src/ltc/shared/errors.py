@@ -147,6 +147,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # the body could not be read as JSON at all (not even as text)
+            return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
         title = _STATUS_TITLES.get(exc.status_code, "Error")
         slug = title.lower().replace(" ", "-")
         return problem(exc.status_code, slug, title, str(exc.detail))
