@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import uuid
 from datetime import UTC, date, datetime
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from ltc.opportunities import handlers
+from ltc.opportunities.api.routes import router
 from ltc.opportunities.api.schemas import StakeholderIn
 from ltc.opportunities.bootstrap import SPEC
 from ltc.shared.api import request_hash
@@ -20,6 +23,7 @@ from ltc.shared.kafka import make_producer
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadConverted
+from ltc.shared.openapi import if_match_required
 from ltc.shared.testing.apps import auth, runtime_of, service_client
 
 pytestmark = pytest.mark.integration
@@ -122,12 +126,21 @@ async def _ready_for_atb(client, opportunity: dict, owner=AR) -> dict:
                        headers=owner, status=201)
 
 
+async def _current(client, opportunity: dict) -> str:
+    """The opportunity's ETag now, as a caller reads it before acting (e.g. from the to-do list)."""
+    response = await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=ADMIN)
+    assert response.json()["etag"] == response.headers["etag"]
+    return response.headers["etag"]
+
+
 async def _gate(client, opportunity: dict, gate: str, headers=AR) -> httpx.Response:
-    return await client.post(f"/api/v1/opportunities/{opportunity['id']}/gates", headers=headers, json={"gate": gate})
+    return await client.post(f"/api/v1/opportunities/{opportunity['id']}/gates",
+                             headers={**headers, "If-Match": await _current(client, opportunity)}, json={"gate": gate})
 
 
 async def _decide(client, opportunity: dict, gate: str, outcome: str, headers, **extra) -> httpx.Response:
-    return await client.post(f"/api/v1/opportunities/{opportunity['id']}/decisions", headers=headers,
+    return await client.post(f"/api/v1/opportunities/{opportunity['id']}/decisions",
+                             headers={**headers, "If-Match": await _current(client, opportunity)},
                              json={"gate": gate, "outcome": outcome, **extra})
 
 
@@ -177,7 +190,8 @@ async def test_budget_and_start_date_are_optional_and_an_account_may_be_named(cl
 
 async def test_losing_records_reason_and_competitor_and_publishes_it(client):
     opportunity = await _create(client)
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose", headers=AR,
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose",
+                                 headers={**AR, "If-Match": _etag(opportunity)},
                                  json={"reason": "price 15% above the winner", "competitor": "Rival Rail"})
 
     assert response.status_code == 200, response.text
@@ -191,7 +205,8 @@ async def test_losing_records_reason_and_competitor_and_publishes_it(client):
 
 async def test_abandoning_records_the_reason_and_announces_only_the_stage_change(client):
     opportunity = await _create(client)
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/abandon", headers=ADMIN,
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/abandon",
+                                 headers={**ADMIN, "If-Match": _etag(opportunity)},
                                  json={"reason": "customer froze the budget"})
 
     assert response.status_code == 200, response.text
@@ -205,10 +220,12 @@ async def test_abandoning_records_the_reason_and_announces_only_the_stage_change
     ("win", None), ("lose", {"reason": "late"}), ("abandon", {"reason": "no budget"})])
 async def test_a_closed_opportunity_refuses_every_action(client, action, body):
     opportunity = await _create(client)
-    assert (await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose", headers=AR,
-                              json={"reason": "lost on price"})).status_code == 200
+    lost = await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose",
+                             headers={**AR, "If-Match": _etag(opportunity)}, json={"reason": "lost on price"})
+    assert lost.status_code == 200
 
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/{action}", headers=AR, json=body)
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/{action}",
+                                 headers={**AR, "If-Match": lost.headers["etag"]}, json=body)
 
     _problem(response, 409, "opportunity-closed")
 
@@ -216,8 +233,8 @@ async def test_a_closed_opportunity_refuses_every_action(client, action, body):
 @pytest.mark.parametrize("action", ["lose", "abandon"])
 async def test_a_blank_reason_is_refused(client, action):
     opportunity = await _create(client)
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/{action}", headers=AR,
-                                 json={"reason": "   "})
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/{action}",
+                                 headers={**AR, "If-Match": _etag(opportunity)}, json={"reason": "   "})
     body = _problem(response, 422, "validation-error")
     assert [e["field"] for e in body["errors"]] == ["reason"]
 
@@ -275,8 +292,8 @@ async def test_malformed_terms_name_the_field(client, terms, field):
 async def test_unknown_ids_are_404(client):
     unknown = uuid.uuid4()
     _problem(await client.get(f"/api/v1/opportunities/{unknown}", headers=AR), 404, "not-found")
-    _problem(await client.post(f"/api/v1/opportunities/{unknown}/lose", headers=AR, json={"reason": "x"}),
-             404, "not-found")
+    _problem(await client.post(f"/api/v1/opportunities/{unknown}/lose", headers={**AR, "If-Match": '"1"'},
+                               json={"reason": "x"}), 404, "not-found")
 
 
 async def test_a_token_is_required(client):
@@ -289,15 +306,16 @@ async def test_roles_are_checked_per_endpoint(client):
     _problem(await client.post("/api/v1/opportunities", headers=FINANCE, json=TENDER), 403, "forbidden-role")
     _problem(await client.post("/api/v1/opportunities", headers=SR, json=TENDER), 403, "forbidden-role")
     _problem(await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=FINANCE), 403, "forbidden-role")
-    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=SR),
-             403, "forbidden-role")
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win",
+                               headers={**SR, "If-Match": _etag(opportunity)}), 403, "forbidden-role")
 
 
 async def test_another_account_manager_cannot_see_or_change_the_opportunity(client):
     opportunity = await _create(client)
     _problem(await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=OTHER_AR), 404, "not-found")
-    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose", headers=OTHER_AR,
-                               json={"reason": "x"}), 404, "not-found")
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/lose",
+                               headers={**OTHER_AR, "If-Match": _etag(opportunity)}, json={"reason": "x"}),
+             404, "not-found")
     listed = await client.get("/api/v1/opportunities", headers=OTHER_AR, params={"owner": "ar-zhang"})
     assert listed.status_code == 200 and listed.json()["items"] == []
 
@@ -323,9 +341,9 @@ async def test_solution_and_fulfilment_managers_see_only_the_opportunities_they_
 
 
 async def test_a_team_member_who_does_not_own_gets_403_on_the_owners_actions(client):
-    opportunity = await _create(client)
-    await _team(client, opportunity, sr="sr-liu")
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/abandon", headers=SR_AND_AR,
+    opportunity = await _team(client, await _create(client), sr="sr-liu")
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/abandon",
+                                 headers={**SR_AND_AR, "If-Match": _etag(opportunity)},
                                  json={"reason": "not mine to drop"})
     _problem(response, 403, "not-opportunity-owner")
 
@@ -334,10 +352,12 @@ async def test_the_list_filters_and_pages(client):
     owner = f"ar-{uuid.uuid4().hex[:8]}"
     headers = auth(owner, "ar")
     created = [await _create(client, headers=headers, title=f"Tender {n}") for n in range(3)]
-    await client.post(f"/api/v1/opportunities/{created[0]['id']}/lose", headers=headers, json={"reason": "price"})
+    await _send(client, created[0], "POST", "/lose", {"reason": "price"}, headers=headers)
 
     first = await client.get("/api/v1/opportunities", headers=headers, params={"limit": 2})
     assert first.status_code == 200
+    # Every item carries its ETag: a client acts on it without reading it again.
+    assert [o["etag"] for o in first.json()["items"]] == [f'"{o["version"]}"' for o in first.json()["items"]]
     assert [o["id"] for o in first.json()["items"]] == [o["id"] for o in created[:2]]
     second = await client.get("/api/v1/opportunities", headers=headers,
                               params={"limit": 2, "cursor": first.json()["next_cursor"]})
@@ -538,7 +558,9 @@ async def test_a_rejected_bid_stays_rejected(client):
 
 
 async def _send_raw(client, opportunity: dict, method: str, path: str, body, headers) -> httpx.Response:
-    return await client.request(method, f"/api/v1/opportunities/{opportunity['id']}{path}", json=body, headers=headers)
+    """A change as sent, by default with the ETag of `opportunity` (the caller's last answer)."""
+    return await client.request(method, f"/api/v1/opportunities/{opportunity['id']}{path}", json=body,
+                                headers={"If-Match": _etag(opportunity), **headers})
 
 
 async def test_nobody_decides_on_their_own_request(client):
@@ -588,17 +610,19 @@ async def test_won_on_the_terms_approved_at_atc(client):
     opportunity = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)).json()
     _problem(await _send_raw(client, opportunity, "PATCH", "/terms", pricing,
                              {**SR, "If-Match": _etag(opportunity)}), 409, "gate-request-pending")
-    assert (await _decide(client, opportunity, "ATC", "approved", L2)).status_code == 201
-    keyed = {**AR, "Idempotency-Key": str(uuid.uuid4())}
+    decided = await _decide(client, opportunity, "ATC", "approved", L2)
+    assert decided.status_code == 201
+    keyed = {**AR, "Idempotency-Key": str(uuid.uuid4()), "If-Match": decided.headers["etag"]}
     response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=keyed)
 
     assert response.status_code == 200, response.text
     won = response.json()
-    # The answer was lost and the win retried: the same answer, one hand-over to contracts.
+    # The answer was lost and the win retried (with the If-Match the win made stale): the same
+    # answer, one hand-over to contracts.
     retried = await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=keyed)
     assert retried.status_code == 200 and retried.json() == won
-    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win", headers=AR), 409,
-             "opportunity-closed")
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/win",
+                               headers={**AR, "If-Match": _etag(won)}), 409, "opportunity-closed")
     assert won["stage"] == "won" and won["probability"] == "100" and won["closed_by"] == "ar-zhang"
     assert won["terms"]["value"] == TERMS["value"]
     assert [(t["percent"], t["milestone"]) for t in won["terms"]["payment_terms"]] == [
@@ -627,8 +651,9 @@ async def test_the_iron_triangle_keeps_its_history_and_the_ar_becomes_owner(clie
     assert opportunity["owner"] == "ar-wang"
     _problem(await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR), 404, "not-found")
     assert (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=OTHER_AR)).status_code == 200
-    body = _problem(await client.put(f"/api/v1/opportunities/{opportunity['id']}/team", headers=OTHER_AR,
-                                     json={}), 422, "validation-error")
+    body = _problem(await client.put(f"/api/v1/opportunities/{opportunity['id']}/team",
+                                     headers={**OTHER_AR, "If-Match": _etag(opportunity)}, json={}),
+                    422, "validation-error")
     assert body["errors"][0]["field"] == "body"
 
 
@@ -692,9 +717,11 @@ async def test_the_power_map_computes_its_coverage(client):
                               json=_stakeholder("decision_maker", "Ms Li",
                                                 reports_to=opportunity["stakeholders"][1]["id"])),
              422, "reports-to-cycle")
-    _problem(await client.post(url, headers=AR, json=_stakeholder("coach", "Mr X", reports_to=str(uuid.uuid4()))),
+    current = {**AR, "If-Match": _etag(opportunity)}
+    _problem(await client.post(url, headers=current,
+                               json=_stakeholder("coach", "Mr X", reports_to=str(uuid.uuid4()))),
              422, "reports-to-unknown")
-    bad = await client.post(url, headers=AR, json=_stakeholder("coach", "Mr X", influence=6))
+    bad = await client.post(url, headers=current, json=_stakeholder("coach", "Mr X", influence=6))
     assert "influence" in [e["field"] for e in _problem(bad, 422, "validation-error")["errors"]]
 
     opportunity = await _send(client, opportunity, "DELETE", f"/stakeholders/{boss}")
@@ -720,11 +747,13 @@ async def test_the_fr_keeps_delivery_risks_only(client):
     opportunity = await _team(client, await _create(client))
     delivery = {"description": "site access", "category": "delivery", "probability": "medium", "impact": "high",
                 "owner": "fr-sun"}
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/risks", headers=FR, json=delivery)
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/risks",
+                                 headers={**FR, "If-Match": _etag(opportunity)}, json=delivery)
     assert response.status_code == 201, response.text
     risk = response.json()["risks"][0]
     assert risk["level"] == "high" and risk["status"] == "open"
-    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/risks", headers=FR,
+    _problem(await client.post(f"/api/v1/opportunities/{opportunity['id']}/risks",
+                               headers={**FR, "If-Match": response.headers["etag"]},
                                json={**delivery, "category": "commercial"}), 403, "not-permitted-on-opportunity")
     opportunity = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=FR)).json()
     _problem(await _send_raw(client, opportunity, "PUT", f"/risks/{risk['id']}", {**delivery, "category": "legal"},
@@ -738,12 +767,12 @@ async def test_the_fr_keeps_delivery_risks_only(client):
 
 async def test_a_requirement_we_cannot_meet_is_handed_to_product_development(client):
     opportunity = await _team(client, await _create(client))
-    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/requirements",
-                                 headers={**SR, "Idempotency-Key": "req-1"},
+    keyed = {**SR, "Idempotency-Key": "req-1", "If-Match": _etag(opportunity)}
+    response = await client.post(f"/api/v1/opportunities/{opportunity['id']}/requirements", headers=keyed,
                                  json={"title": "GoA4 depot", "description": "driverless depot moves",
                                        "priority": "high"})
-    again = await client.post(f"/api/v1/opportunities/{opportunity['id']}/requirements",
-                              headers={**SR, "Idempotency-Key": "req-1"},
+    assert response.headers["etag"] != _etag(opportunity)
+    again = await client.post(f"/api/v1/opportunities/{opportunity['id']}/requirements", headers=keyed,
                               json={"title": "GoA4 depot", "description": "driverless depot moves",
                                     "priority": "high"})
 
@@ -774,6 +803,7 @@ async def test_an_admin_sets_the_thresholds_that_route_the_gates(make_database, 
         url = "/api/v1/config/decision-thresholds"
         current = await client.get(url, headers=L1)
         assert current.json()["thresholds"]["EUR"] == {"l2_from": "1000000", "l3_from": "10000000"}
+        assert (current.json()["version"], current.json()["etag"]) == (0, current.headers["etag"])
         new = {"thresholds": {"EUR": {"l2_from": "100000", "l3_from": "2000000"}}}
         _problem(await client.put(url, headers=AR, json=new), 403, "forbidden-role")
         _problem(await client.put(url, headers=ADMIN, json=new), 428, "if-match-required")
@@ -784,6 +814,7 @@ async def test_an_admin_sets_the_thresholds_that_route_the_gates(make_database, 
         saved = await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]}, json=new)
 
         assert saved.status_code == 200 and saved.headers["etag"] == '"1"'
+        assert saved.json() == {**new, "version": 1, "etag": '"1"'}
         _problem(await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]}, json=new), 412,
                  "stale-etag")
         opportunity = await _ready_for_atb(client, await _create(client))
@@ -798,12 +829,15 @@ async def test_the_weighted_pipeline_uses_the_configured_probabilities(make_data
     async with service_client(SPEC, await make_database("opportunities"), kafka_bootstrap) as client:
         url = "/api/v1/config/stage-probabilities"
         current = await client.get(url, headers=AR)
-        assert current.json() == {"validating": "10", "strategizing": "25", "bidding": "50", "negotiating": "75"}
+        probabilities = {"validating": "10", "strategizing": "25", "bidding": "50", "negotiating": "75"}
+        assert current.json() == {**probabilities, "version": 0, "etag": '"0"'}
+        assert current.headers["etag"] == '"0"'
         _problem(await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]},
-                                  json={**current.json(), "bidding": "101"}), 422, "stage-probabilities-invalid")
+                                  json={**probabilities, "bidding": "101"}), 422, "stage-probabilities-invalid")
         saved = await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]},
-                                 json={**current.json(), "validating": "20"})
+                                 json={**probabilities, "validating": "20"})
         assert saved.status_code == 200, saved.text
+        assert saved.json() == {**probabilities, "validating": "20", "version": 1, "etag": '"1"'}
 
         await _create(client, budget={"amount": "100.01", "currency": "EUR"}, expected_close_date="2027-03-10")
         await _create(client, budget={"amount": "200.00", "currency": "EUR"}, expected_close_date="2027-03-20")
@@ -838,20 +872,21 @@ async def test_added_items_and_decisions_replay_under_their_idempotency_key(clie
     opportunity = await _ready_for_atb(client, await _create(client))
     url = f"/api/v1/opportunities/{opportunity['id']}"
     rival = {"name": "Rival Rail", "strengths": "price", "weaknesses": "none", "likely_offer": "-10%"}
-    key = {"Idempotency-Key": str(uuid.uuid4())}
+    # Each retry carries the If-Match its first run made stale: the replay answers, not a 412.
+    key = {"Idempotency-Key": str(uuid.uuid4()), "If-Match": _etag(opportunity)}
     first = await client.post(f"{url}/competitors", headers={**AR, **key}, json=rival)
     again = await client.post(f"{url}/competitors", headers={**AR, **key}, json=rival)
     assert first.status_code == again.status_code == 201
     assert again.headers["location"] == first.headers["location"]
     assert len(again.json()["competitors"]) == 1
 
-    key = {"Idempotency-Key": str(uuid.uuid4())}
+    key = {"Idempotency-Key": str(uuid.uuid4()), "If-Match": first.headers["etag"]}
     requested = [await client.post(f"{url}/gates", headers={**AR, **key}, json={"gate": "ATB"}) for _ in range(2)]
     assert [r.status_code for r in requested] == [201, 201]
     assert requested[0].json() == requested[1].json()
     assert requested[0].headers["location"] == f"{url}/gates/{requested[0].json()['id']}"
 
-    key = {"Idempotency-Key": str(uuid.uuid4())}
+    key = {"Idempotency-Key": str(uuid.uuid4()), "If-Match": requested[0].headers["etag"]}
     decided = [await client.post(f"{url}/decisions", headers={**L2, **key}, json={"gate": "ATB", "outcome": "approved"})
                for _ in range(2)]
     assert [r.status_code for r in decided] == [201, 201]
@@ -864,7 +899,8 @@ async def test_added_items_and_decisions_replay_under_their_idempotency_key(clie
 async def test_an_idempotency_key_recorded_before_the_one_command_runner_still_replays(client):
     opportunity = await _create(client)
     body = _stakeholder("coach", "Mr Ho")
-    added = await client.post(f"/api/v1/opportunities/{opportunity['id']}/stakeholders", headers=AR, json=body)
+    added = await client.post(f"/api/v1/opportunities/{opportunity['id']}/stakeholders",
+                              headers={**AR, "If-Match": _etag(opportunity)}, json=body)
     stakeholder_id = added.json()["stakeholders"][0]["id"]
     async with runtime_of(client).engine.begin() as conn:  # as the earlier routes recorded it
         await conn.execute(idempotency_keys.insert().values(
@@ -872,8 +908,96 @@ async def test_an_idempotency_key_recorded_before_the_one_command_runner_still_r
             request_hash=request_hash(StakeholderIn(**body)), resource_id=stakeholder_id))
 
     replayed = await client.post(f"/api/v1/opportunities/{opportunity['id']}/stakeholders",
-                                 headers={**AR, "Idempotency-Key": "old-key"}, json=body)
+                                 headers={**AR, "Idempotency-Key": "old-key", "If-Match": _etag(opportunity)}, json=body)
 
     assert replayed.status_code == 201, replayed.text
     assert replayed.headers["location"].endswith(f"/stakeholders/{stakeholder_id}")
     assert [s["id"] for s in replayed.json()["stakeholders"]] == [stakeholder_id]
+
+
+# -- one precondition on every change --------------------------------------------------------------
+
+# The precondition is checked before an item is looked up: any item id is answered 428/412 first.
+ITEM = str(uuid.uuid4())
+RIVAL = {"name": "Rival Rail", "strengths": "price", "weaknesses": "no references", "likely_offer": "-15%"}
+RISK = {"description": "site access", "category": "delivery", "probability": "medium", "impact": "high",
+        "owner": "ar-zhang"}
+REQUIREMENT = {"title": "GoA4 depot", "description": "driverless depot moves", "priority": "high"}
+CHANGES = [  # (method, path under the opportunity, a valid body, who may)
+    ("PATCH", "", {"title": "Line 4"}, AR),
+    ("PUT", "/team", {"sr": "sr-chen"}, AR),
+    ("PUT", "/insight", {"market": INSIGHT["market"]}, AR),
+    ("PUT", "/value-proposition", VALUE_PROPOSITION, AR),
+    ("PATCH", "/terms", {"value": TERMS["value"]}, AR),
+    ("POST", "/stakeholders", _stakeholder("coach", "Mr Ho"), AR),
+    ("PUT", "/stakeholders/{stakeholder_id}", _stakeholder("coach", "Mr Ho"), AR),
+    ("DELETE", "/stakeholders/{stakeholder_id}", None, AR),
+    ("POST", "/competitors", RIVAL, AR),
+    ("PUT", "/competitors/{competitor_id}", RIVAL, AR),
+    ("DELETE", "/competitors/{competitor_id}", None, AR),
+    ("POST", "/risks", RISK, AR),
+    ("PUT", "/risks/{risk_id}", RISK, AR),
+    ("POST", "/requirements", REQUIREMENT, AR),
+    ("POST", "/gates", {"gate": "ATB"}, AR),
+    ("POST", "/decisions", {"gate": "ATB", "outcome": "approved"}, L2),
+    ("POST", "/stage", {"to": "strategizing"}, AR),
+    ("POST", "/win", None, AR),
+    ("POST", "/lose", {"reason": "price"}, AR),
+    ("POST", "/abandon", {"reason": "no budget"}, AR),
+]
+POLICIES = ["/config/stage-probabilities", "/config/decision-thresholds"]
+
+
+def test_every_change_but_a_creation_requires_if_match_and_is_tested_here():
+    writes = {(method, route.path): route for route in router.routes if isinstance(route, APIRoute)
+              for method in route.methods if method != "GET"}
+    del writes["POST", "/opportunities"]  # a new opportunity has no version yet
+    assert set(writes) == {(m, "/opportunities/{opportunity_id}" + p) for m, p, _, _ in CHANGES} | {
+        ("PUT", path) for path in POLICIES}
+    assert [key for key, route in writes.items() if not if_match_required(route)] == []
+
+
+@pytest.mark.parametrize("method, path, body, headers", CHANGES, ids=[f"{m} {p}" for m, p, _, _ in CHANGES])
+async def test_every_change_of_an_opportunity_needs_its_current_if_match(client, method, path, body, headers):
+    opportunity = await _create(client)
+    url = f"/api/v1/opportunities/{opportunity['id']}" + re.sub(r"\{\w+\}", ITEM, path)
+
+    _problem(await client.request(method, url, headers=headers, json=body), 428, "if-match-required")
+    await _send(client, opportunity, "PATCH", "", {"need": "CBTC for lines 4 and 5"})  # a colleague's change
+    _problem(await client.request(method, url, headers={**headers, "If-Match": _etag(opportunity)}, json=body),
+             412, "stale-etag")
+
+
+@pytest.mark.parametrize("path", POLICIES)
+async def test_every_change_of_a_policy_needs_its_current_if_match(client, path):
+    url = f"/api/v1{path}"
+    current = await client.get(url, headers=ADMIN)
+    assert current.json()["etag"] == current.headers["etag"]
+    document = {k: v for k, v in current.json().items() if k not in ("version", "etag")}
+
+    _problem(await client.put(url, headers=ADMIN, json=document), 428, "if-match-required")
+    saved = await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]}, json=document)
+    assert saved.status_code == 200 and saved.json()["version"] == current.json()["version"] + 1
+    _problem(await client.put(url, headers={**ADMIN, "If-Match": current.headers["etag"]}, json=document), 412,
+             "stale-etag")
+
+
+@pytest.mark.parametrize("path, body, status", [
+    ("/stage", {"to": "strategizing"}, 200), ("/lose", {"reason": "price"}, 200),
+    ("/abandon", {"reason": "no budget"}, 200), ("/stakeholders", _stakeholder("coach", "Mr Ho"), 201),
+    ("/competitors", RIVAL, 201), ("/risks", RISK, 201), ("/requirements", REQUIREMENT, 201)])
+async def test_a_keyed_retry_answers_its_first_run_though_that_run_made_its_if_match_stale(client, path, body,
+                                                                                           status):
+    opportunity = await _create(client)
+    url = f"/api/v1/opportunities/{opportunity['id']}{path}"
+    keyed = {**AR, "Idempotency-Key": str(uuid.uuid4()), "If-Match": _etag(opportunity)}
+    first = await client.post(url, headers=keyed, json=body)
+    assert first.status_code == status, first.text
+
+    again = await client.post(url, headers=keyed, json=body)
+
+    assert again.status_code == status and again.json() == first.json()
+    assert again.headers["etag"] == first.headers["etag"] != _etag(opportunity)
+    assert again.headers.get("location") == first.headers.get("location")
+    # The same If-Match without the key is stale: only the replay skipped the precondition.
+    _problem(await client.post(url, headers={**AR, "If-Match": _etag(opportunity)}, json=body), 412, "stale-etag")

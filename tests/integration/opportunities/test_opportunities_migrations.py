@@ -94,9 +94,11 @@ async def test_the_audit_log_and_configuration_of_0003_are_answered_as_before(ma
             ("ar-1", "update-details", {"title": "Core"}, T0 + timedelta(minutes=1))]
 
         probabilities = await client.get("/api/v1/config/stage-probabilities", headers=OWNER)
-        assert (probabilities.headers["etag"], probabilities.json()) == ('"1"', PROBABILITIES)
+        assert (probabilities.headers["etag"], probabilities.json()) == (
+            '"1"', {**PROBABILITIES, "version": 1, "etag": '"1"'})
         thresholds = await client.get("/api/v1/config/decision-thresholds", headers=OWNER)
-        assert (thresholds.headers["etag"], thresholds.json()) == ('"3"', {"thresholds": THRESHOLDS})
+        assert (thresholds.headers["etag"], thresholds.json()) == (
+            '"3"', {"thresholds": THRESHOLDS, "version": 3, "etag": '"3"'})
         stale = await client.put("/api/v1/config/decision-thresholds", headers={**ADMIN, "If-Match": '"2"'},
                                  json={"thresholds": THRESHOLDS})
         assert stale.status_code == 412

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ltc.opportunities.adapters import queries, repository
+from ltc.opportunities.adapters.queries import AuditAction
 from ltc.opportunities.domain.competitors import Competitor
 from ltc.opportunities.domain.gates import DecisionPolicy, Gate, Outcome
 from ltc.opportunities.domain.insight import Insight, ValueProposition
@@ -85,14 +86,14 @@ def terms_permission(parts: set[str]) -> Permission:
     return allowed
 
 
-def _audit(uow: UnitOfWork, opportunity_id: uuid.UUID, *, actor: str, action: str, changes: Any,
+def _audit(uow: UnitOfWork, opportunity_id: uuid.UUID, *, actor: str, action: AuditAction, changes: Any,
            at: datetime) -> None:
     uow.audit(AuditEntry(at=at, actor=actor, action=action, object_type=queries.AUDITED_OPPORTUNITY,
                          object_id=opportunity_id, changes=changes))
 
 
 async def _change(uow: UnitOfWork, principal: Principal, opportunity_id: uuid.UUID, *,
-                  expected_version: int | None, allowed: Permission, action: str, changes: Any,
+                  expected_version: int | None, allowed: Permission, action: AuditAction, changes: Any,
                   apply: Callable[[Opportunity], object], now: datetime | None = None) -> Opportunity:
     """The one path of every change: visible, permitted, current, applied, audited, committed."""
     opportunity = await queries.visible_opportunity(uow.session, principal, opportunity_id, lock=True)
@@ -140,7 +141,7 @@ async def create_opportunity(uow: UnitOfWork, command: CreateOpportunity, princi
         expected_close_date=command.expected_close_date, owner=principal.sub, now=now,
         probabilities=await queries.stage_probabilities(uow.session))
     uow.session.add(opportunity)
-    _audit(uow, opportunity.id, actor=principal.sub, action="create", changes=command, at=now)
+    _audit(uow, opportunity.id, actor=principal.sub, action=AuditAction.CREATE, changes=command, at=now)
     await uow.commit()
     return opportunity
 
@@ -156,7 +157,7 @@ async def on_lead_converted(uow: UnitOfWork, event: LeadConverted, envelope: Env
         owner=event.owner, now=now, probabilities=await queries.stage_probabilities(uow.session),
     )
     uow.session.add(opportunity)
-    _audit(uow, opportunity.id, actor=envelope.source, action="create-from-lead",
+    _audit(uow, opportunity.id, actor=envelope.source, action=AuditAction.CREATE_FROM_LEAD,
            changes={"lead_id": str(event.lead_id), "message_id": envelope.id}, at=now)
 
 
@@ -169,7 +170,7 @@ class UpdateDetails:
 
 async def update_details(uow: UnitOfWork, command: UpdateDetails, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="update-details", changes=dict(command.changes),
+                         allowed=is_owner, action=AuditAction.UPDATE_DETAILS, changes=dict(command.changes),
                          apply=lambda o: o.update_details(**command.changes))
 
 
@@ -183,7 +184,7 @@ class AssignTeam:
 async def assign_team(uow: UnitOfWork, command: AssignTeam, principal: Principal) -> Opportunity:
     now = clock()
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="assign-team",
+                         allowed=is_owner, action=AuditAction.ASSIGN_TEAM,
                          changes={role.value: user for role, user in command.assignments.items()},
                          apply=lambda o: o.assign_team(command.assignments, by=principal.sub, now=now), now=now)
 
@@ -197,7 +198,7 @@ class SetInsight:
 
 async def set_insight(uow: UnitOfWork, command: SetInsight, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="set-insight", changes={"insight": command.insight},
+                         allowed=is_owner, action=AuditAction.SET_INSIGHT, changes={"insight": command.insight},
                          apply=lambda o: o.set_insight(command.insight))
 
 
@@ -210,7 +211,7 @@ class SetValueProposition:
 
 async def set_value_proposition(uow: UnitOfWork, command: SetValueProposition, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_solution, action="set-value-proposition",
+                         allowed=is_solution, action=AuditAction.SET_VALUE_PROPOSITION,
                          changes={"value_proposition": command.proposition},
                          apply=lambda o: o.set_value_proposition(command.proposition))
 
@@ -224,7 +225,7 @@ class UpdateTerms:
 
 async def update_terms(uow: UnitOfWork, command: UpdateTerms, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=terms_permission(set(command.parts)), action="update-terms",
+                         allowed=terms_permission(set(command.parts)), action=AuditAction.UPDATE_TERMS,
                          changes=dict(command.parts), apply=lambda o: o.update_terms(**command.parts))
 
 
@@ -234,11 +235,12 @@ async def update_terms(uow: UnitOfWork, command: UpdateTerms, principal: Princip
 class AddStakeholder:
     opportunity_id: uuid.UUID
     stakeholder: Stakeholder
+    expected_version: int | None
 
 
 async def add_stakeholder(uow: UnitOfWork, command: AddStakeholder, principal: Principal) -> Added:
-    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None, allowed=is_owner,
-                                action="add-stakeholder", changes={"stakeholder": command.stakeholder},
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=is_owner,
+                                action=AuditAction.ADD_STAKEHOLDER, changes={"stakeholder": command.stakeholder},
                                 apply=lambda o: o.add_stakeholder(command.stakeholder))
     return Added(opportunity, command.stakeholder.id)
 
@@ -252,7 +254,7 @@ class ReplaceStakeholder:
 
 async def replace_stakeholder(uow: UnitOfWork, command: ReplaceStakeholder, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="replace-stakeholder", changes={"stakeholder": command.stakeholder},
+                         allowed=is_owner, action=AuditAction.REPLACE_STAKEHOLDER, changes={"stakeholder": command.stakeholder},
                          apply=lambda o: o.replace_stakeholder(command.stakeholder))
 
 
@@ -265,7 +267,7 @@ class RemoveStakeholder:
 
 async def remove_stakeholder(uow: UnitOfWork, command: RemoveStakeholder, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="remove-stakeholder",
+                         allowed=is_owner, action=AuditAction.REMOVE_STAKEHOLDER,
                          changes={"stakeholder_id": str(command.stakeholder_id)},
                          apply=lambda o: o.remove_stakeholder(command.stakeholder_id))
 
@@ -274,11 +276,12 @@ async def remove_stakeholder(uow: UnitOfWork, command: RemoveStakeholder, princi
 class AddCompetitor:
     opportunity_id: uuid.UUID
     competitor: Competitor
+    expected_version: int | None
 
 
 async def add_competitor(uow: UnitOfWork, command: AddCompetitor, principal: Principal) -> Added:
-    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None, allowed=is_owner,
-                                action="add-competitor", changes={"competitor": command.competitor},
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=is_owner,
+                                action=AuditAction.ADD_COMPETITOR, changes={"competitor": command.competitor},
                                 apply=lambda o: o.add_competitor(command.competitor))
     return Added(opportunity, command.competitor.id)
 
@@ -292,7 +295,7 @@ class ReplaceCompetitor:
 
 async def replace_competitor(uow: UnitOfWork, command: ReplaceCompetitor, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="replace-competitor", changes={"competitor": command.competitor},
+                         allowed=is_owner, action=AuditAction.REPLACE_COMPETITOR, changes={"competitor": command.competitor},
                          apply=lambda o: o.replace_competitor(command.competitor))
 
 
@@ -305,7 +308,7 @@ class RemoveCompetitor:
 
 async def remove_competitor(uow: UnitOfWork, command: RemoveCompetitor, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="remove-competitor",
+                         allowed=is_owner, action=AuditAction.REMOVE_COMPETITOR,
                          changes={"competitor_id": str(command.competitor_id)},
                          apply=lambda o: o.remove_competitor(command.competitor_id))
 
@@ -314,11 +317,12 @@ async def remove_competitor(uow: UnitOfWork, command: RemoveCompetitor, principa
 class AddRisk:
     opportunity_id: uuid.UUID
     risk: Risk
+    expected_version: int | None
 
 
 async def add_risk(uow: UnitOfWork, command: AddRisk, principal: Principal) -> Added:
-    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None,
-                                allowed=risk_permission(command.risk), action="add-risk",
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
+                                allowed=risk_permission(command.risk), action=AuditAction.ADD_RISK,
                                 changes={"risk": command.risk}, apply=lambda o: o.add_risk(command.risk))
     return Added(opportunity, command.risk.id)
 
@@ -332,7 +336,7 @@ class ReplaceRisk:
 
 async def replace_risk(uow: UnitOfWork, command: ReplaceRisk, principal: Principal) -> Opportunity:
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=risk_permission(command.risk), action="replace-risk",
+                         allowed=risk_permission(command.risk), action=AuditAction.REPLACE_RISK,
                          changes={"risk": command.risk}, apply=lambda o: o.replace_risk(command.risk))
 
 
@@ -343,13 +347,14 @@ class RaiseRequirement:
     title: str
     description: str
     priority: Priority
+    expected_version: int | None
 
 
 async def raise_requirement(uow: UnitOfWork, command: RaiseRequirement, principal: Principal) -> Added:
     requirement = Requirement(id=command.requirement_id, title=command.title, description=command.description,
                               priority=command.priority, raised_by=principal.sub, raised_at=clock())
-    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=None, allowed=is_team,
-                                action="raise-requirement", changes={"requirement": requirement},
+    opportunity = await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=is_team,
+                                action=AuditAction.RAISE_REQUIREMENT, changes={"requirement": requirement},
                                 apply=lambda o: o.raise_requirement(requirement))
     return Added(opportunity, requirement.id)
 
@@ -369,7 +374,7 @@ async def request_gate(uow: UnitOfWork, command: RequestGate, principal: Princip
     now = clock()
     opportunity = await _change(
         uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=is_owner,
-        action="request-gate", changes={"gate": command.gate.value, "request_id": str(command.request_id)},
+        action=AuditAction.REQUEST_GATE, changes={"gate": command.gate.value, "request_id": str(command.request_id)},
         apply=lambda o: o.request_gate(command.gate, policy=policy, request_id=command.request_id, by=principal.sub,
                                        now=now), now=now)
     return Added(opportunity, command.request_id)
@@ -390,7 +395,7 @@ async def decide(uow: UnitOfWork, command: Decide, principal: Principal) -> Adde
     now = clock()
     opportunity = await _change(
         uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=any_decider,
-        action="decide", changes={"gate": command.gate.value, "outcome": command.outcome.value,
+        action=AuditAction.DECIDE, changes={"gate": command.gate.value, "outcome": command.outcome.value,
                                   "conditions": command.conditions, "comment": command.comment},
         apply=lambda o: o.decide(command.gate, command.outcome, decision_id=command.decision_id,
                                  decider=principal.sub, roles=principal.roles, conditions=command.conditions,
@@ -409,7 +414,7 @@ async def advance(uow: UnitOfWork, command: Advance, principal: Principal) -> Op
     probabilities = await queries.stage_probabilities(uow.session)
     now = clock()
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="change-stage", changes={"to": command.to.value},
+                         allowed=is_owner, action=AuditAction.CHANGE_STAGE, changes={"to": command.to.value},
                          apply=lambda o: o.advance(command.to, probabilities=probabilities, by=principal.sub,
                                                    now=now), now=now)
 
@@ -423,7 +428,7 @@ class Win:
 async def win(uow: UnitOfWork, command: Win, principal: Principal) -> Opportunity:
     now = clock()
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="win", changes={},
+                         allowed=is_owner, action=AuditAction.WIN, changes={},
                          apply=lambda o: o.win(by=principal.sub, now=now), now=now)
 
 
@@ -438,7 +443,7 @@ class Lose:
 async def lose(uow: UnitOfWork, command: Lose, principal: Principal) -> Opportunity:
     now = clock()
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="lose",
+                         allowed=is_owner, action=AuditAction.LOSE,
                          changes={"reason": command.reason, "competitor": command.competitor},
                          apply=lambda o: o.lose(reason=command.reason, competitor=command.competitor,
                                                 by=principal.sub, now=now), now=now)
@@ -454,7 +459,7 @@ class Abandon:
 async def abandon(uow: UnitOfWork, command: Abandon, principal: Principal) -> Opportunity:
     now = clock()
     return await _change(uow, principal, command.opportunity_id, expected_version=command.expected_version,
-                         allowed=is_owner, action="abandon", changes={"reason": command.reason},
+                         allowed=is_owner, action=AuditAction.ABANDON, changes={"reason": command.reason},
                          apply=lambda o: o.abandon(reason=command.reason, by=principal.sub, now=now), now=now)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Row, String, and_, cast, func, or_, select
@@ -122,6 +123,34 @@ async def pipeline(session: AsyncSession, principal: Principal, *, group_by: Gro
 # so their changes are entries about the opportunity, naming the item in their changes.
 AUDITED_OPPORTUNITY = "opportunity"
 AUDITED_POLICY = "policy"
+
+
+class AuditAction(StrEnum):
+    """What was done to an opportunity, as its audit trail names it (the names entries were filed
+    under from the start: the trail is read back with them)."""
+
+    CREATE = "create"
+    CREATE_FROM_LEAD = "create-from-lead"
+    UPDATE_DETAILS = "update-details"
+    ASSIGN_TEAM = "assign-team"
+    SET_INSIGHT = "set-insight"
+    SET_VALUE_PROPOSITION = "set-value-proposition"
+    UPDATE_TERMS = "update-terms"
+    ADD_STAKEHOLDER = "add-stakeholder"
+    REPLACE_STAKEHOLDER = "replace-stakeholder"
+    REMOVE_STAKEHOLDER = "remove-stakeholder"
+    ADD_COMPETITOR = "add-competitor"
+    REPLACE_COMPETITOR = "replace-competitor"
+    REMOVE_COMPETITOR = "remove-competitor"
+    ADD_RISK = "add-risk"
+    REPLACE_RISK = "replace-risk"
+    RAISE_REQUIREMENT = "raise-requirement"
+    REQUEST_GATE = "request-gate"
+    DECIDE = "decide"
+    CHANGE_STAGE = "change-stage"
+    WIN = "win"
+    LOSE = "lose"
+    ABANDON = "abandon"
 
 
 def policy_object_id(name: str) -> uuid.UUID:

@@ -19,6 +19,7 @@ from ltc.opportunities.api.schemas import (
     DecisionCreate,
     DecisionRead,
     DecisionThresholdsIO,
+    DecisionThresholdsRead,
     GateRequestCreate,
     GateRequestRead,
     InsightUpdate,
@@ -32,6 +33,7 @@ from ltc.opportunities.api.schemas import (
     RiskIn,
     StageChange,
     StageProbabilitiesIO,
+    StageProbabilitiesRead,
     StakeholderIn,
     TeamAssign,
     TermsUpdate,
@@ -43,14 +45,13 @@ from ltc.opportunities.domain.requirements import Requirement
 from ltc.opportunities.domain.stages import AFTER_ATB, OPEN_STAGES, Stage
 from ltc.shared.api import (
     Cursor,
+    ExpectedVersion,
     IdempotencyKey,
-    IfMatch,
     Limit,
     NoBody,
     Once,
     Page,
     etag,
-    expected_version,
     run,
 )
 from ltc.shared.auth import require_roles
@@ -107,6 +108,12 @@ def _once_acting(key: str | None, action: str, body: BaseModel, opportunity_id: 
     return Once(key, _endpoint(opportunity_id, action), body, opportunity_id, repository.get_opportunity)
 
 
+# The answers that are not the opportunity (a gate request, a decision, a requirement) still carry
+# the opportunity's ETag: the version to send as If-Match for the next change.
+OPPORTUNITY_ETAG = {"ETag": {"description": "the opportunity's version after this answer, for `If-Match`",
+                             "schema": {"type": "string"}}}
+
+
 def _one(items: tuple[Any, ...], item_id: uuid.UUID, kind: str) -> Any:
     found = next((i for i in items if i.id == item_id), None)
     if found is None:
@@ -133,13 +140,14 @@ async def create_opportunity(body: OpportunityCreate, uow: Uow, principal: Selle
                                repository.get_opportunity))
 
 
-@router.get(OPPORTUNITY, response_model=OpportunityRead)
+@router.get(OPPORTUNITY, response_model=OpportunityRead, summary="Read an opportunity, with its ETag")
 async def read_opportunity(opportunity_id: uuid.UUID, session: ReadSession, principal: Reader,
                            response: Response) -> OpportunityRead:
     return _read(response)(await queries.visible_opportunity(session, principal, opportunity_id))
 
 
-@router.get("/opportunities", response_model=Page[OpportunityRead])
+@router.get("/opportunities", response_model=Page[OpportunityRead],
+            summary="The opportunities you may see, oldest first; by lead, stage, owner or pending gate tier")
 async def list_opportunities(
     session: ReadSession, principal: Reader,
     lead_id: uuid.UUID | None = None, stage: Stage | None = None, owner: str | None = None,
@@ -153,10 +161,10 @@ async def list_opportunities(
 
 
 @router.patch(OPPORTUNITY, response_model=OpportunityRead,
-              summary="Change title, need, budget, start or expected close date (AR); needs If-Match")
+              summary="Change title, need, budget, start or expected close date (AR)")
 async def update_opportunity(opportunity_id: uuid.UUID, body: OpportunityUpdate, uow: Uow, principal: Seller,
-                             response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.UpdateDetails(opportunity_id, body.changes(), expected_version(if_match, required=True))
+                             response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.UpdateDetails(opportunity_id, body.changes(), version)
     return await run(uow, handlers.update_details, command, principal, answer=_read(response))
 
 
@@ -171,33 +179,32 @@ async def read_audit(opportunity_id: uuid.UUID, session: ReadSession, principal:
 @router.put(OPPORTUNITY + "/team", response_model=OpportunityRead,
             summary="Assign the iron triangle (AR, SR, FR); every change is kept in team_history")
 async def assign_team(opportunity_id: uuid.UUID, body: TeamAssign, uow: Uow, principal: Seller, response: Response,
-                      if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.AssignTeam(opportunity_id, body.assignments(), expected_version(if_match, required=True))
+                      version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.AssignTeam(opportunity_id, body.assignments(), version)
     return await run(uow, handlers.assign_team, command, principal, answer=_read(response))
 
 
 @router.put(OPPORTUNITY + "/insight", response_model=OpportunityRead,
             summary="Record insight: market, customer, product life-cycle, competition (AR)")
 async def set_insight(opportunity_id: uuid.UUID, body: InsightUpdate, uow: Uow, principal: Seller,
-                      response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.SetInsight(opportunity_id, body.to_insight(), expected_version(if_match, required=True))
+                      response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.SetInsight(opportunity_id, body.to_insight(), version)
     return await run(uow, handlers.set_insight, command, principal, answer=_read(response))
 
 
 @router.put(OPPORTUNITY + "/value-proposition", response_model=OpportunityRead,
             summary="Record the value proposition (SR or AR)")
 async def set_value_proposition(opportunity_id: uuid.UUID, body: ValuePropositionIn, uow: Uow, principal: Team,
-                                response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.SetValueProposition(opportunity_id, body.to_domain(),
-                                           expected_version(if_match, required=True))
+                                response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.SetValueProposition(opportunity_id, body.to_domain(), version)
     return await run(uow, handlers.set_value_proposition, command, principal, answer=_read(response))
 
 
 @router.patch(OPPORTUNITY + "/terms", response_model=OpportunityRead,
               summary="Negotiate the terms: value, line items, payment terms (SR); milestones (FR)")
 async def update_terms(opportunity_id: uuid.UUID, body: TermsUpdate, uow: Uow, principal: Team,
-                       response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.UpdateTerms(opportunity_id, body.parts(), expected_version(if_match, required=True))
+                       response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.UpdateTerms(opportunity_id, body.parts(), version)
     return await run(uow, handlers.update_terms, command, principal, answer=_read(response))
 
 
@@ -208,60 +215,65 @@ def _opportunity_of(response: Response, kind: str) -> Callable[[handlers.Added],
 
 
 @router.post(OPPORTUNITY + "/stakeholders", status_code=201, response_model=OpportunityRead,
-             summary="Add a stakeholder to the power map (AR)")
+             summary="Add a stakeholder to the power map (AR); answers the opportunity, Location names the "
+                     "stakeholder")
 async def add_stakeholder(opportunity_id: uuid.UUID, body: StakeholderIn, uow: Uow, principal: Seller,
-                          response: Response, idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.AddStakeholder(opportunity_id, body.to_domain(uuid.uuid4()))
+                          response: Response, version: ExpectedVersion,
+                          idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    command = handlers.AddStakeholder(opportunity_id, body.to_domain(uuid.uuid4()), version)
     return await run(uow, handlers.add_stakeholder, command, principal,
                      answer=_opportunity_of(response, "stakeholders"),
                      once=_once_added(idempotency_key, "stakeholders", body, opportunity_id, command.stakeholder.id))
 
 
-@router.put(OPPORTUNITY + "/stakeholders/{stakeholder_id}", response_model=OpportunityRead)
+@router.put(OPPORTUNITY + "/stakeholders/{stakeholder_id}", response_model=OpportunityRead,
+            summary="Replace a stakeholder of the power map (AR)")
 async def replace_stakeholder(opportunity_id: uuid.UUID, stakeholder_id: uuid.UUID, body: StakeholderIn, uow: Uow,
-                              principal: Seller, response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.ReplaceStakeholder(opportunity_id, body.to_domain(stakeholder_id),
-                                          expected_version(if_match, required=True))
+                              principal: Seller, response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.ReplaceStakeholder(opportunity_id, body.to_domain(stakeholder_id), version)
     return await run(uow, handlers.replace_stakeholder, command, principal, answer=_read(response))
 
 
-@router.delete(OPPORTUNITY + "/stakeholders/{stakeholder_id}", response_model=OpportunityRead)
+@router.delete(OPPORTUNITY + "/stakeholders/{stakeholder_id}", response_model=OpportunityRead,
+               summary="Remove a stakeholder from the power map (AR); who reported to them reports to nobody known")
 async def remove_stakeholder(opportunity_id: uuid.UUID, stakeholder_id: uuid.UUID, uow: Uow, principal: Seller,
-                             response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.RemoveStakeholder(opportunity_id, stakeholder_id, expected_version(if_match, required=True))
+                             response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.RemoveStakeholder(opportunity_id, stakeholder_id, version)
     return await run(uow, handlers.remove_stakeholder, command, principal, answer=_read(response))
 
 
 @router.post(OPPORTUNITY + "/competitors", status_code=201, response_model=OpportunityRead,
-             summary="Record a competitor (AR)")
+             summary="Record a competitor (AR); answers the opportunity, Location names the competitor")
 async def add_competitor(opportunity_id: uuid.UUID, body: CompetitorIn, uow: Uow, principal: Seller,
-                         response: Response, idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.AddCompetitor(opportunity_id, body.to_domain(uuid.uuid4()))
+                         response: Response, version: ExpectedVersion,
+                         idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    command = handlers.AddCompetitor(opportunity_id, body.to_domain(uuid.uuid4()), version)
     return await run(uow, handlers.add_competitor, command, principal,
                      answer=_opportunity_of(response, "competitors"),
                      once=_once_added(idempotency_key, "competitors", body, opportunity_id, command.competitor.id))
 
 
-@router.put(OPPORTUNITY + "/competitors/{competitor_id}", response_model=OpportunityRead)
+@router.put(OPPORTUNITY + "/competitors/{competitor_id}", response_model=OpportunityRead,
+            summary="Replace what is known of a competitor (AR)")
 async def replace_competitor(opportunity_id: uuid.UUID, competitor_id: uuid.UUID, body: CompetitorIn, uow: Uow,
-                             principal: Seller, response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.ReplaceCompetitor(opportunity_id, body.to_domain(competitor_id),
-                                         expected_version(if_match, required=True))
+                             principal: Seller, response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.ReplaceCompetitor(opportunity_id, body.to_domain(competitor_id), version)
     return await run(uow, handlers.replace_competitor, command, principal, answer=_read(response))
 
 
-@router.delete(OPPORTUNITY + "/competitors/{competitor_id}", response_model=OpportunityRead)
+@router.delete(OPPORTUNITY + "/competitors/{competitor_id}", response_model=OpportunityRead,
+               summary="Remove a competitor (AR)")
 async def remove_competitor(opportunity_id: uuid.UUID, competitor_id: uuid.UUID, uow: Uow, principal: Seller,
-                            response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.RemoveCompetitor(opportunity_id, competitor_id, expected_version(if_match, required=True))
+                            response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.RemoveCompetitor(opportunity_id, competitor_id, version)
     return await run(uow, handlers.remove_competitor, command, principal, answer=_read(response))
 
 
 @router.post(OPPORTUNITY + "/risks", status_code=201, response_model=OpportunityRead,
-             summary="Add a risk to the register (AR any; FR delivery, SR technical risks)")
+             summary="Add a risk to the register (AR any; FR delivery, SR technical risks); answers the opportunity")
 async def add_risk(opportunity_id: uuid.UUID, body: RiskIn, uow: Uow, principal: Team, response: Response,
-                   idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.AddRisk(opportunity_id, body.to_domain(uuid.uuid4()))
+                   version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    command = handlers.AddRisk(opportunity_id, body.to_domain(uuid.uuid4()), version)
     return await run(uow, handlers.add_risk, command, principal, answer=_opportunity_of(response, "risks"),
                      once=_once_added(idempotency_key, "risks", body, opportunity_id, command.risk.id))
 
@@ -269,16 +281,19 @@ async def add_risk(opportunity_id: uuid.UUID, body: RiskIn, uow: Uow, principal:
 @router.put(OPPORTUNITY + "/risks/{risk_id}", response_model=OpportunityRead,
             summary="Update a risk: mitigation, status...; risks are closed, never deleted")
 async def replace_risk(opportunity_id: uuid.UUID, risk_id: uuid.UUID, body: RiskIn, uow: Uow, principal: Team,
-                       response: Response, if_match: IfMatch = None) -> OpportunityRead:
-    command = handlers.ReplaceRisk(opportunity_id, body.to_domain(risk_id), expected_version(if_match, required=True))
+                       response: Response, version: ExpectedVersion) -> OpportunityRead:
+    command = handlers.ReplaceRisk(opportunity_id, body.to_domain(risk_id), version)
     return await run(uow, handlers.replace_risk, command, principal, answer=_read(response))
 
 
 @router.post(OPPORTUNITY + "/requirements", status_code=201, response_model=Requirement,
+             responses={201: {"headers": OPPORTUNITY_ETAG}},
              summary="Record a need we cannot meet today; product development receives requirement.raised")
 async def raise_requirement(opportunity_id: uuid.UUID, body: RequirementIn, uow: Uow, principal: Team,
-                            response: Response, idempotency_key: IdempotencyKey = None) -> Requirement:
-    command = handlers.RaiseRequirement(opportunity_id, uuid.uuid4(), body.title, body.description, body.priority)
+                            response: Response, version: ExpectedVersion,
+                            idempotency_key: IdempotencyKey = None) -> Requirement:
+    command = handlers.RaiseRequirement(opportunity_id, uuid.uuid4(), body.title, body.description, body.priority,
+                                        version)
     return await run(uow, handlers.raise_requirement, command, principal,
                      answer=_added(response, "requirements",
                                    lambda added: _one(added.opportunity.requirements, added.item_id, "requirement")),
@@ -288,19 +303,22 @@ async def raise_requirement(opportunity_id: uuid.UUID, body: RequirementIn, uow:
 # -- gates, decisions, stages, outcome -------------------------------------------------------------
 
 @router.post(OPPORTUNITY + "/gates", status_code=201, response_model=GateRequestRead,
+             responses={201: {"headers": OPPORTUNITY_ETAG}},
              summary=f"Request ATB or ATC; 422 lists every missing prerequisite; routed to {', '.join(TIERS[:-1])} "
                      f"or {TIERS[-1]}")
 async def request_gate(opportunity_id: uuid.UUID, body: GateRequestCreate, uow: Uow, principal: Seller,
-                       response: Response, if_match: IfMatch = None,
+                       response: Response, version: ExpectedVersion,
                        idempotency_key: IdempotencyKey = None) -> GateRequestRead:
-    command = handlers.RequestGate(opportunity_id, uuid.uuid4(), body.gate, expected_version(if_match, required=False))
+    command = handlers.RequestGate(opportunity_id, uuid.uuid4(), body.gate, version)
     return await run(uow, handlers.request_gate, command, principal,
                      answer=_added(response, "gates", lambda added: GateRequestRead.of(
                          _one(added.opportunity.gate_requests, added.item_id, "gate request"))),
                      once=_once_added(idempotency_key, "gates", body, opportunity_id, command.request_id))
 
 
-@router.get(OPPORTUNITY + "/gates/{request_id}", response_model=GateRequestRead)
+@router.get(OPPORTUNITY + "/gates/{request_id}", response_model=GateRequestRead,
+            responses={200: {"headers": OPPORTUNITY_ETAG}},
+            summary="Read a gate request and its decisions")
 async def read_gate_request(opportunity_id: uuid.UUID, request_id: uuid.UUID, session: ReadSession,
                             principal: Reader, response: Response) -> GateRequestRead:
     opportunity = await queries.visible_opportunity(session, principal, opportunity_id)
@@ -309,11 +327,13 @@ async def read_gate_request(opportunity_id: uuid.UUID, request_id: uuid.UUID, se
 
 
 @router.post(OPPORTUNITY + "/decisions", status_code=201, response_model=DecisionRead,
-             summary="Approve, reject, send back or escalate the pending ATB/ATC request, at your tier")
+             responses={201: {"headers": OPPORTUNITY_ETAG}},
+             summary="Approve, reject, send back or escalate the pending ATB/ATC request, at your tier; "
+                     "Location names the gate request")
 async def decide(opportunity_id: uuid.UUID, body: DecisionCreate, uow: Uow, principal: Decider, response: Response,
-                 if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> DecisionRead:
+                 version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> DecisionRead:
     command = handlers.Decide(opportunity_id, uuid.uuid4(), body.gate, body.outcome, body.conditions, body.comment,
-                              expected_version(if_match, required=False))
+                              version)
 
     def answer(added: handlers.Added) -> DecisionRead:
         request = next(r for r in added.opportunity.gate_requests if any(d.id == added.item_id for d in r.decisions))
@@ -330,9 +350,9 @@ async def decide(opportunity_id: uuid.UUID, body: DecisionCreate, uow: Uow, prin
              summary="Move one stage forward or back (AR); "
                      + " and ".join(s.value for s in OPEN_STAGES if s in AFTER_ATB) + " need an approved ATB")
 async def change_stage(opportunity_id: uuid.UUID, body: StageChange, uow: Uow, principal: Seller,
-                       response: Response, if_match: IfMatch = None,
+                       response: Response, version: ExpectedVersion,
                        idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.Advance(opportunity_id, body.to, expected_version(if_match, required=False))
+    command = handlers.Advance(opportunity_id, body.to, version)
     return await run(uow, handlers.advance, command, principal, answer=_read(response),
                      once=_once_acting(idempotency_key, "stage", body, opportunity_id))
 
@@ -340,8 +360,8 @@ async def change_stage(opportunity_id: uuid.UUID, body: StageChange, uow: Uow, p
 @router.post(OPPORTUNITY + "/win", response_model=OpportunityRead,
              summary="Close as won on the terms approved at ATC; hands over to contracts")
 async def win_opportunity(opportunity_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
-                          if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.Win(opportunity_id, expected_version(if_match, required=False))
+                          version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> OpportunityRead:
+    command = handlers.Win(opportunity_id, version)
     return await run(uow, handlers.win, command, principal, answer=_read(response),
                      once=_once_acting(idempotency_key, "win", NoBody(), opportunity_id))
 
@@ -349,9 +369,9 @@ async def win_opportunity(opportunity_id: uuid.UUID, uow: Uow, principal: Seller
 @router.post(OPPORTUNITY + "/lose", response_model=OpportunityRead,
              summary="Close as lost, with the reason and the competitor who won")
 async def lose_opportunity(opportunity_id: uuid.UUID, body: LoseRequest, uow: Uow, principal: Seller,
-                           response: Response, if_match: IfMatch = None,
+                           response: Response, version: ExpectedVersion,
                            idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.Lose(opportunity_id, body.reason, body.competitor, expected_version(if_match, required=False))
+    command = handlers.Lose(opportunity_id, body.reason, body.competitor, version)
     return await run(uow, handlers.lose, command, principal, answer=_read(response),
                      once=_once_acting(idempotency_key, "lose", body, opportunity_id))
 
@@ -359,9 +379,9 @@ async def lose_opportunity(opportunity_id: uuid.UUID, body: LoseRequest, uow: Uo
 @router.post(OPPORTUNITY + "/abandon", response_model=OpportunityRead,
              summary="Stop pursuing the opportunity, with the reason")
 async def abandon_opportunity(opportunity_id: uuid.UUID, body: AbandonRequest, uow: Uow, principal: Seller,
-                              response: Response, if_match: IfMatch = None,
+                              response: Response, version: ExpectedVersion,
                               idempotency_key: IdempotencyKey = None) -> OpportunityRead:
-    command = handlers.Abandon(opportunity_id, body.reason, expected_version(if_match, required=False))
+    command = handlers.Abandon(opportunity_id, body.reason, version)
     return await run(uow, handlers.abandon, command, principal, answer=_read(response),
                      once=_once_acting(idempotency_key, "abandon", body, opportunity_id))
 
@@ -379,39 +399,44 @@ async def pipeline(session: ReadSession, principal: Reader, group_by: queries.Gr
 
 # -- configuration (admin) -------------------------------------------------------------------------
 
-def _versioned(response: Response, policy: PolicyVersion, read: Callable[[Any], R]) -> R:
+def _stage_probabilities(response: Response, policy: PolicyVersion) -> StageProbabilitiesRead:
     response.headers["ETag"] = etag(policy.version)
-    return read(policy.document)
+    return StageProbabilitiesRead(**policy.document, version=policy.version)
 
 
-@router.get("/config/stage-probabilities", response_model=StageProbabilitiesIO, tags=["configuration"])
+def _decision_thresholds(response: Response, policy: PolicyVersion) -> DecisionThresholdsRead:
+    response.headers["ETag"] = etag(policy.version)
+    return DecisionThresholdsRead.of(policy.document, policy.version)
+
+
+@router.get("/config/stage-probabilities", response_model=StageProbabilitiesRead, tags=["configuration"],
+            summary="The win probability of each open stage, with its ETag")
 async def read_stage_probabilities(session: ReadSession, principal: Reader,
-                                   response: Response) -> StageProbabilitiesIO:
-    current = await queries.policy(session, queries.STAGE_PROBABILITIES)
-    return _versioned(response, current, lambda document: StageProbabilitiesIO(**document))
+                                   response: Response) -> StageProbabilitiesRead:
+    return _stage_probabilities(response, await queries.policy(session, queries.STAGE_PROBABILITIES))
 
 
-@router.put("/config/stage-probabilities", response_model=StageProbabilitiesIO, tags=["configuration"],
+@router.put("/config/stage-probabilities", response_model=StageProbabilitiesRead, tags=["configuration"],
             summary="Set the win probability of each open stage (admin); applies to later stage changes")
 async def set_stage_probabilities(body: StageProbabilitiesIO, uow: Uow, principal: Admin, response: Response,
-                                  if_match: IfMatch = None) -> StageProbabilitiesIO:
-    command = handlers.SetStageProbabilities(body.to_domain(), expected_version(if_match, required=True))
+                                  version: ExpectedVersion) -> StageProbabilitiesRead:
+    command = handlers.SetStageProbabilities(body.to_domain(), version)
     return await run(uow, handlers.set_stage_probabilities, command, principal,
-                     answer=lambda saved: _versioned(response, saved, lambda document: StageProbabilitiesIO(**document)))
+                     answer=lambda saved: _stage_probabilities(response, saved))
 
 
-@router.get("/config/decision-thresholds", response_model=DecisionThresholdsIO, tags=["configuration"])
+@router.get("/config/decision-thresholds", response_model=DecisionThresholdsRead, tags=["configuration"],
+            summary="Per currency the deal values from which gates go to L2 and L3, with their ETag")
 async def read_decision_thresholds(session: ReadSession, principal: Reader,
-                                   response: Response) -> DecisionThresholdsIO:
-    current = await queries.policy(session, queries.DECISION_THRESHOLDS)
-    return _versioned(response, current, DecisionThresholdsIO.of)
+                                   response: Response) -> DecisionThresholdsRead:
+    return _decision_thresholds(response, await queries.policy(session, queries.DECISION_THRESHOLDS))
 
 
-@router.put("/config/decision-thresholds", response_model=DecisionThresholdsIO, tags=["configuration"],
+@router.put("/config/decision-thresholds", response_model=DecisionThresholdsRead, tags=["configuration"],
             summary="Set per currency the deal values from which gates go to L2 and L3 (admin)")
 async def set_decision_thresholds(body: DecisionThresholdsIO, uow: Uow, principal: Admin, response: Response,
-                                  if_match: IfMatch = None) -> DecisionThresholdsIO:
-    # The domain refuses thresholds that make no sense, naming each, before the precondition.
-    command = handlers.SetDecisionThresholds(body.to_domain(), expected_version(if_match, required=True))
+                                  version: ExpectedVersion) -> DecisionThresholdsRead:
+    # The domain refuses thresholds that make no sense, naming each, before the version is compared.
+    command = handlers.SetDecisionThresholds(body.to_domain(), version)
     return await run(uow, handlers.set_decision_thresholds, command, principal,
-                     answer=lambda saved: _versioned(response, saved, DecisionThresholdsIO.of))
+                     answer=lambda saved: _decision_thresholds(response, saved))

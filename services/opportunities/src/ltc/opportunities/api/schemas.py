@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from ltc.opportunities.adapters.queries import PipelineLine
+from ltc.opportunities.adapters.queries import AuditAction, PipelineLine
 from ltc.opportunities.domain.competitors import Competitor
 from ltc.opportunities.domain.gates import (
     Decision,
@@ -54,7 +54,7 @@ from ltc.opportunities.domain.terms import (
     PaymentTerm,
     PaymentTrigger,
 )
-from ltc.shared.api import Text300, UserId
+from ltc.shared.api import Text300, UserId, Versioned
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import DecimalStr, DueDays, Percent, Quantity
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
@@ -379,7 +379,20 @@ class DecisionRead(BaseModel):
     decision: Decision
 
 
-class OpportunityRead(BaseModel):
+class TeamRead(BaseModel):
+    """The iron triangle now; `team_history` keeps who held each role before."""
+
+    ar: str = Field(description="the account manager, who owns the opportunity")
+    sr: str | None = Field(description="the solution manager")
+    fr: str | None = Field(description="the fulfilment manager")
+
+
+class PrerequisiteMissing(BaseModel):
+    field: str = Field(description="what is missing, e.g. `team.sr`, `insight.market`, `terms.value`")
+    message: str
+
+
+class OpportunityRead(Versioned):
     id: UUID
     lead_id: UUID | None
     account_id: UUID | None
@@ -391,7 +404,7 @@ class OpportunityRead(BaseModel):
     start_date: date | None
     expected_close_date: date | None
     owner: str = Field(description="the AR, the account manager who owns the opportunity")
-    team: dict[TeamRole, str | None]
+    team: TeamRead
     team_history: list[TeamChange]
     stage: Stage
     probability: DecimalStr = Field(description="win probability of the stage, in percent")
@@ -403,8 +416,8 @@ class OpportunityRead(BaseModel):
     risks: list[RiskRead]
     requirements: list[Requirement]
     gates: list[GateRequestRead]
-    gate_prerequisites_missing: dict[Gate, list[dict[str, str]]] = Field(
-        description="what each gate still lacks; empty when it may be requested")
+    gate_prerequisites_missing: dict[Gate, list[PrerequisiteMissing]] = Field(
+        description="per gate what it still lacks (an empty list: it may be requested); no gates once closed")
     draft_terms: TermsRead = Field(description="the terms under negotiation")
     terms: CommercialTermsPayload | None = Field(description="the terms won on, as handed to contracts")
     closed_reason: str | None
@@ -413,7 +426,6 @@ class OpportunityRead(BaseModel):
     closed_at: datetime | None
     lineage: Lineage
     created_at: datetime
-    version: int
 
     @classmethod
     def of(cls, o: Opportunity) -> OpportunityRead:
@@ -422,7 +434,7 @@ class OpportunityRead(BaseModel):
             id=o.id, lead_id=o.lead_id, account_id=o.account_id, account_name=o.account_name, title=o.title,
             need=o.need, budget=_money(o.budget), deal_value=_money(o.deal_value), start_date=o.start_date,
             expected_close_date=o.expected_close_date, owner=o.owner,
-            team={TeamRole.AR: o.owner, TeamRole.SR: o.sr, TeamRole.FR: o.fr}, team_history=list(o.team_history),
+            team=TeamRead(ar=o.owner, sr=o.sr, fr=o.fr), team_history=list(o.team_history),
             stage=o.stage, probability=_percent(o.probability), insight=o.insight, value_proposition=o.value_proposition,
             stakeholders=list(o.stakeholders),
             coverage=CoverageRead(decision_chain_covered=coverage.decision_chain_covered,
@@ -432,7 +444,8 @@ class OpportunityRead(BaseModel):
                                                                         "influential_opponents")}),
             competitors=list(o.competitors), risks=[RiskRead.of(r) for r in o.risks],
             requirements=list(o.requirements), gates=[GateRequestRead.of(r) for r in o.gate_requests],
-            gate_prerequisites_missing={} if o.is_closed else {gate: o.missing_for(gate) for gate in Gate},
+            gate_prerequisites_missing={} if o.is_closed else {
+                gate: [PrerequisiteMissing(**m) for m in o.missing_for(gate)] for gate in Gate},
             draft_terms=TermsRead.of(o.draft_terms), terms=o.commercial_terms, closed_reason=o.closed_reason,
             competitor=o.competitor, closed_by=o.closed_by, closed_at=o.closed_at, lineage=o.lineage(),
             created_at=o.created_at, version=o.version,
@@ -442,11 +455,13 @@ class OpportunityRead(BaseModel):
 Probability = Annotated[DecimalStr, Field(decimal_places=2)]
 
 
+# The description states the closed stages' probabilities as the domain gives them.
+_PROBABILITIES = (f"Win probability in percent per open stage; won counts {DEFAULT_PROBABILITIES.of(Stage.WON)}, "
+                  f"lost and abandoned {DEFAULT_PROBABILITIES.of(Stage.LOST)}.")
+
+
 class StageProbabilitiesIO(_Strict):
-    # The description states the closed stages' probabilities as the domain gives them.
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": (
-        f"Win probability in percent per open stage; won counts {DEFAULT_PROBABILITIES.of(Stage.WON)}, "
-        f"lost and abandoned {DEFAULT_PROBABILITIES.of(Stage.LOST)}.")})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"description": _PROBABILITIES})
 
     # Stored as NUMERIC(5, 2): a third decimal would be rounded away behind the caller's back.
     validating: Probability
@@ -456,6 +471,11 @@ class StageProbabilitiesIO(_Strict):
 
     def to_domain(self) -> StageProbabilities:
         return StageProbabilities({stage: getattr(self, stage.value) for stage in OPEN_STAGES})
+
+
+class StageProbabilitiesRead(StageProbabilitiesIO, Versioned):
+    model_config = ConfigDict(json_schema_extra={"description": (
+        f"{_PROBABILITIES} The probabilities in force, with their version (0: the built-in default).")})
 
 
 class TierThresholdsIO(_Strict):
@@ -471,15 +491,20 @@ class DecisionThresholdsIO(_Strict):
     def to_domain(self) -> DecisionPolicy:
         return DecisionPolicy({c: TierThresholds(b.l2_from, b.l3_from) for c, b in self.thresholds.items()})
 
+
+class DecisionThresholdsRead(DecisionThresholdsIO, Versioned):
+    """The thresholds in force per ISO 4217 currency (a deal in a currency not listed goes to L3),
+    with their version (0: the built-in default)."""
+
     @classmethod
-    def of(cls, document: dict[str, dict[str, str]]) -> DecisionThresholdsIO:
-        return cls(thresholds={c: TierThresholdsIO(**b) for c, b in document.items()})
+    def of(cls, document: dict[str, dict[str, str]], version: int) -> DecisionThresholdsRead:
+        return cls(thresholds={c: TierThresholdsIO(**b) for c, b in document.items()}, version=version)
 
 
 class AuditEntryRead(BaseModel):
     actor: str
-    action: str
-    detail: dict[str, Any]
+    action: AuditAction
+    detail: dict[str, Any] = Field(description="what the action changed, as the action names it")
     at: datetime
 
     @classmethod
