@@ -1001,3 +1001,38 @@ async def test_a_keyed_retry_answers_its_first_run_though_that_run_made_its_if_m
     assert again.headers.get("location") == first.headers.get("location")
     # The same If-Match without the key is stale: only the replay skipped the precondition.
     _problem(await client.post(url, headers={**AR, "If-Match": _etag(opportunity)}, json=body), 412, "stale-etag")
+
+
+# -- lookups ---------------------------------------------------------------------------------------
+
+async def test_the_list_finds_an_accounts_opportunities_and_those_closing_in_some_months(client):
+    owner = f"ar-{uuid.uuid4().hex[:8]}"
+    headers = auth(owner, "ar")
+    account = str(uuid.uuid4())
+    march = await _create(client, headers=headers, account_id=account, expected_close_date="2027-03-31")
+    april = await _create(client, headers=headers, expected_close_date="2027-04-01")
+    december = await _create(client, headers=headers, account_id=account, expected_close_date="2027-12-15")
+    undated = await _create(client, headers=headers, account_id=account)
+
+    async def found(**params) -> list[dict]:
+        response = await client.get("/api/v1/opportunities", headers=headers, params={"owner": owner, **params})
+        assert response.status_code == 200, response.text
+        return [o["id"] for o in response.json()["items"]]
+
+    assert await found(account_id=account) == [march["id"], december["id"], undated["id"]]
+    assert await found(close_month_from="2027-03", close_month_to="2027-03") == [march["id"]]
+    assert await found(close_month_from="2027-04") == [april["id"], december["id"]]
+    assert await found(close_month_to="2027-04") == [march["id"], april["id"]]
+    assert await found(close_month_from="2027-12", close_month_to="2027-12") == [december["id"]]
+    assert await found(account_id=account, close_month_to="2027-06") == [march["id"]]
+    assert await found(lead_id=str(uuid.uuid4())) == []
+
+    for params, field in [({"close_month_from": "2027-13"}, "close_month_from"),
+                          ({"close_month_to": "2027-3"}, "close_month_to"),
+                          ({"close_month_from": "2027-05", "close_month_to": "2027-04"}, "close_month_to"),
+                          ({"owner": ""}, "owner"), ({"account_id": "acme"}, "account_id"),
+                          ({"lead_id": "lead-1"}, "lead_id")]:
+        bad = await client.get("/api/v1/opportunities", headers=headers, params=params)
+        assert field in [e["field"] for e in _problem(bad, 422, "validation-error")["errors"]], params
+    _problem(await client.get("/api/v1/opportunities", headers=headers, params={"account": account}), 400,
+             "unknown-query-parameter")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,7 @@ from ltc.opportunities.adapters import queries
 from ltc.opportunities.domain.model import Opportunity
 from ltc.opportunities.domain.team import TeamRole
 from ltc.shared.roles import Principal
+from ltc.shared.rules import InvalidInput
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -64,3 +65,21 @@ def test_a_policy_is_filed_in_the_audit_trail_under_a_stable_id() -> None:
     assert queries.policy_object_id("stage_probabilities") != queries.policy_object_id("decision_thresholds")
     assert queries.policy_object_id("stage_probabilities") == uuid.uuid5(
         uuid.NAMESPACE_URL, "https://ltc.example/policies/stage_probabilities")
+
+
+@pytest.mark.parametrize(("first", "last", "start", "end"), [
+    ("2027-03", "2027-03", date(2027, 3, 1), date(2027, 4, 1)),
+    ("2027-11", "2027-12", date(2027, 11, 1), date(2028, 1, 1)),
+    (None, "2027-01", None, date(2027, 2, 1)),
+    ("2027-01", None, date(2027, 1, 1), None),
+])
+def test_close_months_are_a_range_of_whole_months(first: str | None, last: str | None, start: date | None,
+                                                  end: date | None) -> None:
+    assert queries.CloseMonths.of(first, last) == queries.CloseMonths(start, end)
+
+
+def test_no_close_months_filter_nothing_and_a_reversed_range_names_its_end() -> None:
+    assert queries.CloseMonths.of(None, None) is None
+    with pytest.raises(InvalidInput) as exc:
+        queries.CloseMonths.of("2027-05", "2027-04")
+    assert exc.value.field == "close_month_to"

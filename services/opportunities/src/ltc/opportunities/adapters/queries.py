@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from ltc.shared.money import minor_unit_exponent
 from ltc.shared.pagination import paginate
 from ltc.shared.policy import PolicyVersion, current_policy
 from ltc.shared.roles import Principal, Role
-from ltc.shared.rules import NotFound
+from ltc.shared.rules import InvalidInput, NotFound
 
 # -- who sees what -------------------------------------------------------------------------------
 
@@ -53,18 +54,48 @@ async def visible_opportunity(session: AsyncSession, principal: Principal, oppor
 
 # -- lists ---------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class CloseMonths:
+    """Expected to close from the first day of one month to before the first of another
+    (either end open); an opportunity without an expected close date is in no such range."""
+
+    start: date | None
+    end: date | None  # exclusive
+
+    @classmethod
+    def of(cls, first: str | None, last: str | None) -> CloseMonths | None:
+        """From months as `YYYY-MM` (the API checked the form), both inclusive."""
+        if first is None and last is None:
+            return None
+        start = _month(first) if first else None
+        end = _month(last) if last else None
+        if start and end and start > end:
+            raise InvalidInput("close_month_to", "must not be before close_month_from")
+        return cls(start, date(end.year + end.month // 12, end.month % 12 + 1, 1) if end else None)
+
+
+def _month(value: str) -> date:
+    year, month = value.split("-")
+    return date(int(year), int(month), 1)
+
+
 async def opportunity_page(session: AsyncSession, principal: Principal, *, lead_id: uuid.UUID | None,
-                           stage: Stage | None, owner: str | None, pending_tier: Tier | None, limit: int,
+                           account_id: uuid.UUID | None, stage: Stage | None, owner: str | None,
+                           pending_tier: Tier | None, closing: CloseMonths | None, limit: int,
                            cursor: str | None) -> tuple[list[Opportunity], str | None]:
     stmt = select(Opportunity)
     if (visible := visible_to(principal)) is not None:
         stmt = stmt.where(visible)
     c = opportunities.c
-    filters = ((c.lead_id, lead_id), (c.stage, stage), (c.owner, owner),
+    filters = ((c.lead_id, lead_id), (c.account_id, account_id), (c.stage, stage), (c.owner, owner),
                (c.pending_gate_tier, pending_tier.value if pending_tier else None))
     for column, value in filters:
         if value is not None:
             stmt = stmt.where(column == value)
+    if closing is not None and closing.start is not None:
+        stmt = stmt.where(c.expected_close_date >= closing.start)
+    if closing is not None and closing.end is not None:
+        stmt = stmt.where(c.expected_close_date < closing.end)
     return await paginate(session, stmt, created_at=c.created_at, ident=c.id, limit=limit, cursor=cursor)
 
 

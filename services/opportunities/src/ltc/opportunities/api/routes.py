@@ -112,6 +112,8 @@ def _once_acting(key: str | None, action: str, body: BaseModel, opportunity_id: 
 # the opportunity's ETag: the version to send as If-Match for the next change.
 OPPORTUNITY_ETAG = {"ETag": {"description": "the opportunity's version after this answer, for `If-Match`",
                              "schema": {"type": "string"}}}
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+Owner = Annotated[str | None, Query(min_length=1, max_length=200, description="the owning AR's user id")]
 
 
 def _one(items: tuple[Any, ...], item_id: uuid.UUID, kind: str) -> Any:
@@ -147,16 +149,28 @@ async def read_opportunity(opportunity_id: uuid.UUID, session: ReadSession, prin
 
 
 @router.get("/opportunities", response_model=Page[OpportunityRead],
-            summary="The opportunities you may see, oldest first; by lead, stage, owner or pending gate tier")
+            summary="The opportunities you may see, oldest first: the one a lead became (lead_id), an account's, "
+                    "a stage's, an owner's, an approver's to-do list (pending_tier), those closing in some months")
 async def list_opportunities(
     session: ReadSession, principal: Reader,
-    lead_id: uuid.UUID | None = None, stage: Stage | None = None, owner: str | None = None,
+    lead_id: Annotated[uuid.UUID | None, Query(description="the opportunity this converted lead became: at most one "
+                                                           "item (none while the conversion is on its way)")] = None,
+    account_id: Annotated[uuid.UUID | None, Query(description="the account's opportunities (its id in the leads "
+                                                              "service)")] = None,
+    stage: Stage | None = None,
+    owner: Owner = None,
     pending_tier: Annotated[Tier | None, Query(description="opportunities with a gate request waiting at this tier: "
                                                            "an approver's to-do list")] = None,
+    close_month_from: Annotated[str | None, Query(pattern=MONTH, description="expected to close in this month "
+                                                                             "(YYYY-MM) or later")] = None,
+    close_month_to: Annotated[str | None, Query(pattern=MONTH, description="expected to close in this month "
+                                                                           "(YYYY-MM) or earlier")] = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[OpportunityRead]:
-    rows, next_cursor = await queries.opportunity_page(session, principal, lead_id=lead_id, stage=stage, owner=owner,
-                                                       pending_tier=pending_tier, limit=limit, cursor=cursor)
+    closing = queries.CloseMonths.of(close_month_from, close_month_to)
+    rows, next_cursor = await queries.opportunity_page(session, principal, lead_id=lead_id, account_id=account_id,
+                                                       stage=stage, owner=owner, pending_tier=pending_tier,
+                                                       closing=closing, limit=limit, cursor=cursor)
     return Page[OpportunityRead](items=[OpportunityRead.of(o) for o in rows], next_cursor=next_cursor)
 
 
@@ -392,7 +406,7 @@ async def abandon_opportunity(opportunity_id: uuid.UUID, body: AbandonRequest, u
             summary="Counts, values and probability-weighted values per currency, by stage, owner or close month")
 async def pipeline(session: ReadSession, principal: Reader, group_by: queries.GroupBy = "stage",
                    include_closed: Annotated[bool, Query(description="also count won, lost and abandoned")] = False,
-                   owner: str | None = None) -> PipelineRead:
+                   owner: Owner = None) -> PipelineRead:
     lines = await queries.pipeline(session, principal, group_by=group_by, include_closed=include_closed, owner=owner)
     return PipelineRead(group_by=group_by, rows=[PipelineRow.of(line) for line in lines])
 
