@@ -1,6 +1,7 @@
 """Event contracts: the committed JSON Schemas are what the code produces, and each event type's
 golden sample is accepted by both the producer's model and the published schema."""
 
+import importlib
 import json
 import re
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from ltc.shared.messages import EVENT_TYPES, TOPICS, asyncapi
+from ltc.shared.messages import EVENT_TYPES, TOPICS, asyncapi, topology
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.export import SCHEMA_DIR, render
 
@@ -74,14 +75,17 @@ def test_envelope_uses_cloudevents_binary_headers_and_round_trips():
 
 
 def test_the_committed_asyncapi_catalogue_is_current_and_every_reference_resolves():
-    committed = (Path(__file__).parents[2] / "docs/asyncapi.yaml").read_text()
+    docs = Path(__file__).parents[2] / "docs"
+    committed = (docs / "asyncapi.yaml").read_text()
     assert committed == asyncapi.render(SAMPLES), "run `make schemas` and commit docs/asyncapi.yaml"
     document = yaml.safe_load(committed)
     assert document["asyncapi"] == "3.0.0"
 
     def resolve(ref: str) -> object:
-        node: object = document
-        for part in ref.removeprefix("#/").split("/"):
+        location, _, pointer = ref.partition("#")
+        # A file reference is relative to the document; a missing file is a dangling reference.
+        node: object = json.loads((docs / location).read_text()) if location else document
+        for part in filter(None, pointer.split("/")):
             node = node[part]  # a KeyError is a dangling reference
         return node
 
@@ -99,3 +103,29 @@ def test_the_committed_asyncapi_catalogue_is_current_and_every_reference_resolve
     messages = document["components"]["messages"]
     assert sorted(m["name"] for m in messages.values()) == sorted(EVENT_TYPES)
     assert all(m["examples"][0]["payload"] for m in messages.values())
+    for message in messages.values():
+        payload = EVENT_TYPES[message["name"]]
+        # The payload is the published schema file itself, and the key the payload's subject field.
+        assert resolve(message["payload"]["schema"]["$ref"]) == json.loads(
+            (SCHEMA_DIR / f"{message['name']}.json").read_text())
+        assert message["bindings"]["kafka"]["key"]["$ref"].endswith(f"#/properties/{payload.subject_field}")
+    for channel in document["channels"].values():
+        assert channel["bindings"]["kafka"]["partitions"] == topology.DEFAULT_PARTITIONS
+        assert channel["bindings"]["kafka"]["topic"] == channel["address"]
+
+
+def test_every_consumer_group_reads_what_the_services_subscribe_to():
+    """The shared library imports no service, so topology lists their subscriptions: here they are held
+    to the services' own."""
+    assert sorted(topology.PRODUCERS) == sorted(TOPICS)
+    groups = {group.service: group for group in topology.CONSUMER_GROUPS}
+    for service in sorted(set(topology.PRODUCERS.values())):
+        subscription = importlib.import_module(f"ltc.{service}.bootstrap").SPEC.subscription
+        if subscription is None:
+            assert service not in groups, service
+            continue
+        group = groups[service]
+        assert group.topics == subscription.topics, service
+        assert sorted(group.handles) == sorted(subscription.handlers), service
+        assert all(EVENT_TYPES[t].topic in group.topics for t in group.handles), service
+    assert set(groups) <= set(topology.PRODUCERS.values())
