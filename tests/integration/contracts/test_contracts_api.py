@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from ltc.contracts import handlers
+from ltc.contracts.api.routes import router
 from ltc.contracts.bootstrap import SPEC
 from ltc.shared.db import inbox, outbox
 from ltc.shared.errors import DomainError
@@ -19,6 +21,7 @@ from ltc.shared.messages import EventPayload
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
 from ltc.shared.messages.opportunities_events import OpportunityWon
+from ltc.shared.openapi import if_match_required
 from ltc.shared.testing.apps import auth, runtime_of, service_client
 
 pytestmark = pytest.mark.integration
@@ -103,36 +106,53 @@ async def draft(client, **kwargs: Any) -> dict[str, Any]:
     return contract
 
 
+async def etag_of(client, contract: dict[str, Any]) -> str:
+    """The contract's ETag as it stands: what a client acting on it sends after reading it."""
+    response = await client.get(f"{API}/{contract['id']}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.headers["ETag"]
+
+
+def matching(headers: dict[str, str], etag: str) -> dict[str, str]:
+    return {**headers, "If-Match": etag}
+
+
 def verdicts(function: str, failing: str | None = None) -> dict[str, Any]:
     return {"function": function, "items": [
         {"item": item, "verdict": "fail", "comment": "not acceptable as drafted"} if item == failing
         else {"item": item, "verdict": "pass"} for item in CHECKLIST[function]]}
 
 
-async def review(client, contract: dict[str, Any], function: str, failing: str | None = None):
+async def review(client, contract: dict[str, Any], function: str, failing: str | None = None,
+                 etag: str | None = None):
     return await client.post(f"{API}/{contract['id']}/reviews", json=verdicts(function, failing),
-                             headers=REVIEWERS[function])
+                             headers=matching(REVIEWERS[function], etag or await etag_of(client, contract)))
 
 
 async def reviewed(client, contract: dict[str, Any], functions=tuple(CHECKLIST)) -> dict[str, Any]:
+    """The draft reviewed by `functions`, each reviewer acting on the ETag the verdict before answered."""
+    etag = await etag_of(client, contract)
     for function in functions:
-        response = await review(client, contract, function)
+        response = await review(client, contract, function, etag=etag)
         assert response.status_code == 200, response.text
+        etag = response.headers["ETag"]
     return contract
 
 
 async def signed(client, **kwargs: Any) -> dict[str, Any]:
     contract = await reviewed(client, await draft(client, **kwargs))
-    response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=auth(contract["owner"], "ar"))
+    response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING,
+                                 headers=matching(auth(contract["owner"], "ar"), await etag_of(client, contract)))
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def accept(client, contract: dict[str, Any], milestone_index: int, headers: dict[str, str] = FR):
+async def accept(client, contract: dict[str, Any], milestone_index: int, headers: dict[str, str] = FR,
+                 etag: str | None = None):
     milestone_id = contract["milestones"][milestone_index]["milestone_id"]
     return await client.post(f"{API}/{contract['id']}/milestones/{milestone_id}/accept",
                              json={"accepted_on": "2027-03-02", "certificate_ref": f"CERT-{milestone_index}"},
-                             headers=headers)
+                             headers=matching(headers, etag or await etag_of(client, contract)))
 
 
 async def published(client, contract_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -197,7 +217,7 @@ async def test_signing_activates_the_contract_and_publishes_its_payment_schedule
 
 async def test_only_a_draft_is_signed(client):
     contract = await signed(client)
-    response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+    response = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=matching(OWNER, contract["etag"]))
     assert response.status_code == 409
     assert rule_of(response) == "contract-not-draft"
 
@@ -205,7 +225,8 @@ async def test_only_a_draft_is_signed(client):
 async def test_signing_needs_two_different_signatories(client):
     contract = await reviewed(client, await draft(client))
     response = await client.post(f"{API}/{contract['id']}/sign",
-                                 json={"signatories": ["Li Wei", "li wei"], "signed_on": "2026-11-20"}, headers=OWNER)
+                                 json={"signatories": ["Li Wei", "li wei"], "signed_on": "2026-11-20"},
+                                 headers=matching(OWNER, await etag_of(client, contract)))
     assert response.status_code == 422
     assert rule_of(response) == "signatories-both-sides"
 
@@ -218,7 +239,7 @@ async def test_signing_needs_two_different_signatories(client):
 ])
 async def test_a_bad_signing_request_names_the_field(client, body, field):
     contract = await draft(client)
-    response = await client.post(f"{API}/{contract['id']}/sign", json=body, headers=OWNER)
+    response = await client.post(f"{API}/{contract['id']}/sign", json=body, headers=matching(OWNER, contract["etag"]))
     assert response.status_code == 422
     assert field in [e["field"] for e in response.json()["errors"]]
 
@@ -240,17 +261,18 @@ async def test_a_stale_if_match_is_refused(client):
 async def test_who_may_sign(client):
     contract = await reviewed(client, await draft(client))
     url = f"{API}/{contract['id']}/sign"
-    assert (await client.post(url, json=SIGNING)).status_code == 401
-    assert (await client.post(url, json=SIGNING, headers=FR)).status_code == 403
-    assert (await client.post(url, json=SIGNING, headers=OTHER_AR)).status_code == 404
-    seeing_but_not_owning = await client.post(url, json=SIGNING, headers=auth("ar-2", "ar", "finance"))
+    etag = await etag_of(client, contract)
+    assert (await client.post(url, json=SIGNING, headers={"If-Match": etag})).status_code == 401
+    assert (await client.post(url, json=SIGNING, headers=matching(FR, etag))).status_code == 403
+    assert (await client.post(url, json=SIGNING, headers=matching(OTHER_AR, etag))).status_code == 404
+    seeing_but_not_owning = await client.post(url, json=SIGNING, headers=matching(auth("ar-2", "ar", "finance"), etag))
     assert seeing_but_not_owning.status_code == 403
-    assert (await client.post(url, json=SIGNING, headers=ADMIN)).status_code == 200
+    assert (await client.post(url, json=SIGNING, headers=matching(ADMIN, etag))).status_code == 200
 
 
 async def test_an_unknown_contract_is_not_found(client):
     assert (await client.get(f"{API}/{uuid.uuid4()}", headers=ADMIN)).status_code == 404
-    response = await client.post(f"{API}/{uuid.uuid4()}/sign", json=SIGNING, headers=ADMIN)
+    response = await client.post(f"{API}/{uuid.uuid4()}/sign", json=SIGNING, headers=matching(ADMIN, '"1"'))
     assert response.status_code == 404
 
 
@@ -272,14 +294,15 @@ async def test_acceptance_rules(client):
     assert rule_of(await accept(client, draft_contract, 0)) == "contract-not-active"
 
     contract = await signed(client)
+    fr = matching(FR, contract["etag"])
     unknown = await client.post(f"{API}/{contract['id']}/milestones/{uuid.uuid4()}/accept",
-                                json={"accepted_on": "2027-03-02", "certificate_ref": "X"}, headers=FR)
+                                json={"accepted_on": "2027-03-02", "certificate_ref": "X"}, headers=fr)
     assert unknown.status_code == 404
     milestone_url = f"{API}/{contract['id']}/milestones/{contract['milestones'][0]['milestone_id']}/accept"
-    blank = await client.post(milestone_url, json={"accepted_on": "2027-03-02", "certificate_ref": "  "}, headers=FR)
+    blank = await client.post(milestone_url, json={"accepted_on": "2027-03-02", "certificate_ref": "  "}, headers=fr)
     assert blank.status_code == 422
     assert [e["field"] for e in blank.json()["errors"]] == ["certificate_ref"]
-    early = await client.post(milestone_url, json={"accepted_on": "2026-11-01", "certificate_ref": "X"}, headers=FR)
+    early = await client.post(milestone_url, json={"accepted_on": "2026-11-01", "certificate_ref": "X"}, headers=fr)
     assert (early.status_code, rule_of(early)) == (422, "accepted-before-signing")
     assert (await accept(client, contract, 0)).status_code == 200
     again = await accept(client, contract, 0)
@@ -324,7 +347,8 @@ async def test_last_acceptance_then_payment_closes_once_however_often_it_is_repo
         ("fully_paid", "test:ltc.contract.fully_paid.v1"), ("closed", "test:ltc.contract.fully_paid.v1")]
     types = [t for t, _ in await published(client, contract["id"])]
     assert types.count("ltc.contract.closed.v1") == 1
-    resign = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+    resign = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING,
+                               headers=matching(OWNER, await etag_of(client, contract)))
     assert rule_of(resign) == "contract-not-draft"
 
 
@@ -353,7 +377,8 @@ async def test_the_list_filters_and_pages(client):
     owner = f"ar-{uuid.uuid4().hex[:8]}"
     drafts = [await draft(client, owner=owner) for _ in range(3)]
     await reviewed(client, drafts[0])
-    signing = await client.post(f"{API}/{drafts[0]['id']}/sign", json=SIGNING, headers=auth(owner, "ar"))
+    signing = await client.post(f"{API}/{drafts[0]['id']}/sign", json=SIGNING,
+                                headers=matching(auth(owner, "ar"), await etag_of(client, drafts[0])))
     assert signing.status_code == 200, signing.text
 
     seen, cursor = [], None
@@ -513,7 +538,7 @@ async def test_editing_a_draft_needs_its_etag_and_resets_the_review(client):
     body = edited.json()
     assert (body["contract_version"], body["legal_terms"]["warranty_months"]) == (2, 36)
     assert (body["review"]["status"], body["review"]["contract_version"]) == ("pending", 2)
-    signing = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    signing = await client.post(f"{url}/sign", json=SIGNING, headers=matching(OWNER, edited.headers["ETag"]))
     assert (signing.status_code, rule_of(signing)) == (409, "contract-review-not-passed")
     versions = (await client.get(f"{url}/versions", headers=OWNER)).json()
     assert [(v["contract_version"], v["change"]) for v in versions] == [(1, "drafted"), (2, "edited")]
@@ -541,11 +566,13 @@ async def test_a_signed_contract_changes_only_its_fr_and_through_amendments(clie
 
 async def test_reviewers_record_their_own_function_item_by_item(client):
     contract = await draft(client)
-    wrong = await client.post(f"{API}/{contract['id']}/reviews", json=verdicts("legal"), headers=REVIEWERS["finance"])
+    wrong = await client.post(f"{API}/{contract['id']}/reviews", json=verdicts("legal"),
+                              headers=matching(REVIEWERS["finance"], contract["etag"]))
     assert (wrong.status_code, wrong.json()["type"].rsplit("/", 1)[1]) == (403, "reviewer-wrong-function")
-    assert (await client.post(f"{API}/{contract['id']}/reviews", json=verdicts("legal"), headers=OWNER)).status_code == 403
+    assert (await client.post(f"{API}/{contract['id']}/reviews", json=verdicts("legal"),
+                              headers=matching(OWNER, contract["etag"]))).status_code == 403
 
-    response = await review(client, contract, "legal", failing="penalties")
+    response = await review(client, contract, "legal", failing="penalties", etag=contract["etag"])
 
     assert response.status_code == 200, response.text
     state = response.json()
@@ -557,15 +584,22 @@ async def test_reviewers_record_their_own_function_item_by_item(client):
     assert event_type == "ltc.contract.reviewed.v1"
     assert (payload["function"], payload["outcome"], payload["review_passed"], payload["contract_version"]) == (
         "legal", "failed", False, 1)
+    assert (state["version"], state["etag"], response.headers["ETag"]) == (
+        contract["version"] + 1, f'"{contract["version"] + 1}"', state["etag"])
     await reviewed(client, contract, ("commercial", "finance"))
-    blocked = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+    etag = await etag_of(client, contract)
+    blocked = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=matching(OWNER, etag))
     assert (blocked.status_code, rule_of(blocked)) == (409, "contract-review-not-passed")
     assert "legal" in blocked.json()["detail"]
 
-    assert (await review(client, contract, "legal")).json()["status"] == "passed"
-    assert (await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)).status_code == 200
-    history = (await client.get(f"{API}/{contract['id']}/reviews", headers=OWNER)).json()
+    passed = await review(client, contract, "legal", etag=etag)
+    assert passed.json()["status"] == "passed"
+    assert (await client.post(f"{API}/{contract['id']}/sign", json=SIGNING,
+                              headers=matching(OWNER, passed.headers["ETag"]))).status_code == 200
+    read = await client.get(f"{API}/{contract['id']}/reviews", headers=OWNER)
+    history = read.json()
     assert [r["function"] for r in history["history"]] == ["legal", "commercial", "finance", "legal"]
+    assert read.headers["ETag"] == history["etag"] == await etag_of(client, contract)
     assert history["checklist"]["delivery"] == ["milestones_feasible", "acceptance_criteria_clear"]
 
 
@@ -579,7 +613,8 @@ async def test_reviewers_record_their_own_function_item_by_item(client):
 ])
 async def test_a_bad_review_names_the_field_or_rule(client, body, field_or_rule):
     contract = await draft(client)
-    response = await client.post(f"{API}/{contract['id']}/reviews", json=body, headers=REVIEWERS["legal"])
+    response = await client.post(f"{API}/{contract['id']}/reviews", json=body,
+                                 headers=matching(REVIEWERS["legal"], contract["etag"]))
     assert response.status_code == 422, response.text
     problem = response.json()
     assert field_or_rule in (problem.get("rule"), *(e["field"] for e in problem.get("errors", [])))
@@ -594,8 +629,8 @@ async def test_a_signed_contract_is_not_reviewed_again(client):
 async def test_the_admin_configures_which_functions_each_value_tier_requires(make_database, kafka_bootstrap):
     async with service_client(SPEC, await make_database("contracts_policy"), kafka_bootstrap) as client:
         read = await client.get("/api/v1/contract-policy", headers=REVIEWERS["legal"])
-        assert (read.status_code, read.headers["ETag"]) == (200, '"0"')
-        policy = read.json()
+        assert (read.status_code, read.headers["ETag"], read.json()["etag"]) == (200, '"0"', '"0"')
+        policy = {name: value for name, value in read.json().items() if name not in ("version", "etag")}
         assert policy["review_functions"]["medium"] == ["commercial", "legal", "finance"]
         policy["review_functions"]["medium"] = ["legal"]
         url = "/api/v1/contract-policy"
@@ -608,7 +643,7 @@ async def test_the_admin_configures_which_functions_each_value_tier_requires(mak
                                    headers={**ADMIN, "If-Match": '"0"'})
         assert unknown.status_code == 422
         saved = await client.put(url, json=policy, headers={**ADMIN, "If-Match": '"0"'})
-        assert (saved.status_code, saved.headers["ETag"]) == (200, '"1"')
+        assert (saved.status_code, saved.headers["ETag"], saved.json()["version"]) == (200, '"1"', 1)
         assert (await client.put(url, json=policy, headers={**ADMIN, "If-Match": '"0"'})).status_code == 412
         [version] = (await client.get(f"{url}/history", headers=ADMIN)).json()
         assert (version["version"], version["updated_by"], version["policy"]["review_functions"]["medium"]) == (
@@ -618,7 +653,8 @@ async def test_the_admin_configures_which_functions_each_value_tier_requires(mak
         contract = await draft(client)
         assert contract["review"]["required"] == ["legal"]
         await reviewed(client, contract, ("legal",))
-        assert (await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)).status_code == 200
+        assert (await client.post(f"{API}/{contract['id']}/sign", json=SIGNING,
+                                  headers=matching(OWNER, await etag_of(client, contract)))).status_code == 200
 
 
 # --- execution and monitoring ---------------------------------------------------------------------
@@ -629,23 +665,28 @@ async def test_the_fr_runs_a_milestone_through_start_delivery_and_acceptance(cli
     url = f"{API}/{contract['id']}"
     pac = contract["milestones"][0]["milestone_id"]
     etag_ = (await client.get(url, headers=OWNER)).headers["ETag"]
-    await client.patch(url, json={"fr_owner": "fr-1"}, headers={**OWNER, "If-Match": etag_})
+    assigned = await client.patch(url, json={"fr_owner": "fr-1"}, headers={**OWNER, "If-Match": etag_})
 
     other_fr = await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "2026-12-01"},
-                                 headers=auth("fr-2", "fr"))
+                                 headers=matching(auth("fr-2", "fr"), assigned.headers["ETag"]))
     assert (other_fr.status_code, other_fr.json()["type"].rsplit("/", 1)[1]) == (403, "not-milestone-owner")
-    started = await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "2026-12-01"}, headers=FR)
+    started = await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "2026-12-01"},
+                                headers=matching(FR, assigned.headers["ETag"]))
     assert started.json()["milestones"][0]["status"] == "in_progress"
-    early = await client.post(f"{url}/milestones/{pac}/deliver", json={"delivered_on": "2026-11-30"}, headers=FR)
+    early = await client.post(f"{url}/milestones/{pac}/deliver", json={"delivered_on": "2026-11-30"},
+                              headers=matching(FR, started.headers["ETag"]))
     assert (early.status_code, rule_of(early)) == (422, "milestone-dates-out-of-order")
-    delivered = await client.post(f"{url}/milestones/{pac}/deliver", json={"delivered_on": "2027-02-20"}, headers=FR)
+    delivered = await client.post(f"{url}/milestones/{pac}/deliver", json={"delivered_on": "2027-02-20"},
+                                  headers=matching(FR, started.headers["ETag"]))
     assert delivered.json()["milestones"][0]["status"] == "delivered"
     accepted = await client.post(f"{url}/milestones/{pac}/accept",
-                                 json={"accepted_on": "2027-02-25", "certificate_ref": "PAC-9"}, headers=FR)
+                                 json={"accepted_on": "2027-02-25", "certificate_ref": "PAC-9"},
+                                 headers=matching(FR, delivered.headers["ETag"]))
     milestone = accepted.json()["milestones"][0]
     assert (milestone["status"], milestone["started_on"], milestone["delivered_on"], milestone["accepted_on"],
             milestone["certificate_ref"]) == ("accepted", "2026-12-01", "2027-02-20", "2027-02-25", "PAC-9")
-    assert (await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "bad"}, headers=FR)).status_code == 422
+    assert (await client.post(f"{url}/milestones/{pac}/start", json={"started_on": "bad"},
+                              headers=matching(FR, accepted.headers["ETag"]))).status_code == 422
     actions = [e["action"] for e in (await client.get(f"{url}/audit", headers=OWNER)).json()]
     assert actions == ["drafted", "reviewed", "reviewed", "reviewed", "reviewed", "signed", "edited",
                        "milestone_started", "milestone_delivered", "milestone_accepted"]
@@ -672,8 +713,8 @@ async def test_health_and_late_milestones_follow_the_date_asked(client):
         assert [c["id"] for c in page.json()["items"]] == [contract["id"]], health
     assert (await client.get(API, params={"health": "late", "as_of": "2026-12-01"}, headers=headers)).json()["items"] == []
     lateness = await client.get("/api/v1/milestones/late", params={"as_of": "2027-09-10"}, headers=headers)
-    assert [(m["name"], m["days_late"], m["contract_id"]) for m in lateness.json()] == [
-        ("PAC", 193, contract["id"]), ("FAC", 9, contract["id"])]
+    assert [(m["name"], m["days_late"], m["contract_id"], m["etag"]) for m in lateness.json()] == [
+        ("PAC", 193, contract["id"], contract["etag"]), ("FAC", 9, contract["id"], contract["etag"])]
     await accept(client, contract, 0)
     after = (await client.get(f"{url}/health", params={"as_of": "2027-03-02"}, headers=headers)).json()
     assert after["health"] == "on_track"
@@ -700,13 +741,17 @@ async def test_the_list_filters_by_account_fr_and_status(client):
 L1, L2, L3 = (auth(f"approver-{n}", f"approver_l{n}") for n in (1, 2, 3))
 
 
-async def amend(client, contract: dict[str, Any], body: dict[str, Any], headers=OWNER):
-    return await client.post(f"{API}/{contract['id']}/amendments", json=body, headers=headers)
+async def amend(client, contract: dict[str, Any], body: dict[str, Any], headers=OWNER, etag: str | None = None):
+    return await client.post(f"{API}/{contract['id']}/amendments", json=body,
+                             headers=matching(headers, etag or await etag_of(client, contract)))
 
 
 async def decide(client, contract, amendment, outcome: str, headers, comment: str | None = None):
-    return await client.post(f"{API}/{contract['id']}/amendments/{amendment['amendment_id']}/decisions",
-                             json={"outcome": outcome, **({"comment": comment} if comment else {})}, headers=headers)
+    """A decision on the amendment as the decider read it now (its ETag is its contract's)."""
+    url = f"{API}/{contract['id']}/amendments/{amendment['amendment_id']}"
+    etag = (await client.get(url, headers=ADMIN)).headers["ETag"]
+    return await client.post(f"{url}/decisions", json={"outcome": outcome, **({"comment": comment} if comment else {})},
+                             headers=matching(headers, etag))
 
 
 async def test_an_approved_amendment_becomes_a_new_version_and_is_announced(client):
@@ -714,13 +759,16 @@ async def test_an_approved_amendment_becomes_a_new_version_and_is_announced(clie
     await accept(client, contract, 0)
     body = {"reason": "second region", "value": {"amount": "1100000.00", "currency": "EUR"}}
     assert (await amend(client, contract, body, headers=FR)).status_code == 403
-    requested = await amend(client, contract, body, headers={**OWNER, "Idempotency-Key": "amend-1"})
+    read = await etag_of(client, contract)
+    requested = await amend(client, contract, body, headers={**OWNER, "Idempotency-Key": "amend-1"}, etag=read)
     assert requested.status_code == 201, requested.text
     amendment = requested.json()
     assert (amendment["status"], amendment["tier"], amendment["risk"], amendment["kinds"]) == (
         "pending", "L2", "low", ["value"])
-    replay = await amend(client, contract, body, headers={**OWNER, "Idempotency-Key": "amend-1"})
-    assert replay.json()["amendment_id"] == amendment["amendment_id"]
+    assert requested.headers["ETag"] == amendment["etag"] == await etag_of(client, contract) != read
+    # The retry carries the ETag the first request was based on: the key answers, the version is not asked.
+    replay = await amend(client, contract, body, headers={**OWNER, "Idempotency-Key": "amend-1"}, etag=read)
+    assert (replay.status_code, replay.json()["amendment_id"]) == (201, amendment["amendment_id"])
     second = await amend(client, contract, {"reason": "more", "title": "x"})
     assert (second.status_code, rule_of(second)) == (409, "amendment-pending")
     read = (await client.get(f"{API}/{contract['id']}", headers=OWNER)).json()
@@ -762,7 +810,7 @@ async def test_amendments_are_escalated_rejected_or_withdrawn(client):
     second = (await amend(client, contract, {"reason": "scope", "title": "Edge upgrade", "risk": "high"})).json()
     assert second["tier"] == "L3"
     withdrawn = await client.post(f"{API}/{contract['id']}/amendments/{second['amendment_id']}/withdraw",
-                                  headers=OWNER)
+                                  headers=matching(OWNER, second["etag"]))
     assert withdrawn.json()["status"] == "withdrawn"
     listed = (await client.get(f"{API}/{contract['id']}/amendments", headers=OWNER)).json()
     assert [a["status"] for a in listed] == ["rejected", "withdrawn"]
@@ -797,13 +845,14 @@ async def test_a_draft_is_not_amended(client):
 async def test_a_verdict_on_a_version_that_changed_meanwhile_is_refused(client):
     contract = await draft(client)
     read = await client.get(f"{API}/{contract['id']}", headers=OWNER)
-    await client.patch(f"{API}/{contract['id']}", json={"title": "Core network upgrade, phase 1"},
-                       headers={**OWNER, "If-Match": read.headers["ETag"]})
+    edited = await client.patch(f"{API}/{contract['id']}", json={"title": "Core network upgrade, phase 1"},
+                                headers={**OWNER, "If-Match": read.headers["ETag"]})
+    reviewer = matching(REVIEWERS["legal"], edited.headers["ETag"])
     stale = await client.post(f"{API}/{contract['id']}/reviews", json={**verdicts("legal"), "contract_version": 1},
-                              headers=REVIEWERS["legal"])
+                              headers=reviewer)
     assert (stale.status_code, rule_of(stale)) == (409, "review-version-stale")
     fresh = await client.post(f"{API}/{contract['id']}/reviews", json={**verdicts("legal"), "contract_version": 2},
-                              headers=REVIEWERS["legal"])
+                              headers=reviewer)
     assert fresh.status_code == 200
 
 
@@ -811,17 +860,18 @@ async def test_final_acceptance_follows_the_preliminary_one_of_the_agreed_type(c
     contract = await signed(client)
     url = f"{API}/{contract['id']}/milestones"
     pac, fac = (m["milestone_id"] for m in contract["milestones"])
+    fr = matching(FR, contract["etag"])
     too_early = await client.post(f"{url}/{fac}/accept", json={"accepted_on": "2027-09-02", "certificate_ref": "F"},
-                                  headers=FR)
+                                  headers=fr)
     assert (too_early.status_code, rule_of(too_early)) == (409, "preliminary-acceptance-pending")
     wrong_type = await client.post(f"{url}/{pac}/accept", json={"accepted_on": "2027-03-02", "certificate_ref": "P",
-                                                                "acceptance_type": "final"}, headers=FR)
+                                                                "acceptance_type": "final"}, headers=fr)
     assert (wrong_type.status_code, rule_of(wrong_type)) == (422, "acceptance-type-mismatch")
     right = await client.post(f"{url}/{pac}/accept", json={"accepted_on": "2027-03-02", "certificate_ref": "P",
-                                                           "acceptance_type": "preliminary"}, headers=FR)
+                                                           "acceptance_type": "preliminary"}, headers=fr)
     assert right.status_code == 200
     assert (await client.post(f"{url}/{fac}/accept", json={"accepted_on": "2027-09-02", "certificate_ref": "F"},
-                              headers=FR)).status_code == 200
+                              headers=matching(FR, right.headers["ETag"]))).status_code == 200
 
 
 async def test_closure_through_kafka_whichever_condition_comes_last(make_database, kafka_bootstrap):
@@ -859,23 +909,30 @@ async def test_closure_through_kafka_whichever_condition_comes_last(make_databas
 
 
 async def test_a_retried_review_or_signing_with_its_key_records_once_and_answers_the_same(client):
+    """A retry after a lost answer carries the If-Match of the first request, stale once it
+    succeeded: the key answers what the first run did, and the version is never asked again."""
     contract = await reviewed(client, await draft(client), ("commercial", "finance"))
     key = {"Idempotency-Key": str(uuid.uuid4())}
     url = f"{API}/{contract['id']}/reviews"
-    first = await client.post(url, json=verdicts("legal"), headers={**REVIEWERS["legal"], **key})
-    again = await client.post(url, json=verdicts("legal"), headers={**REVIEWERS["legal"], **key})
+    read = matching(REVIEWERS["legal"], await etag_of(client, contract))
+    first = await client.post(url, json=verdicts("legal"), headers={**read, **key})
+    again = await client.post(url, json=verdicts("legal"), headers={**read, **key})
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert again.headers["ETag"] == first.headers["ETag"] != read["If-Match"]
+    unkeyed = await client.post(url, json=verdicts("legal"), headers={**read, "Idempotency-Key": str(uuid.uuid4())})
+    assert (unkeyed.status_code, unkeyed.json()["type"].rsplit("/", 1)[1]) == (412, "stale-etag")
     history = (await client.get(url, headers=OWNER)).json()["history"]
     assert [r["function"] for r in history] == ["commercial", "finance", "legal"]
 
-    sign_key = {**OWNER, "Idempotency-Key": str(uuid.uuid4())}
+    sign_key = {**matching(OWNER, first.headers["ETag"]), "Idempotency-Key": str(uuid.uuid4())}
     signed_once = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=sign_key)
     signed_again = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=sign_key)
     assert signed_once.status_code == signed_again.status_code == 200
     assert signed_once.json() == signed_again.json() and signed_once.json()["status"] == "active"
     events = [t for t, _ in await published(client, contract["id"])]
     assert events.count("ltc.contract.signed.v1") == 1 and events.count("ltc.contract.reviewed.v1") == 3
-    without_key = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING, headers=OWNER)
+    without_key = await client.post(f"{API}/{contract['id']}/sign", json=SIGNING,
+                                    headers=matching(OWNER, signed_once.headers["ETag"]))
     assert without_key.status_code == 409
 
 
@@ -920,27 +977,34 @@ async def test_a_direct_contract_is_signed_only_after_its_routed_approval_and_ne
     contract = created.json()
     url = f"{API}/{contract['id']}"
     assert (contract["approval"]["status"], contract["approval"]["tier"]) == ("pending", "L2")  # 80,000 EUR
-    own_review = await client.post(f"{url}/reviews", json=verdicts("legal"), headers=auth("ar-1", "ar", "reviewer_legal"))
+    own_review = await client.post(f"{url}/reviews", json=verdicts("legal"),
+                                   headers=matching(auth("ar-1", "ar", "reviewer_legal"), created.headers["ETag"]))
     assert (own_review.status_code, rule_of(own_review)) == (403, "reviewer-is-author")
     await reviewed(client, contract, ("commercial", "legal"))
-    unapproved = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    etag = await etag_of(client, contract)
+    unapproved = await client.post(f"{url}/sign", json=SIGNING, headers=matching(OWNER, etag))
     assert (unapproved.status_code, rule_of(unapproved)) == (409, "contract-not-approved")
-    low = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers=APPROVER_L1)
+    low = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"},
+                            headers=matching(APPROVER_L1, etag))
     assert (low.status_code, rule_of(low)) == (403, "approval-outside-authority")
     own = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"},
-                            headers=auth("ar-1", "ar", "approver_l3"))
+                            headers=matching(auth("ar-1", "ar", "approver_l3"), etag))
     assert (own.status_code, rule_of(own)) == (403, "approver-is-author")
-    assert (await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers=OWNER)).status_code == 403
+    assert (await client.post(f"{url}/approval/decisions", json={"outcome": "approved"},
+                              headers=matching(OWNER, etag))).status_code == 403
     key = {"Idempotency-Key": f"approve-{uuid.uuid4()}"}
-    approved = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers={**APPROVER_L2, **key})
+    approved = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"},
+                                 headers={**matching(APPROVER_L2, etag), **key})
     assert approved.status_code == 200, approved.text
     assert (approved.json()["approval"]["status"], approved.json()["approval"]["approver"]) == ("approved", "approver-l2")
-    replay = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"}, headers={**APPROVER_L2, **key})
+    replay = await client.post(f"{url}/approval/decisions", json={"outcome": "approved"},
+                               headers={**matching(APPROVER_L2, etag), **key})  # the first request's If-Match
     assert replay.status_code == 200 and replay.json()["approval"] == approved.json()["approval"]
-    before = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)  # dated weeks before the approval
+    before = await client.post(f"{url}/sign", json=SIGNING,  # dated weeks before the approval
+                               headers=matching(OWNER, approved.headers["ETag"]))
     assert (before.status_code, rule_of(before)) == (422, "signed-before-approval")
     signed_now = await client.post(f"{url}/sign", json={**SIGNING, "signed_on": TODAY.date().isoformat()},
-                                   headers=OWNER)
+                                   headers=matching(OWNER, approved.headers["ETag"]))
     assert signed_now.status_code == 200, signed_now.text
     assert (signed_now.json()["status"], signed_now.json()["signed_by"]) == ("active", "ar-1")
     [audit] = [a for a in (await client.get(f"{url}/audit", headers=OWNER)).json() if a["action"] == "signed"]
@@ -957,7 +1021,7 @@ async def test_an_edited_draft_of_a_won_deal_needs_approval_again(client):
     assert edited.status_code == 200, edited.text
     assert (edited.json()["approval"]["status"], edited.json()["approval"]["contract_version"]) == ("pending", 2)
     await reviewed(client, contract, ("commercial", "legal"))
-    signing = await client.post(f"{url}/sign", json=SIGNING, headers=OWNER)
+    signing = await client.post(f"{url}/sign", json=SIGNING, headers=matching(OWNER, await etag_of(client, contract)))
     assert (signing.status_code, rule_of(signing)) == (409, "contract-not-approved")
 
 
@@ -972,8 +1036,9 @@ async def test_a_null_part_of_the_terms_is_refused_naming_it(client, field):
         assert response.status_code == 422, response.text
         assert [e["field"] for e in response.json()["errors"]] == [field]
     signed_contract = await signed(client)
-    for url in (f"{API}/{signed_contract['id']}/amendments", f"{API}/{uuid.uuid4()}/amendments"):
-        response = await client.post(url, json={"reason": "more", field: None}, headers=OWNER)
+    for url, etag in ((f"{API}/{signed_contract['id']}/amendments", signed_contract["etag"]),
+                      (f"{API}/{uuid.uuid4()}/amendments", '"1"')):
+        response = await client.post(url, json={"reason": "more", field: None}, headers=matching(OWNER, etag))
         assert response.status_code == 422, response.text
         assert [e["field"] for e in response.json()["errors"]] == [field]
 
@@ -982,16 +1047,17 @@ async def test_dates_of_record_in_the_future_are_refused_naming_the_field(client
     """Issue 12, defect 4: a milestone accepted "on 2030-01-01" was invoiced today."""
     contract = await reviewed(client, await draft(client))
     url = f"{API}/{contract['id']}"
-    future = await client.post(f"{url}/sign", json={**SIGNING, "signed_on": "2030-01-01"}, headers=OWNER)
+    owner = matching(OWNER, await etag_of(client, contract))
+    future = await client.post(f"{url}/sign", json={**SIGNING, "signed_on": "2030-01-01"}, headers=owner)
     assert (future.status_code, rule_of(future)) == (422, "date-in-future")
     assert future.json()["errors"][0]["field"] == "signed_on"
     tomorrow = (TODAY.date() + timedelta(days=1)).isoformat()  # today in a time zone ahead of UTC
-    assert (await client.post(f"{url}/sign", json={**SIGNING, "signed_on": tomorrow}, headers=OWNER)).status_code == 200
+    assert (await client.post(f"{url}/sign", json={**SIGNING, "signed_on": tomorrow}, headers=owner)).status_code == 200
     active = (await client.get(url, headers=OWNER)).json()
     pac = active["milestones"][0]["milestone_id"]
     for step, field in (("start", "started_on"), ("deliver", "delivered_on"), ("accept", "accepted_on")):
         body = {field: "2030-01-01", **({"certificate_ref": "PAC-X"} if step == "accept" else {})}
-        response = await client.post(f"{url}/milestones/{pac}/{step}", json=body, headers=FR)
+        response = await client.post(f"{url}/milestones/{pac}/{step}", json=body, headers=matching(FR, active["etag"]))
         assert (response.status_code, rule_of(response)) == (422, "date-in-future"), step
         assert response.json()["errors"][0]["field"] == field
     assert (await client.get(url, headers=OWNER)).json()["milestones"][0]["status"] == "planned"
@@ -1004,10 +1070,11 @@ async def test_an_amendment_keeps_percentages_and_amounts_of_one_schedule(client
     url = f"{API}/{contract['id']}"
     requested = await client.post(f"{url}/amendments", json={"reason": "second region",
                                                              "value": {"amount": "1200000.00", "currency": "EUR"}},
-                                  headers=OWNER)
+                                  headers=matching(OWNER, contract["etag"]))
     assert requested.status_code == 201, requested.text
     decided = await client.post(f"{url}/amendments/{requested.json()['amendment_id']}/decisions",
-                                json={"outcome": "approved"}, headers=auth("boss", "approver_l3"))
+                                json={"outcome": "approved"},
+                                headers=matching(auth("boss", "approver_l3"), requested.json()["etag"]))
     assert decided.status_code == 200, decided.text
     expected = [("advance", "25.0000", "300000.00"), ("preliminary acceptance", "64.2857", "771428.57"),
                 ("final acceptance", "10.7143", "128571.43")]
@@ -1018,3 +1085,174 @@ async def test_an_amendment_keeps_percentages_and_amounts_of_one_schedule(client
     assert [(t["name"], t["percent"], t["amount"]["amount"]) for t in version["terms"]["payment_terms"]] == expected
     [(_, event)] = [(t, p) for t, p in await published(client, contract["id"]) if t == "ltc.contract.amended.v1"]
     assert [(i["name"], i["percent"], i["amount"]["amount"]) for i in event["payment_schedule"]] == expected
+
+
+# --- one precondition rule: every change of a contract names the version it read ----------------------
+
+
+async def _drafted(client) -> tuple[dict[str, Any], str]:
+    contract = await draft(client)
+    return contract, f"{API}/{contract['id']}"
+
+
+async def _direct(client) -> tuple[dict[str, Any], str]:
+    contract = (await client.post(API, json=draft_body(), headers=OWNER)).json()
+    return contract, f"{API}/{contract['id']}"
+
+
+async def _reviewed(client) -> tuple[dict[str, Any], str]:
+    contract = await reviewed(client, await draft(client))
+    return contract, f"{API}/{contract['id']}"
+
+
+async def _signed(client) -> tuple[dict[str, Any], str]:
+    contract = await signed(client)
+    return contract, f"{API}/{contract['id']}"
+
+
+async def _amended(client) -> tuple[dict[str, Any], str]:
+    contract = await signed(client)
+    amendment = (await amend(client, contract, {"reason": "scope", "title": "Core and edge upgrade"})).json()
+    return contract, f"{API}/{contract['id']}/amendments/{amendment['amendment_id']}"
+
+
+def _milestone(step: str) -> Any:
+    async def setup(client) -> tuple[dict[str, Any], str]:
+        contract = await signed(client)
+        return contract, f"{API}/{contract['id']}/milestones/{contract['milestones'][0]['milestone_id']}/{step}"
+    return setup
+
+
+MILESTONE = "/contracts/{contract_id}/milestones/{milestone_id}"
+AMENDMENT = "/contracts/{contract_id}/amendments/{amendment_id}"
+# (the operation, how to reach the object it changes, the path after that, who, what)
+CHANGES = [
+    ("PATCH", "/contracts/{contract_id}", _drafted, "", OWNER, {"title": "Core, phase 1"}),
+    ("POST", "/contracts/{contract_id}/reviews", _drafted, "/reviews", REVIEWERS["legal"], verdicts("legal")),
+    ("POST", "/contracts/{contract_id}/sign", _reviewed, "/sign", OWNER, SIGNING),
+    ("POST", "/contracts/{contract_id}/approval/decisions", _direct, "/approval/decisions", APPROVER_L2,
+     {"outcome": "approved"}),
+    ("POST", f"{MILESTONE}/start", _milestone("start"), "", FR, {"started_on": "2027-01-04"}),
+    ("POST", f"{MILESTONE}/deliver", _milestone("deliver"), "", FR, {"delivered_on": "2027-02-20"}),
+    ("POST", f"{MILESTONE}/accept", _milestone("accept"), "", FR,
+     {"accepted_on": "2027-03-02", "certificate_ref": "PAC-1"}),
+    ("POST", "/contracts/{contract_id}/amendments", _signed, "/amendments", OWNER,
+     {"reason": "scope", "title": "Core and edge upgrade"}),
+    ("POST", f"{AMENDMENT}/decisions", _amended, "/decisions", auth("boss", "approver_l3"), {"outcome": "approved"}),
+    ("POST", f"{AMENDMENT}/withdraw", _amended, "/withdraw", OWNER, None),
+]
+
+
+def test_every_change_but_a_creation_requires_if_match_and_is_tested_here():
+    writes = {(method, route.path): route for route in router.routes if isinstance(route, APIRoute)
+              for method in route.methods if method != "GET"}
+    del writes["POST", "/contracts"]  # a new contract has no version yet
+    assert set(writes) == {(method, path) for method, path, *_ in CHANGES} | {("PUT", "/contract-policy")}
+    assert [key for key, route in writes.items() if not if_match_required(route)] == []
+
+
+@pytest.mark.parametrize(("method", "path", "setup", "tail", "headers", "body"), CHANGES,
+                         ids=[f"{method} {path}" for method, path, *_ in CHANGES])
+async def test_every_change_needs_the_etag_it_read(client, method, path, setup, tail, headers, body):
+    contract, url = await setup(client)
+    before = await etag_of(client, contract)
+    version = int(before.strip('"'))
+    sent = {"json": body} if body is not None else {}
+
+    missing = await client.request(method, url + tail, headers=headers, **sent)
+    stale = await client.request(method, url + tail, headers=matching(headers, f'"{version - 1}"'), **sent)
+    assert (missing.status_code, missing.json()["type"].rsplit("/", 1)[1]) == (428, "if-match-required")
+    assert (stale.status_code, stale.json()["type"].rsplit("/", 1)[1]) == (412, "stale-etag")
+    assert await etag_of(client, contract) == before  # neither changed anything
+
+    done = await client.request(method, url + tail, headers=matching(headers, before), **sent)
+    assert done.status_code in (200, 201), done.text
+    assert done.headers["ETag"] == done.json()["etag"] == await etag_of(client, contract) != before
+
+
+async def test_the_policy_changes_only_on_the_version_read(client):
+    url = "/api/v1/contract-policy"
+    read = await client.get(url, headers=ADMIN)
+    policy = {name: value for name, value in read.json().items() if name not in ("version", "etag")}
+    saved = await client.put(url, json=policy, headers=matching(ADMIN, read.headers["ETag"]))  # the same policy
+    assert saved.status_code == 200, saved.text
+    missing = await client.put(url, json=policy, headers=ADMIN)
+    stale = await client.put(url, json=policy, headers=matching(ADMIN, read.headers["ETag"]))
+    assert (missing.status_code, missing.json()["type"].rsplit("/", 1)[1]) == (428, "if-match-required")
+    assert (stale.status_code, stale.json()["type"].rsplit("/", 1)[1]) == (412, "stale-etag")
+    assert (await client.get(url, headers=ADMIN)).headers["ETag"] == saved.headers["ETag"] == saved.json()["etag"]
+
+
+async def test_lists_and_answers_carry_each_contracts_etag(client):
+    contract = await signed(client)
+    amendment = (await amend(client, contract, {"reason": "scope", "title": "Core and edge upgrade"})).json()
+    etag = await etag_of(client, contract)
+    [listed] = (await client.get(API, params={"number": contract["number"]}, headers=ADMIN)).json()["items"]
+    [listed_amendment] = (await client.get(f"{API}/{contract['id']}/amendments", headers=OWNER)).json()
+    read_amendment = await client.get(f"{API}/{contract['id']}/amendments/{amendment['amendment_id']}", headers=OWNER)
+    assert (listed["etag"], listed_amendment["etag"], read_amendment.headers["ETag"], amendment["etag"]) == (
+        etag, etag, etag, etag)
+    assert listed["version"] == int(etag.strip('"'))
+
+
+# --- contract numbers ---------------------------------------------------------------------------------
+
+
+def _sequence(number: str) -> int:
+    return int(number.rsplit("-", 1)[1])
+
+
+async def test_every_draft_is_numbered_in_the_year_it_is_drafted_without_gaps(client):
+    won_one = await draft(client)
+    direct = await client.post(API, json=draft_body(), headers=OWNER)
+    refused = await client.post(API, json=draft_body(line_items=[{"description": "switch", "quantity": "1",
+                                                                  "unit_price": "1.00"}]), headers=OWNER)
+    assert (refused.status_code, rule_of(refused)) == (422, "commercial-terms-inconsistent")  # after its number
+    won_two = await draft(client)
+    at_once = await asyncio.gather(*(client.post(API, json=draft_body(), headers=OWNER) for _ in range(3)))
+
+    numbers = [won_one["number"], direct.json()["number"], won_two["number"], *(r.json()["number"] for r in at_once)]
+    assert all(n.startswith(f"CON-{TODAY.year}-") and len(n) == len("CON-2027-000001") for n in numbers), numbers
+    first = _sequence(numbers[0])
+    assert [_sequence(n) for n in numbers[:3]] == [first, first + 1, first + 2]  # the refused draft gave its back
+    assert sorted(_sequence(n) for n in numbers[3:]) == [first + 3, first + 4, first + 5]
+    read = (await client.get(f"{API}/{won_one['id']}", headers=OWNER)).json()
+    assert read["number"] == won_one["number"]
+    [(_, drafted)] = await published(client, won_one["id"])
+    assert "number" not in drafted  # the event schemas are versioned elsewhere: not carried (yet)
+
+
+async def test_a_contract_is_found_by_its_number_by_whoever_may_see_it(client):
+    contract = await signed(client)
+    other = await draft(client)
+    found = await client.get(API, params={"number": contract["number"]}, headers=OWNER)
+    assert [c["id"] for c in found.json()["items"]] == [contract["id"]]
+    assert (await client.get(API, params={"number": contract["number"]}, headers=OTHER_AR)).json()["items"] == []
+    both = await client.get(API, params={"number": contract["number"], "status": "draft"}, headers=ADMIN)
+    assert both.json()["items"] == []  # every filter given must match
+    unknown = await client.get(API, params={"number": f"CON-{TODAY.year}-999999"}, headers=ADMIN)
+    assert unknown.json()["items"] == []
+    assert other["number"] != contract["number"]
+
+
+@pytest.mark.parametrize(("params", "status", "field"), [
+    ({"number": "CON-2027-42"}, 422, "number"),
+    ({"number": "con-2027-000042"}, 422, "number"),
+    ({"number": " CON-2027-000042"}, 422, "number"),
+    ({"owner": ""}, 422, "owner"),
+    ({"fr_owner": "x" * 201}, 422, "fr_owner"),
+    ({"health": "fine"}, 422, "health"),
+    ({"opportunity_id": "nonsense"}, 422, "opportunity_id"),
+    ({"contract_number": "CON-2027-000042"}, 400, "contract_number"),
+    ({"title": "Core"}, 400, "title"),
+])
+async def test_the_list_refuses_a_filter_it_does_not_have_or_a_malformed_value(client, params, status, field):
+    response = await client.get(API, params=params, headers=ADMIN)
+    assert response.status_code == status, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_late_milestones_refuse_an_unknown_or_empty_filter(client):
+    for params, status in (({"fr_owner": ""}, 422), ({"owner": "ar-1"}, 400), ({"account_id": "x"}, 422)):
+        response = await client.get("/api/v1/milestones/late", params=params, headers=ADMIN)
+        assert response.status_code == status, (params, response.text)

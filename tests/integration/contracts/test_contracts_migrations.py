@@ -1,13 +1,14 @@
 """The migrations build exactly the schema the ORM maps, 0002 carries contracts drafted under 0001
-over (their schedule in money and their first version), and 0005 moves the contract's audit trail
-and the policy's versions into the shared tables, and back on a downgrade."""
+over (their schedule in money and their first version), 0005 moves the contract's audit trail
+and the policy's versions into the shared tables, and back on a downgrade, and 0006 numbers the
+contracts there in the order they were drafted, per year, the count going on from there."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic import command
@@ -16,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ltc.contracts import handlers
 from ltc.contracts.adapters.orm import metadata
 from ltc.contracts.bootstrap import SPEC
 from ltc.contracts.domain.policy import DEFAULT_POLICY
@@ -41,7 +43,7 @@ async def test_migrated_schema_matches_the_mapped_tables(make_database):
     assert diff == []
 
 
-async def _draft_under_0001(url: str) -> uuid.UUID:
+async def _draft_under_0001(url: str, created_at: datetime | None = None) -> uuid.UUID:
     await asyncio.to_thread(command.upgrade, alembic_config(SPEC.service_dir, url), "0001")
     contract_id = uuid.uuid4()
     engine = create_async_engine(url)
@@ -52,7 +54,7 @@ async def _draft_under_0001(url: str) -> uuid.UUID:
                 " payment_terms, milestones, status, signatories, fully_paid, created_at, version) VALUES"
                 " (:id, :opportunity_id, 'ACME', 'Core', 'ar-1', 100.01, 'EUR', CAST(:terms AS jsonb),"
                 " CAST(:milestones AS jsonb), 'draft', '[]'::jsonb, false, :now, 1)"), {
-                "id": contract_id, "opportunity_id": uuid.uuid4(), "now": datetime.now(UTC),
+                "id": contract_id, "opportunity_id": uuid.uuid4(), "now": created_at or datetime.now(UTC),
                 "terms": json.dumps([{"name": "advance", "percent": "30", "trigger": "signing", "milestone": None,
                                       "due_days": 30},
                                      {"name": "rest", "percent": "70", "trigger": "milestone", "milestone": "PAC",
@@ -139,9 +141,10 @@ async def test_0005_moves_the_audit_trail_and_the_policy_versions_into_the_share
         trail = (await client.get(f"/api/v1/contracts/{contract_id}/audit", headers=auth("ar-1", "ar"))).json()
         read = await client.get("/api/v1/contract-policy", headers=auth("admin-1", "admin"))
         history = (await client.get("/api/v1/contract-policy/history", headers=auth("admin-1", "admin"))).json()
-        stale = await client.put("/api/v1/contract-policy", json=read.json(),
+        policy = {name: value for name, value in read.json().items() if name not in ("version", "etag")}
+        stale = await client.put("/api/v1/contract-policy", json=policy,
                                  headers={**auth("admin-1", "admin"), "If-Match": '"1"'})
-        saved = await client.put("/api/v1/contract-policy", json=read.json(),
+        saved = await client.put("/api/v1/contract-policy", json=policy,
                                  headers={**auth("admin-1", "admin"), "If-Match": read.headers["ETag"]})
 
     assert trail == [{"action": action, "actor": actor, "at": at.isoformat().replace("+00:00", "Z"),
@@ -168,3 +171,44 @@ async def test_0005_downgrades_to_the_old_tables_with_every_row(make_database):
     policy = await _rows(url, "SELECT version, document, updated_by, updated_at FROM contract_policy ORDER BY version")
     assert policy == POLICY_ROWS
     assert await _rows(url, "SELECT to_regclass('audit_trail'), to_regclass('policy_versions')") == [(None, None)]
+
+
+# Drafted out of the order they were inserted in; the third at 23:30 on New Year's Eve an hour west
+# of UTC, which is already 2026 where the service numbers (UTC).
+DRAFTED_AT = [datetime(2026, 3, 1, 9, 0, tzinfo=UTC), datetime(2025, 6, 1, 9, 0, tzinfo=UTC),
+              datetime(2025, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1))),
+              datetime(2026, 7, 1, 9, 0, tzinfo=UTC)]
+NUMBERED = ["CON-2026-000002", "CON-2025-000001", "CON-2026-000001", "CON-2026-000003"]
+
+
+async def test_0006_numbers_the_contracts_there_in_drafting_order_and_the_count_goes_on(make_database,
+                                                                                      kafka_bootstrap, monkeypatch):
+    url = await make_database("contracts_numbers")
+    ids = [await _draft_under_0001(url, created_at=at) for at in DRAFTED_AT]
+    await asyncio.to_thread(command.upgrade, alembic_config(SPEC.service_dir, url), "0005")
+    monkeypatch.setattr(handlers, "clock", lambda: datetime(2026, 12, 5, 10, 0, tzinfo=UTC))
+
+    async with service_client(SPEC, url, kafka_bootstrap) as client:  # migrates to head
+        admin = auth("admin-1", "admin")
+        numbers = [(await client.get(f"/api/v1/contracts/{i}", headers=admin)).json()["number"] for i in ids]
+        found = (await client.get("/api/v1/contracts", params={"number": "CON-2026-000002"}, headers=admin)).json()
+        drafted = await client.post("/api/v1/contracts", headers=auth("ar-1", "ar"), json={
+            "account_name": "Globex", "title": "Renewal", "value": {"amount": "100.00", "currency": "EUR"},
+            "payment_terms": [{"name": "all", "percent": "100", "trigger": "signing", "due_days": 30}]})
+
+    assert numbers == NUMBERED
+    assert [c["id"] for c in found["items"]] == [str(ids[0])]
+    assert (drafted.status_code, drafted.json()["number"]) == (201, "CON-2026-000004")
+    assert await _rows(url, "SELECT year, last_number FROM contract_sequences ORDER BY year") == [(2025, 1), (2026, 4)]
+
+
+async def test_0006_downgrades_without_the_numbers(make_database):
+    url = await make_database("contracts_numbers_down")
+    await _draft_under_0001(url)
+    await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+    await asyncio.to_thread(command.downgrade, alembic_config(SPEC.service_dir, url), "0005")
+    assert await _rows(url, "SELECT to_regclass('contract_sequences'), count(*) FROM information_schema.columns"
+                            " WHERE table_name = 'contracts' AND column_name = 'number'") == [(None, 0)]
+    await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+    assert [number for (number,) in await _rows(url, "SELECT number FROM contracts")] == [
+        f"CON-{datetime.now(UTC).year}-000001"]

@@ -2,6 +2,7 @@
 Python twin (`may_see`) are one rule, for every role, owner or not."""
 
 import asyncio
+import itertools
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,7 +14,7 @@ from ltc.contracts.adapters.orm import contracts, start_mappers
 from ltc.contracts.adapters.queries import may_see, visible_to
 from ltc.contracts.bootstrap import SPEC
 from ltc.contracts.domain.approval import Approval
-from ltc.contracts.domain.model import Contract
+from ltc.contracts.domain.model import Contract, contract_number
 from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, PaymentTerm, Trigger
 from ltc.shared.db import make_engine, make_session_factory
 from ltc.shared.migrations import upgrade_to_head
@@ -27,9 +28,12 @@ NOW = datetime(2027, 10, 1, 12, 0, tzinfo=UTC)
 OWNERS = ("ar-1", "ar-2", "sr-1", "Ar-1")  # an SR's id owning one, and an id differing from ar-1 only in case
 
 
+_SEQUENCE = itertools.count(1)
+
+
 def _contract(owner: str, *, from_opportunity: bool) -> Contract:
     atc = Approval.of_atc(tier=Tier.L2, decider="approver-l2", decided_at=NOW) if from_opportunity else None
-    return Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4() if from_opportunity else None, lead_id=None,
+    return Contract(id=uuid.uuid4(), number=contract_number(NOW.year, next(_SEQUENCE)), opportunity_id=uuid.uuid4() if from_opportunity else None, lead_id=None,
                     account_id=uuid.uuid4(), account_name="ACME", title="Core", owner=owner,
                     value=Money(Decimal("1000.00"), "EUR"),
                     payment_terms=[PaymentTerm("all", Decimal(100), Trigger.MILESTONE, "SAT", 30)],

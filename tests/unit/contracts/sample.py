@@ -22,6 +22,7 @@ TODAY = NOW.date()
 SIGNED_ON = date(2026, 11, 20)
 ATC = Approval.of_atc(tier=Tier.L2, decider="approver-l2", decided_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
 EUR = "EUR"
+NUMBER = "CON-2026-000001"
 TERMS = [
     PaymentTerm("advance", Decimal("30"), Trigger.SIGNING, None, 30),
     PaymentTerm("preliminary acceptance", Decimal("60"), Trigger.MILESTONE, "PAC", 45),
@@ -36,7 +37,7 @@ ALL = tuple(ReviewFunction)
 
 def draft(value: str | Money = "1000000.00", terms=TERMS, milestones=MILESTONES, **kwargs) -> Contract:
     kwargs.setdefault("lead_id", uuid.uuid4())
-    return Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4(), account_id=uuid.uuid4(),
+    return Contract(id=uuid.uuid4(), number=NUMBER, opportunity_id=uuid.uuid4(), account_id=uuid.uuid4(),
                     account_name="ACME Telecom", title="Core network upgrade", owner="ar-1",
                     value=value if isinstance(value, Money) else Money(Decimal(value), EUR), payment_terms=terms,
                     milestones=milestones, now=NOW, atc_approval=ATC, **kwargs)
@@ -81,7 +82,7 @@ UPCOMING_MILESTONES = [AgreedMilestone("PAC", date(2027, 12, 1), AcceptanceType.
 
 
 def contract(*, opportunity: bool = True, value: str = "1000000.00") -> Contract:
-    return Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4() if opportunity else None, lead_id=None,
+    return Contract(id=uuid.uuid4(), number=NUMBER, opportunity_id=uuid.uuid4() if opportunity else None, lead_id=None,
                     account_id=uuid.uuid4(), account_name="ACME", title="Core", owner="ar-1",
                     value=Money(Decimal(value), "EUR"), payment_terms=TERMS, milestones=UPCOMING_MILESTONES, now=NOW,
                     atc_approval=RECENT_ATC if opportunity else None)

@@ -3,19 +3,23 @@ version the caller read checked with the shared rule, refusals as domain errors 
 ones), one clock, and the audit entry written with the change."""
 
 import uuid
+from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
 from ltc.contracts import handlers
 from ltc.contracts.adapters import repository
+from ltc.contracts.domain.amendment import DecisionOutcome
 from ltc.contracts.domain.model import Contract, ContractStatus
-from ltc.contracts.domain.policy import DEFAULT_POLICY
+from ltc.contracts.domain.policy import DEFAULT_POLICY, Risk
 from ltc.contracts.domain.review import ReviewFunction
+from ltc.contracts.domain.values import LegalTerms
 from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation, StaleVersion, status_of
 from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion
 from ltc.shared.roles import Principal, Role
-from tests.unit.contracts.sample import NOW, SIGNED_ON, draft, passed_review
+from tests.unit.contracts.sample import MILESTONES, NOW, SIGNED_ON, TERMS, draft, passed_review
 
 OWNER = Principal("ar-1", frozenset({Role.AR.value}))
 OTHER_AR = Principal("ar-2", frozenset({Role.AR.value}))
@@ -70,6 +74,19 @@ def _records(monkeypatch):
     monkeypatch.setattr(repository, "find_by_opportunity", find_by_opportunity)
     monkeypatch.setattr(handlers, "clock", lambda: NOW)
     return versions
+
+
+@pytest.fixture
+def sequences(monkeypatch) -> list[int]:
+    """The years whose next contract number was taken, in order; each year's count starts at 41."""
+    years: list[int] = []
+
+    async def next_contract_sequence(session, year):
+        years.append(year)
+        return 40 + years.count(year)
+
+    monkeypatch.setattr(repository, "next_contract_sequence", next_contract_sequence)
+    return years
 
 
 def _stored(contract: Contract, version: int = 3) -> Contract:
@@ -145,6 +162,63 @@ async def test_a_rest_draft_for_an_opportunity_is_refused_and_names_an_existing_
         await handlers.create_draft(_UnitOfWork(existing), command, OTHER_AR)
     assert (exists.value.rule, hidden.value.rule) == (handlers.EXISTS_FOR_OPPORTUNITY,
                                                       handlers.FROM_WON_OPPORTUNITY_ONLY)
+
+
+async def test_a_direct_draft_takes_the_next_number_of_the_year_it_is_drafted_in(sequences):
+    command = handlers.CreateDraft(
+        contract_id=uuid.uuid4(), opportunity_id=None, lead_id=None, account_id=None, account_name="ACME",
+        title="Core", fr_owner=None, value=Money(Decimal("1000000.00"), "EUR"), line_items=[], payment_terms=TERMS,
+        milestones=MILESTONES, legal_terms=LegalTerms())
+    uow = _UnitOfWork()
+    first = await handlers.create_draft(uow, command, OWNER)
+    second = await handlers.create_draft(uow, replace(command, contract_id=uuid.uuid4()), OWNER)
+    assert (first.number, second.number, sequences) == ("CON-2027-000041", "CON-2027-000042", [2027, 2027])
+    assert uow.session.added == [first, second]
+
+
+async def test_a_refused_draft_takes_no_number(sequences):
+    command = handlers.CreateDraft(
+        contract_id=uuid.uuid4(), opportunity_id=uuid.uuid4(), lead_id=None, account_id=None, account_name="ACME",
+        title="Core", fr_owner=None, value=Money(Decimal("1000000.00"), "EUR"), line_items=[], payment_terms=TERMS,
+        milestones=MILESTONES, legal_terms=LegalTerms())
+    with pytest.raises(RuleViolation):
+        await handlers.create_draft(_UnitOfWork(), command, OWNER)
+    assert sequences == []
+
+
+def _changes(contract: Contract, stale: int) -> list:
+    """Every command that changes an existing contract, based on version `stale`."""
+    milestone = contract.milestones[0].milestone_id
+    amendment = uuid.uuid4()
+    return [
+        (handlers.record_review, handlers.RecordReview(contract.id, ReviewFunction.LEGAL, [], None, None, stale),
+         Principal("legal-1", frozenset({Role.REVIEWER_LEGAL.value}))),
+        (handlers.decide_approval, handlers.DecideApproval(contract.id, DecisionOutcome.APPROVED, None, None, stale),
+         Principal("boss", frozenset({Role.APPROVER_L3.value}))),
+        (handlers.sign_contract, handlers.SignContract(contract.id, ["A", "B"], SIGNED_ON, stale), OWNER),
+        (handlers.record_milestone_step,
+         handlers.MilestoneStep(contract.id, milestone, "started", SIGNED_ON, stale), FR),
+        (handlers.request_amendment,
+         handlers.RequestAmendment(contract.id, amendment, "more", Risk.LOW, "x", handlers.StatedTerms(), stale),
+         OWNER),
+        (handlers.decide_amendment,
+         handlers.DecideAmendment(contract.id, amendment, DecisionOutcome.APPROVED, None, stale),
+         Principal("boss", frozenset({Role.APPROVER_L3.value}))),
+        (handlers.withdraw_amendment, handlers.WithdrawAmendment(contract.id, amendment, stale), OWNER),
+        (handlers.edit_draft, _edit(contract, expected_version=stale), OWNER),
+    ]
+
+
+@pytest.mark.parametrize("index", range(8))
+async def test_every_change_based_on_another_version_is_stale_and_changes_nothing(index):
+    contract = _stored(draft())
+    handler, command, principal = _changes(contract, stale=2)[index]
+    uow = _UnitOfWork(contract)
+    with pytest.raises(StaleVersion) as stale:
+        await handler(uow, command, principal)
+    assert (stale.value.rule, status_of(stale.value)) == ("stale-etag", 412)
+    assert (contract.reviews, contract.approvals[1:], contract.amendments, uow.audited, uow.commits) == (
+        [], [], [], [], 0)
 
 
 async def test_the_policy_is_saved_as_the_version_after_the_one_the_admin_read(monkeypatch):

@@ -1,13 +1,21 @@
 """The contract aggregate on the plain domain objects: drafting and editing, signing, execution
 through its milestones, health, and closure once delivered and fully paid."""
 
+import re
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, Health
+from ltc.contracts.domain.model import (
+    CONTRACT_NUMBER_PATTERN,
+    Contract,
+    ContractStatus,
+    DraftChanges,
+    Health,
+    contract_number,
+)
 from ltc.contracts.domain.review import ReviewFunction, ReviewStatus
 from ltc.contracts.domain.values import AcceptanceType, LegalTerms, MilestoneStatus, PaymentTerm, Trigger
 from ltc.shared.controls import DATE_IN_FUTURE
@@ -23,6 +31,7 @@ from tests.unit.contracts.sample import (
     ALL,
     MILESTONES,
     NOW,
+    NUMBER,
     RECENT_ATC,
     SIGNED_ON,
     TERMS,
@@ -56,13 +65,22 @@ def test_a_draft_carries_the_agreed_terms_and_gives_each_milestone_its_own_id():
 
 def test_an_atc_approval_is_the_won_deals_and_a_contract_without_an_opportunity_has_none():
     with pytest.raises(ValueError):
-        Contract(id=uuid.uuid4(), opportunity_id=uuid.uuid4(), lead_id=None, account_id=None, account_name="ACME",
+        Contract(id=uuid.uuid4(), number=NUMBER, opportunity_id=uuid.uuid4(), lead_id=None, account_id=None,
+                 account_name="ACME",
                  title="Core", owner="ar-1", value=Money(Decimal("10.00"), "EUR"), payment_terms=TERMS,
                  milestones=UPCOMING_MILESTONES, now=NOW)
     with pytest.raises(ValueError):
-        Contract(id=uuid.uuid4(), opportunity_id=None, lead_id=None, account_id=None, account_name="ACME",
+        Contract(id=uuid.uuid4(), number=NUMBER, opportunity_id=None, lead_id=None, account_id=None,
+                 account_name="ACME",
                  title="Core", owner="ar-1", value=Money(Decimal("10.00"), "EUR"), payment_terms=TERMS,
                  milestones=UPCOMING_MILESTONES, now=NOW, atc_approval=RECENT_ATC)
+
+
+def test_contract_numbers_run_per_year_with_six_digits_at_least():
+    assert (contract_number(2026, 1), contract_number(2027, 42), contract_number(2026, 1234567)) == (
+        "CON-2026-000001", "CON-2027-000042", "CON-2026-1234567")
+    assert all(re.fullmatch(CONTRACT_NUMBER_PATTERN, contract_number(2026, n)) for n in (1, 999999, 1000000))
+    assert _draft().number == NUMBER
 
 
 def test_editing_the_draft_resets_the_review():

@@ -10,13 +10,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from ltc.contracts.adapters import repository
 from ltc.contracts.adapters.queries import may_see
 from ltc.contracts.domain.amendment import Amendment, DecisionOutcome, TermChanges
 from ltc.contracts.domain.approval import Approval
-from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges
+from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, VersionChange, contract_number
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import REVIEWER_ROLES, ItemVerdict, ReviewFunction
 from ltc.contracts.domain.terms import TERMS_INCONSISTENT
@@ -35,6 +36,28 @@ from ltc.shared.tiers import Tier, authority_of
 # The rules a REST draft for an opportunity meets (its contract comes from the win).
 FROM_WON_OPPORTUNITY_ONLY = "contract-from-won-opportunity-only"
 EXISTS_FOR_OPPORTUNITY = "contract-exists-for-opportunity"
+
+
+class AuditAction(StrEnum):
+    """What an entry of a contract's audit trail records."""
+
+    DRAFTED = "drafted"
+    EDITED = "edited"
+    REVIEWED = "reviewed"
+    APPROVAL_APPROVED = "approval_approved"
+    APPROVAL_REJECTED = "approval_rejected"
+    APPROVAL_ESCALATED = "approval_escalated"
+    SIGNED = "signed"
+    MILESTONE_STARTED = "milestone_started"
+    MILESTONE_DELIVERED = "milestone_delivered"
+    MILESTONE_ACCEPTED = "milestone_accepted"
+    AMENDMENT_REQUESTED = "amendment_requested"
+    AMENDMENT_APPROVED = "amendment_approved"
+    AMENDMENT_REJECTED = "amendment_rejected"
+    AMENDMENT_ESCALATED = "amendment_escalated"
+    AMENDMENT_WITHDRAWN = "amendment_withdrawn"
+    FULLY_PAID = "fully_paid"
+    CLOSED = "closed"
 
 
 def _utc_now() -> datetime:
@@ -73,10 +96,16 @@ async def _load(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID,
     return contract
 
 
-def _audit(uow: UnitOfWork, contract: Contract, principal_or_source: str, action: str, at: datetime,
+def _audit(uow: UnitOfWork, contract: Contract, principal_or_source: str, action: AuditAction, at: datetime,
            **details: Any) -> None:
-    uow.audit(AuditEntry(at=at, actor=principal_or_source, action=action, object_type=repository.AUDITED_AS,
+    uow.audit(AuditEntry(at=at, actor=principal_or_source, action=action.value, object_type=repository.AUDITED_AS,
                          object_id=contract.id, changes=details))
+
+
+async def _number(uow: UnitOfWork, at: datetime) -> str:
+    """The next number of the year `at` falls in; the year's counter stays locked until the
+    drafting transaction ends (a rolled-back draft gives its number back)."""
+    return contract_number(at.year, await repository.next_contract_sequence(uow.session, at.year))
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -128,14 +157,15 @@ async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal) 
                             errors=[{"field": "opportunity_id", "message": "contracts for an opportunity come from "
                                                                            "opportunity.won"}])
     at = now()
-    contract = Contract(id=cmd.contract_id, opportunity_id=cmd.opportunity_id, lead_id=cmd.lead_id,
+    contract = Contract(id=cmd.contract_id, number=await _number(uow, at), opportunity_id=cmd.opportunity_id,
+                        lead_id=cmd.lead_id,
                         account_id=cmd.account_id, account_name=cmd.account_name, title=cmd.title,
                         owner=principal.sub, value=cmd.value, payment_terms=cmd.payment_terms,
                         milestones=cmd.milestones, line_items=cmd.line_items, legal_terms=cmd.legal_terms,
                         fr_owner=cmd.fr_owner, now=at)
     uow.session.add(contract)
-    await repository.add_version(uow.session, contract, change="drafted", by=principal.sub, at=at)
-    _audit(uow, contract, principal.sub, "drafted", at, via="rest")
+    await repository.add_version(uow.session, contract, change=VersionChange.DRAFTED, by=principal.sub, at=at)
+    _audit(uow, contract, principal.sub, AuditAction.DRAFTED, at, via="rest")
     await uow.commit()
     return contract
 
@@ -165,12 +195,12 @@ async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> C
                                              milestones=t.milestones, legal_terms=t.legal_terms),
                                 by=principal.sub, now=at)
         if changed:
-            await repository.add_version(uow.session, contract, change="edited", by=principal.sub, at=at)
+            await repository.add_version(uow.session, contract, change=VersionChange.EDITED, by=principal.sub, at=at)
     if "fr_owner" in cmd.fields and cmd.fr_owner != contract.fr_owner:
         contract.assign_fr(cmd.fr_owner, now=at)
         changed = True
     if changed:
-        _audit(uow, contract, principal.sub, "edited", at, fields=sorted(cmd.fields),
+        _audit(uow, contract, principal.sub, AuditAction.EDITED, at, fields=sorted(cmd.fields),
                contract_version=contract.contract_version)
         await uow.commit()
     return contract
@@ -198,8 +228,8 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
                                decided_at=None if atc is None else atc.decided_at,
                                comment=None if atc is None else atc.conditions)
     contract = Contract(
-        id=uuid.uuid4(), opportunity_id=event.opportunity_id, atc_approval=approval, lead_id=event.lineage.lead_id,
-        account_id=event.account_id, account_name=event.account_name, title=event.title, owner=event.owner,
+        id=uuid.uuid4(), number=await _number(uow, at), opportunity_id=event.opportunity_id, atc_approval=approval,
+        lead_id=event.lineage.lead_id, account_id=event.account_id, account_name=event.account_name, title=event.title, owner=event.owner,
         value=value,
         payment_terms=[PaymentTerm(name=t.name, percent=t.percent, trigger=Trigger(t.trigger), milestone=t.milestone,
                                    due_days=t.due_days) for t in terms.payment_terms],
@@ -209,8 +239,8 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
     )
     uow.session.add(contract)
     source = f"{envelope.source}:{envelope.type}"
-    await repository.add_version(uow.session, contract, change="drafted", by=source, at=at)
-    _audit(uow, contract, source, "drafted", at, event_id=envelope.id)
+    await repository.add_version(uow.session, contract, change=VersionChange.DRAFTED, by=source, at=at)
+    _audit(uow, contract, source, AuditAction.DRAFTED, at, event_id=envelope.id)
 
 
 # --- quality review and signing --------------------------------------------------------------
@@ -222,20 +252,21 @@ class RecordReview:
     function: ReviewFunction
     items: list[ItemVerdict]
     comment: str | None
-    reviewed_version: int | None = None
+    reviewed_version: int | None = None  # the version of the terms reviewed (not the row version)
+    expected_version: int | None = None
 
 
 async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal) -> Contract:
     if not principal.has_any(REVIEWER_ROLES[cmd.function]):
         raise Forbidden("reviewer-wrong-function",
                         f"the {cmd.function.value} review needs the role {REVIEWER_ROLES[cmd.function].value}")
-    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
+    contract = await _load(uow, principal, cmd.contract_id, cmd.expected_version)
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     record = contract.record_review(function=cmd.function, reviewer=principal.sub, items=cmd.items,
                                     comment=cmd.comment, required=policy.required_functions(contract.value), now=at,
                                     reviewed_version=cmd.reviewed_version)
-    _audit(uow, contract, principal.sub, "reviewed", at, function=cmd.function.value,
+    _audit(uow, contract, principal.sub, AuditAction.REVIEWED, at, function=cmd.function.value,
            outcome="passed" if record.passed else "failed", contract_version=contract.contract_version,
            items=list(record.items))
     await uow.commit()
@@ -258,7 +289,7 @@ async def sign_contract(uow: UnitOfWork, cmd: SignContract, principal: Principal
     contract.sign(signatories=cmd.signatories, signed_on=cmd.signed_on,
                   required_reviews=policy.required_functions(contract.value), now=at, by=principal.sub)
     approval = contract.approval(policy)
-    _audit(uow, contract, principal.sub, "signed", at, signatories=cmd.signatories, signed_on=cmd.signed_on,
+    _audit(uow, contract, principal.sub, AuditAction.SIGNED, at, signatories=cmd.signatories, signed_on=cmd.signed_on,
            contract_version=contract.contract_version, approved_by=approval.approver,
            approval_source=approval.source.value, approval_tier=None if approval.tier is None else approval.tier.value)
     await uow.commit()
@@ -271,18 +302,19 @@ class DecideApproval:
     outcome: DecisionOutcome
     comment: str | None
     contract_version: int | None = None  # the version of the terms decided on (not the row version)
+    expected_version: int | None = None
 
 
 async def decide_approval(uow: UnitOfWork, cmd: DecideApproval, principal: Principal) -> Contract:
     """An approver's decision on the draft's current terms (a direct contract, or an edited draft)."""
-    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
+    contract = await _load(uow, principal, cmd.contract_id, cmd.expected_version)
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     decided = contract.decide_approval(outcome=cmd.outcome, decider=principal.sub,
                                        decider_authority=authority_of(principal.roles), comment=cmd.comment,
                                        policy=policy, version=cmd.contract_version, now=at)
-    _audit(uow, contract, principal.sub, f"approval_{cmd.outcome.value}", at, tier=decided.decisions[-1].tier.value,
-           comment=cmd.comment, contract_version=contract.contract_version)
+    _audit(uow, contract, principal.sub, AuditAction(f"approval_{cmd.outcome.value}"), at,
+           tier=decided.decisions[-1].tier.value, comment=cmd.comment, contract_version=contract.contract_version)
     await uow.commit()
     return contract
 
@@ -317,15 +349,23 @@ async def record_milestone_step(uow: UnitOfWork, cmd: MilestoneStep, principal: 
     else:
         contract.accept_milestone(cmd.milestone_id, accepted_on=cmd.on, certificate_ref=cmd.certificate_ref or "",
                                   acceptance_type=cmd.acceptance_type, now=at)
-    _audit(uow, contract, principal.sub, f"milestone_{cmd.step}", at, milestone_id=cmd.milestone_id, on=cmd.on,
-           certificate_ref=cmd.certificate_ref)
+    _audit(uow, contract, principal.sub, AuditAction(f"milestone_{cmd.step}"), at, milestone_id=cmd.milestone_id,
+           on=cmd.on, certificate_ref=cmd.certificate_ref)
     if contract.status is ContractStatus.CLOSED:
-        _audit(uow, contract, principal.sub, "closed", at, by="last acceptance, after full payment")
+        _audit(uow, contract, principal.sub, AuditAction.CLOSED, at, by="last acceptance, after full payment")
     await uow.commit()
     return contract
 
 
 # --- amendments -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractAmendment:
+    """An amendment and the contract that holds it (whose version an amendment changes with)."""
+
+    contract: Contract
+    amendment: Amendment
 
 
 @dataclass(frozen=True)
@@ -336,11 +376,12 @@ class RequestAmendment:
     risk: Risk
     title: str | None
     terms: StatedTerms
+    expected_version: int | None = None
 
 
-async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: Principal) -> Amendment:
-    contract = _owners_contract(principal, await repository.get_contract(uow.session, cmd.contract_id,
-                                                                          for_update=True), "amends it")
+async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: Principal) -> ContractAmendment:
+    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.expected_version),
+                                "amends it")
     policy, _ = await repository.get_policy(uow.session)
     at = now()
     t = cmd.terms
@@ -349,10 +390,10 @@ async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: P
         changes=TermChanges(title=cmd.title, value=t.value, line_items=t.line_items, payment_terms=t.payment_terms,
                             milestones=t.milestones, legal_terms=t.legal_terms),
         policy=policy, today=at.date(), now=at)
-    _audit(uow, contract, principal.sub, "amendment_requested", at, amendment_id=cmd.amendment_id,
-           kinds=list(amendment.kinds), risk=amendment.risk.value, tier=amendment.tier.value)
+    _audit(uow, contract, principal.sub, AuditAction.AMENDMENT_REQUESTED, at, amendment_id=cmd.amendment_id,
+           kinds=[k.value for k in amendment.kinds], risk=amendment.risk.value, tier=amendment.tier.value)
     await uow.commit()
-    return amendment
+    return ContractAmendment(contract, amendment)
 
 
 @dataclass(frozen=True)
@@ -361,37 +402,40 @@ class DecideAmendment:
     amendment_id: uuid.UUID
     outcome: DecisionOutcome
     comment: str | None
+    expected_version: int | None = None
 
 
-async def decide_amendment(uow: UnitOfWork, cmd: DecideAmendment, principal: Principal) -> Amendment:
-    contract = await repository.get_contract(uow.session, cmd.contract_id, for_update=True)
+async def decide_amendment(uow: UnitOfWork, cmd: DecideAmendment, principal: Principal) -> ContractAmendment:
+    contract = await _load(uow, principal, cmd.contract_id, cmd.expected_version)
     at = now()
     decided = contract.decide_amendment(cmd.amendment_id, outcome=cmd.outcome, decider=principal.sub,
                                         decider_authority=authority_of(principal.roles), comment=cmd.comment,
                                         today=at.date(), now=at)
     if decided.applied_version is not None:
-        await repository.add_version(uow.session, contract, change="amended", by=principal.sub, at=at,
+        await repository.add_version(uow.session, contract, change=VersionChange.AMENDED, by=principal.sub, at=at,
                                      reason=decided.reason, amendment_id=decided.amendment_id)
-    _audit(uow, contract, principal.sub, f"amendment_{cmd.outcome.value}", at, amendment_id=cmd.amendment_id,
-           tier=decided.decisions[-1].tier.value, comment=cmd.comment, contract_version=contract.contract_version)
+    _audit(uow, contract, principal.sub, AuditAction(f"amendment_{cmd.outcome.value}"), at,
+           amendment_id=cmd.amendment_id, tier=decided.decisions[-1].tier.value, comment=cmd.comment,
+           contract_version=contract.contract_version)
     await uow.commit()
-    return decided
+    return ContractAmendment(contract, decided)
 
 
 @dataclass(frozen=True)
 class WithdrawAmendment:
     contract_id: uuid.UUID
     amendment_id: uuid.UUID
+    expected_version: int | None = None
 
 
-async def withdraw_amendment(uow: UnitOfWork, cmd: WithdrawAmendment, principal: Principal) -> Amendment:
-    contract = _owners_contract(principal, await repository.get_contract(uow.session, cmd.contract_id,
-                                                                          for_update=True), "withdraws its amendments")
+async def withdraw_amendment(uow: UnitOfWork, cmd: WithdrawAmendment, principal: Principal) -> ContractAmendment:
+    contract = _owners_contract(principal, await _load(uow, principal, cmd.contract_id, cmd.expected_version),
+                                "withdraws its amendments")
     at = now()
     withdrawn = contract.withdraw_amendment(cmd.amendment_id, now=at)
-    _audit(uow, contract, principal.sub, "amendment_withdrawn", at, amendment_id=cmd.amendment_id)
+    _audit(uow, contract, principal.sub, AuditAction.AMENDMENT_WITHDRAWN, at, amendment_id=cmd.amendment_id)
     await uow.commit()
-    return withdrawn
+    return ContractAmendment(contract, withdrawn)
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -425,6 +469,6 @@ async def on_contract_fully_paid(uow: UnitOfWork, event: ContractFullyPaid, enve
     at = now()
     contract.record_fully_paid(fully_paid_on=event.fully_paid_on, now=at)
     source = f"{envelope.source}:{envelope.type}"
-    _audit(uow, contract, source, "fully_paid", at, fully_paid_on=event.fully_paid_on, event_id=envelope.id)
+    _audit(uow, contract, source, AuditAction.FULLY_PAID, at, fully_paid_on=event.fully_paid_on, event_id=envelope.id)
     if contract.status is ContractStatus.CLOSED:
-        _audit(uow, contract, source, "closed", at, by="full payment, after every acceptance")
+        _audit(uow, contract, source, AuditAction.CLOSED, at, by="full payment, after every acceptance")

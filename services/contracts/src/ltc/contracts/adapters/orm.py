@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
@@ -96,6 +97,7 @@ class LegalTermsJson(TypeDecorator[LegalTerms]):
 contracts = Table(
     "contracts", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("number", String(40), nullable=False),  # CON-<year>-<sequence>, given when drafted
     Column("opportunity_id", UUID(as_uuid=True)),  # None for a direct contract
     Column("origin", str_enum(ContractOrigin), nullable=False),
     Column("authors", JSONB, nullable=False),
@@ -127,6 +129,15 @@ contracts = Table(
     Column("version", Integer, nullable=False),
     # One contract per won opportunity, whatever the number of deliveries of `opportunity.won`.
     Index("ux_contracts_opportunity_id", "opportunity_id", unique=True),
+    UniqueConstraint("number", name="uq_contracts_number"),
+)
+
+# Gap-free numbering: the row of the year of drafting is incremented under its row lock in the
+# drafting transaction, so a draft rolled back gives its number back.
+contract_sequences = Table(
+    "contract_sequences", metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_number", Integer, nullable=False),
 )
 
 # Every version of a contract's terms, as it was: drafted, edited, amended.

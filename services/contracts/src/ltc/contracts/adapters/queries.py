@@ -103,14 +103,15 @@ def _run_by(stmt: Select[Any], fr_owner: str) -> Select[Any]:
 
 
 async def list_contracts(session: AsyncSession, principal: Principal, *, as_of: date, at_risk_days: int,
-                         limit: int, cursor: str | None, opportunity_id: uuid.UUID | None = None,
-                         status: ContractStatus | None = None, account_id: uuid.UUID | None = None,
-                         owner: str | None = None, fr_owner: str | None = None,
+                         limit: int, cursor: str | None, number: str | None = None,
+                         opportunity_id: uuid.UUID | None = None, status: ContractStatus | None = None,
+                         account_id: uuid.UUID | None = None, owner: str | None = None, fr_owner: str | None = None,
                          health: Health | None = None) -> tuple[list[Contract], str | None]:
     """A page of the contracts `principal` sees, oldest first; health is judged on `as_of`."""
     stmt = _visible(select(Contract), principal)
-    for column, wanted in ((contracts.c.opportunity_id, opportunity_id), (contracts.c.status, status),
-                           (contracts.c.account_id, account_id), (contracts.c.owner, owner)):
+    for column, wanted in ((contracts.c.number, number), (contracts.c.opportunity_id, opportunity_id),
+                           (contracts.c.status, status), (contracts.c.account_id, account_id),
+                           (contracts.c.owner, owner)):
         if wanted is not None:
             stmt = stmt.where(column == wanted)
     if fr_owner is not None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ltc.contracts.adapters.orm import contract_versions
-from ltc.contracts.domain.model import Contract
+from ltc.contracts.adapters.orm import contract_sequences, contract_versions
+from ltc.contracts.domain.model import Contract, VersionChange
 from ltc.contracts.domain.policy import DEFAULT_POLICY, ContractPolicy
 from ltc.shared.policy import PolicyVersion, current_policy, set_policy
 from ltc.shared.rules import NotFound
@@ -36,6 +37,16 @@ async def find_by_opportunity(session: AsyncSession, opportunity_id: uuid.UUID) 
     return result.scalar_one_or_none()
 
 
+async def next_contract_sequence(session: AsyncSession, year: int) -> int:
+    """The next number of `year`'s drafts. Gap-free: the year's row is incremented under its row
+    lock, held until the drafting transaction ends, so a draft rolled back gives its number back."""
+    await session.execute(pg_insert(contract_sequences).values(year=year, last_number=0).on_conflict_do_nothing())
+    return (await session.execute(
+        update(contract_sequences).where(contract_sequences.c.year == year)
+        .values(last_number=contract_sequences.c.last_number + 1).returning(contract_sequences.c.last_number)
+    )).scalar_one()
+
+
 async def get_policy(session: AsyncSession) -> tuple[ContractPolicy, int]:
     """The policy in force and its version; the defaults (version 0) until an admin sets one."""
     current = await current_policy(session, POLICY_NAME, None)
@@ -50,8 +61,8 @@ async def save_policy(session: AsyncSession, policy: ContractPolicy, *, expected
     return await set_policy(session, POLICY_NAME, policy.to_json(), expected_version=expected_version, by=by, at=at)
 
 
-async def add_version(session: AsyncSession, contract: Contract, *, change: str, by: str, at: datetime,
+async def add_version(session: AsyncSession, contract: Contract, *, change: VersionChange, by: str, at: datetime,
                       reason: str | None = None, amendment_id: uuid.UUID | None = None) -> None:
     await session.execute(insert(contract_versions).values(
         contract_id=contract.id, contract_version=contract.contract_version, terms=contract.terms().to_json(),
-        change=change, reason=reason, amendment_id=amendment_id, created_by=by, created_at=at))
+        change=change.value, reason=reason, amendment_id=amendment_id, created_by=by, created_at=at))

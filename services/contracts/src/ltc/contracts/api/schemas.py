@@ -11,15 +11,21 @@ from pydantic_core import PydanticCustomError
 
 from ltc.contracts.adapters.queries import LateMilestone
 from ltc.contracts.domain import values
-from ltc.contracts.domain.amendment import Amendment, AmendmentStatus, DecisionOutcome
+from ltc.contracts.domain.amendment import Amendment, AmendmentKind, AmendmentStatus, DecisionOutcome
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
-from ltc.contracts.domain.model import SIGNED_BEFORE_APPROVAL, Contract, ContractStatus, Health
+from ltc.contracts.domain.model import (
+    SIGNED_BEFORE_APPROVAL,
+    Contract,
+    ContractStatus,
+    Health,
+    VersionChange,
+)
 from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
-from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, ReviewStatus, Verdict
+from ltc.contracts.domain.review import CHECKLIST, ChecklistItem, ItemVerdict, ReviewFunction, ReviewStatus, Verdict
 from ltc.contracts.domain.terms import PERCENT_QUANTUM, Terms
 from ltc.contracts.domain.values import AcceptanceType, MilestoneStatus
-from ltc.contracts.handlers import EXISTS_FOR_OPPORTUNITY, FROM_WON_OPPORTUNITY_ONLY
-from ltc.shared.api import Happened
+from ltc.contracts.handlers import EXISTS_FOR_OPPORTUNITY, FROM_WON_OPPORTUNITY_ONLY, AuditAction
+from ltc.shared.api import Happened, Versioned
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import MoneyPayload
 from ltc.shared.messages.base import CurrencyCode, DecimalStr, DueDays, Percent, Quantity
@@ -30,6 +36,11 @@ from ltc.shared.policy import PolicyVersion
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Share = Annotated[DecimalStr, Field(ge=0, le=100)]
+
+# The row version of the contract a representation is part of: its ETag is what a change of the
+# contract (this part of it included) sends as If-Match.
+CONTRACT_VERSION = ("the version of the contract (the row version behind its ETag, not `contract_version` of its "
+                    "terms): send `etag` as If-Match to change it")
 
 
 class _Strict(BaseModel):
@@ -218,7 +229,7 @@ class MilestoneRead(BaseModel):
 
 
 class ItemVerdictWrite(_Strict):
-    item: Name
+    item: ChecklistItem = Field(description="an item of the function's checklist")
     verdict: Verdict
     comment: Text | None = None
 
@@ -238,7 +249,7 @@ class ReviewCreate(_Strict):
 class ItemVerdictRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    item: str
+    item: ChecklistItem
     verdict: Verdict
     comment: str | None
 
@@ -257,6 +268,8 @@ class ReviewRecordRead(BaseModel):
 
 
 class ReviewRead(BaseModel):
+    """The review of a contract, as part of the contract."""
+
     contract_version: int = Field(description="the version under review (an edit starts a new one); once "
                                               "signed, the version that was signed")
     status: ReviewStatus
@@ -273,13 +286,23 @@ class ReviewRead(BaseModel):
                    verdicts=[ReviewRecordRead.model_validate(r) for r in state.verdicts.values()])
 
 
-class ReviewHistoryRead(ReviewRead):
-    checklist: dict[ReviewFunction, list[str]]
+class ContractReviewRead(ReviewRead, Versioned):
+    """The review of a contract with the contract's version: the next verdict sends its ETag."""
+
+    version: int = Field(description=CONTRACT_VERSION)
+
+    @classmethod
+    def of(cls, contract: Contract, policy: ContractPolicy) -> ContractReviewRead:
+        return cls(**ReviewRead.of(contract, policy).model_dump(), version=contract.version)
+
+
+class ReviewHistoryRead(ContractReviewRead):
+    checklist: dict[ReviewFunction, list[ChecklistItem]]
     history: list[ReviewRecordRead] = Field(description="every verdict ever recorded, oldest first")
 
     @classmethod
     def of(cls, contract: Contract, policy: ContractPolicy) -> ReviewHistoryRead:
-        return cls(**ReviewRead.of(contract, policy).model_dump(),
+        return cls(**ContractReviewRead.of(contract, policy).model_dump(exclude={"etag"}),
                    checklist={f: list(items) for f, items in CHECKLIST.items()},
                    history=[ReviewRecordRead.model_validate(r) for r in contract.reviews])
 
@@ -320,8 +343,11 @@ class ApprovalDecisionCreate(_Strict):
                                          description="the version decided on; refused (409) if the draft changed")
 
 
-class ContractRead(BaseModel):
+class ContractRead(Versioned):
     id: UUID
+    number: str = Field(description="`CON-<year>-<sequence>`: the contract's number, given when it was drafted "
+                                    "(numbered per calendar year of drafting, without gaps)",
+                        examples=["CON-2026-000042"])
     opportunity_id: UUID | None = Field(description="None for a direct contract")
     origin: ContractOrigin
     lead_id: UUID | None
@@ -413,17 +439,18 @@ class HealthRead(BaseModel):
                    at_risk=[MilestoneRead.of(m, as_of) for m in contract.at_risk_milestones(as_of, window)])
 
 
-class LateMilestoneRead(MilestoneRead):
+class LateMilestoneRead(MilestoneRead, Versioned):
     contract_id: UUID
     contract_title: str
     account_name: str
     days_late: int
+    version: int = Field(description=CONTRACT_VERSION + " (to record the milestone's next step)")
 
     @classmethod
     def of_late(cls, late: LateMilestone, as_of: date) -> LateMilestoneRead:
         return cls(**MilestoneRead.of(late.milestone, as_of).model_dump(), contract_id=late.contract.id,
                    contract_title=late.contract.title, account_name=late.contract.account_name,
-                   days_late=late.days_late)
+                   days_late=late.days_late, version=late.contract.version)
 
 
 # --- amendments and versions ----------------------------------------------------------------
@@ -453,11 +480,12 @@ class DecisionCreate(_Strict):
     comment: Text | None = None
 
 
-class AmendmentRead(BaseModel):
+class AmendmentRead(Versioned):
     amendment_id: UUID
     contract_id: UUID
     reason: str
-    kinds: list[str]
+    kinds: list[AmendmentKind] = Field(description="what it changes: scope (title, line items), value, dates "
+                                                   "(milestones), payment terms, legal terms")
     proposed: TermsRead
     declared_risk: Risk
     risk: Risk
@@ -468,10 +496,13 @@ class AmendmentRead(BaseModel):
     requested_by: str
     requested_at: datetime
     decisions: list[DecisionRead]
+    version: int = Field(description=CONTRACT_VERSION + "; an amendment is part of its contract, so deciding or "
+                                                        "withdrawing it sends this ETag")
 
     @classmethod
-    def of(cls, contract_id: UUID, amendment: Amendment) -> AmendmentRead:
-        return cls(amendment_id=amendment.amendment_id, contract_id=contract_id, reason=amendment.reason,
+    def of(cls, contract: Contract, amendment: Amendment) -> AmendmentRead:
+        return cls(amendment_id=amendment.amendment_id, contract_id=contract.id, version=contract.version,
+                   reason=amendment.reason,
                    kinds=list(amendment.kinds), proposed=TermsRead.of(amendment.proposed),
                    declared_risk=amendment.declared_risk, risk=amendment.risk, tier=amendment.tier,
                    status=amendment.status, base_version=amendment.base_version,
@@ -483,7 +514,7 @@ class AmendmentRead(BaseModel):
 class VersionRead(BaseModel):
     contract_id: UUID
     contract_version: int
-    change: str = Field(description="drafted, edited (a draft) or amended (a signed contract)")
+    change: VersionChange = Field(description="drafted, edited (a draft) or amended (a signed contract)")
     reason: str | None
     amendment_id: UUID | None
     created_by: str
@@ -498,10 +529,10 @@ class VersionRead(BaseModel):
 
 
 class AuditEntryRead(BaseModel):
-    action: str
-    actor: str
+    action: AuditAction
+    actor: str = Field(description="the user, or the event (`<source>:<type>`) that made the change")
     at: datetime
-    details: dict[str, Any]
+    details: dict[str, Any] = Field(description="what the action changed; its fields depend on the action")
 
     @classmethod
     def of(cls, entry: Any) -> AuditEntryRead:
@@ -517,8 +548,8 @@ class LimitsPayload(_Strict):
     second: Annotated[DecimalStr, Field(ge=0)]
 
 
-class ContractPolicyVersionRead(BaseModel):
-    version: int
+class ContractPolicyVersionRead(Versioned):
+    version: int = Field(description="the policy's version (its ETag names it)")
     updated_by: str
     updated_at: datetime
     policy: ContractPolicyPayload
@@ -557,6 +588,19 @@ class ContractPolicyPayload(_Strict):
                    review_functions={t: list(fs) for t, fs in policy.review_functions.items()},
                    approval_limits=limits(policy.approval_limits), at_risk_days=policy.at_risk_days)
 
+
+class ContractPolicyRead(ContractPolicyPayload, Versioned):
+    """The policy in force and its version; a change sends back the policy fields (without `version`
+    and `etag`) with the ETag as If-Match."""
+
+    # An answer, not a request: FastAPI validates what a route returns from its dump, `etag` included.
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = Field(description="the policy's version: 0 is the defaults, until an admin sets one")
+
+    @classmethod
+    def of_version(cls, policy: ContractPolicy, version: int) -> ContractPolicyRead:
+        return cls(**ContractPolicyPayload.of(policy).model_dump(), version=version)
 
 
 ContractPolicyVersionRead.model_rebuild()

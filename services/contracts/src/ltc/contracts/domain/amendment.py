@@ -34,6 +34,16 @@ class AmendmentStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class AmendmentKind(StrEnum):
+    """What an amendment changes."""
+
+    SCOPE = "scope"  # the title or the line items
+    VALUE = "value"
+    DATES = "dates"  # the milestones
+    PAYMENT_TERMS = "payment_terms"
+    LEGAL_TERMS = "legal_terms"
+
+
 class DecisionOutcome(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -81,7 +91,7 @@ def take_decision(tier: Tier, outcome: DecisionOutcome, *, decider: str, comment
 class Amendment:
     amendment_id: uuid.UUID
     reason: str
-    kinds: tuple[str, ...]  # what it changes: scope, value, dates, payment_terms, legal_terms
+    kinds: tuple[AmendmentKind, ...]  # what it changes
     proposed: Terms
     declared_risk: Risk
     risk: Risk  # the declared risk, raised by what the change does to cash and delivery
@@ -99,7 +109,7 @@ class Amendment:
                        applied_version=applied_version)
 
     def to_json(self) -> dict[str, Any]:
-        return {"amendment_id": str(self.amendment_id), "reason": self.reason, "kinds": list(self.kinds),
+        return {"amendment_id": str(self.amendment_id), "reason": self.reason, "kinds": [k.value for k in self.kinds],
                 "proposed": self.proposed.to_json(), "declared_risk": self.declared_risk.value,
                 "risk": self.risk.value, "tier": self.tier.value, "status": self.status.value,
                 "base_version": self.base_version, "requested_by": self.requested_by,
@@ -108,7 +118,7 @@ class Amendment:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Amendment:
-        return cls(amendment_id=uuid.UUID(data["amendment_id"]), reason=data["reason"], kinds=tuple(data["kinds"]),
+        return cls(amendment_id=uuid.UUID(data["amendment_id"]), reason=data["reason"], kinds=tuple(AmendmentKind(k) for k in data["kinds"]),
                    proposed=Terms.from_json(data["proposed"]), declared_risk=Risk(data["declared_risk"]),
                    risk=Risk(data["risk"]), tier=Tier(data["tier"]), status=AmendmentStatus(data["status"]),
                    base_version=data["base_version"], requested_by=data["requested_by"],
@@ -196,18 +206,18 @@ def withdrawn(amendment: Amendment) -> Amendment:
     return replace(amendment, status=AmendmentStatus.WITHDRAWN)
 
 
-def _changed_kinds(current: Terms, proposed: Terms) -> tuple[str, ...]:
+def _changed_kinds(current: Terms, proposed: Terms) -> tuple[AmendmentKind, ...]:
     kinds = []
     if (current.title, current.line_items) != (proposed.title, proposed.line_items):
-        kinds.append("scope")
+        kinds.append(AmendmentKind.SCOPE)
     if current.value_amount != proposed.value_amount:
-        kinds.append("value")
+        kinds.append(AmendmentKind.VALUE)
     if current.milestones != proposed.milestones:
-        kinds.append("dates")
+        kinds.append(AmendmentKind.DATES)
     if tuple(t.agreed() for t in current.payment_terms) != proposed.payment_terms:
-        kinds.append("payment_terms")
+        kinds.append(AmendmentKind.PAYMENT_TERMS)
     if current.legal_terms != proposed.legal_terms:
-        kinds.append("legal_terms")
+        kinds.append(AmendmentKind.LEGAL_TERMS)
     return tuple(kinds)
 
 

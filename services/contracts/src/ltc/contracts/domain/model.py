@@ -74,12 +74,31 @@ from ltc.shared.rules import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.tiers import Tier, may_decide
 
 SIGNED_BEFORE_APPROVAL = "signed-before-approval"
+# A milestone's start or delivery, and its acceptance, dated before the contract was signed.
+DATE_BEFORE_SIGNING = "milestone-date-before-signing"
+ACCEPTED_BEFORE_SIGNING = "accepted-before-signing"
+
+# `CON-2026-000001`: the number people know a contract by, given when it is drafted.
+CONTRACT_NUMBER_PATTERN = r"^CON-[0-9]{4}-[0-9]{6,}$"
+
+
+def contract_number(year: int, sequence: int) -> str:
+    """The `sequence`-th contract drafted in calendar year `year`: numbers run per year without gaps."""
+    return f"CON-{year}-{sequence:06d}"
 
 
 class ContractStatus(StrEnum):
     DRAFT = "draft"
     ACTIVE = "active"
     CLOSED = "closed"
+
+
+class VersionChange(StrEnum):
+    """How a version of the terms came to be."""
+
+    DRAFTED = "drafted"
+    EDITED = "edited"  # a draft's terms changed
+    AMENDED = "amended"  # a signed contract's terms changed through an approved amendment
 
 
 class Health(StrEnum):
@@ -104,13 +123,14 @@ class DraftChanges:
 class Contract:
     events: list[EventPayload]
 
-    def __init__(self, *, id: uuid.UUID, opportunity_id: uuid.UUID | None, lead_id: uuid.UUID | None,
+    def __init__(self, *, id: uuid.UUID, number: str, opportunity_id: uuid.UUID | None, lead_id: uuid.UUID | None,
                  account_id: uuid.UUID | None, account_name: str, title: str, owner: str, value: Money,
                  payment_terms: list[PaymentTerm], milestones: list[AgreedMilestone], now: datetime,
                  line_items: list[LineItem] | None = None, legal_terms: LegalTerms | None = None,
                  fr_owner: str | None = None, atc_approval: Approval | None = None) -> None:
         """A won opportunity's contract comes with its ATC approval; one without an opportunity is
-        direct, drafted by its owner, and waits for its own approval."""
+        direct, drafted by its owner, and waits for its own approval. `number` is the one the
+        drafting gave it (`contract_number`)."""
         if (opportunity_id is None) != (atc_approval is None):
             raise ValueError("a won opportunity's contract comes with its ATC approval, a direct one without")
         terms = Terms(title=title, value_amount=value.amount, currency=value.currency,
@@ -118,6 +138,7 @@ class Contract:
                       milestones=tuple(milestones), legal_terms=legal_terms or LegalTerms())
         refuse_unusable(terms)
         self.id = id
+        self.number = number
         self.opportunity_id = opportunity_id
         self.origin = ContractOrigin.DIRECT if opportunity_id is None else ContractOrigin.OPPORTUNITY
         # Who wrote the terms: the owner negotiated them (at ATC, or drafting a direct contract);
@@ -364,7 +385,7 @@ class Contract:
         return self.milestone(milestone_id).owner or self.fr_owner
 
     def _executable(self, milestone_id: uuid.UUID, on: date, doing: str, *, field: str, today: date,
-                    early_rule: str = "milestone-date-before-signing") -> Milestone:
+                    early_rule: str) -> Milestone:
         self._require_status(ContractStatus.ACTIVE, "contract-not-active", doing)
         milestone = self.milestone(milestone_id)
         require_happened(field, on, today)
@@ -382,14 +403,14 @@ class Contract:
 
     def start_milestone(self, milestone_id: uuid.UUID, *, started_on: date, now: datetime) -> None:
         milestone = self._executable(milestone_id, started_on, "starting a milestone", field="started_on",
-                                     today=now.date())
+                                     today=now.date(), early_rule=DATE_BEFORE_SIGNING)
         if milestone.status is not MilestoneStatus.PLANNED:
             raise DomainError("milestone-already-started", f"milestone {milestone.name!r} is {milestone.status.value}")
         self._replace_milestone(replace(milestone, status=MilestoneStatus.IN_PROGRESS, started_on=started_on), now)
 
     def deliver_milestone(self, milestone_id: uuid.UUID, *, delivered_on: date, now: datetime) -> None:
         milestone = self._executable(milestone_id, delivered_on, "delivering a milestone", field="delivered_on",
-                                     today=now.date())
+                                     today=now.date(), early_rule=DATE_BEFORE_SIGNING)
         if milestone.status is MilestoneStatus.DELIVERED:
             raise DomainError("milestone-already-delivered",
                               f"milestone {milestone.name!r} was delivered on {milestone.delivered_on}")
@@ -408,7 +429,7 @@ class Contract:
         closure.
         """
         milestone = self._executable(milestone_id, accepted_on, "accepting a milestone", field="accepted_on",
-                                     today=now.date(), early_rule="accepted-before-signing")
+                                     today=now.date(), early_rule=ACCEPTED_BEFORE_SIGNING)
         if acceptance_type is not None and acceptance_type is not milestone.acceptance_type:
             raise RuleViolation("acceptance-type-mismatch",
                                 f"milestone {milestone.name!r} is agreed for {milestone.acceptance_type.value} "

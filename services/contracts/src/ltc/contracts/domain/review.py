@@ -7,7 +7,7 @@ verdicts on the old one no longer count (the review is reset).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,11 +23,26 @@ class ReviewFunction(StrEnum):
     DELIVERY = "delivery"
 
 
-CHECKLIST: dict[ReviewFunction, tuple[str, ...]] = {
-    ReviewFunction.COMMERCIAL: ("price", "payment_terms", "currency_risk"),
-    ReviewFunction.LEGAL: ("liability", "penalties", "governing_law"),
-    ReviewFunction.FINANCE: ("cash_flow_profile", "credit_risk"),
-    ReviewFunction.DELIVERY: ("milestones_feasible", "acceptance_criteria_clear"),
+class ChecklistItem(StrEnum):
+    """An item a review function answers (`CHECKLIST` says which function answers which)."""
+
+    PRICE = "price"
+    PAYMENT_TERMS = "payment_terms"
+    CURRENCY_RISK = "currency_risk"
+    LIABILITY = "liability"
+    PENALTIES = "penalties"
+    GOVERNING_LAW = "governing_law"
+    CASH_FLOW_PROFILE = "cash_flow_profile"
+    CREDIT_RISK = "credit_risk"
+    MILESTONES_FEASIBLE = "milestones_feasible"
+    ACCEPTANCE_CRITERIA_CLEAR = "acceptance_criteria_clear"
+
+
+CHECKLIST: dict[ReviewFunction, tuple[ChecklistItem, ...]] = {
+    ReviewFunction.COMMERCIAL: (ChecklistItem.PRICE, ChecklistItem.PAYMENT_TERMS, ChecklistItem.CURRENCY_RISK),
+    ReviewFunction.LEGAL: (ChecklistItem.LIABILITY, ChecklistItem.PENALTIES, ChecklistItem.GOVERNING_LAW),
+    ReviewFunction.FINANCE: (ChecklistItem.CASH_FLOW_PROFILE, ChecklistItem.CREDIT_RISK),
+    ReviewFunction.DELIVERY: (ChecklistItem.MILESTONES_FEASIBLE, ChecklistItem.ACCEPTANCE_CRITERIA_CLEAR),
 }
 
 
@@ -53,16 +68,16 @@ class ReviewStatus(StrEnum):
 
 @dataclass(frozen=True)
 class ItemVerdict:
-    item: str
+    item: ChecklistItem
     verdict: Verdict
     comment: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"item": self.item, "verdict": self.verdict.value, "comment": self.comment}
+        return {"item": self.item.value, "verdict": self.verdict.value, "comment": self.comment}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ItemVerdict:
-        return cls(data["item"], Verdict(data["verdict"]), data.get("comment"))
+        return cls(ChecklistItem(data["item"]), Verdict(data["verdict"]), data.get("comment"))
 
 
 @dataclass(frozen=True)
@@ -98,22 +113,22 @@ def checked_items(function: ReviewFunction, items: list[ItemVerdict]) -> tuple[I
     problems = []
     seen = [i.item for i in items]
     for item in sorted(set(seen) - set(checklist)):
-        problems.append({"field": "items", "message": f"{item!r} is not on the {function.value} checklist"})
+        problems.append({"field": "items", "message": f"'{item}' is not on the {function.value} checklist"})
     for item in sorted({i for i in seen if seen.count(i) > 1}):
-        problems.append({"field": "items", "message": f"{item!r} is answered more than once"})
+        problems.append({"field": "items", "message": f"'{item}' is answered more than once"})
     for item in checklist:
         if item not in seen:
-            problems.append({"field": "items", "message": f"{item!r} is not answered"})
+            problems.append({"field": "items", "message": f"'{item}' is not answered"})
     for verdict in items:
         if verdict.verdict is Verdict.FAIL and not (verdict.comment or "").strip():
-            problems.append({"field": "items", "message": f"the fail of {verdict.item!r} needs a comment saying why"})
+            problems.append({"field": "items", "message": f"the fail of '{verdict.item}' needs a comment saying why"})
     if problems:
         raise RuleViolation("review-checklist-incomplete",
                             f"the {function.value} checklist is {', '.join(checklist)}, each item answered once "
                             "with pass or fail, and every fail with a comment: "
                             + "; ".join(p["message"] for p in problems), errors=problems)
     by_item = {i.item: i for i in items}
-    return tuple(by_item[item] for item in checklist)
+    return tuple(replace(by_item[item], item=item) for item in checklist)
 
 
 @dataclass(frozen=True)
