@@ -170,7 +170,8 @@ class RuleCatalog:
             for template in templates:
                 found.setdefault(status, set()).update(_fill(template, bound))
         for name in function.names:
-            for target in (*self._by_name.get(name, ()), *self._classes.get(name, ())):
+            # A class passed as a value (`select(Contract)`) is not built: only a call builds it.
+            for target in self._by_name.get(name, ()):
                 if target is not function:
                     self._walk(target, {}, found, seen)
         for call in function.calls:
