@@ -184,15 +184,18 @@ async def test_an_account_payment_pays_oldest_due_first_and_its_surplus_is_appli
     assert stale.status_code == 412
     nothing = await client.post(apply_url, json={}, headers={**FINANCE, "If-Match": read.headers["etag"]})
     assert nothing.status_code == 409 and nothing.json()["rule"] == "nothing-to-apply"
-    assert (await client.post(apply_url, json={}, headers=ERP)).status_code == 403
+    assert (await client.post(apply_url, json={}, headers={**ERP, "If-Match": read.headers["etag"]})).status_code \
+        == 403
 
     await _deliver(client, handlers.on_contract_milestone_accepted, _accepted(late))
     late_pac = (await _invoices(client, late.contract_id))["pac"]
-    keyed = {**FINANCE, "Idempotency-Key": str(uuid.uuid4())}
+    keyed = {**FINANCE, "Idempotency-Key": str(uuid.uuid4()), "If-Match": read.headers["etag"]}
     response = await client.post(apply_url, json={"invoice_id": late_pac["id"]}, headers=keyed)
     assert response.status_code == 200, response.text
     applied = response.json()
-    # The answer was lost: the same request again answers the same, and applies nothing more.
+    assert applied["etag"] == response.headers["etag"] != read.headers["etag"]
+    # The answer was lost: the same request again (its If-Match now stale) answers the same, and
+    # applies nothing more.
     retried = await client.post(apply_url, json={"invoice_id": late_pac["id"]}, headers=keyed)
     assert retried.status_code == 200 and retried.json() == applied
     other_body = await client.post(apply_url, json={}, headers=keyed)
@@ -205,7 +208,7 @@ async def test_an_account_payment_pays_oldest_due_first_and_its_surplus_is_appli
     assert invoice["status"] == "partially_paid" and invoice["open_amount"] == _money("500.00")
     [later] = await _events(client, payment["id"], "ltc.payment.applied.v1")
     assert later["applications"] == [{"invoice_id": late_pac["id"], "amount": _money("200.00")}]
-    again = await client.post(apply_url, json={}, headers=FINANCE)
+    again = await client.post(apply_url, json={}, headers={**FINANCE, "If-Match": applied["etag"]})
     assert again.status_code == 409 and again.json()["rule"] == "no-unapplied-cash"
 
 
@@ -225,7 +228,8 @@ async def test_account_payment_bad_inputs(client):
         assert response.headers["content-type"] == "application/problem+json"
         if rule:
             assert response.json()["rule"] == rule
-    unknown = await client.post(f"/api/v1/payments/{uuid.uuid4()}/applications", json={}, headers=FINANCE)
+    unknown = await client.post(f"/api/v1/payments/{uuid.uuid4()}/applications", json={},
+                                headers={**FINANCE, "If-Match": '"1"'})
     assert unknown.status_code == 404
 
 
@@ -237,16 +241,19 @@ async def test_a_credit_note_corrects_an_invoice_and_only_finance_issues_one(cli
     url = f"/api/v1/invoices/{advance['id']}/credit-notes"
     body = {"amount": _money("30.00"), "reason": "discount not applied"}
     for headers in (ERP, AR, ADMIN):
-        assert (await client.post(url, json=body, headers=headers)).status_code == 403
-    keyed = {**FINANCE, "Idempotency-Key": str(uuid.uuid4())}
+        assert (await client.post(url, json=body, headers={**headers, "If-Match": advance["etag"]})).status_code == 403
+    keyed = {**FINANCE, "Idempotency-Key": str(uuid.uuid4()), "If-Match": advance["etag"]}
     first = await client.post(url, json=body, headers=keyed)
     assert first.status_code == 201, first.text
     note = first.json()
     assert first.headers["location"] == f"/api/v1/credit-notes/{note['id']}"
     assert note["number"].startswith(f"CN-{TODAY.year}-") and note["issued_by"] == "clerk-1"
+    # A retry of the lost answer: its If-Match is stale now, its key answers the first note.
     replay = await client.post(url, json=body, headers=keyed)
     assert replay.status_code == 201 and replay.json() == note
-    invoice = (await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)).json()
+    read = await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)
+    invoice = read.json()
+    assert invoice["etag"] == read.headers["etag"] != advance["etag"], "the credit note changed the invoice"
     assert invoice["amount"] == _money("300.00"), "an issued invoice is never changed"
     assert invoice["credited_amount"] == _money("30.00") and invoice["open_amount"] == _money("270.00")
     [credited] = await _events(client, signed.contract_id, "ltc.invoice.credited.v1")
@@ -259,11 +266,12 @@ async def test_a_credit_note_corrects_an_invoice_and_only_finance_issues_one(cli
                               ({"amount": _money("1.00", "USD"), "reason": "x"}, 422, "currency-mismatch"),
                               ({"amount": _money("-1.00"), "reason": "x"}, 422, "credit-amount-not-positive"),
                               ({"amount": _money("1.00"), "reason": " "}, 422, None)):
-        response = await client.post(url, json=bad, headers=FINANCE)
+        response = await client.post(url, json=bad, headers={**FINANCE, "If-Match": invoice["etag"]})
         assert response.status_code == status, response.text
         if rule:
             assert response.json()["rule"] == rule
-    unknown = await client.post(f"/api/v1/invoices/{uuid.uuid4()}/credit-notes", json=body, headers=FINANCE)
+    unknown = await client.post(f"/api/v1/invoices/{uuid.uuid4()}/credit-notes", json=body,
+                                headers={**FINANCE, "If-Match": '"1"'})
     assert unknown.status_code == 404
 
 
@@ -273,7 +281,9 @@ async def test_credit_note_numbers_have_no_gaps(client):
     url = f"/api/v1/invoices/{advance['id']}/credit-notes"
     numbers = []
     for amount in ("1.00", "999999999.00", "1.00", "1.00"):  # the second is refused: more than is open
-        response = await client.post(url, json={"amount": _money(amount), "reason": "rounding"}, headers=FINANCE)
+        invoice = await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)
+        response = await client.post(url, json={"amount": _money(amount), "reason": "rounding"},
+                                     headers={**FINANCE, "If-Match": invoice.headers["etag"]})
         if amount == "999999999.00":
             assert response.status_code == 422, response.text  # rolled back, number and all
             continue

@@ -364,7 +364,7 @@ async def test_cash_valued_in_the_future_is_refused_and_back_dated_cash_keeps_it
     payment = back_dated.json()
     assert payment["applications"][0]["applied_on"] == "2026-11-25" and payment["unapplied"] == _money("100.00")
     later = await client.post(f"/api/v1/payments/{payment['id']}/applications",
-                              json={"applied_on": "2030-01-01"}, headers=FINANCE)
+                              json={"applied_on": "2030-01-01"}, headers={**FINANCE, "If-Match": payment["etag"]})
     assert (later.status_code, later.json()["rule"]) == (422, "date-in-future")
     assert (await client.get(f"/api/v1/payments/{payment['id']}", headers=FINANCE)).json()["unapplied"] == \
         _money("100.00")

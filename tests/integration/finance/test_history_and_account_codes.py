@@ -106,10 +106,11 @@ async def test_an_invoice_and_a_payment_tell_who_changed_them_and_how_oldest_fir
         contract_id=signed.contract_id, milestone_id=signed.payment_schedule[1].milestone_id, name="PAC",
         acceptance_type="preliminary", accepted_on=TODAY, certificate_ref="PAC-1"))
     pac = (await _invoices(client, signed.contract_id))["pac"]
-    note = await client.post(f"/api/v1/invoices/{pac['id']}/credit-notes", headers=FINANCE,
+    note = await client.post(f"/api/v1/invoices/{pac['id']}/credit-notes", headers={**FINANCE, "If-Match": pac["etag"]},
                              json={"amount": _money("50.00"), "reason": "discount not applied"})
     assert note.status_code == 201, note.text
-    applied = await client.post(f"/api/v1/payments/{payment['id']}/applications", json={}, headers=FINANCE)
+    applied = await client.post(f"/api/v1/payments/{payment['id']}/applications", json={},
+                                headers={**FINANCE, "If-Match": payment["etag"]})
     assert applied.status_code == 200, applied.text
 
     assert _steps(await _history(client, f"payments/{payment['id']}")) == [
@@ -177,7 +178,7 @@ async def test_the_account_codes_are_the_environments_until_an_admin_sets_them(c
             response = await client.get("/api/v1/config/account-codes", headers=headers)
             assert response.status_code == 200, response.text
             assert response.json() == {"receivable": "1200", "revenue": "4000", "cash": "1000",
-                                       "unapplied_cash": "2150"}
+                                       "unapplied_cash": "2150", "version": 0, "etag": '"0"'}
             assert response.headers["etag"] == '"0"'
         for headers in (ERP, AR):
             assert (await client.get("/api/v1/config/account-codes", headers=headers)).status_code == 403
@@ -203,13 +204,14 @@ async def test_an_admin_sets_the_account_codes_with_if_match_and_the_journal_pos
 
     response = await client.put(url, json=codes, headers={**ADMIN, "If-Match": '"0"'})
     assert response.status_code == 200, response.text
-    assert response.json() == codes and response.headers["etag"] == '"1"'
+    assert response.json() == {**codes, "version": 1, "etag": '"1"'} and response.headers["etag"] == '"1"'
     again = await client.put(url, json=codes, headers={**ADMIN, "If-Match": '"0"'})
     assert again.status_code == 412, "a second admin who read version 0 does not overwrite version 1 unseen"
     read = await client.get(url, headers=FINANCE)
-    assert read.json() == codes and read.headers["etag"] == '"1"'
+    assert read.json() == {**codes, "version": 1, "etag": '"1"'} and read.headers["etag"] == '"1"'
     [version] = (await client.get(f"{url}/history", headers=FINANCE)).json()
-    assert (version["version"], version["updated_by"], version["account_codes"]) == (1, "ops", codes)
+    assert (version["version"], version["etag"], version["updated_by"], version["account_codes"]) == (
+        1, '"1"', "ops", codes)
 
     signed = _signed()
     await _deliver(client, handlers.on_contract_signed, signed)

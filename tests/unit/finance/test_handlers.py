@@ -41,7 +41,16 @@ async def test_a_payment_names_what_it_pays():
     with pytest.raises(RuleViolation) as failure:
         await handlers.record_payment(_NoDatabase(), command, CLERK)
     assert failure.value.rule == "payment-target-required"
-    assert [e["field"] for e in failure.value.errors] == ["invoice_id", "contract_id", "account_id"]
+    assert [e["field"] for e in failure.value.errors] == ["invoice_id", "invoice_number", "contract_id", "account_id"]
+
+
+async def test_an_invoice_named_by_id_and_by_number_is_refused_before_the_database_is_touched():
+    command = handlers.RecordPayment(uuid.uuid4(), "BANK-1", "ACME", eur("10.00"), date(2027, 3, 1), uuid.uuid4(),
+                                     None, invoice_number="INV-2027-000001")
+    with pytest.raises(RuleViolation) as failure:
+        await handlers.record_payment(_NoDatabase(), command, CLERK)
+    assert failure.value.rule == "invoice-named-twice"
+    assert [e["field"] for e in failure.value.errors] == ["invoice_id", "invoice_number"]
 
 
 async def test_a_run_for_a_day_not_yet_come_is_refused_by_the_clock(clock):

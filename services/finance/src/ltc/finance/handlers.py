@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +20,7 @@ from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentT
 from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
 from ltc.finance.domain.journal import AccountCodes
 from ltc.finance.domain.payment import Application, Payment, PaymentTarget, receive_payment
-from ltc.finance.domain.receivables import OverdueInvoice, run_dunning
+from ltc.finance.domain.receivables import DunningLevel, OverdueInvoice, run_dunning
 from ltc.shared.audit import AuditEntry
 from ltc.shared.controls import require_happened
 from ltc.shared.db import UnitOfWork
@@ -59,6 +60,28 @@ def today() -> date:
 SCHEDULED_RUN = Principal(sub="system:scheduled-run", roles=frozenset())
 
 
+class Audited(StrEnum):
+    """The kinds of object finance's audit trail names (`object_type`)."""
+
+    BILLING_PLAN = "billing_plan"
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    PAYMENT = "payment"
+
+
+class Action(StrEnum):
+    """What an audit entry says happened (`action`)."""
+
+    OPENED = "opened"  # a billing plan, on signing
+    AMENDED = "amended"
+    MILESTONE_ACCEPTED = "milestone_accepted"
+    FULLY_PAID = "fully_paid"
+    ISSUED = "issued"  # an invoice or a credit note
+    DUNNED = "dunned"
+    RECORDED = "recorded"  # a payment
+    APPLIED = "applied"
+
+
 def _by_event(envelope: Envelope) -> str:
     return f"event:{envelope.type}"
 
@@ -87,7 +110,7 @@ def _audit_settlements(uow: UnitOfWork, plans: Iterable[BillingPlan], at: dateti
     for plan in plans:
         for event in plan.events:
             if isinstance(event, ContractFullyPaid):
-                uow.audit(AuditEntry(at, actor, "fully_paid", "billing_plan", plan.id, {
+                uow.audit(AuditEntry(at, actor, Action.FULLY_PAID, Audited.BILLING_PLAN, plan.id, {
                     "fully_paid_on": event.fully_paid_on, "collected": plan.collected, "credited": plan.credited},
                     filed_under=(plan.contract_id,)))
 
@@ -101,16 +124,16 @@ async def _issue_invoices(uow: UnitOfWork, plan: BillingPlan, instalments: Seque
         invoice = plan.invoice(instalment, invoice_id=uuid.uuid4(), number=invoice_number(now.year, sequence),
                                issue_date=now.date(), now=now)
         uow.session.add(invoice)
-        uow.audit(AuditEntry(now, actor, "issued", "invoice", invoice.id, {
+        uow.audit(AuditEntry(now, actor, Action.ISSUED, Audited.INVOICE, invoice.id, {
             "number": invoice.number, "instalment": invoice.instalment, "amount": invoice.amount,
             "issue_date": invoice.issue_date, "due_date": invoice.due_date}, filed_under=(plan.contract_id,)))
         issued.append(invoice)
     return issued
 
 
-def _audit_plan(uow: UnitOfWork, plan: BillingPlan, action: str, actor: str,
+def _audit_plan(uow: UnitOfWork, plan: BillingPlan, action: Action, actor: str,
                 schedule: Sequence[InstalmentTerms]) -> None:
-    uow.audit(AuditEntry(clock(), actor, action, "billing_plan", plan.id, {
+    uow.audit(AuditEntry(clock(), actor, action, Audited.BILLING_PLAN, plan.id, {
         "contract_id": plan.contract_id, "contract_version": plan.contract_version, "value": plan.value,
         "instalments": list(schedule)}, filed_under=(plan.contract_id,)))
 
@@ -134,7 +157,7 @@ async def on_contract_signed(uow: UnitOfWork, event: ContractSigned, envelope: E
         now=clock(), won_on=won_on, lead_created_on=lead_created_on,
     )
     uow.session.add(plan)
-    _audit_plan(uow, plan, "opened", _by_event(envelope), schedule)
+    _audit_plan(uow, plan, Action.OPENED, _by_event(envelope), schedule)
     # Invoices reference the plan's rows, which must exist before they do.
     await uow.session.flush()
     await _issue_invoices(uow, plan, plan.invoiceable(today()), _by_event(envelope))
@@ -147,7 +170,7 @@ async def on_contract_milestone_accepted(uow: UnitOfWork, event: ContractMilesto
         # Both events travel on ltc.contracts keyed by contract id, so signing always comes first.
         raise DomainError("billing-plan-unknown", f"no billing plan for contract {event.contract_id}")
     if event.milestone_id not in plan.accepted_milestones:
-        uow.audit(AuditEntry(clock(), _by_event(envelope), "milestone_accepted", "billing_plan", plan.id,
+        uow.audit(AuditEntry(clock(), _by_event(envelope), Action.MILESTONE_ACCEPTED, Audited.BILLING_PLAN, plan.id,
                              {"milestone_id": event.milestone_id, "accepted_on": event.accepted_on},
                              filed_under=(plan.contract_id,)))
     await _issue_invoices(uow, plan, plan.accept_milestone(event.milestone_id), _by_event(envelope))
@@ -161,7 +184,7 @@ async def on_contract_amended(uow: UnitOfWork, event: ContractAmended, envelope:
     schedule = _terms(event.payment_schedule)
     if plan.amend(contract_version=event.contract_version, value=_money(event.value, "contract value"),
                   schedule=schedule, on=event.amended_at.date()):
-        _audit_plan(uow, plan, "amended", _by_event(envelope), schedule)
+        _audit_plan(uow, plan, Action.AMENDED, _by_event(envelope), schedule)
         _audit_settlements(uow, [plan], clock(), _by_event(envelope))
         await uow.session.flush()
         await _issue_invoices(uow, plan, plan.invoiceable(today()), _by_event(envelope))
@@ -192,6 +215,23 @@ class RecordPayment:
     invoice_id: uuid.UUID | None
     contract_id: uuid.UUID | None
     account_id: uuid.UUID | None = None
+    invoice_number: str | None = None  # the invoice as a remittance advice cites it: instead of invoice_id
+
+
+async def _named_invoice(uow: UnitOfWork, invoice_id: uuid.UUID | None, number: str | None) -> uuid.UUID | None:
+    """The invoice a command names, by id or by number (one of the two): an unknown id is not
+    found (404); an unknown number is a field of the request that names nothing (422)."""
+    if number is None:
+        return invoice_id
+    if invoice_id is not None:
+        raise RuleViolation("invoice-named-twice", "name the invoice by invoice_id or by invoice_number, not both",
+                            errors=[{"field": f, "message": "give invoice_id or invoice_number, not both"}
+                                    for f in ("invoice_id", "invoice_number")])
+    found = await repository.invoice_id_by_number(uow.session, number)
+    if found is None:
+        raise RuleViolation("invoice-number-unknown", f"no invoice is numbered {number!r}",
+                            errors=[{"field": "invoice_number", "message": f"no invoice is numbered {number!r}"}])
+    return found
 
 
 @dataclass(frozen=True)
@@ -202,13 +242,13 @@ class RecordedPayment:
     new: bool
 
 
-async def _target_contract(uow: UnitOfWork, cmd: RecordPayment) -> uuid.UUID | None:
+async def _target_contract(uow: UnitOfWork, invoice_id: uuid.UUID | None, cmd: RecordPayment) -> uuid.UUID | None:
     contract_id = cmd.contract_id
-    if cmd.invoice_id is not None:
-        contract_id = await repository.contract_of_invoice(uow.session, cmd.invoice_id)
+    if invoice_id is not None:
+        contract_id = await repository.contract_of_invoice(uow.session, invoice_id)
         if cmd.contract_id is not None and cmd.contract_id != contract_id:
             raise RuleViolation("invoice-not-of-contract",
-                                f"invoice {cmd.invoice_id} does not belong to contract {cmd.contract_id}")
+                                f"invoice {invoice_id} does not belong to contract {cmd.contract_id}")
     return contract_id
 
 
@@ -219,11 +259,14 @@ def _recorded_before(first: Payment, cmd: RecordPayment) -> RecordedPayment:
 
 async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> RecordedPayment:
     """Apply a bank payment to an invoice, a contract or an account; a known one answers its first recording."""
-    if cmd.invoice_id is None and cmd.contract_id is None and cmd.account_id is None:
-        raise RuleViolation("payment-target-required", "name the invoice_id, contract_id or account_id the payment is for",
-                            errors=[{"field": f, "message": "invoice_id, contract_id or account_id is required"}
-                                    for f in ("invoice_id", "contract_id", "account_id")])
-    contract_id = await _target_contract(uow, cmd)
+    targets = ("invoice_id", "invoice_number", "contract_id", "account_id")
+    if all(getattr(cmd, target) is None for target in targets):
+        raise RuleViolation("payment-target-required",
+                            "name the invoice_id, invoice_number, contract_id or account_id the payment is for",
+                            errors=[{"field": f, "message": "invoice_id, invoice_number, contract_id or account_id "
+                                                            "is required"} for f in targets])
+    invoice_id = await _named_invoice(uow, cmd.invoice_id, cmd.invoice_number)
+    contract_id = await _target_contract(uow, invoice_id, cmd)
     if contract_id is not None:
         locked = await repository.lock_plans(uow.session, contract_id=contract_id)
     else:
@@ -239,11 +282,11 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
     now = clock()
     payment = receive_payment(
         payment_id=cmd.payment_id, bank_reference=cmd.bank_reference, payer=cmd.payer, amount=cmd.amount,
-        value_date=cmd.value_date, target=PaymentTarget(cmd.invoice_id, contract_id, account_id), plans=plans,
+        value_date=cmd.value_date, target=PaymentTarget(invoice_id, contract_id, account_id), plans=plans,
         invoices=await repository.invoices_of_contracts(uow.session, locked), recorded_by=principal.sub, now=now,
     )
     uow.session.add(payment)
-    uow.audit(AuditEntry(now, principal.sub, "recorded", "payment", payment.id, {
+    uow.audit(AuditEntry(now, principal.sub, Action.RECORDED, Audited.PAYMENT, payment.id, {
         "bank_reference": payment.bank_reference, "payer": payment.payer, "amount": payment.amount,
         "value_date": payment.value_date, "invoice_id": payment.invoice_id, "contract_id": payment.contract_id,
         "account_id": payment.account_id, "applications": _applications(payment.applications, payment.currency),
@@ -268,21 +311,23 @@ class ApplyUnappliedCash:
     invoice_id: uuid.UUID | None
     applied_on: date | None = None  # today when not given
     expected_version: int | None = None  # the payment's version the clerk decided on; a stale one is refused
+    invoice_number: str | None = None  # instead of invoice_id
 
 
 async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, principal: Principal) -> Payment:
     """Apply a payment's held cash: to the named invoice, or oldest-due-first across its account (else contract)."""
     payment = await repository.get_payment(uow.session, cmd.payment_id)
-    if cmd.invoice_id is not None:
-        invoice_contract = await repository.contract_of_invoice(uow.session, cmd.invoice_id)
+    invoice_id = await _named_invoice(uow, cmd.invoice_id, cmd.invoice_number)
+    if invoice_id is not None:
+        invoice_contract = await repository.contract_of_invoice(uow.session, invoice_id)
         locked = await repository.lock_plans(uow.session, contract_id=invoice_contract)
         plans = await repository.plans_of(uow.session, locked)
         if payment.account_id is not None and plans[invoice_contract].account_id != payment.account_id:
             raise RuleViolation("invoice-not-of-account",
-                                f"invoice {cmd.invoice_id} is not of the account that paid this cash")
+                                f"invoice {invoice_id} is not of the account that paid this cash")
         if payment.account_id is None and payment.contract_id != invoice_contract:
             raise RuleViolation("invoice-not-of-contract",
-                                f"invoice {cmd.invoice_id} is not of the contract that paid this cash")
+                                f"invoice {invoice_id} is not of the contract that paid this cash")
     elif payment.account_id is not None:
         locked = await repository.lock_plans(uow.session, account_id=payment.account_id)
     else:
@@ -296,9 +341,9 @@ async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, princip
     applied_on = cmd.applied_on or now.date()
     before = len(payment.applications)
     payment.apply_unapplied(invoices=await repository.invoices_of_contracts(uow.session, locked), plans=plans,
-                            invoice_id=cmd.invoice_id, on=applied_on, by=principal.sub, today=now.date())
+                            invoice_id=invoice_id, on=applied_on, by=principal.sub, today=now.date())
     added = payment.applications[before:]
-    uow.audit(AuditEntry(now, principal.sub, "applied", "payment", payment.id, {
+    uow.audit(AuditEntry(now, principal.sub, Action.APPLIED, Audited.PAYMENT, payment.id, {
         "applied_on": applied_on, "applications": _applications(added, payment.currency),
         "unapplied": payment.unapplied},
         filed_under=(*(a.invoice_id for a in added), *(a.contract_id for a in added))))
@@ -316,6 +361,7 @@ class IssueCreditNote:
     invoice_id: uuid.UUID
     amount: Money
     reason: str
+    expected_version: int | None = None  # the invoice's version the clerk corrected; a stale one is refused
 
 
 async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Principal) -> CreditNote:
@@ -323,13 +369,14 @@ async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Pr
     contract_id = await repository.contract_of_invoice(uow.session, cmd.invoice_id)
     plan = await repository.get_plan(uow.session, contract_id, for_update=True)
     [invoice] = [i for i in await repository.invoices_of_contracts(uow.session, [contract_id]) if i.id == cmd.invoice_id]
+    require_version(invoice.version, cmd.expected_version, what=f"invoice {invoice.number}")
     now = clock()
     sequence = await repository.next_credit_note_sequence(uow.session, now.year)
     note = invoice.credit(credit_note_id=cmd.credit_note_id, number=credit_note_number(now.year, sequence),
                           amount=cmd.amount, reason=cmd.reason, issue_date=now.date(), issued_by=principal.sub,
                           plan=plan, now=now)
     uow.session.add(note)
-    uow.audit(AuditEntry(now, principal.sub, "issued", "credit_note", note.id, {
+    uow.audit(AuditEntry(now, principal.sub, Action.ISSUED, Audited.CREDIT_NOTE, note.id, {
         "number": note.number, "invoice_number": note.invoice_number, "amount": note.amount, "reason": note.reason,
         "issue_date": note.issue_date, "invoice_open_amount": invoice.open_amount},
         filed_under=(invoice.id, plan.contract_id)))
@@ -350,7 +397,7 @@ class RunSchedule:
 class ScheduledRun:
     as_of: date
     invoiced: list[uuid.UUID] = field(default_factory=list)
-    dunned: list[tuple[OverdueInvoice, str]] = field(default_factory=list)
+    dunned: list[tuple[OverdueInvoice, DunningLevel]] = field(default_factory=list)
 
 
 async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) -> ScheduledRun:
@@ -380,10 +427,10 @@ async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) 
         if state.invoice_id not in known:
             uow.session.add(state)
         assert state.level is not None
-        uow.audit(AuditEntry(now, principal.sub, "dunned", "invoice", invoice.invoice_id, {
+        uow.audit(AuditEntry(now, principal.sub, Action.DUNNED, Audited.INVOICE, invoice.invoice_id, {
             "dunning_level": state.level, "as_of": as_of, "days_overdue": (as_of - invoice.due_date).days,
             "open_amount": invoice.open_amount}, filed_under=(invoice.contract_id,)))
-        result.dunned.append((invoice, state.level.value))
+        result.dunned.append((invoice, state.level))
     await uow.commit()
     return result
 

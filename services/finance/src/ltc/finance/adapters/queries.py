@@ -123,8 +123,10 @@ Paged = tuple[list[Any], str | None]
 
 async def invoices_page(session: AsyncSession, principal: Principal, *, contract_id: uuid.UUID | None,
                         account_id: uuid.UUID | None, status: InvoiceStatus | None, limit: int,
-                        cursor: str | None) -> Paged:
+                        cursor: str | None, number: str | None = None) -> Paged:
     stmt = _visible(select(Invoice), principal, invoices.c.account_id)
+    if number is not None:
+        stmt = stmt.where(invoices.c.number == number)
     if contract_id is not None:
         stmt = stmt.where(invoices.c.contract_id == contract_id)
     if account_id is not None:
@@ -137,8 +139,10 @@ async def invoices_page(session: AsyncSession, principal: Principal, *, contract
 
 async def payments_page(session: AsyncSession, principal: Principal, *, account_id: uuid.UUID | None,
                         contract_id: uuid.UUID | None, with_unapplied_cash: bool, limit: int,
-                        cursor: str | None) -> Paged:
+                        cursor: str | None, bank_reference: str | None = None) -> Paged:
     stmt = _visible(select(Payment), principal, payments.c.account_id)
+    if bank_reference is not None:
+        stmt = stmt.where(payments.c.bank_reference == bank_reference)
     if account_id is not None:
         stmt = stmt.where(payments.c.account_id == account_id)
     if contract_id is not None:
@@ -150,8 +154,11 @@ async def payments_page(session: AsyncSession, principal: Principal, *, account_
 
 
 async def credit_notes_page(session: AsyncSession, principal: Principal, *, invoice_id: uuid.UUID | None,
-                            contract_id: uuid.UUID | None, limit: int, cursor: str | None) -> Paged:
+                            contract_id: uuid.UUID | None, limit: int, cursor: str | None,
+                            number: str | None = None) -> Paged:
     stmt = _visible(select(CreditNote), principal, credit_notes.c.account_id)
+    if number is not None:
+        stmt = stmt.where(credit_notes.c.number == number)
     if invoice_id is not None:
         stmt = stmt.where(credit_notes.c.invoice_id == invoice_id)
     if contract_id is not None:

@@ -81,6 +81,10 @@ async def contract_of_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> u
     return contract_id
 
 
+async def invoice_id_by_number(session: AsyncSession, number: str) -> uuid.UUID | None:
+    return (await session.execute(select(invoices.c.id).where(invoices.c.number == number))).scalar()
+
+
 async def invoices_of_contracts(session: AsyncSession, contract_ids: list[uuid.UUID]) -> list[Invoice]:
     """Every invoice of the contracts, fresh; call it holding their plans' locks."""
     stmt = (select(Invoice).where(Invoice.contract_id.in_(contract_ids)).order_by(Invoice.number)

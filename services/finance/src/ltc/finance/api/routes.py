@@ -19,11 +19,13 @@ from ltc.finance import handlers
 from ltc.finance.adapters import queries, repository
 from ltc.finance.api.schemas import (
     AccountCodesPayload,
+    AccountCodesRead,
     AccountCodesVersionRead,
     BillingPlanRead,
     CreditNoteCreate,
     CreditNoteRead,
     HistoryEntryRead,
+    InvoiceNumber,
     InvoiceRead,
     JournalLineRead,
     JournalRead,
@@ -36,7 +38,7 @@ from ltc.finance.api.schemas import (
 )
 from ltc.finance.domain.invoice import CreditNote, InvoiceStatus
 from ltc.finance.domain.payment import Payment
-from ltc.shared.api import Cursor, IdempotencyKey, IfMatch, Limit, Once, Page, etag, expected_version, run
+from ltc.shared.api import Cursor, ExpectedVersion, IdempotencyKey, Limit, Once, Page, etag, run
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.errors import ProblemError
 from ltc.shared.policy import PolicyVersion
@@ -70,6 +72,7 @@ def _validation_error(field: str, message: str) -> ProblemError:
 
 def _recorded(response: Response, recorded: handlers.RecordedPayment) -> PaymentRead:
     """A new payment is 201 with its Location; a bank payment recorded before answers 200 with the first one."""
+    response.headers["ETag"] = etag(recorded.payment.version)
     if recorded.new:
         response.headers["Location"] = f"/api/v1/payments/{recorded.payment.id}"
     else:
@@ -92,9 +95,13 @@ def _credit_note_created(response: Response, note: CreditNote) -> CreditNoteRead
     return CreditNoteRead.of(note)
 
 
-def _account_codes_read(response: Response, version: PolicyVersion) -> AccountCodesPayload:
+def _account_codes_read(response: Response, version: PolicyVersion) -> AccountCodesRead:
     response.headers["ETag"] = etag(version.version)
-    return AccountCodesPayload.of_version(version)
+    return AccountCodesRead.of(version)
+
+
+InvoiceNumberQuery = Annotated[InvoiceNumber | None, Query(
+    alias="number", description="exactly this invoice number (`INV-2026-000001`): a page of the one invoice, or none")]
 
 
 # --- payments ---------------------------------------------------------------------------------
@@ -102,30 +109,38 @@ def _account_codes_read(response: Response, version: PolicyVersion) -> AccountCo
 
 @router.post("/payments", status_code=201, response_model=PaymentRead, tags=["payments"],
              summary="Record a bank payment and apply it; a known bank reference answers 200 with the first one, or 409 "
-                     "when the receipt says otherwise")
+                     "when the receipt says otherwise",
+             description="The payment names what it is for: an invoice (`invoice_id`, or `invoice_number` as the "
+                         "remittance advice cites it), a contract or an account. A recording creates a payment: it "
+                         "takes no If-Match.",
+             responses={200: {"model": PaymentRead,
+                              "description": "this bank payment was recorded before: the first recording"}})
 async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, response: Response,
                          idempotency_key: IdempotencyKey = None) -> PaymentRead:
     command = handlers.RecordPayment(uuid.uuid4(), body.bank_reference, body.payer, body.amount.to_money(),
-                                     body.value_date, body.invoice_id, body.contract_id, body.account_id)
+                                     body.value_date, body.invoice_id, body.contract_id, body.account_id,
+                                     body.invoice_number)
     return await run(uow, handlers.record_payment, command, principal, answer=partial(_recorded, response),
                      once=Once(idempotency_key, "POST /payments", body, command.payment_id, _recorded_under_key))
 
 
 @router.post("/payments/{payment_id}/applications", response_model=PaymentRead, tags=["payments"],
-             summary="Apply a payment's unapplied cash: to an invoice, or oldest due first across its account")
+             summary="Apply a payment's unapplied cash: to an invoice, or oldest due first across its account; "
+                     "If-Match the payment's ETag")
 async def apply_unapplied_cash(payment_id: uuid.UUID, body: PaymentApplicationCreate, uow: Uow, principal: Clerk,
-                               response: Response, if_match: IfMatch = None,
+                               response: Response, version: ExpectedVersion,
                                idempotency_key: IdempotencyKey = None) -> PaymentRead:
-    # Cash moves here: a retry after a lost answer must not apply what is left a second time
-    # (send an Idempotency-Key, or If-Match with the payment's ETag).
-    command = handlers.ApplyUnappliedCash(payment_id, body.invoice_id, body.applied_on,
-                                          expected_version(if_match, required=False))
+    # Cash moves here: a retry after a lost answer must not apply what is left a second time. Its
+    # If-Match is stale by then (412); under its Idempotency-Key it answers the first application.
+    command = handlers.ApplyUnappliedCash(payment_id, body.invoice_id, body.applied_on, version,
+                                          body.invoice_number)
     return await run(uow, handlers.apply_unapplied_cash, command, principal, answer=partial(_payment_read, response),
                      once=Once(idempotency_key, f"POST /payments/{payment_id}/applications", body, payment_id,
                                repository.get_payment))
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentRead, tags=["payments"])
+@router.get("/payments/{payment_id}", response_model=PaymentRead, tags=["payments"],
+            summary="A payment: what was received, where it was applied, what is held unapplied")
 async def read_payment(payment_id: uuid.UUID, session: ReadSession, principal: Reader,
                        response: Response) -> PaymentRead:
     return _payment_read(response, await queries.payment(session, principal, payment_id))
@@ -138,22 +153,28 @@ async def payment_history(payment_id: uuid.UUID, session: ReadSession, principal
     return [HistoryEntryRead.model_validate(row) for row in entries]
 
 
-@router.get("/payments", response_model=Page[PaymentRead], tags=["payments"])
+@router.get("/payments", response_model=Page[PaymentRead], tags=["payments"],
+            summary="Payments, newest first; by account, contract, bank reference, or those still holding cash")
 async def list_payments(session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None,
                         contract_id: uuid.UUID | None = None,
                         with_unapplied_cash: Annotated[bool, Query(description="only payments still holding cash")]
-                        = False, limit: Limit = 50, cursor: Cursor = None) -> Page[PaymentRead]:
+                        = False,
+                        bank_reference: Annotated[str | None, Query(
+                            min_length=1, max_length=200,
+                            description="exactly this bank reference: a page of the one payment, or none")] = None,
+                        limit: Limit = 50, cursor: Cursor = None) -> Page[PaymentRead]:
     await _account_scope(session, principal, account_id)
     rows, next_cursor = await queries.payments_page(session, principal, account_id=account_id, contract_id=contract_id,
                                                     with_unapplied_cash=with_unapplied_cash, limit=limit,
-                                                    cursor=cursor)
+                                                    cursor=cursor, bank_reference=bank_reference)
     return Page[PaymentRead](items=[PaymentRead.of(p) for p in rows], next_cursor=next_cursor)
 
 
 # --- invoices and credit notes ----------------------------------------------------------------
 
 
-@router.get("/invoices/{invoice_id}", response_model=InvoiceRead, tags=["invoices"])
+@router.get("/invoices/{invoice_id}", response_model=InvoiceRead, tags=["invoices"],
+            summary="An invoice: its amount, what was paid and credited, what is open, and its ETag")
 async def read_invoice(invoice_id: uuid.UUID, session: ReadSession, principal: Reader,
                        response: Response) -> InvoiceRead:
     invoice = await queries.invoice(session, principal, invoice_id)
@@ -168,37 +189,48 @@ async def invoice_history(invoice_id: uuid.UUID, session: ReadSession, principal
     return [HistoryEntryRead.model_validate(row) for row in entries]
 
 
-@router.get("/invoices", response_model=Page[InvoiceRead], tags=["invoices"])
+@router.get("/invoices", response_model=Page[InvoiceRead], tags=["invoices"],
+            summary="Invoices, newest first; by contract, account, status, or exactly one number")
 async def list_invoices(session: ReadSession, principal: Reader, contract_id: uuid.UUID | None = None,
-                        account_id: uuid.UUID | None = None, status: InvoiceStatus | None = None, limit: Limit = 50,
+                        account_id: uuid.UUID | None = None, status: InvoiceStatus | None = None,
+                        number: InvoiceNumberQuery = None, limit: Limit = 50,
                         cursor: Cursor = None) -> Page[InvoiceRead]:
     rows, next_cursor = await queries.invoices_page(session, principal, contract_id=contract_id, account_id=account_id,
-                                                    status=status, limit=limit, cursor=cursor)
+                                                    status=status, limit=limit, cursor=cursor, number=number)
     return Page[InvoiceRead](items=[InvoiceRead.of(invoice) for invoice in rows], next_cursor=next_cursor)
 
 
 @router.post("/invoices/{invoice_id}/credit-notes", status_code=201, response_model=CreditNoteRead,
-             tags=["credit notes"], summary="Correct an issued invoice with a numbered credit note")
+             tags=["credit notes"],
+             summary="Correct an issued invoice with a numbered credit note; If-Match the invoice's ETag")
 async def issue_credit_note(invoice_id: uuid.UUID, body: CreditNoteCreate, uow: Uow, principal: Clerk,
-                            response: Response, idempotency_key: IdempotencyKey = None) -> CreditNoteRead:
-    command = handlers.IssueCreditNote(uuid.uuid4(), invoice_id, body.amount.to_money(), body.reason)
+                            response: Response, version: ExpectedVersion,
+                            idempotency_key: IdempotencyKey = None) -> CreditNoteRead:
+    command = handlers.IssueCreditNote(uuid.uuid4(), invoice_id, body.amount.to_money(), body.reason, version)
     return await run(uow, handlers.issue_credit_note, command, principal,
                      answer=partial(_credit_note_created, response),
                      once=Once(idempotency_key, f"POST /invoices/{invoice_id}/credit-notes", body,
                                command.credit_note_id, repository.get_credit_note))
 
 
-@router.get("/credit-notes/{credit_note_id}", response_model=CreditNoteRead, tags=["credit notes"])
+@router.get("/credit-notes/{credit_note_id}", response_model=CreditNoteRead, tags=["credit notes"],
+            summary="A credit note: the invoice it corrects, by how much and why")
 async def read_credit_note(credit_note_id: uuid.UUID, session: ReadSession, principal: Reader) -> CreditNoteRead:
     return CreditNoteRead.of(await queries.credit_note(session, principal, credit_note_id))
 
 
-@router.get("/credit-notes", response_model=Page[CreditNoteRead], tags=["credit notes"])
+@router.get("/credit-notes", response_model=Page[CreditNoteRead], tags=["credit notes"],
+            summary="Credit notes, newest first; by invoice, contract, or exactly one number")
 async def list_credit_notes(session: ReadSession, principal: Exporter, invoice_id: uuid.UUID | None = None,
-                            contract_id: uuid.UUID | None = None, limit: Limit = 50,
-                            cursor: Cursor = None) -> Page[CreditNoteRead]:
+                            contract_id: uuid.UUID | None = None,
+                            number: Annotated[str | None, Query(
+                                min_length=1, max_length=40,
+                                description="exactly this credit note number (`CN-2026-000001`): a page of the one "
+                                            "credit note, or none")] = None,
+                            limit: Limit = 50, cursor: Cursor = None) -> Page[CreditNoteRead]:
     rows, next_cursor = await queries.credit_notes_page(session, principal, invoice_id=invoice_id,
-                                                        contract_id=contract_id, limit=limit, cursor=cursor)
+                                                        contract_id=contract_id, limit=limit, cursor=cursor,
+                                                        number=number)
     return Page[CreditNoteRead](items=[CreditNoteRead.of(n) for n in rows], next_cursor=next_cursor)
 
 
@@ -247,17 +279,17 @@ async def read_journal(session: ReadSession, principal: Exporter,
     return JournalRead(start=start, end=end, lines=[JournalLineRead.of(line) for line in lines])
 
 
-@router.get("/config/account-codes", response_model=AccountCodesPayload, tags=["configuration"],
+@router.get("/config/account-codes", response_model=AccountCodesRead, tags=["configuration"],
             summary="The ERP account codes the journal lines post to (version 0: the deployment's environment)")
-async def read_account_codes(session: ReadSession, principal: ConfigReader, response: Response) -> AccountCodesPayload:
+async def read_account_codes(session: ReadSession, principal: ConfigReader, response: Response) -> AccountCodesRead:
     return _account_codes_read(response, await queries.account_codes(session))
 
 
-@router.put("/config/account-codes", response_model=AccountCodesPayload, tags=["configuration"],
+@router.put("/config/account-codes", response_model=AccountCodesRead, tags=["configuration"],
             summary="Set the ERP account codes for the exports from now on; If-Match the ETag of your read")
 async def update_account_codes(body: AccountCodesPayload, uow: Uow, principal: Configurer, response: Response,
-                               if_match: IfMatch = None) -> AccountCodesPayload:
-    command = handlers.SetAccountCodes(body.to_domain(), expected_version(if_match, required=True))
+                               version: ExpectedVersion) -> AccountCodesRead:
+    command = handlers.SetAccountCodes(body.to_domain(), version)
     return await run(uow, handlers.set_account_codes, command, principal, answer=partial(_account_codes_read, response))
 
 

@@ -6,18 +6,18 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
-from ltc.finance.domain.journal import AccountCodes, JournalLine
+from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine
 from ltc.finance.domain.payment import Payment
-from ltc.finance.domain.receivables import BUCKETS, Exposure, OpenItem, bucket_of
-from ltc.finance.handlers import ScheduledRun
-from ltc.shared.api import Happened
+from ltc.finance.domain.receivables import Bucket, DunningLevel, Exposure, OpenItem, bucket_of
+from ltc.finance.handlers import Action, Audited, ScheduledRun
+from ltc.shared.api import Happened, Versioned
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import Lineage, MoneyPayload
-from ltc.shared.messages.base import DecimalStr
+from ltc.shared.messages.base import CurrencyCode, DecimalStr
 from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion
@@ -30,7 +30,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PaymentCreate(_Strict):
+# An invoice's number as it is printed (`INV-2026-000001`) and cited on a remittance advice.
+InvoiceNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class _NamesAnInvoice(_Strict):
+    """A body that may name its invoice by number. Its idempotency record hashes the body's JSON
+    (`ltc.shared.api.request_hash`): without a number it is the JSON it was before numbers were
+    accepted, so a key sent before still replays."""
+
+    invoice_number: InvoiceNumber | None = None
+
+    @model_serializer(mode="wrap")
+    def _as_before_numbers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.invoice_number is None:
+            data.pop("invoice_number", None)
+        return data
+
+
+class PaymentCreate(_NamesAnInvoice):
     bank_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
         description="the bank's reference of the credit; the same reference is never counted twice: sent again "
                     "with the same amount, currency, payer and value date it answers 200 with the first payment, "
@@ -39,17 +58,25 @@ class PaymentCreate(_Strict):
     amount: MoneyPayload
     value_date: Happened
     invoice_id: UUID | None = Field(default=None, description="pay this invoice; the surplus is held unapplied")
+    invoice_number: InvoiceNumber | None = Field(
+        default=None, description="instead of invoice_id: pay the invoice with this number, as the remittance advice "
+                                  "cites it; both is a 422 `invoice-named-twice`, a number no invoice has a 422 "
+                                  "`invoice-number-unknown` naming this field")
     contract_id: UUID | None = Field(
-        default=None, description="without invoice_id: pay this contract's open invoices, oldest due first")
+        default=None, description="without an invoice: pay this contract's open invoices, oldest due first; with "
+                                  "one, the invoice must be of this contract")
     account_id: UUID | None = Field(
-        default=None, description="without invoice_id or contract_id: pay the account's open invoices, oldest due "
-                                  "first across its contracts")
+        default=None, description="without an invoice or contract_id: pay the account's open invoices, oldest due "
+                                  "first across its contracts; with one, it must be of this account")
 
 
-class PaymentApplicationCreate(_Strict):
+class PaymentApplicationCreate(_NamesAnInvoice):
     invoice_id: UUID | None = Field(
-        default=None, description="apply the held cash to this invoice; without it, oldest due first across the "
-                                  "payment's account (or contract)")
+        default=None, description="apply the held cash to this invoice; without it (or invoice_number), oldest due "
+                                  "first across the payment's account (or contract)")
+    invoice_number: InvoiceNumber | None = Field(
+        default=None, description="instead of invoice_id: the invoice with this number; both is a 422 "
+                                  "`invoice-named-twice`, a number no invoice has a 422 `invoice-number-unknown`")
     applied_on: Happened | None = Field(default=None, description=f"the day the cash is applied, "
                                                                  f"{_NOT_AFTER_TOMORROW}; today when left out")
 
@@ -64,7 +91,7 @@ class ScheduledRunCreate(_Strict):
                                     f"or a past day to catch up, {_NOT_AFTER_TOMORROW}")
 
 
-class InvoiceRead(BaseModel):
+class InvoiceRead(Versioned):
     id: UUID
     number: str
     contract_id: UUID
@@ -80,7 +107,6 @@ class InvoiceRead(BaseModel):
     status: InvoiceStatus
     paid_on: date | None
     created_at: datetime
-    version: int
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceRead:
@@ -102,7 +128,7 @@ class ApplicationRead(BaseModel):
     applied_by: str
 
 
-class PaymentRead(BaseModel):
+class PaymentRead(Versioned):
     id: UUID
     bank_reference: str
     payer: str
@@ -131,7 +157,7 @@ class PaymentRead(BaseModel):
                 for a in payment.applications
             ],
             applied=MoneyPayload.of(payment.applied), unapplied=MoneyPayload.of(payment.unapplied),
-            recorded_by=payment.recorded_by, created_at=payment.created_at,
+            recorded_by=payment.recorded_by, created_at=payment.created_at, version=payment.version,
         )
 
 
@@ -158,7 +184,7 @@ class InstalmentRead(BaseModel):
         )
 
 
-class BillingPlanRead(BaseModel):
+class BillingPlanRead(Versioned):
     id: UUID
     contract_id: UUID
     account_id: UUID | None
@@ -177,7 +203,6 @@ class BillingPlanRead(BaseModel):
     first_invoiced_on: date | None
     fully_paid_on: date | None
     created_at: datetime
-    version: int
 
     @classmethod
     def of(cls, plan: BillingPlan) -> BillingPlanRead:
@@ -223,9 +248,9 @@ class OpenInvoiceRead(BaseModel):
     issue_date: date
     due_date: date
     days_past_due: int
-    bucket: str
+    bucket: Bucket
     open_amount: MoneyPayload
-    dunning_level: str | None
+    dunning_level: DunningLevel | None = Field(description="the last dunning step taken, if any")
 
     @classmethod
     def of(cls, item: OpenItem, as_of: date) -> OpenInvoiceRead:
@@ -236,10 +261,25 @@ class OpenInvoiceRead(BaseModel):
                    dunning_level=item.dunning_level)
 
 
+class AgingBuckets(BaseModel):
+    """The open amount in each aging bucket (days past due on the as-of date); every bucket is present."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    current: MoneyPayload = Field(alias=Bucket.CURRENT.value, description="not yet due, or due on the as-of date")
+    days_1_30: MoneyPayload = Field(alias=Bucket.DAYS_1_30.value)
+    days_31_60: MoneyPayload = Field(alias=Bucket.DAYS_31_60.value)
+    days_61_90: MoneyPayload = Field(alias=Bucket.DAYS_61_90.value)
+    over_90: MoneyPayload = Field(alias=Bucket.OVER_90.value)
+
+    @classmethod
+    def of(cls, buckets: dict[Bucket, Money]) -> AgingBuckets:
+        return cls.model_validate({str(b): MoneyPayload.of(m) for b, m in buckets.items()})
+
+
 class AgingRead(BaseModel):
-    currency: str
-    buckets: dict[str, MoneyPayload] = Field(
-        description=f"{', '.join(BUCKETS[:-1])} and {BUCKETS[-1]} days past due")
+    currency: CurrencyCode
+    buckets: AgingBuckets
     total_open: MoneyPayload = Field(description="the sum of the buckets and of the open invoices listed")
     unapplied_cash: MoneyPayload = Field(description="cash received and not yet applied to an invoice")
     net_exposure: MoneyPayload = Field(description="total open less unapplied cash")
@@ -256,7 +296,7 @@ class ReceivablesRead(BaseModel):
     def of(cls, *, as_of: date, account_id: UUID | None, contract_id: UUID | None,
            exposures: list[Exposure]) -> ReceivablesRead:
         return cls(as_of=as_of, account_id=account_id, contract_id=contract_id, currencies=[AgingRead(
-            currency=e.currency, buckets={b: MoneyPayload.of(m) for b, m in e.buckets.items()},
+            currency=e.currency, buckets=AgingBuckets.of(e.buckets),
             total_open=MoneyPayload.of(e.total_open), unapplied_cash=MoneyPayload.of(e.unapplied_cash),
             net_exposure=MoneyPayload.of(e.net_exposure), invoices=[OpenInvoiceRead.of(i, as_of) for i in e.items],
         ) for e in exposures])
@@ -266,7 +306,7 @@ class DunnedInvoiceRead(BaseModel):
     invoice_id: UUID
     number: str
     contract_id: UUID
-    dunning_level: str
+    dunning_level: DunningLevel
     days_overdue: int
     open_amount: MoneyPayload
 
@@ -287,13 +327,13 @@ class ScheduledRunRead(BaseModel):
 class JournalLineRead(BaseModel):
     entry_id: str
     posting_date: date
-    document_type: str
+    document_type: DocumentType
     document_id: UUID
     document_number: str
     account_code: str
     debit: DecimalStr
     credit: DecimalStr
-    currency: str
+    currency: CurrencyCode
     contract_id: UUID | None
     account_id: UUID | None
     description: str
@@ -315,10 +355,10 @@ class HistoryEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID
-    action: str
+    action: Action
     actor: str = Field(description="the user's id, or `event:<type>` for a change an event made")
     at: datetime
-    object_type: str
+    object_type: Audited
     object_id: UUID
     changes: dict[str, Any]
 
@@ -338,17 +378,25 @@ class AccountCodesPayload(_Strict):
     def of(cls, codes: AccountCodes) -> AccountCodesPayload:
         return cls(**codes.to_json())
 
-    @classmethod
-    def of_version(cls, version: PolicyVersion) -> AccountCodesPayload:
-        return cls.of(AccountCodes.from_json(version.document))
-
     def to_domain(self) -> AccountCodes:
         return AccountCodes(receivable=self.receivable, revenue=self.revenue, cash=self.cash,
                             unapplied_cash=self.unapplied_cash)
 
 
-class AccountCodesVersionRead(BaseModel):
-    version: int
+class AccountCodesRead(Versioned):
+    """The account codes in force, with the version (ETag) an admin's change is based on."""
+
+    receivable: str
+    revenue: str
+    cash: str
+    unapplied_cash: str = Field(description="a liability: cash received and not yet applied to an invoice")
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> AccountCodesRead:
+        return cls(**AccountCodes.from_json(version.document).to_json(), version=version.version)
+
+
+class AccountCodesVersionRead(Versioned):
     updated_by: str
     updated_at: datetime
     account_codes: AccountCodesPayload
@@ -357,4 +405,4 @@ class AccountCodesVersionRead(BaseModel):
     def of(cls, version: PolicyVersion) -> AccountCodesVersionRead:
         assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
         return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
-                   account_codes=AccountCodesPayload.of_version(version))
+                   account_codes=AccountCodesPayload.of(AccountCodes.from_json(version.document)))

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from ltc.finance.domain.invoice import CreditNote, Invoice
@@ -54,11 +55,19 @@ class AccountCodes:
         return cls(**{f.name: str(document[f.name]) for f in fields(cls)})
 
 
+class DocumentType(StrEnum):
+    """The finance document a journal entry posts."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    PAYMENT = "payment"
+
+
 @dataclass(frozen=True)
 class JournalLine:
     entry_id: str  # the lines of one entry balance; the id is stable across exports
     posting_date: date
-    document_type: str
+    document_type: DocumentType
     document_id: uuid.UUID
     document_number: str
     account_code: str
@@ -70,7 +79,7 @@ class JournalLine:
     description: str
 
 
-def _pair(entry_id: str, on: date, doc_type: str, doc_id: uuid.UUID, number: str, debit_code: str,
+def _pair(entry_id: str, on: date, doc_type: DocumentType, doc_id: uuid.UUID, number: str, debit_code: str,
           credit_code: str, amount: Decimal, currency: str, contract_id: uuid.UUID | None,
           account_id: uuid.UUID | None, description: str) -> list[JournalLine]:
     zero = Decimal(0) * amount
@@ -87,21 +96,21 @@ def _amount(amount: Decimal, currency: str) -> Decimal:
 
 
 def invoice_lines(invoice: Invoice, codes: AccountCodes) -> list[JournalLine]:
-    return _pair(f"invoice:{invoice.id}", invoice.issue_date, "invoice", invoice.id, invoice.number,
+    return _pair(f"invoice:{invoice.id}", invoice.issue_date, DocumentType.INVOICE, invoice.id, invoice.number,
                  codes.receivable, codes.revenue, invoice.amount.amount, invoice.currency, invoice.contract_id,
                  invoice.account_id, f"invoice {invoice.number}, instalment {invoice.instalment}")
 
 
 def credit_note_lines(note: CreditNote, codes: AccountCodes) -> list[JournalLine]:
-    return _pair(f"credit_note:{note.id}", note.issue_date, "credit_note", note.id, note.number, codes.revenue,
-                 codes.receivable, note.amount.amount, note.currency, note.contract_id, note.account_id,
+    return _pair(f"credit_note:{note.id}", note.issue_date, DocumentType.CREDIT_NOTE, note.id, note.number,
+                 codes.revenue, codes.receivable, note.amount.amount, note.currency, note.contract_id, note.account_id,
                  f"credit note {note.number} on invoice {note.invoice_number}: {note.reason}")
 
 
 def payment_lines(payment: Payment, codes: AccountCodes, start: date, end: date) -> list[JournalLine]:
     """The receipt's entry if its value date is in range, and each later application in range."""
     lines: list[JournalLine] = []
-    common = dict(document_type="payment", document_id=payment.id, document_number=payment.bank_reference,
+    common = dict(document_type=DocumentType.PAYMENT, document_id=payment.id, document_number=payment.bank_reference,
                   currency=payment.currency, account_id=payment.account_id)
     zero = Decimal(0) * payment.amount.amount
     if start <= payment.value_date <= end:
@@ -123,7 +132,7 @@ def payment_lines(payment: Payment, codes: AccountCodes, start: date, end: date)
     for application in payment.applications:
         if application.at_receipt or not start <= application.applied_on <= end:
             continue
-        lines.extend(_pair(f"application:{application.id}", application.applied_on, "payment", payment.id,
+        lines.extend(_pair(f"application:{application.id}", application.applied_on, DocumentType.PAYMENT, payment.id,
                            payment.bank_reference, codes.unapplied_cash, codes.receivable,
                            _amount(application.amount, payment.currency),
                            payment.currency, application.contract_id, payment.account_id,

@@ -22,19 +22,39 @@ from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.finance_events import InvoiceOverdue
 from ltc.shared.money import Money
 
-BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+class Bucket(StrEnum):
+    """An aging bucket: days past due on the as-of date."""
+
+    CURRENT = "current"
+    DAYS_1_30 = "1-30"
+    DAYS_31_60 = "31-60"
+    DAYS_61_90 = "61-90"
+    OVER_90 = "90+"
 
 
-def bucket_of(days_past_due: int) -> str:
+BUCKETS = tuple(Bucket)
+
+
+def bucket_of(days_past_due: int) -> Bucket:
     if days_past_due <= 0:
-        return "current"
+        return Bucket.CURRENT
     if days_past_due <= 30:
-        return "1-30"
+        return Bucket.DAYS_1_30
     if days_past_due <= 60:
-        return "31-60"
+        return Bucket.DAYS_31_60
     if days_past_due <= 90:
-        return "61-90"
-    return "90+"
+        return Bucket.DAYS_61_90
+    return Bucket.OVER_90
+
+
+class DunningLevel(StrEnum):
+    """The steps of the dunning ladder, in order."""
+
+    REMINDER = "reminder"
+    SECOND_REMINDER = "second_reminder"
+    FINAL_NOTICE = "final_notice"
+    ESCALATED = "escalated"
 
 
 @dataclass(frozen=True)
@@ -48,7 +68,7 @@ class OpenItem:
     issue_date: date
     due_date: date
     open_amount: Money
-    dunning_level: str | None = None
+    dunning_level: DunningLevel | None = None
 
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_date).days
@@ -57,7 +77,7 @@ class OpenItem:
 @dataclass
 class CurrencyAging:
     currency: str
-    buckets: dict[str, Money]
+    buckets: dict[Bucket, Money]
     total: Money
     items: list[OpenItem] = field(default_factory=list)
 
@@ -85,7 +105,7 @@ class Exposure:
     """One currency's receivables as of a date: its aged open invoices beside the cash held unapplied."""
 
     currency: str
-    buckets: dict[str, Money]
+    buckets: dict[Bucket, Money]
     total_open: Money
     unapplied_cash: Money
     items: list[OpenItem]
@@ -106,13 +126,6 @@ def exposure(aging: Iterable[CurrencyAging], unapplied: dict[str, Money]) -> lis
                              total_open=group.total if group else zero, unapplied_cash=unapplied.get(currency, zero),
                              items=list(group.items) if group else []))
     return rows
-
-
-class DunningLevel(StrEnum):
-    REMINDER = "reminder"
-    SECOND_REMINDER = "second_reminder"
-    FINAL_NOTICE = "final_notice"
-    ESCALATED = "escalated"
 
 
 # Days past due from which each step may be taken, in ladder order.
