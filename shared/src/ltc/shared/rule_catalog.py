@@ -133,6 +133,7 @@ class RuleCatalog:
     def __init__(self, files: Iterable[Path]) -> None:
         self._by_name: dict[str, list[_Function]] = {}
         self._classes: dict[str, list[_Function]] = {}
+        self._methods: dict[tuple[str, str], list[_Function]] = {}
         trees = [ast.parse(path.read_text(), filename=str(path)) for path in files]
         # A rule constant is often imported from the module that names it (`REVIEWER_IS_AUTHOR`).
         self.constants: dict[str, str] = {}
@@ -141,13 +142,15 @@ class RuleCatalog:
         for tree in trees:
             for function in _functions_of(tree, ChainMap(_module_constants(tree), self.constants)):
                 self._by_name.setdefault(function.name, []).append(function)
-            # Naming a class (building a command, an aggregate, a policy) runs its construction.
+            # Calling a class (building a command, an aggregate, a policy) runs its construction;
+            # `Class.method(...)` is that class's method, not every method of that name.
             for node in ast.walk(tree):
                 if isinstance(node, ast.ClassDef):
-                    constructors = {"__init__", "__post_init__"}
-                    self._classes[node.name] = [f for f in self._by_name.get("__init__", []) +
-                                                self._by_name.get("__post_init__", [])
-                                                if f.node_id in {id(n) for n in node.body} and f.name in constructors]
+                    members = {id(n) for n in node.body}
+                    methods = [f for fs in self._by_name.values() for f in fs if f.node_id in members]
+                    self._classes[node.name] = [f for f in methods if f.name in ("__init__", "__post_init__")]
+                    for method in methods:
+                        self._methods.setdefault((node.name, method.name), []).append(method)
 
     def rules_reached(self, source: str, *, constants: dict[str, str] | None = None) -> dict[int, set[str]]:
         """Status → rule names that code `source` (a route's body) can end in."""
@@ -175,9 +178,22 @@ class RuleCatalog:
                 if target is not function:
                     self._walk(target, {}, found, seen)
         for call in function.calls:
-            callee = _callee(call)
-            for target in (*self._by_name.get(callee or "", ()), *self._classes.get(callee or "", ())):
+            for target in self._targets(call):
                 self._walk(target, _bind(call, target, function, bound), found, seen)
+
+
+    def _targets(self, call: ast.Call) -> list[_Function]:
+        callee = _callee(call)
+        if callee is None:
+            return []
+        func = call.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self._classes:
+            own = self._methods.get((func.value.id, callee))
+            if own:
+                return own
+        if callee.startswith("__"):  # super().__init__() and friends: the class's own, reached by its call
+            return []
+        return [*self._by_name.get(callee, ()), *self._classes.get(callee, ())]
 
 
 def _bind(call: ast.Call, target: _Function, caller: _Function, bound: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
