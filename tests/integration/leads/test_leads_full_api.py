@@ -53,6 +53,12 @@ def _problem(response, status: int, rule: str | None = None) -> dict:
     return body
 
 
+def _at(headers: dict, answer) -> dict:
+    """`headers` with If-Match naming the version `answer` (a response or a read body) carries."""
+    tag = answer["etag"] if isinstance(answer, dict) else answer.headers["etag"]
+    return {**headers, "If-Match": tag}
+
+
 async def _account(client, headers=AR, **fields) -> dict:
     body = {"name": f"Account {uuid.uuid4().hex[:6]}", "industry": "telecom", "tier": "key", **fields}
     response = await client.post("/api/v1/accounts", json=body, headers=headers)
@@ -77,10 +83,11 @@ async def _lead(client, account_id: str, headers=AR, **fields) -> dict:
 
 
 async def _opportunity_grade(client, lead: dict, headers=AR) -> dict:
-    response = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=headers,
+    """Grade `lead` (as last read) credible, then opportunity; answers the lead as graded."""
+    response = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=_at(headers, lead),
                                  json={"to": "credible", "evidence": EVIDENCE})
     assert response.status_code == 200, response.text
-    response = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=headers, json={
+    response = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=_at(headers, response), json={
         "to": "opportunity", "budget": {"amount": "500000.00", "currency": "EUR"}, "start_date": "2027-02-01"})
     assert response.status_code == 200, response.text
     return response.json()
@@ -117,6 +124,40 @@ async def test_an_account_is_created_read_changed_with_if_match_and_listed_by_fi
     history = (await client.get(f"{url}/history", headers=AR)).json()
     assert [(h["action"], h["actor"]) for h in history] == [("created", "ar-zhou"), ("updated", "ar-zhou")]
     assert history[1]["changes"] == {"tier": {"from": "strategic", "to": "key"}}
+
+
+async def test_an_account_and_a_contact_are_found_by_their_whole_name_and_address_in_any_case(client):
+    account = await _account(client, name=f"Lookup {uuid.uuid4().hex[:8]} AG")
+    await _account(client, name=account["name"] + " Holding")  # contains the name: `q` finds it, `name` does not
+    found = (await client.get("/api/v1/accounts", headers=SR, params={"name": f" {account['name'].upper()} "})).json()
+    assert [a["id"] for a in found["items"]] == [account["id"]]
+    assert len((await client.get("/api/v1/accounts", headers=SR, params={"q": account["name"]})).json()["items"]) == 2
+    email = f"li.{uuid.uuid4().hex[:8]}@example.com"
+    contact = await _contact(client, account["id"], email=email)
+    await _contact(client, account["id"], name="Someone else", email="x" + email)
+    by_email = (await client.get("/api/v1/contacts", headers=FR, params={"email": email.upper()})).json()
+    assert [c["id"] for c in by_email["items"]] == [contact["id"]]
+    assert by_email["items"][0]["etag"] == f'"{contact["version"]}"'
+    assert (await client.get("/api/v1/contacts", headers=FR, params={"email": "nobody@example.com"})).json()[
+        "items"] == []
+    body = _problem(await client.get("/api/v1/contacts", headers=FR, params={"e_mail": email}), 400)
+    assert body["type"].endswith("/unknown-query-parameter")
+    body = _problem(await client.get("/api/v1/accounts", headers=FR, params={"name": ""}), 422)
+    assert "name" in [e["field"] for e in body["errors"]]
+
+
+async def test_every_listed_item_carries_its_etag_and_an_owned_lead_is_not_unassigned(client):
+    account = await _account(client)
+    lead = await _lead(client, account["id"])
+    changed = await client.patch(f"/api/v1/leads/{lead['id']}", headers=_at(AR, lead), json={"tier": "strategic"})
+    assert changed.status_code == 200 and changed.json()["etag"] == changed.headers["etag"] == '"2"'
+    listed = (await client.get("/api/v1/leads", headers=AR, params={"account_id": account["id"]})).json()["items"]
+    assert [(i["id"], i["version"], i["etag"]) for i in listed] == [(lead["id"], 2, '"2"')]
+    accounts = (await client.get("/api/v1/accounts", headers=AR, params={"name": account["name"]})).json()["items"]
+    assert [a["etag"] for a in accounts] == ['"1"']
+    body = _problem(await client.get("/api/v1/leads", headers=AR, params={"owner": "ar-zhou", "unassigned": "true"}),
+                    422)
+    assert "unassigned" in [e["field"] for e in body["errors"]]
 
 
 async def test_account_bad_input_names_the_field(client):
@@ -239,19 +280,21 @@ async def test_the_cross_check_names_every_unmet_criterion(client):
     lead = await _lead(client, account["id"], reported_by="Wang")
     url = f"/api/v1/leads/{lead['id']}/grade"
     only_informant = [{**e, "who": "Wang"} for e in EVIDENCE]
-    body = _problem(await client.post(url, headers=AR, json={"to": "credible", "evidence": only_informant}), 422,
-                    "lead-criteria-unmet")
+    body = _problem(await client.post(url, headers=_at(AR, lead), json={"to": "credible", "evidence": only_informant}),
+                    422, "lead-criteria-unmet")
     assert {e["criterion"] for e in body["errors"]} == {"customer_identified", "purchase_intent", "matching_solution"}
-    body = _problem(await client.post(url, headers=AR, json={"to": "credible", "evidence": []}), 422)
+    body = _problem(await client.post(url, headers=_at(AR, lead), json={"to": "credible", "evidence": []}), 422)
     assert len(body["errors"]) == 3
-    _problem(await client.post(url, headers=AR, json={"to": "opportunity", "budget": {"amount": "1.00", "currency":
+    _problem(await client.post(url, headers=_at(AR, lead), json={"to": "opportunity", "budget": {"amount": "1.00", "currency":
                                                                                      "EUR"},
                                                        "start_date": "2027-01-01"}), 409, "grade-one-step")
-    credible = await client.post(url, headers=AR, json={"to": "credible", "evidence": only_informant + EVIDENCE})
+    credible = await client.post(url, headers=_at(AR, lead),
+                                 json={"to": "credible", "evidence": only_informant + EVIDENCE})
     assert credible.status_code == 200 and credible.json()["grade"] == "credible"
-    body = _problem(await client.post(url, headers=AR, json={"to": "opportunity"}), 422, "opportunity-criteria-unmet")
+    body = _problem(await client.post(url, headers=_at(AR, credible), json={"to": "opportunity"}), 422,
+                    "opportunity-criteria-unmet")
     assert {e["criterion"] for e in body["errors"]} == {"explicit_budget", "explicit_start_time"}
-    body = _problem(await client.post(url, headers=AR, json={"to": "done"}), 422)
+    body = _problem(await client.post(url, headers=_at(AR, credible), json={"to": "done"}), 422)
     assert "to" in [e["field"] for e in body["errors"]]
     history = (await client.get(f"/api/v1/leads/{lead['id']}/history", headers=SR)).json()
     graded = [h for h in history if h["action"] == "graded"]
@@ -272,8 +315,10 @@ async def test_a_duplicate_is_refused_with_its_candidates_unless_confirmed_disti
     history = (await client.get(f"/api/v1/leads/{confirmed.json()['id']}/history", headers=AR)).json()
     assert history[0]["changes"]["confirmed_distinct"] is True
     # Once the first lead is closed it is no longer a duplicate candidate.
-    await client.post(f"/api/v1/leads/{first['id']}/disqualify", headers=AR, json={"reason": "merged"})
-    await client.post(f"/api/v1/leads/{confirmed.json()['id']}/disqualify", headers=OTHER_AR, json={"reason": "x"})
+    for lead, headers in ((first, AR), (confirmed.json(), OTHER_AR)):
+        disqualified = await client.post(f"/api/v1/leads/{lead['id']}/disqualify", headers=_at(headers, lead),
+                                         json={"reason": "merged"})
+        assert disqualified.status_code == 200 and disqualified.json()["grade"] == "disqualified"
     assert (await client.post("/api/v1/leads", headers=AR, json=body)).status_code == 201
 
 
@@ -284,15 +329,18 @@ async def test_roles_read_everything_but_only_the_owner_or_admin_change_a_lead(c
     for headers in (SR, FR, OTHER_AR, INTEGRATION, ADMIN):
         assert (await client.get(url, headers=headers)).status_code == 200
     _problem(await client.get(url, headers=FINANCE), 403)
-    _problem(await client.post(f"{url}/grade", headers=SR, json={"to": "credible", "evidence": EVIDENCE}), 403)
-    _problem(await client.post(f"{url}/grade", headers=OTHER_AR, json={"to": "credible", "evidence": EVIDENCE}), 403)
+    _problem(await client.post(f"{url}/grade", headers=_at(SR, lead), json={"to": "credible", "evidence": EVIDENCE}),
+             403)
+    _problem(await client.post(f"{url}/grade", headers=_at(OTHER_AR, lead),
+                               json={"to": "credible", "evidence": EVIDENCE}), 403, "not-owner")
     _problem(await client.patch(url, headers={**OTHER_AR, "If-Match": '"1"'}, json={"title": "mine"}), 403)
-    _problem(await client.post(f"{url}/pains", headers=OTHER_AR, json={"description": "x"}), 403)
+    _problem(await client.post(f"{url}/pains", headers=_at(OTHER_AR, lead), json={"description": "x"}), 403,
+             "not-owner")
     # sr/fr may add activities on the lead.
     activity = await client.post("/api/v1/activities", headers=FR, json={
         "kind": "topic_exchange", "account_id": account["id"], "lead_id": lead["id"], "subject": "delivery talk"})
     assert activity.status_code == 201
-    admin = await client.post(f"{url}/grade", headers=ADMIN, json={"to": "credible", "evidence": EVIDENCE})
+    admin = await client.post(f"{url}/grade", headers=_at(ADMIN, lead), json={"to": "credible", "evidence": EVIDENCE})
     assert admin.status_code == 200
     lead_ids = [i["id"] for i in (await client.get(f"/api/v1/leads?account_id={account['id']}",
                                                    headers=OTHER_AR)).json()["items"]]
@@ -312,13 +360,14 @@ async def test_an_unassigned_lead_is_changed_by_any_account_manager_and_claimed(
     unassigned = (await client.get(f"/api/v1/leads?unassigned=true&account_id={account['id']}", headers=AR)).json()
     assert [i["id"] for i in unassigned["items"]] == [lead["id"]]
     graded = await _opportunity_grade(client, lead, headers=OTHER_AR)
-    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=OTHER_AR), 422, "lead-owner-required")
+    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(OTHER_AR, graded)), 422,
+             "lead-owner-required")
     _problem(await client.patch(f"/api/v1/leads/{lead['id']}", headers={**OTHER_AR, "If-Match": f'"{graded["version"]}"'},
                                 json={"owner": "ar-zhou"}), 403)
     claimed = await client.patch(f"/api/v1/leads/{lead['id']}",
                                  headers={**OTHER_AR, "If-Match": f'"{graded["version"]}"'}, json={"owner": "ar-qian"})
     assert claimed.status_code == 200 and claimed.json()["owner"] == "ar-qian"
-    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR), 403)
+    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, claimed)), 403)
 
 
 async def test_lead_edits_need_if_match_and_are_audited(client):
@@ -349,17 +398,18 @@ async def test_pain_points_move_one_step_at_a_time_and_feed_the_score(client):
     account = await _account(client)
     lead = await _lead(client, account["id"], channel="tender")
     url = f"/api/v1/leads/{lead['id']}"
-    added = await client.post(f"{url}/pains", headers=AR, json={"description": "peak-hour congestion"})
+    added = await client.post(f"{url}/pains", headers=_at(AR, lead), json={"description": "peak-hour congestion"})
     assert added.status_code == 201, added.text
     pain = added.json()["pains"][0]
     assert pain["status"] == "discovered"
     assert next(p for p in added.json()["score"]["parts"] if p["name"] == "pains")["points"] == 5
-    _problem(await client.post(f"{url}/pains/{pain['id']}/advance", headers=AR, json={"to": "value_agreed"}), 409,
-             "pain-one-step")
-    acknowledged = await client.post(f"{url}/pains/{pain['id']}/advance", headers=AR,
+    _problem(await client.post(f"{url}/pains/{pain['id']}/advance", headers=_at(AR, added),
+                               json={"to": "value_agreed"}), 409, "pain-one-step")
+    acknowledged = await client.post(f"{url}/pains/{pain['id']}/advance", headers=_at(AR, added),
                                      json={"to": "acknowledged", "note": "CTO confirmed"})
     assert acknowledged.status_code == 200 and acknowledged.json()["pains"][0]["status"] == "acknowledged"
-    _problem(await client.post(f"{url}/pains/{uuid.uuid4()}/advance", headers=AR, json={"to": "acknowledged"}), 404)
+    _problem(await client.post(f"{url}/pains/{uuid.uuid4()}/advance", headers=_at(AR, acknowledged),
+                               json={"to": "acknowledged"}), 404)
     _problem(await client.post(f"{url}/pains/{pain['id']}/advance", headers={**AR, "If-Match": '"1"'},
                                json={"to": "value_agreed"}), 412)
     history = (await client.get(f"{url}/history", headers=AR)).json()
@@ -370,10 +420,11 @@ async def test_conversion_hands_over_contacts_pains_score_and_commits_with_its_e
     account = await _account(client)
     contact = await _contact(client, account["id"])
     lead = await _lead(client, account["id"], contact_ids=[contact["id"]])
-    await client.post(f"/api/v1/leads/{lead['id']}/pains", headers=AR,
-                      json={"description": "congestion", "contact_id": contact["id"]})
-    await _opportunity_grade(client, lead)
-    converted = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR)
+    pained = await client.post(f"/api/v1/leads/{lead['id']}/pains", headers=_at(AR, lead),
+                               json={"description": "congestion", "contact_id": contact["id"]})
+    assert pained.status_code == 201, pained.text
+    graded = await _opportunity_grade(client, pained.json())
+    converted = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, graded))
     assert converted.status_code == 200 and converted.json()["grade"] == "converted"
     events = await _outbox(client, lead["id"])
     kind, payload = events[-1]
@@ -384,13 +435,14 @@ async def test_conversion_hands_over_contacts_pains_score_and_commits_with_its_e
     assert payload["pains"][0]["description"] == "congestion"
     # criteria 30 + budget 10 + start 10 + a discovered pain 5 + self-generated 10; no activity yet.
     assert payload["score"] == converted.json()["score"]["total"] == 65
-    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR), 409, "lead-closed")
+    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, converted)), 409,
+             "lead-closed")
     assert [k for k, _ in await _outbox(client, lead["id"])].count("ltc.lead.converted.v1") == 1
 
 
 async def test_when_the_event_cannot_be_written_the_conversion_does_not_happen(client):
     lead = await _lead(client, (await _account(client))["id"])
-    await _opportunity_grade(client, lead)
+    graded = await _opportunity_grade(client, lead)
     async with runtime_of(client).engine.begin() as conn:
         await conn.execute(text("""
             CREATE FUNCTION refuse_conversion() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -399,7 +451,7 @@ async def test_when_the_event_cannot_be_written_the_conversion_does_not_happen(c
             CREATE TRIGGER refuse_conversion BEFORE INSERT ON outbox FOR EACH ROW
             WHEN (NEW.type = 'ltc.lead.converted.v1') EXECUTE FUNCTION refuse_conversion()"""))
     try:
-        response = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR)
+        response = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, graded))
         assert response.status_code == 500 and response.json()["type"].endswith("/internal-error")
     finally:
         async with runtime_of(client).engine.begin() as conn:
@@ -423,11 +475,12 @@ async def test_creation_is_idempotent_for_contacts_activities_and_pains(client):
     lead = await _lead(client, account["id"])
     pain_key = {"Idempotency-Key": str(uuid.uuid4())}
     for _ in range(2):
-        response = await client.post(f"/api/v1/leads/{lead['id']}/pains", headers={**AR, **pain_key},
+        # The retry carries the If-Match of the first try, stale by now: it is answered the first result.
+        response = await client.post(f"/api/v1/leads/{lead['id']}/pains", headers={**_at(AR, lead), **pain_key},
                                      json={"description": "latency"})
-        assert response.status_code == 201
+        assert response.status_code == 201, response.text
     assert len(response.json()["pains"]) == 1
-    _problem(await client.post(f"/api/v1/leads/{lead['id']}/pains", headers={**AR, **pain_key},
+    _problem(await client.post(f"/api/v1/leads/{lead['id']}/pains", headers={**_at(AR, response), **pain_key},
                                json={"description": "other"}), 422)
     activity_key = {"Idempotency-Key": str(uuid.uuid4())}
     visit = {"kind": "routine_visit", "account_id": account["id"], "subject": "Visit", "planned_on": TODAY.isoformat()}
@@ -460,8 +513,8 @@ async def test_the_later_stages_close_the_loop_and_the_report_counts_it(client):
     lost_lead = await _lead(client, account["id"], channel="company_briefing", tier="strategic")
     await _lead(client, account["id"], channel="company_briefing", tier="strategic")
     for lead in (won_lead, lost_lead):
-        await _opportunity_grade(client, lead)
-        assert (await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR)).status_code == 200
+        graded = await _opportunity_grade(client, lead)
+        assert (await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, graded))).status_code == 200
     won_opp, lost_opp, contract_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     won_at = datetime.now(UTC)
     await _deliver(client, handlers.on_opportunity_created, OpportunityCreated(
@@ -526,19 +579,22 @@ async def test_the_relationship_of_involved_contacts_raises_the_score(client):
 
 async def test_a_retried_action_with_its_idempotency_key_answers_the_result_instead_of_a_conflict(client):
     lead = await _lead(client, (await _account(client))["id"])
-    await _opportunity_grade(client, lead)
-    key = {"Idempotency-Key": str(uuid.uuid4())}
-    first = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers={**AR, **key})
-    retry = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers={**AR, **key})
+    graded = await _opportunity_grade(client, lead)
+    # The retry sends the If-Match of the first try, which the first try made stale.
+    keyed = {**_at(AR, graded), "Idempotency-Key": str(uuid.uuid4())}
+    first = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=keyed)
+    retry = await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=keyed)
     assert first.status_code == retry.status_code == 200 and retry.json()["grade"] == "converted"
+    assert retry.json() == first.json() and retry.headers["etag"] == first.headers["etag"]
     assert [k for k, _ in await _outbox(client, lead["id"])].count("ltc.lead.converted.v1") == 1
-    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR), 409, "lead-closed")
+    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, graded)), 412, "stale-etag")
+    _problem(await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=_at(AR, first)), 409, "lead-closed")
     other = await _lead(client, (await _account(client))["id"])
-    grade_key = {"Idempotency-Key": str(uuid.uuid4())}
+    grade_key = {**_at(AR, other), "Idempotency-Key": str(uuid.uuid4())}
     body = {"to": "credible", "evidence": EVIDENCE}
-    assert (await client.post(f"/api/v1/leads/{other['id']}/grade", headers={**AR, **grade_key}, json=body)).status_code == 200
-    assert (await client.post(f"/api/v1/leads/{other['id']}/grade", headers={**AR, **grade_key}, json=body)).status_code == 200
-    reused = await client.post(f"/api/v1/leads/{other['id']}/grade", headers={**AR, **grade_key},
+    assert (await client.post(f"/api/v1/leads/{other['id']}/grade", headers=grade_key, json=body)).status_code == 200
+    assert (await client.post(f"/api/v1/leads/{other['id']}/grade", headers=grade_key, json=body)).status_code == 200
+    reused = await client.post(f"/api/v1/leads/{other['id']}/grade", headers=grade_key,
                                json={**body, "evidence": EVIDENCE[:2]})
     assert reused.status_code == 422 and reused.json()["type"].endswith("idempotency-key-reused")
 
@@ -569,11 +625,11 @@ async def test_evidence_can_only_name_a_contact_of_the_leads_account(client):
     own = await _contact(client, account["id"], name="CTO Li")
     lead = await _lead(client, account["id"])
     strangers = [{**e, "contact_id": other["id"]} for e in EVIDENCE]
-    refused = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=AR,
+    refused = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=_at(AR, lead),
                                 json={"to": "credible", "evidence": strangers})
     assert refused.status_code == 422 and refused.json()["type"].endswith("/contact-not-of-account")
     assert [e["field"] for e in refused.json()["errors"]] == ["evidence.contact_id"]
     assert (await client.get(f"/api/v1/leads/{lead['id']}", headers=AR)).json()["grade"] == "initial"
-    accepted = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=AR, json={
+    accepted = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=_at(AR, lead), json={
         "to": "credible", "evidence": [{**e, "contact_id": own["id"]} for e in EVIDENCE]})
     assert accepted.status_code == 200 and accepted.json()["grade"] == "credible"

@@ -30,10 +30,14 @@ async def test_conversion_is_relayed_and_a_redelivered_loss_is_recorded_once(mak
         account = (await client.post("/api/v1/accounts", json={"name": "Kafka Telecom"}, headers=AR)).json()
         lead = (await client.post("/api/v1/leads", headers=AR, json={
             "account_id": account["id"], "title": "Edge", "need": "latency", "channel": "tender"})).json()
-        await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=AR, json={"to": "credible", "evidence": EVIDENCE})
-        await client.post(f"/api/v1/leads/{lead['id']}/grade", headers=AR, json={
-            "to": "opportunity", "budget": {"amount": "10.00", "currency": "EUR"}, "start_date": "2027-01-01"})
-        assert (await client.post(f"/api/v1/leads/{lead['id']}/convert", headers=AR)).status_code == 200
+        answer = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers={**AR, "If-Match": lead["etag"]},
+                                   json={"to": "credible", "evidence": EVIDENCE})
+        answer = await client.post(f"/api/v1/leads/{lead['id']}/grade", headers={**AR, "If-Match": answer.headers["etag"]},
+                                   json={"to": "opportunity", "budget": {"amount": "10.00", "currency": "EUR"},
+                                         "start_date": "2027-01-01"})
+        converted = await client.post(f"/api/v1/leads/{lead['id']}/convert",
+                                      headers={**AR, "If-Match": answer.headers["etag"]})
+        assert converted.status_code == 200, converted.text
 
         opportunity_id = uuid.uuid4()
         event = OpportunityLost(lineage=Lineage(lead_id=lead["id"], opportunity_id=opportunity_id),

@@ -30,8 +30,8 @@ def test_a_contact_is_handed_over_with_its_relationship_strength():
 
 def test_an_account_change_reports_what_changed_and_keeps_required_fields():
     account = Account(id=uuid.uuid4(), name="ACME", industry=None, owner="ar-1", created_at=NOW)
-    assert account.update({"name": "ACME", "tier": Tier.KEY}, now=NOW) == {
+    assert account.update_account({"name": "ACME", "tier": Tier.KEY}, now=NOW) == {
         "tier": {"from": Tier.NORMAL, "to": Tier.KEY}}
     with pytest.raises(RuleViolation) as failure:
-        account.update({"owner": " "}, now=NOW)
+        account.update_account({"owner": " "}, now=NOW)
     assert failure.value.rule == "value-required"

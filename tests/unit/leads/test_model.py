@@ -210,10 +210,10 @@ def test_pain_points_move_one_step_at_a_time():
 
 def test_editing_a_lead_reports_what_changed_and_refuses_rule_fields():
     _, lead = _lead()
-    changed = lead.update({"title": "Core upgrade", "tier": Tier.STRATEGIC}, now=NOW)
+    changed = lead.update_lead({"title": "Core upgrade", "tier": Tier.STRATEGIC}, now=NOW)
     assert changed == {"tier": {"from": Tier.KEY, "to": Tier.STRATEGIC}}
     with pytest.raises(RuleViolation) as failure:
-        lead.update({"grade": Grade.OPPORTUNITY}, now=NOW)
+        lead.update_lead({"grade": Grade.OPPORTUNITY}, now=NOW)
     assert failure.value.rule == "lead-field-not-editable"
 
 
@@ -240,7 +240,7 @@ def test_budget_and_cash_collected_are_money_once_known():
 def test_the_contacts_involved_are_named_on_the_lead_its_evidence_and_pains_or_met():
     _, lead = _lead()
     named, witness, hurting, met = (uuid.uuid4() for _ in range(4))
-    lead.update({"contact_ids": [named]}, now=NOW)
+    lead.update_lead({"contact_ids": [named]}, now=NOW)
     lead.grade_credible([Evidence(c, "minutes", "CTO", date(2026, 10, 30), witness) for c in Criterion], by="ar-1",
                         now=NOW)
     lead.add_pain(pain_id=uuid.uuid4(), description="outages", contact_id=hurting, by="ar-1", now=NOW)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ltc.leads.adapters import queries, repository
 from ltc.leads.domain.accounts import Account, Contact, Tier, contact_snapshot
 from ltc.leads.domain.activities import Activity, ActivityKind
 from ltc.leads.domain.duplicates import duplicate_candidates
-from ltc.leads.domain.model import Channel, Evidence, Lead, PainStatus
+from ltc.leads.domain.history import AuditAction, Audited
+from ltc.leads.domain.model import Channel, Evidence, Grade, Lead, PainStatus
 from ltc.shared.audit import AuditEntry
 from ltc.shared.db import UnitOfWork
 from ltc.shared.messages.envelope import Envelope
@@ -36,18 +37,19 @@ def _forbidden(kind: str, owner: str | None) -> Forbidden:
     return Forbidden("not-owner", f"this {kind} belongs to {owner}; only its owner or an admin may change it")
 
 
-def _audit(uow: UnitOfWork, about: Account | Contact | Lead | Activity, action: str, actor: str,
+def _audit(uow: UnitOfWork, about: Account | Contact | Lead | Activity, action: AuditAction, actor: str,
            changes: dict[str, Any] | None = None) -> None:
     """An entry about `about`, filed under the account (and the lead) whose history shows it."""
     under: tuple[uuid.UUID, ...]
+    kind: Audited
     if isinstance(about, Account):
-        kind, under = "account", ()
+        kind, under = Audited.ACCOUNT, ()
     elif isinstance(about, Contact):
-        kind, under = "contact", (about.account_id,)
+        kind, under = Audited.CONTACT, (about.account_id,)
     elif isinstance(about, Lead):
-        kind, under = "lead", (about.account_id,)
+        kind, under = Audited.LEAD, (about.account_id,)
     else:
-        kind, under = "activity", tuple(i for i in (about.lead_id, about.account_id) if i is not None)
+        kind, under = Audited.ACTIVITY, tuple(i for i in (about.lead_id, about.account_id) if i is not None)
     uow.audit(AuditEntry(at=clock(), actor=actor, action=action, object_type=kind, object_id=about.id,
                          changes=changes, filed_under=under))
 
@@ -82,7 +84,7 @@ def _new_account(uow: UnitOfWork, cmd: CreateAccount, principal: Principal) -> A
     account = Account(id=cmd.account_id, name=cmd.name, industry=cmd.industry, tier=cmd.tier, region=cmd.region,
                       website=cmd.website, notes=cmd.notes, owner=principal.sub, created_at=clock())
     uow.session.add(account)
-    _audit(uow, account, "created", principal.sub, account.snapshot())
+    _audit(uow, account, AuditAction.CREATED, principal.sub, account.snapshot())
     return account
 
 
@@ -113,9 +115,9 @@ async def update_account(uow: UnitOfWork, cmd: UpdateAccount, principal: Princip
     if "owner" in cmd.changes and not principal.has_any(Role.ADMIN) and cmd.changes["owner"] != account.owner:
         # Handing an account over is a management decision, not the owner's alone.
         raise Forbidden("owner-reassignment", "only an admin reassigns an account")
-    changed = account.update(cmd.changes, now=clock())
+    changed = account.update_account(cmd.changes, now=clock())
     if changed:
-        _audit(uow, account, "updated", principal.sub, changed)
+        _audit(uow, account, AuditAction.UPDATED, principal.sub, changed)
     await uow.commit()
     return account
 
@@ -133,7 +135,7 @@ async def create_contact(uow: UnitOfWork, cmd: CreateContact, principal: Princip
         raise _forbidden("account", account.owner)
     contact = Contact(id=cmd.contact_id, account_id=account.id, created_by=principal.sub, now=clock(), **cmd.fields)
     uow.session.add(contact)
-    _audit(uow, contact, "created", principal.sub, cmd.fields)
+    _audit(uow, contact, AuditAction.CREATED, principal.sub, cmd.fields)
     await uow.commit()
     return contact
 
@@ -151,9 +153,9 @@ async def update_contact(uow: UnitOfWork, cmd: UpdateContact, principal: Princip
     if not queries.may_change_account(principal, account):
         raise _forbidden("account", account.owner)
     require_version(contact.version, cmd.expected_version)
-    changed = contact.update(cmd.changes, now=clock())
+    changed = contact.update_contact(cmd.changes, now=clock())
     if changed:
-        _audit(uow, contact, "updated", principal.sub, changed)
+        _audit(uow, contact, AuditAction.UPDATED, principal.sub, changed)
     await uow.commit()
     return contact
 
@@ -227,7 +229,7 @@ async def capture_lead(uow: UnitOfWork, cmd: CaptureLead, principal: Principal) 
     lead = Lead(id=cmd.lead_id, account_id=account_id, title=cmd.title, need=cmd.need, channel=cmd.channel,
                 tier=cmd.tier, owner=owner, now=clock(), reported_by=cmd.reported_by, contact_ids=cmd.contact_ids)
     uow.session.add(lead)
-    _audit(uow, lead, "captured", principal.sub,
+    _audit(uow, lead, AuditAction.CAPTURED, principal.sub,
            {"title": lead.title, "need": lead.need, "channel": lead.channel, "tier": lead.tier, "owner": lead.owner,
             "reported_by": lead.reported_by, "contact_ids": lead.contact_ids,
             "confirmed_distinct": cmd.confirm_distinct})
@@ -251,9 +253,9 @@ async def update_lead(uow: UnitOfWork, cmd: UpdateLead, principal: Principal) ->
         raise Forbidden("owner-assignment", "an account manager may claim an unassigned lead for themself only")
     if changes.get("contact_ids"):
         await _require_contacts(uow, lead.account_id, changes["contact_ids"])
-    changed = lead.update(changes, now=clock())
+    changed = lead.update_lead(changes, now=clock())
     if changed:
-        _audit(uow, lead, "updated", principal.sub, changed)
+        _audit(uow, lead, AuditAction.UPDATED, principal.sub, changed)
     await uow.commit()
     return lead
 
@@ -261,7 +263,7 @@ async def update_lead(uow: UnitOfWork, cmd: UpdateLead, principal: Principal) ->
 @dataclass(frozen=True)
 class GradeLead:
     lead_id: uuid.UUID
-    to: str
+    to: Literal[Grade.CREDIBLE, Grade.OPPORTUNITY]
     evidence: list[Evidence]
     budget: Money | None
     start_date: date | None
@@ -275,11 +277,11 @@ async def grade_lead(uow: UnitOfWork, cmd: GradeLead, principal: Principal) -> L
     named = list(dict.fromkeys(e.contact_id for e in cmd.evidence if e.contact_id))
     await _require_contacts(uow, lead.account_id, named, "evidence.contact_id")
     before = lead.grade
-    if cmd.to == "credible":
+    if cmd.to is Grade.CREDIBLE:
         lead.grade_credible(cmd.evidence, by=principal.sub, now=clock())
     else:
         lead.grade_opportunity(budget=cmd.budget, start_date=cmd.start_date, by=principal.sub, now=clock())
-    _audit(uow, lead, "graded", principal.sub,
+    _audit(uow, lead, AuditAction.GRADED, principal.sub,
            {"grade": {"from": before, "to": lead.grade},
             **{k: v for k, v in lead.grade_history[-1].items() if k not in ("from", "to", "by", "at")}})
     await uow.commit()
@@ -298,7 +300,7 @@ async def convert_lead(uow: UnitOfWork, cmd: ConvertLead, principal: Principal) 
     scored = (await queries.score_leads(uow.session, [lead], today=clock().date()))[lead.id]
     lead.convert(account=account, by=principal.sub, now=clock(), score=scored.score.total,
                  contacts=[contact_snapshot(c, strength) for c, strength in scored.contacts])
-    _audit(uow, lead, "converted", principal.sub,
+    _audit(uow, lead, AuditAction.CONVERTED, principal.sub,
            {"grade": {"from": "opportunity", "to": "converted"}, "score": scored.score.total})
     await uow.commit()
     return lead
@@ -315,7 +317,7 @@ async def disqualify_lead(uow: UnitOfWork, cmd: DisqualifyLead, principal: Princ
     lead = await _lead_to_change(uow, principal, cmd.lead_id, cmd.expected_version)
     before = lead.grade
     lead.disqualify(reason=cmd.reason, by=principal.sub, now=clock())
-    _audit(uow, lead, "disqualified", principal.sub,
+    _audit(uow, lead, AuditAction.DISQUALIFIED, principal.sub,
            {"grade": {"from": before, "to": lead.grade}, "reason": cmd.reason})
     await uow.commit()
     return lead
@@ -327,16 +329,17 @@ class AddPain:
     lead_id: uuid.UUID
     description: str
     contact_id: uuid.UUID | None
+    expected_version: int | None
 
 
 async def add_pain(uow: UnitOfWork, cmd: AddPain, principal: Principal) -> Lead:
     """Answers the lead the pain point was added to."""
-    lead = await _lead_to_change(uow, principal, cmd.lead_id, None)
+    lead = await _lead_to_change(uow, principal, cmd.lead_id, cmd.expected_version)
     if cmd.contact_id is not None:
         await _require_contacts(uow, lead.account_id, [cmd.contact_id], "contact_id")
     pain = lead.add_pain(pain_id=cmd.pain_id, description=cmd.description, contact_id=cmd.contact_id,
                          by=principal.sub, now=clock())
-    _audit(uow, lead, "pain_added", principal.sub,
+    _audit(uow, lead, AuditAction.PAIN_ADDED, principal.sub,
            {"pain_id": pain["id"], "description": pain["description"], "status": pain["status"]})
     await uow.commit()
     return lead
@@ -355,7 +358,7 @@ async def advance_pain(uow: UnitOfWork, cmd: AdvancePain, principal: Principal) 
     lead = await _lead_to_change(uow, principal, cmd.lead_id, cmd.expected_version)
     before = next((p["status"] for p in lead.pains if p["id"] == str(cmd.pain_id)), None)
     lead.advance_pain(cmd.pain_id, to=cmd.to, note=cmd.note, by=principal.sub, now=clock())
-    _audit(uow, lead, "pain_advanced", principal.sub,
+    _audit(uow, lead, AuditAction.PAIN_ADVANCED, principal.sub,
            {"pain_id": cmd.pain_id, "status": {"from": before, "to": cmd.to}, "note": cmd.note})
     await uow.commit()
     return lead
@@ -389,7 +392,7 @@ async def create_activity(uow: UnitOfWork, cmd: CreateActivity, principal: Princ
                         contact_ids=cmd.contact_ids, subject=cmd.subject, planned_on=cmd.planned_on, plan=cmd.plan,
                         created_by=principal.sub, now=clock())
     uow.session.add(activity)
-    _audit(uow, activity, "activity_planned", principal.sub,
+    _audit(uow, activity, AuditAction.ACTIVITY_PLANNED, principal.sub,
            {"kind": cmd.kind, "subject": cmd.subject, "planned_on": cmd.planned_on,
             "contact_ids": activity.contact_ids})
     await uow.commit()
@@ -420,7 +423,7 @@ async def replan_activity(uow: UnitOfWork, cmd: ReplanActivity, principal: Princ
     changed = activity.replan(subject=changes.get("subject"), planned_on=changes.get("planned_on"),
                               plan=changes.get("plan"), contact_ids=changes.get("contact_ids"), now=clock())
     if changed:
-        _audit(uow, activity, "activity_replanned", principal.sub, changed)
+        _audit(uow, activity, AuditAction.ACTIVITY_REPLANNED, principal.sub, changed)
     await uow.commit()
     return activity
 
@@ -437,7 +440,8 @@ class RecordOutcome:
 async def record_outcome(uow: UnitOfWork, cmd: RecordOutcome, principal: Principal) -> Activity:
     activity = await _activity_to_change(uow, principal, cmd.activity_id, cmd.expected_version)
     activity.record_outcome(cmd.outcome, occurred_on=cmd.occurred_on, next_step_on=cmd.next_step_on, now=clock())
-    _audit(uow, activity, "activity_done", principal.sub, {"occurred_on": cmd.occurred_on, "outcome": cmd.outcome})
+    _audit(uow, activity, AuditAction.ACTIVITY_DONE, principal.sub,
+           {"occurred_on": cmd.occurred_on, "outcome": cmd.outcome})
     await uow.commit()
     return activity
 
@@ -451,7 +455,7 @@ class CancelActivity:
 async def cancel_activity(uow: UnitOfWork, cmd: CancelActivity, principal: Principal) -> Activity:
     activity = await _activity_to_change(uow, principal, cmd.activity_id, cmd.expected_version)
     activity.cancel(now=clock())
-    _audit(uow, activity, "activity_cancelled", principal.sub)
+    _audit(uow, activity, AuditAction.ACTIVITY_CANCELLED, principal.sub)
     await uow.commit()
     return activity
 
@@ -467,7 +471,7 @@ async def _lead_of(uow: UnitOfWork, lead_id: uuid.UUID | None) -> Lead | None:
 
 
 def _audit_event(uow: UnitOfWork, lead: Lead, envelope: Envelope, changes: dict[str, Any]) -> None:
-    _audit(uow, lead, "outcome_recorded", f"event:{envelope.type}", changes)
+    _audit(uow, lead, AuditAction.OUTCOME_RECORDED, f"event:{envelope.type}", changes)
 
 
 async def on_opportunity_created(uow: UnitOfWork, event: OpportunityCreated, envelope: Envelope) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
@@ -120,6 +121,11 @@ leads = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
 )
+
+
+# Looked up by the whole name or address in any case (`GET /accounts?name=`, `GET /contacts?email=`).
+Index("ix_accounts_name_lower", func.lower(accounts.c.name))
+Index("ix_contacts_email_lower", func.lower(contacts.c.email))
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
@@ -68,21 +68,30 @@ def _where_equal(stmt: Select[Any], *pairs: tuple[Any, Any]) -> Select[Any]:
     return stmt
 
 
-async def accounts(session: AsyncSession, *, q: str | None = None, tier: Tier | None = None,
+def _same_text(column: Any, value: str) -> Any:
+    """`column` equal to `value` in any case (answered by the column's `lower(...)` index)."""
+    return func.lower(column) == func.lower(value.strip())
+
+
+async def accounts(session: AsyncSession, *, q: str | None = None, name: str | None = None, tier: Tier | None = None,
                    industry: str | None = None, owner: str | None = None, limit: int,
                    cursor: str | None) -> Page:
     stmt = _where_equal(select(Account), (Account.tier, tier), (Account.industry, industry), (Account.owner, owner))
     if q:
         stmt = stmt.where(Account.name.ilike(f"%{_like(q)}%", escape="\\"))
+    if name is not None:
+        stmt = stmt.where(_same_text(Account.name, name))
     return await paginate(session, stmt, created_at=Account.created_at, ident=Account.id, limit=limit, cursor=cursor)
 
 
 async def contacts(session: AsyncSession, *, account_id: uuid.UUID | None = None,
-                   decision_role: DecisionRole | None = None, q: str | None = None, limit: int,
-                   cursor: str | None) -> Page:
+                   decision_role: DecisionRole | None = None, q: str | None = None, email: str | None = None,
+                   limit: int, cursor: str | None) -> Page:
     stmt = _where_equal(select(Contact), (Contact.account_id, account_id), (Contact.decision_role, decision_role))
     if q:
         stmt = stmt.where(Contact.name.ilike(f"%{_like(q)}%", escape="\\"))
+    if email is not None:
+        stmt = stmt.where(_same_text(Contact.email, email))
     return await paginate(session, stmt, created_at=Contact.created_at, ident=Contact.id, limit=limit, cursor=cursor)
 
 

@@ -45,14 +45,13 @@ from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
 from ltc.leads.domain.model import Channel, Criterion, Evidence, Grade, Lead, PainStatus
 from ltc.shared.api import (
     Cursor,
+    ExpectedVersion,
     IdempotencyKey,
-    IfMatch,
     Limit,
     NoBody,
     Once,
     Page,
     etag,
-    expected_version,
     run,
 )
 from ltc.shared.auth import Principal, Role, require_roles
@@ -68,6 +67,9 @@ Triangle = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR,
 Reader = Annotated[Principal, Depends(require_roles(Role.AR, Role.SR, Role.FR, Role.ADMIN, Role.INTEGRATION))]
 
 Named = Annotated[str | None, Query(max_length=300, description="part of the name, any case")]
+Owner = Annotated[str | None, Query(max_length=200, description="the owner's user id, exactly")]
+CreatedFrom = Annotated[datetime | None, Query(description="created at or after this instant")]
+CreatedTo = Annotated[datetime | None, Query(description="created before this instant")]
 
 
 def _changes(body: Any) -> dict[str, Any]:
@@ -89,7 +91,8 @@ def _account_read(account: Account, response: Response, *, created: bool = False
     return AccountRead.model_validate(account, from_attributes=True)
 
 
-@router.post("/accounts", status_code=201, response_model=AccountRead, tags=["accounts"])
+@router.post("/accounts", status_code=201, response_model=AccountRead, tags=["accounts"],
+             summary="Create an account, owned by the caller")
 async def create_account(body: AccountCreate, uow: Uow, principal: Seller, response: Response,
                          idempotency_key: IdempotencyKey = None) -> AccountRead:
     command = handlers.CreateAccount(uuid.uuid4(), **body.model_dump())
@@ -98,17 +101,23 @@ async def create_account(body: AccountCreate, uow: Uow, principal: Seller, respo
                      once=Once(idempotency_key, "POST /accounts", body, command.account_id, repository.get_account))
 
 
-@router.get("/accounts", response_model=Page[AccountRead], tags=["accounts"])
-async def list_accounts(session: ReadSession, principal: Reader, q: Named = None, tier: Tier | None = None,
-                        industry: str | None = None, owner: str | None = None, limit: Limit = 50,
-                        cursor: Cursor = None) -> Page[AccountRead]:
-    rows, next_cursor = await queries.accounts(session, q=q, tier=tier, industry=industry, owner=owner, limit=limit,
-                                               cursor=cursor)
+@router.get("/accounts", response_model=Page[AccountRead], tags=["accounts"],
+            summary="Accounts in creation order, by name (exact or a part), tier, industry or owner")
+async def list_accounts(
+    session: ReadSession, principal: Reader, q: Named = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=300,
+                                      description="the whole name, any case (`q` finds a part of it)")] = None,
+    tier: Annotated[Tier | None, Query(description="the account's tier")] = None,
+    industry: Annotated[str | None, Query(max_length=120, description="the industry, exactly")] = None,
+    owner: Owner = None, limit: Limit = 50, cursor: Cursor = None,
+) -> Page[AccountRead]:
+    rows, next_cursor = await queries.accounts(session, q=q, name=name, tier=tier, industry=industry, owner=owner,
+                                               limit=limit, cursor=cursor)
     return Page[AccountRead](items=[AccountRead.model_validate(a, from_attributes=True) for a in rows],
                              next_cursor=next_cursor)
 
 
-@router.get("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"])
+@router.get("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"], summary="An account")
 async def read_account(account_id: uuid.UUID, session: ReadSession, principal: Reader, response: Response) -> AccountRead:
     return _account_read(await repository.get_account(session, account_id), response)
 
@@ -116,8 +125,8 @@ async def read_account(account_id: uuid.UUID, session: ReadSession, principal: R
 @router.patch("/accounts/{account_id}", response_model=AccountRead, tags=["accounts"],
               summary="Change an account (owner or admin; If-Match required)")
 async def update_account(account_id: uuid.UUID, body: AccountUpdate, uow: Uow, principal: Seller,
-                         response: Response, if_match: IfMatch = None) -> AccountRead:
-    command = handlers.UpdateAccount(account_id, _changes(body), expected_version(if_match, required=True))
+                         response: Response, version: ExpectedVersion) -> AccountRead:
+    command = handlers.UpdateAccount(account_id, _changes(body), version)
     return await run(uow, handlers.update_account, command, principal,
                      answer=lambda account: _account_read(account, response))
 
@@ -146,7 +155,8 @@ async def _contact_read(session: AsyncSession, contact: Contact, response: Respo
     return (await _contact_reads(session, [contact]))[0]
 
 
-@router.post("/contacts", status_code=201, response_model=ContactRead, tags=["contacts"])
+@router.post("/contacts", status_code=201, response_model=ContactRead, tags=["contacts"],
+             summary="Add a contact to an account (its owner or an admin)")
 async def create_contact(body: ContactCreate, uow: Uow, principal: Seller, response: Response,
                          idempotency_key: IdempotencyKey = None) -> ContactRead:
     command = handlers.CreateContact(uuid.uuid4(), body.account_id, body.model_dump(exclude={"account_id"}))
@@ -155,12 +165,19 @@ async def create_contact(body: ContactCreate, uow: Uow, principal: Seller, respo
                      once=Once(idempotency_key, "POST /contacts", body, command.contact_id, repository.get_contact))
 
 
-@router.get("/contacts", response_model=Page[ContactRead], tags=["contacts"])
-async def list_contacts(session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None,
-                        decision_role: DecisionRole | None = None, q: Named = None, limit: Limit = 50,
-                        cursor: Cursor = None) -> Page[ContactRead]:
+@router.get("/contacts", response_model=Page[ContactRead], tags=["contacts"],
+            summary="Contacts in creation order, by account, decision role, name or e-mail address")
+async def list_contacts(
+    session: ReadSession, principal: Reader,
+    account_id: Annotated[uuid.UUID | None, Query(description="the contacts of this account")] = None,
+    decision_role: Annotated[DecisionRole | None, Query(description="the contact's part in the decision")] = None,
+    q: Named = None,
+    email: Annotated[str | None, Query(min_length=1, max_length=320,
+                                       description="the whole e-mail address, any case")] = None,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[ContactRead]:
     rows, next_cursor = await queries.contacts(session, account_id=account_id, decision_role=decision_role, q=q,
-                                               limit=limit, cursor=cursor)
+                                               email=email, limit=limit, cursor=cursor)
     return Page[ContactRead](items=await _contact_reads(session, rows), next_cursor=next_cursor)
 
 
@@ -171,10 +188,11 @@ async def read_contact(contact_id: uuid.UUID, session: ReadSession, principal: R
     return await _contact_read(session, await repository.get_contact(session, contact_id), response)
 
 
-@router.patch("/contacts/{contact_id}", response_model=ContactRead, tags=["contacts"])
+@router.patch("/contacts/{contact_id}", response_model=ContactRead, tags=["contacts"],
+              summary="Change a contact (the account's owner or an admin; If-Match required)")
 async def update_contact(contact_id: uuid.UUID, body: ContactUpdate, uow: Uow, principal: Seller,
-                         response: Response, if_match: IfMatch = None) -> ContactRead:
-    command = handlers.UpdateContact(contact_id, _changes(body), expected_version(if_match, required=True))
+                         response: Response, version: ExpectedVersion) -> ContactRead:
+    command = handlers.UpdateContact(contact_id, _changes(body), version)
     return await run(uow, handlers.update_contact, command, principal,
                      answer=lambda contact: _contact_read(uow.session, contact, response))
 
@@ -221,16 +239,24 @@ async def read_lead(lead_id: uuid.UUID, session: ReadSession, principal: Reader,
     return await _lead_read(session, await repository.get_lead(session, lead_id), response)
 
 
-@router.get("/leads", response_model=Page[LeadRead], tags=["leads"])
+@router.get("/leads", response_model=Page[LeadRead], tags=["leads"],
+            summary="Leads in creation order, by grade, tier, channel, account, owner and creation time")
 async def list_leads(
     session: ReadSession, principal: Reader,
-    grade: Grade | None = None, tier: Tier | None = None, channel: Channel | None = None,
-    account_id: uuid.UUID | None = None, owner: str | None = None,
-    unassigned: Annotated[bool, Query(description="only leads without an owner")] = False,
-    self_generated: bool | None = None,
-    created_from: Annotated[datetime | None, Query()] = None, created_to: Annotated[datetime | None, Query()] = None,
+    grade: Annotated[Grade | None, Query(description="the lead's grade now")] = None,
+    tier: Annotated[Tier | None, Query(description="the lead's tier")] = None,
+    channel: Annotated[Channel | None, Query(description="the channel the lead came through")] = None,
+    account_id: Annotated[uuid.UUID | None, Query(description="the leads of this account")] = None,
+    owner: Owner = None,
+    unassigned: Annotated[bool, Query(description="only leads without an owner (not with `owner`)")] = False,
+    self_generated: Annotated[bool | None, Query(description="true: channels we made ourselves; false: tenders "
+                                                             "and inbound requests")] = None,
+    created_from: CreatedFrom = None, created_to: CreatedTo = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[LeadRead]:
+    if unassigned and owner is not None:
+        raise RequestValidationError([{"loc": ("query", "unassigned"), "type": "value_error",
+                                       "msg": "an owned lead is not unassigned: give owner or unassigned=true"}])
     rows, next_cursor = await queries.leads(
         session, grade=grade, tier=tier, channel=channel, account_id=account_id, owner=owner, unassigned=unassigned,
         self_generated=self_generated, created_from=created_from, created_to=created_to, limit=limit, cursor=cursor)
@@ -241,44 +267,46 @@ async def list_leads(
 @router.patch("/leads/{lead_id}", response_model=LeadRead, tags=["leads"],
               summary="Change title, need, tier, owner, informant or contacts (If-Match required)")
 async def update_lead(lead_id: uuid.UUID, body: LeadUpdate, uow: Uow, principal: Seller, response: Response,
-                      if_match: IfMatch = None) -> LeadRead:
-    command = handlers.UpdateLead(lead_id, _changes(body), expected_version(if_match, required=True))
+                      version: ExpectedVersion) -> LeadRead:
+    command = handlers.UpdateLead(lead_id, _changes(body), version)
     return await run(uow, handlers.update_lead, command, principal,
                      answer=lambda lead: _lead_read(uow.session, lead, response))
 
 
 @router.post("/leads/{lead_id}/grade", response_model=LeadRead, tags=["leads"],
-             summary="Raise the lead one grade, with the evidence the service checks",
+             summary="Raise the lead one grade, with the evidence the service checks (If-Match required)",
              description=f"`credible` needs, for each lead criterion ({', '.join(c.value for c in Criterion)}), "
                          "evidence from someone other than us and the lead's informant; "
                          "`opportunity` needs a positive budget and a start date. A 422 names every unmet criterion.")
 async def grade_lead(lead_id: uuid.UUID, body: GradeRequest, uow: Uow, principal: Seller, response: Response,
-                     if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
+                     version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> LeadRead:
     command = handlers.GradeLead(lead_id, body.to, [Evidence(e.criterion, e.source, e.who, e.when, e.contact_id)
                                                     for e in body.evidence],
-                                 body.budget.to_money() if body.budget else None, body.start_date,
-                                 expected_version(if_match, required=False))
+                                 body.budget.to_money() if body.budget else None, body.start_date, version)
     return await run(uow, handlers.grade_lead, command, principal,
                      answer=lambda lead: _lead_read(uow.session, lead, response),
                      once=Once(idempotency_key, f"POST /leads/{lead_id}/grade", body, lead_id, repository.get_lead))
 
 
 @router.post("/leads/{lead_id}/convert", response_model=LeadRead, tags=["leads"],
-             summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`)")
+             summary="Hand an opportunity-grade lead over to the opportunities stage (`lead.converted`; "
+                     "If-Match required)")
 async def convert_lead(lead_id: uuid.UUID, uow: Uow, principal: Seller, response: Response,
-                       if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> LeadRead:
-    command = handlers.ConvertLead(lead_id, expected_version(if_match, required=False))
+                       version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> LeadRead:
+    command = handlers.ConvertLead(lead_id, version)
     return await run(uow, handlers.convert_lead, command, principal,
                      answer=lambda lead: _lead_read(uow.session, lead, response),
                      once=Once(idempotency_key, f"POST /leads/{lead_id}/convert", NoBody(), lead_id,
                                repository.get_lead))
 
 
-@router.post("/leads/{lead_id}/disqualify", response_model=LeadRead, tags=["leads"])
+@router.post("/leads/{lead_id}/disqualify", response_model=LeadRead, tags=["leads"],
+             summary="Close an open lead as not worth pursuing, with the reason (`lead.disqualified`; "
+                     "If-Match required)")
 async def disqualify_lead(lead_id: uuid.UUID, body: DisqualifyRequest, uow: Uow, principal: Seller,
-                          response: Response, if_match: IfMatch = None,
+                          response: Response, version: ExpectedVersion,
                           idempotency_key: IdempotencyKey = None) -> LeadRead:
-    command = handlers.DisqualifyLead(lead_id, body.reason, expected_version(if_match, required=False))
+    command = handlers.DisqualifyLead(lead_id, body.reason, version)
     return await run(uow, handlers.disqualify_lead, command, principal,
                      answer=lambda lead: _lead_read(uow.session, lead, response),
                      once=Once(idempotency_key, f"POST /leads/{lead_id}/disqualify", body, lead_id,
@@ -286,10 +314,10 @@ async def disqualify_lead(lead_id: uuid.UUID, body: DisqualifyRequest, uow: Uow,
 
 
 @router.post("/leads/{lead_id}/pains", status_code=201, response_model=LeadRead, tags=["leads"],
-             summary="Record a customer pain point (discovered)")
+             summary="Record a customer pain point (discovered) on the lead (If-Match required)")
 async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Seller, response: Response,
-                   idempotency_key: IdempotencyKey = None) -> LeadRead:
-    command = handlers.AddPain(uuid.uuid4(), lead_id, body.description, body.contact_id)
+                   version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> LeadRead:
+    command = handlers.AddPain(uuid.uuid4(), lead_id, body.description, body.contact_id, version)
     # The key remembers the new pain point; a replay answers the lead that holds it.
     return await run(uow, handlers.add_pain, command, principal,
                      answer=lambda lead: _lead_read(uow.session, lead, response, created=True),
@@ -298,12 +326,12 @@ async def add_pain(lead_id: uuid.UUID, body: PainCreate, uow: Uow, principal: Se
 
 
 @router.post("/leads/{lead_id}/pains/{pain_id}/advance", response_model=LeadRead, tags=["leads"],
-             summary="discovered → acknowledged → value_agreed, one step at a time")
+             summary="Move a pain point discovered → acknowledged → value_agreed, one step at a time "
+                     "(If-Match required)")
 async def advance_pain(lead_id: uuid.UUID, pain_id: uuid.UUID, body: PainAdvance, uow: Uow, principal: Seller,
-                       response: Response, if_match: IfMatch = None,
+                       response: Response, version: ExpectedVersion,
                        idempotency_key: IdempotencyKey = None) -> LeadRead:
-    command = handlers.AdvancePain(lead_id, pain_id, PainStatus(body.to), body.note,
-                                   expected_version(if_match, required=False))
+    command = handlers.AdvancePain(lead_id, pain_id, PainStatus(body.to), body.note, version)
     return await run(uow, handlers.advance_pain, command, principal,
                      answer=lambda lead: _lead_read(uow.session, lead, response),
                      once=Once(idempotency_key, f"POST /leads/{lead_id}/pains/{pain_id}/advance", body, lead_id,
@@ -341,10 +369,15 @@ async def create_activity(body: ActivityCreate, uow: Uow, principal: Triangle, r
                                repository.get_activity))
 
 
-@router.get("/activities", response_model=Page[ActivityRead], tags=["activities"])
+@router.get("/activities", response_model=Page[ActivityRead], tags=["activities"],
+            summary="Activities in creation order, by account, lead, contact met, kind or status")
 async def list_activities(
-    session: ReadSession, principal: Reader, account_id: uuid.UUID | None = None, lead_id: uuid.UUID | None = None,
-    contact_id: uuid.UUID | None = None, kind: ActivityKind | None = None, status: ActivityStatus | None = None,
+    session: ReadSession, principal: Reader,
+    account_id: Annotated[uuid.UUID | None, Query(description="the activities with this account")] = None,
+    lead_id: Annotated[uuid.UUID | None, Query(description="the activities on this lead")] = None,
+    contact_id: Annotated[uuid.UUID | None, Query(description="the activities that met this contact")] = None,
+    kind: Annotated[ActivityKind | None, Query(description="the kind of activity")] = None,
+    status: Annotated[ActivityStatus | None, Query(description="planned, done or cancelled")] = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ActivityRead]:
     rows, next_cursor = await queries.activities(session, account_id=account_id, lead_id=lead_id,
@@ -353,7 +386,8 @@ async def list_activities(
     return Page[ActivityRead](items=[_activity_read(a) for a in rows], next_cursor=next_cursor)
 
 
-@router.get("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"])
+@router.get("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"],
+            summary="An activity with its plan and, once done, its outcome")
 async def read_activity(activity_id: uuid.UUID, session: ReadSession, principal: Reader,
                         response: Response) -> ActivityRead:
     return _activity_read(await repository.get_activity(session, activity_id), response)
@@ -362,11 +396,11 @@ async def read_activity(activity_id: uuid.UUID, session: ReadSession, principal:
 @router.patch("/activities/{activity_id}", response_model=ActivityRead, tags=["activities"],
               summary="Change the plan of a planned activity (its author or an admin; If-Match required)")
 async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, uow: Uow, principal: Triangle,
-                          response: Response, if_match: IfMatch = None) -> ActivityRead:
+                          response: Response, version: ExpectedVersion) -> ActivityRead:
     changes = _changes(body)
     if body.plan is not None:
         changes["plan"] = body.plan.model_dump(mode="json")
-    command = handlers.ReplanActivity(activity_id, changes, expected_version(if_match, required=True))
+    command = handlers.ReplanActivity(activity_id, changes, version)
     return await run(uow, handlers.replan_activity, command, principal,
                      answer=lambda activity: _activity_read(activity, response))
 
@@ -374,20 +408,21 @@ async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, uow: Uow
 @router.post("/activities/{activity_id}/outcome", response_model=ActivityRead, tags=["activities"],
              summary="After the activity: SPIN notes, commitments obtained, next step (If-Match required)")
 async def record_outcome(activity_id: uuid.UUID, body: OutcomeRequest, uow: Uow, principal: Triangle,
-                         response: Response, if_match: IfMatch = None,
+                         response: Response, version: ExpectedVersion,
                          idempotency_key: IdempotencyKey = None) -> ActivityRead:
     command = handlers.RecordOutcome(activity_id, body.model_dump(mode="json", exclude={"occurred_on"}),
-                                     body.occurred_on, body.next_step_on, expected_version(if_match, required=True))
+                                     body.occurred_on, body.next_step_on, version)
     return await run(uow, handlers.record_outcome, command, principal,
                      answer=lambda activity: _activity_read(activity, response),
                      once=Once(idempotency_key, f"POST /activities/{activity_id}/outcome", body, activity_id,
                                repository.get_activity))
 
 
-@router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"])
+@router.post("/activities/{activity_id}/cancel", response_model=ActivityRead, tags=["activities"],
+             summary="Cancel a planned activity (its author or an admin; If-Match required)")
 async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle, response: Response,
-                          if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> ActivityRead:
-    command = handlers.CancelActivity(activity_id, expected_version(if_match, required=True))
+                          version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> ActivityRead:
+    command = handlers.CancelActivity(activity_id, version)
     return await run(uow, handlers.cancel_activity, command, principal,
                      answer=lambda activity: _activity_read(activity, response),
                      once=Once(idempotency_key, f"POST /activities/{activity_id}/cancel", NoBody(), activity_id,
@@ -400,8 +435,7 @@ async def cancel_activity(activity_id: uuid.UUID, uow: Uow, principal: Triangle,
 @router.get("/reports/lead-to-cash", response_model=LeadToCashReport, tags=["reports"],
             summary="Per channel and tier: leads, how far they got, won, cash collected, median lead-to-cash days")
 async def lead_to_cash_report(
-    session: ReadSession, principal: Reader,
-    created_from: Annotated[datetime | None, Query()] = None, created_to: Annotated[datetime | None, Query()] = None,
+    session: ReadSession, principal: Reader, created_from: CreatedFrom = None, created_to: CreatedTo = None,
 ) -> LeadToCashReport:
     rows, total = await queries.lead_to_cash_report(session, created_from=created_from, created_to=created_to)
     return LeadToCashReport(rows=[ChannelTierRead.model_validate({**vars(row), "cash_amounts": [

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ltc.leads.domain.accounts import HIGHEST_RATING, LOWEST_RATING, NEUTRAL_RATING, DecisionRole, Tier
 from ltc.leads.domain.activities import ActivityKind, ActivityStatus
-from ltc.leads.domain.model import Channel, Criterion, Grade
+from ltc.leads.domain.history import AuditAction, Audited
+from ltc.leads.domain.model import Channel, Criterion, Grade, LeadOutcome, PainStatus
 from ltc.leads.domain.relationships import Relationship, trust_formula
-from ltc.leads.domain.scoring import LeadScore, max_score
-from ltc.shared.api import Text300, UserId
+from ltc.leads.domain.scoring import LeadScore, ScorePartName, max_score
+from ltc.shared.api import Text300, UserId, Versioned
 from ltc.shared.messages import MoneyPayload
 
 Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -52,7 +53,7 @@ class AccountUpdate(_Strict):
     owner: UserId | None = Field(default=None, description="reassigning an account is for admins")
 
 
-class AccountRead(BaseModel):
+class AccountRead(Versioned):
     id: UUID
     name: str
     industry: str | None
@@ -63,7 +64,6 @@ class AccountRead(BaseModel):
     owner: str
     created_at: datetime
     updated_at: datetime
-    version: int
 
 
 class ContactCreate(_Strict):
@@ -121,7 +121,7 @@ class RelationshipRead(BaseModel):
                    time=r.time, activities_counted=r.activities_counted)
 
 
-class ContactRead(BaseModel):
+class ContactRead(Versioned):
     id: UUID
     account_id: UUID
     name: str
@@ -139,7 +139,6 @@ class ContactRead(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
-    version: int
 
 
 # Leads
@@ -187,7 +186,8 @@ class EvidenceIn(_Strict):
 
 
 class GradeRequest(_Strict):
-    to: Literal["credible", "opportunity"]
+    to: Literal[Grade.CREDIBLE, Grade.OPPORTUNITY] = Field(description="the next grade: initial → credible → "
+                                                                         "opportunity, one step at a time")
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=100,
                                        description="for `credible`: at least one independent source per lead criterion")
     budget: MoneyPayload | None = Field(default=None, description="for `opportunity`: the explicit budget")
@@ -204,12 +204,13 @@ class PainCreate(_Strict):
 
 
 class PainAdvance(_Strict):
-    to: Literal["acknowledged", "value_agreed"]
+    to: Literal[PainStatus.ACKNOWLEDGED, PainStatus.VALUE_AGREED] = Field(
+        description="the next status: discovered → acknowledged → value_agreed, one step at a time")
     note: LongText | None = None
 
 
 class ScorePartRead(BaseModel):
-    name: str
+    name: ScorePartName
     points: int
     max_points: int
     explanation: str
@@ -224,7 +225,48 @@ class LeadScoreRead(BaseModel):
         return cls(total=score.total, parts=[ScorePartRead(**vars(p)) for p in score.parts])
 
 
-class LeadRead(BaseModel):
+class EvidenceRead(BaseModel):
+    criterion: Criterion
+    source: str
+    who: str
+    when: date
+    contact_id: UUID | None = None
+
+
+class GradeChangeRead(BaseModel):
+    """One step of the lead's grade, with what justified it: the evidence (to `credible`), the budget
+    and start date (to `opportunity`), the reason (to `disqualified`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Grade = Field(alias="from")
+    to: Grade
+    by: str
+    at: datetime
+    evidence: list[EvidenceRead] | None = None
+    budget: MoneyPayload | None = None
+    start_date: date | None = None
+    reason: str | None = None
+
+
+class PainStepRead(BaseModel):
+    to: PainStatus
+    by: str
+    at: datetime
+    note: str | None
+
+
+class PainRead(BaseModel):
+    id: UUID
+    description: str
+    contact_id: UUID | None
+    status: PainStatus
+    created_by: str
+    created_at: datetime
+    history: list[PainStepRead]
+
+
+class LeadRead(Versioned):
     id: UUID
     account_id: UUID
     title: str
@@ -236,13 +278,14 @@ class LeadRead(BaseModel):
     reported_by: str | None
     contact_ids: list[UUID]
     grade: Grade
-    evidence: list[dict[str, Any]]
-    grade_history: list[dict[str, Any]]
-    pains: list[dict[str, Any]]
+    evidence: list[EvidenceRead] = Field(description="the evidence the lead was graded credible on")
+    grade_history: list[GradeChangeRead]
+    pains: list[PainRead]
     budget: MoneyPayload | None
     start_date: date | None
     disqualified_reason: str | None
-    outcome: str
+    outcome: LeadOutcome = Field(description="open, disqualified or converted by this stage; then won or lost, "
+                                             "and cash_collected, as the later stages report")
     converted_at: datetime | None
     opportunity_id: UUID | None
     won_at: datetime | None
@@ -254,7 +297,6 @@ class LeadRead(BaseModel):
     score: LeadScoreRead
     created_at: datetime
     updated_at: datetime
-    version: int
 
     @classmethod
     def of(cls, lead: object, score: LeadScore) -> LeadRead:
@@ -268,12 +310,13 @@ class LeadRead(BaseModel):
 
 class HistoryEntryRead(BaseModel):
     id: UUID
-    entity: str
+    entity: Audited
     entity_id: UUID
-    action: str
-    actor: str
+    action: AuditAction
+    actor: str = Field(description="the user who did it, or `event:<type>` for what a later stage reported")
     at: datetime
-    changes: dict[str, Any]
+    changes: dict[str, Any] = Field(description="what the action changed or recorded; for an edit, each field's "
+                                                "`from` and `to`")
 
     @classmethod
     def of(cls, entry: Any) -> HistoryEntryRead:
@@ -337,7 +380,19 @@ class OutcomeRequest(_Strict):
     notes: LongText | None = None
 
 
-class ActivityRead(BaseModel):
+class VisitPlanRead(VisitPlan):
+    model_config = ConfigDict(extra="ignore")
+
+
+class OutcomeRead(BaseModel):
+    spin: SpinNotes
+    commitments_obtained: list[str]
+    next_step: str | None
+    next_step_on: date | None
+    notes: str | None
+
+
+class ActivityRead(Versioned):
     id: UUID
     kind: ActivityKind
     account_id: UUID
@@ -345,25 +400,36 @@ class ActivityRead(BaseModel):
     contact_ids: list[UUID]
     subject: str
     planned_on: date | None
-    plan: dict[str, Any] | None
-    outcome: dict[str, Any] | None
+    plan: VisitPlanRead | None
+    outcome: OutcomeRead | None = Field(description="recorded once the activity is done")
     status: ActivityStatus
     occurred_on: date | None
     created_by: str
     created_at: datetime
     updated_at: datetime
-    version: int
 
 
 # The closed-loop report
 
 
+class StepCounts(BaseModel):
+    credible: int
+    opportunity: int
+    converted: int
+
+
+class StepRates(BaseModel):
+    credible: Decimal
+    opportunity: Decimal
+    converted: Decimal
+
+
 class ChannelTierRead(BaseModel):
-    channel: str
-    tier: str
+    channel: Channel
+    tier: Tier
     leads: int
-    reached: dict[str, int] = Field(description="leads that reached credible / opportunity / converted")
-    conversion_rate: dict[str, Decimal] = Field(description="the same as a share of the leads (0–1)")
+    reached: StepCounts = Field(description="leads that reached credible / opportunity / converted")
+    conversion_rate: StepRates = Field(description="the same as a share of the leads (0–1)")
     won: int
     lost: int
     cash_collected: int = Field(description="leads whose contract is fully paid")

@@ -45,7 +45,7 @@ class Account:
         self.created_at = created_at
         self.updated_at = created_at
 
-    def update(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
+    def update_account(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
         require_values(changes, "name", "tier", "owner")
         changed = apply_changes(self, changes)
         if changed:
@@ -86,7 +86,7 @@ class Contact:
         self.created_at = now
         self.updated_at = now
 
-    def update(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
+    def update_contact(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
         for name in ("competence_rating", "reliability_rating"):
             if changes.get(name) is not None:
                 _rating(name, changes[name])

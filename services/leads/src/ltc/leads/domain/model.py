@@ -85,6 +85,18 @@ class PainStatus(StrEnum):
     VALUE_AGREED = "value_agreed"
 
 
+class LeadOutcome(StrEnum):
+    """Where a lead ended up, as far as this stage knows: its own grade until it converts, then what
+    the later stages report back (`opportunity.won`/`lost`, `contract.fully_paid`)."""
+
+    OPEN = "open"
+    DISQUALIFIED = "disqualified"
+    CONVERTED = "converted"
+    WON = "won"
+    LOST = "lost"
+    CASH_COLLECTED = "cash_collected"
+
+
 PAIN_STEPS = (PainStatus.DISCOVERED, PainStatus.ACKNOWLEDGED, PainStatus.VALUE_AGREED)
 OPEN_GRADES = frozenset({Grade.INITIAL, Grade.CREDIBLE, Grade.OPPORTUNITY})
 # What a lead's capturer may set or change later; grade, budget and outcome move only by their rules.
@@ -154,8 +166,10 @@ class Lead:
         self.events.append(LeadGraded(lineage=self.lineage(), lead_id=self.id, from_grade=previous.value,
                                       to_grade=to.value, graded_by=by, graded_at=now))
 
-    def update(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
-        """Change what the capturer said about the lead; the audit gets each field's before and after."""
+    def update_lead(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
+        """Change what the capturer said about the lead; the audit gets each field's before and after.
+
+        (Each aggregate's edit has its own name: the rule catalog follows calls by name.)"""
         self._require_open()
         unknown = set(changes) - set(EDITABLE)
         if unknown:
@@ -306,16 +320,16 @@ class Lead:
             self.cash_collected_amount, self.cash_collected_currency = collected.amount, collected.currency
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> LeadOutcome:
         if self.cash_collected_on is not None:
-            return "cash_collected"
+            return LeadOutcome.CASH_COLLECTED
         if self.won_at is not None:
-            return "won"
+            return LeadOutcome.WON
         if self.lost_at is not None:
-            return "lost"
+            return LeadOutcome.LOST
         if self.grade is Grade.DISQUALIFIED:
-            return "disqualified"
-        return "converted" if self.grade is Grade.CONVERTED else "open"
+            return LeadOutcome.DISQUALIFIED
+        return LeadOutcome.CONVERTED if self.grade is Grade.CONVERTED else LeadOutcome.OPEN
 
     def contacts_involved(self, met: set[str]) -> set[str]:
         """Named on the lead, on its evidence or pains, or `met` in its activities: whose relationship counts."""

@@ -7,14 +7,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ltc.leads.domain.model import Grade, Lead
+from ltc.leads.domain.accounts import Tier
+from ltc.leads.domain.model import Channel, Grade, Lead
 from ltc.shared.money import Money
 
 
 @dataclass(frozen=True)
 class ChannelTierRow:
-    channel: str
-    tier: str
+    channel: Channel
+    tier: Tier
     leads: int
     reached: dict[str, int]  # credible / opportunity / converted: how many leads got that far
     conversion_rate: dict[str, Decimal]  # the same, as a share of the leads
@@ -42,9 +43,9 @@ def _per_currency(amounts: Iterable[Money | None]) -> list[Money]:
 
 
 def lead_to_cash(leads: list[Lead]) -> list[ChannelTierRow]:
-    groups: dict[tuple[str, str], list[Lead]] = {}
+    groups: dict[tuple[Channel, Tier], list[Lead]] = {}
     for lead in leads:
-        groups.setdefault((lead.channel.value, lead.tier.value), []).append(lead)
+        groups.setdefault((lead.channel, lead.tier), []).append(lead)
     rows = []
     for (channel, tier), group in sorted(groups.items()):
         reached = {step.value: sum(1 for lead in group if lead.reached(step)) for step in STEPS}

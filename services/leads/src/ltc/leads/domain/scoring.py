@@ -9,6 +9,7 @@ description states it from the constants below (`score_rule()`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ltc.leads.domain.model import Criterion, Lead, PainStatus
 
@@ -20,9 +21,20 @@ RELATIONSHIP_POINTS = 20  # for a relationship strength of 100, in proportion be
 SELF_GENERATED_POINTS = 10
 
 
+class ScorePartName(StrEnum):
+    """The parts of the score, in the order `score_lead` lists them."""
+
+    LEAD_CRITERIA = "lead_criteria"
+    BUDGET = "budget"
+    START_DATE = "start_date"
+    PAINS = "pains"
+    RELATIONSHIP = "relationship"
+    SELF_GENERATED = "self_generated"
+
+
 @dataclass(frozen=True)
 class ScorePart:
-    name: str
+    name: ScorePartName
     points: int
     max_points: int
     explanation: str
@@ -43,29 +55,30 @@ def score_lead(lead: Lead, *, contact_strengths: dict[str, int]) -> LeadScore:
     """`contact_strengths`: relationship strength (0–100) of each contact involved in the lead, by name."""
     met = lead.criteria_met()
     parts = [
-        ScorePart("lead_criteria", CRITERION_POINTS * len(met), CRITERION_POINTS * len(Criterion),
+        ScorePart(ScorePartName.LEAD_CRITERIA, CRITERION_POINTS * len(met), CRITERION_POINTS * len(Criterion),
                   f"{len(met)} of {len(Criterion)} lead criteria cross-checked"
                   + (f" ({', '.join(sorted(c.value for c in met))})" if met else "")
                   + ("" if len(met) == len(Criterion) else
                      "; missing " + ", ".join(sorted(c.value for c in set(Criterion) - met)))),
-        ScorePart("budget", BUDGET_POINTS if lead.budget is not None else 0, BUDGET_POINTS,
+        ScorePart(ScorePartName.BUDGET, BUDGET_POINTS if lead.budget is not None else 0, BUDGET_POINTS,
                   f"explicit budget {lead.budget.amount} {lead.budget.currency}" if lead.budget else "no budget yet"),
-        ScorePart("start_date", START_DATE_POINTS if lead.start_date else 0, START_DATE_POINTS,
+        ScorePart(ScorePartName.START_DATE, START_DATE_POINTS if lead.start_date else 0, START_DATE_POINTS,
                   f"starts {lead.start_date.isoformat()}" if lead.start_date else "no start date yet"),
     ]
     statuses = [PainStatus(p["status"]) for p in lead.pains]
     best = max(statuses, key=lambda s: PAIN_POINTS[s], default=None)
-    parts.append(ScorePart("pains", PAIN_POINTS[best] if best else 0, max(PAIN_POINTS.values()),
+    parts.append(ScorePart(ScorePartName.PAINS, PAIN_POINTS[best] if best else 0, max(PAIN_POINTS.values()),
                            f"furthest pain point is {best.value} ({len(statuses)} recorded)" if best
                            else "no pain point recorded"))
     if contact_strengths:
         name, strength = max(contact_strengths.items(), key=lambda item: item[1])
-        parts.append(ScorePart("relationship", round(strength * RELATIONSHIP_POINTS / 100), RELATIONSHIP_POINTS,
+        parts.append(ScorePart(ScorePartName.RELATIONSHIP, round(strength * RELATIONSHIP_POINTS / 100),
+                               RELATIONSHIP_POINTS,
                                f"strongest relationship: {name} at {strength}/100 "
                                f"({len(contact_strengths)} contacts involved)"))
     else:
-        parts.append(ScorePart("relationship", 0, RELATIONSHIP_POINTS, "no contact involved yet"))
-    parts.append(ScorePart("self_generated", SELF_GENERATED_POINTS if lead.self_generated else 0,
+        parts.append(ScorePart(ScorePartName.RELATIONSHIP, 0, RELATIONSHIP_POINTS, "no contact involved yet"))
+    parts.append(ScorePart(ScorePartName.SELF_GENERATED, SELF_GENERATED_POINTS if lead.self_generated else 0,
                            SELF_GENERATED_POINTS,
                            f"{'self-generated' if lead.self_generated else 'passive'} channel {lead.channel.value}"))
     return LeadScore(total=sum(p.points for p in parts), parts=parts)
