@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 UV_VERSION := 0.13.9
 
-.PHONY: run test install lint unit integration e2e faults fuzz bench bench-hop schemas token clean
+.PHONY: run test install lint unit integration e2e faults fuzz docs bench bench-hop schemas token clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -66,6 +66,10 @@ bench-hop: install
 ## Regenerate the events' JSON Schemas after changing a payload model.
 schemas: install
 	$(UV) run python -m ltc.shared.messages.export
+
+## Regenerate docs/roles.md (who may call what) from the services' OpenAPI documents.
+docs: install
+	$(UV) run python docs/roles.py
 
 ## Print a development token: make token SUB=alice ROLES=ar,sr
 token: install

@@ -42,6 +42,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
+ETAGS: dict[str, str] = {}  # each prepared lead's ETag after its last grade
+
+
 async def _prepare(client: httpx.AsyncClient, leads_url: str, count: int) -> list[str]:
     semaphore = asyncio.Semaphore(8)
 
@@ -55,11 +58,15 @@ async def _prepare(client: httpx.AsyncClient, leads_url: str, count: int) -> lis
                 "need": "capacity"})
             response.raise_for_status()
             lead = response.json()
-            await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR,
-                              json={"to": "credible", "evidence": EVIDENCE})
-            response = await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR, json={
+            response = await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade",
+                                         headers={**AR, "If-Match": lead["etag"]},
+                                         json={"to": "credible", "evidence": EVIDENCE})
+            response.raise_for_status()
+            response = await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade",
+                                         headers={**AR, "If-Match": response.json()["etag"]}, json={
                 "to": "opportunity", "budget": {"amount": "100000.00", "currency": "EUR"}, "start_date": "2027-01-01"})
             response.raise_for_status()
+            ETAGS[lead["id"]] = response.json()["etag"]  # the conversion's If-Match
             return lead["id"]
 
     return await asyncio.gather(*(one(i) for i in range(count)))
@@ -72,7 +79,8 @@ async def _convert_at_rate(client: httpx.AsyncClient, leads_url: str, lead_ids: 
         delay = started + index / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(client.post(f"{leads_url}/api/v1/leads/{lead_id}/convert", headers=AR)))
+        tasks.append(asyncio.create_task(client.post(f"{leads_url}/api/v1/leads/{lead_id}/convert",
+                                                     headers={**AR, "If-Match": ETAGS[lead_id]})))
     responses = await asyncio.gather(*tasks)
     failed = [r for r in responses if r.status_code != 200]
     if failed:

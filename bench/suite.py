@@ -283,6 +283,10 @@ async def raw_round_trip(bootstrap: str, rate: float, count: int, topic: str) ->
     return {"offered": rate, "lost": count - len(latencies), **latency_summary(latencies)}
 
 
+# The ETag of each prepared lead as its last grade left it: the conversion's If-Match.
+PREPARED_ETAGS: dict[str, str] = {}
+
+
 async def prepare_leads(leads_url: str, count: int, concurrency: int = 16) -> list[str]:
     """Opportunity-grade leads, ready to convert (one account per preparing client)."""
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
@@ -297,11 +301,14 @@ async def prepare_leads(leads_url: str, count: int, concurrency: int = 16) -> li
                 lead = ok(await client.post(f"{leads_url}/api/v1/leads", headers=AR, json={
                     "account_id": account, "title": "Core network rollout", "channel": "routine_visit",
                     "need": "capacity", "confirm_distinct": True}), 201)
-                ok(await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR,
-                                     json={"to": "credible", "evidence": EVIDENCE}))
-                ok(await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade", headers=AR, json={
+                lead = ok(await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade",
+                                            headers={**AR, "If-Match": lead["etag"]},
+                                            json={"to": "credible", "evidence": EVIDENCE}))
+                lead = ok(await client.post(f"{leads_url}/api/v1/leads/{lead['id']}/grade",
+                                            headers={**AR, "If-Match": lead["etag"]}, json={
                     "to": "opportunity", "budget": {"amount": "100000.00", "currency": "EUR"},
                     "start_date": "2027-01-01"}))
+                PREPARED_ETAGS[lead["id"]] = lead["etag"]
                 ids.append(lead["id"])
 
         await asyncio.gather(*(worker(a) for a in accounts))
@@ -340,7 +347,9 @@ async def hop_run(stack: Stack, leads_url: str, lead_ids: list[str], rate: float
 
         async def convert(index: int) -> int:
             client = clients[index % len(clients)]
-            return (await client.post(f"{leads_url}/api/v1/leads/{lead_ids[index]}/convert", headers=AR)).status_code
+            lead_id = lead_ids[index]
+            return (await client.post(f"{leads_url}/api/v1/leads/{lead_id}/convert",
+                                      headers={**AR, "If-Match": PREPARED_ETAGS[lead_id]})).status_code
 
         statuses = await run_at_rate(rate, len(lead_ids), convert)
     errors = sum(1 for s in statuses if s != 200)
@@ -462,6 +471,16 @@ class _Flow:
         self.calls += 1
         return ok(await self.http.request(method, url, headers=headers, **kwargs), status)
 
+    async def on_contract(self, contract_url: str, etag: str, path: str, headers: dict, **kwargs: Any) -> str:
+        """A change of the contract on the version last seen; the ETag it leaves (a GET only when the
+        answer was about something else and carried none)."""
+        self.calls += 1
+        response = await self.http.post(contract_url + path, headers={**headers, "If-Match": etag}, **kwargs)
+        ok(response)
+        if "ETag" in response.headers:
+            return response.headers["ETag"]
+        return (await self.call("GET", contract_url, AR))["etag"]
+
     async def eventually(self, url: str, headers: dict, check: Callable[[dict], bool]) -> dict:
         deadline = time.monotonic() + self.timeout
         while True:
@@ -482,26 +501,27 @@ class _Flow:
             "tier": "strategic"})
         lead_id = lead["id"]
         self.lead_ids.append(lead_id)
-        await self.call("POST", f"{leads}/leads/{lead_id}/grade", AR, json={"to": "credible", "evidence": EVIDENCE})
-        await self.call("POST", f"{leads}/leads/{lead_id}/grade", AR, json={
+        lead = await self.call("POST", f"{leads}/leads/{lead_id}/grade", {**AR, "If-Match": lead["etag"]},
+                               json={"to": "credible", "evidence": EVIDENCE})
+        lead = await self.call("POST", f"{leads}/leads/{lead_id}/grade", {**AR, "If-Match": lead["etag"]}, json={
             "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"}, "start_date": "2027-01-15"})
-        await self.call("POST", f"{leads}/leads/{lead_id}/convert", AR)
+        await self.call("POST", f"{leads}/leads/{lead_id}/convert", {**AR, "If-Match": lead["etag"]})
 
         page = await self.eventually(f"{opps}/opportunities?lead_id={lead_id}", AR, lambda b: len(b["items"]) == 1)
         opportunity_url = f"{opps}/opportunities/{page['items'][0]['id']}"
 
         opportunity_id = opportunity_url.rsplit("/", 1)[1]
-        version: list[int] = []  # the opportunity's version as last seen, if the last answer showed it
+        version: list[str] = []  # the opportunity's ETag as last seen, if the last answer showed it
 
         async def on_opp(method: str, path: str, body: dict, headers: dict = AR, status: int = 200) -> dict:
             # As a careful client does: If-Match from the last answer that carried the opportunity,
             # a GET only after an answer about something else (a gate, a decision, a stakeholder).
             if not version:
-                version.append((await self.call("GET", opportunity_url, AR))["version"])
-            answer = await self.call(method, opportunity_url + path, {**headers, "If-Match": f'"{version.pop()}"'},
+                version.append((await self.call("GET", opportunity_url, AR))["etag"])
+            answer = await self.call(method, opportunity_url + path, {**headers, "If-Match": version.pop()},
                                      status, json=body)
-            if answer.get("id") == opportunity_id and "version" in answer:
-                version.append(answer["version"])
+            if answer.get("id") == opportunity_id and "etag" in answer:
+                version.append(answer["etag"])
             return answer
 
         await on_opp("PUT", "/team", {"sr": "bench-sr", "fr": "bench-fr"})
@@ -528,16 +548,18 @@ class _Flow:
         contract_url = f"{contracts}/contracts/{contract['id']}"
         today = datetime.now(UTC).date().isoformat()  # dates of record may not lie in the future
         checklist = (await self.call("GET", f"{contract_url}/reviews", AR))["checklist"]
+        etag = contract["etag"]
         for function in contract["review"]["required"]:
-            await self.call("POST", f"{contract_url}/reviews", auth(f"bench-{function}", f"reviewer_{function}"),
-                            json={"function": function,
-                                  "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]})
-        await self.call("POST", f"{contract_url}/sign", AR,
-                        json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": today})
+            etag = await self.on_contract(contract_url, etag, "/reviews",
+                                          auth(f"bench-{function}", f"reviewer_{function}"), json={
+                "function": function, "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]})
+        etag = await self.on_contract(contract_url, etag, "/sign", AR,
+                                      json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": today})
         contract = await self.call("GET", contract_url, AR)
+        etag = contract["etag"]
         for milestone, certificate in zip(contract["milestones"], ("PAC-1", "FAC-1"), strict=False):
-            await self.call("POST", f"{contract_url}/milestones/{milestone['milestone_id']}/accept", FR,
-                            json={"accepted_on": today, "certificate_ref": certificate})
+            etag = await self.on_contract(contract_url, etag, f"/milestones/{milestone['milestone_id']}/accept", FR,
+                                          json={"accepted_on": today, "certificate_ref": certificate})
         invoices = (await self.eventually(f"{finance}/invoices?contract_id={contract['id']}", FIN,
                                           lambda b: len(b["items"]) == 3))["items"]
         for number, invoice in enumerate(invoices):

@@ -3,8 +3,8 @@
 The client retries what a lost answer or an unavailable server leaves open (connection errors,
 timeouts, 502/503/504) with back-off until a deadline. Every POST carries an `Idempotency-Key`
 that is stable per flow and step, so a retry after an answer that never arrived cannot act twice;
-writes to the opportunity send `If-Match` with the ETag of the last answer and read it again on a
-412. What a server should never answer (a 500, a 409 over its own data) is retried as well, so the
+every change to an existing object sends `If-Match` with the ETag of the last answer about it and
+reads it again on a 412. What a server should never answer (a 500, a 409 over its own data) is retried as well, so the
 flow can still finish, but recorded in `FlowResult.anomalies` for the caller to assert on.
 
 Dates that record something that happened (evidence, signing, acceptance, payment) are `today`
@@ -156,6 +156,28 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
         if on_step is not None:
             on_step(n, name)
 
+    etags: dict[str, str] = {}  # each object's ETag as the last answer about it gave it, by its URL
+
+    async def change(url: str, method: str, path: str, body: Any, headers: dict[str, str], *,
+                     expect: int = 200, key: str | None = None, reader: dict[str, str] | None = None) -> dict:
+        """A change to the object at `url` with If-Match: the ETag of the last answer about it, read
+        again after a 412. A keyed retry whose first run succeeded answers that first run."""
+        for _ in range(20):
+            if url not in etags:
+                etags[url] = (await client.send("GET", url, headers=reader or headers)).headers["ETag"]
+            sent = {**headers, "If-Match": etags.pop(url)}
+            response = await client.send(method, url + path, headers=keyed(sent, key) if key else sent,
+                                         expect=(expect,), json=body, retry_on=(412,))
+            if response.status_code == 412:
+                # Stale: another writer (or this very change, whose answer was lost) came first.
+                # PUT and PATCH set state, keyed POSTs answer their first outcome: resending is safe.
+                result.retries += 1
+                continue
+            if "ETag" in response.headers:
+                etags[url] = response.headers["ETag"]
+            return response.json()
+        raise FlowError(f"flow {n}: {method} {url + path}: still 412 after 20 fresh reads")
+
     # 1. Leads: account, lead, two grades, conversion.
     account = await client.ok("POST", f"{leads}/accounts", headers=keyed(ar, "account"), expect=(201,),
                               json={"name": f"Fault Telecom {tag}"})
@@ -164,18 +186,19 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
         "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",
         "tier": "strategic"})
     result.lead_id = lead_id = lead["id"]
+    lead_url = f"{leads}/leads/{lead_id}"
+    etags[lead_url] = lead["etag"]
     step("lead")
     evidence = [{"criterion": c, "source": "executive workshop", "who": "CTO Li",
                  "when": (today - timedelta(days=7)).isoformat()}
                 for c in ("customer_identified", "purchase_intent", "matching_solution")]
-    await client.ok("POST", f"{leads}/leads/{lead_id}/grade", headers=keyed(ar, "credible"),
-                    json={"to": "credible", "evidence": evidence})
+    await change(lead_url, "POST", "/grade", {"to": "credible", "evidence": evidence}, ar, key="credible")
     step("credible")
-    await client.ok("POST", f"{leads}/leads/{lead_id}/grade", headers=keyed(ar, "opportunity-grade"), json={
+    await change(lead_url, "POST", "/grade", {
         "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"},
-        "start_date": (today + timedelta(days=45)).isoformat()})
+        "start_date": (today + timedelta(days=45)).isoformat()}, ar, key="opportunity-grade")
     step("opportunity-grade")
-    await client.ok("POST", f"{leads}/leads/{lead_id}/convert", headers=keyed(ar, "convert"))
+    await change(lead_url, "POST", "/convert", None, ar, key="convert")
     step("converted")
 
     # 2. Opportunities: the hand-over made one opportunity; the thin flow's steps to a win.
@@ -184,26 +207,10 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
     result.opportunity_id = opportunity_id = page["items"][0]["id"]
     opportunity_url = f"{opps}/opportunities/{opportunity_id}"
     step("opportunity")
-    etag: list[str] = []  # the opportunity's ETag as the last answer gave it
 
     async def on_opportunity(method: str, path: str, body: dict, headers: dict[str, str] = ar,
                              expect: int = 200, key: str | None = None) -> dict:
-        """A write with If-Match: the ETag of the last answer, read again after a 412."""
-        for _ in range(20):
-            if not etag:
-                etag.append((await client.send("GET", opportunity_url, headers=ar)).headers["ETag"])
-            sent = {**headers, "If-Match": etag.pop()}
-            response = await client.send(method, opportunity_url + path, headers=keyed(sent, key) if key else sent,
-                                         expect=(expect,), json=body, retry_on=(412,))
-            if response.status_code == 412:
-                # Stale: another writer (or this very change, whose answer was lost) came first.
-                # PUT and PATCH set state, keyed POSTs answer their first outcome: resending is safe.
-                result.retries += 1
-                continue
-            if "ETag" in response.headers:
-                etag.append(response.headers["ETag"])
-            return response.json()
-        raise FlowError(f"flow {n}: {method} {opportunity_url + path}: still 412 after 20 fresh reads")
+        return await change(opportunity_url, method, path, body, headers, expect=expect, key=key, reader=ar)
 
     async def pass_gate(gate: str) -> None:
         """Request the gate, then have an approver of the tier it was routed to approve it."""
@@ -251,18 +258,19 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
     for function in contract["review"]["required"]:
         # Reviewers are people other than the contract's owner (the AR).
         reviewer = auth(f"{function}-reviewer-{tag}", f"reviewer_{function}")
-        await client.ok("POST", f"{contract_url}/reviews", headers=keyed(reviewer, f"review-{function}"), json={
-            "function": function, "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]})
+        await change(contract_url, "POST", "/reviews", {
+            "function": function, "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]},
+            reviewer, key=f"review-{function}", reader=ar)
     step("reviewed")
-    await client.ok("POST", f"{contract_url}/sign", headers=keyed(ar, "sign"), json={
-        "signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": today.isoformat()})
+    await change(contract_url, "POST", "/sign", {
+        "signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": today.isoformat()}, ar, key="sign")
     step("signed")
     contract = await client.ok("GET", contract_url, headers=ar)
     milestones = {m["name"]: m for m in contract["milestones"]}
     for name in ("PAC", "FAC"):
-        await client.ok("POST", f"{contract_url}/milestones/{milestones[name]['milestone_id']}/accept",
-                        headers=keyed(fr, f"accept-{name}"),
-                        json={"accepted_on": today.isoformat(), "certificate_ref": f"{name}-{tag}"})
+        await change(contract_url, "POST", f"/milestones/{milestones[name]['milestone_id']}/accept",
+                     {"accepted_on": today.isoformat(), "certificate_ref": f"{name}-{tag}"}, fr,
+                     key=f"accept-{name}", reader=ar)
         step(name.lower())
 
     # 4. Finance: the three invoices, each paid in full once (a retry answers the first payment).

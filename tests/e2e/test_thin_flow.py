@@ -49,16 +49,24 @@ def ok(response: httpx.Response, status: int = 200) -> dict:
 async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     leads, opps, contracts, finance = (system[s] + "/api/v1" for s in ("leads", "opportunities", "contracts", "finance"))
 
+    async def change(url: str, method: str, path: str, body: dict | None, headers: dict, status: int = 200,
+                     reader: dict = AR) -> dict:
+        """A change to the object at `url`, based on its version as just read (If-Match its ETag)."""
+        current = await http.get(url, headers=reader)
+        return ok(await http.request(method, url + path, json=body,
+                                     headers={**headers, "If-Match": ok(current)["etag"]}), status)
+
     # 1. Leads: account, lead, two grades, conversion.
     account = ok(await http.post(f"{leads}/accounts", json={"name": "ACME Telecom"}, headers=AR), 201)
     lead = ok(await http.post(f"{leads}/leads", headers=AR, json={
         "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",
         "tier": "strategic"}), 201)
-    ok(await http.post(f"{leads}/leads/{lead['id']}/grade", headers=AR, json={"to": "credible", "evidence": EVIDENCE}))
-    ok(await http.post(f"{leads}/leads/{lead['id']}/grade", headers=AR, json={
+    lead_url = f"{leads}/leads/{lead['id']}"
+    await change(lead_url, "POST", "/grade", {"to": "credible", "evidence": EVIDENCE}, AR)
+    await change(lead_url, "POST", "/grade", {
         "to": "opportunity", "budget": {"amount": "1200000.00", "currency": "EUR"},
-        "start_date": (TODAY + timedelta(days=45)).isoformat()}))
-    ok(await http.post(f"{leads}/leads/{lead['id']}/convert", headers=AR))
+        "start_date": (TODAY + timedelta(days=45)).isoformat()}, AR)
+    await change(lead_url, "POST", "/convert", None, AR)
 
     # 2. Opportunities: exactly one opportunity for the lead; the iron triangle prepares the bid,
     # the tier its value calls for approves it (ATB) and then the terms (ATC); won on those terms.
@@ -71,9 +79,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     opportunity_url = f"{opps}/opportunities/{opportunity['id']}"
 
     async def on_opportunity(method: str, path: str, body: dict, headers: dict = AR, status: int = 200) -> dict:
-        current = ok(await http.get(opportunity_url, headers=AR))
-        return ok(await http.request(method, opportunity_url + path, json=body,
-                                     headers={**headers, "If-Match": f'"{current["version"]}"'}), status)
+        return await change(opportunity_url, method, path, body, headers, status)
 
     await on_opportunity("PUT", "/team", {"sr": "sr-e2e", "fr": "fr-e2e"})
     await on_opportunity("PUT", "/insight", deal.INSIGHT)
@@ -102,14 +108,14 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     assert contract["status"] == "draft"
     assert contract["review"]["status"] == "pending" and contract["review"]["required"]
     checklist = ok(await http.get(f"{contracts}/contracts/{contract['id']}/reviews", headers=AR))["checklist"]
+    contract_url = f"{contracts}/contracts/{contract['id']}"
     for function in contract["review"]["required"]:
-        ok(await http.post(f"{contracts}/contracts/{contract['id']}/reviews",
-                           headers=auth(f"{function}-e2e", f"reviewer_{function}"),
-                           json={"function": function,
-                                 "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]}))
+        await change(contract_url, "POST", "/reviews", {
+            "function": function, "items": [{"item": item, "verdict": "pass"} for item in checklist[function]]},
+            auth(f"{function}-e2e", f"reviewer_{function}"))
     assert ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))["review"]["status"] == "passed"
-    ok(await http.post(f"{contracts}/contracts/{contract['id']}/sign", headers=AR,
-                       json={"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": TODAY.isoformat()}))
+    await change(contract_url, "POST", "/sign",
+                 {"signatories": ["Li Wei (ACME)", "Zhang San (us)"], "signed_on": TODAY.isoformat()}, AR)
     contract = ok(await http.get(f"{contracts}/contracts/{contract['id']}", headers=AR))
     milestones = {m["name"]: m for m in contract["milestones"]}
 
@@ -119,8 +125,8 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     assert advance.json()["items"][0]["amount"] == {"amount": "299999.99", "currency": "EUR"}
 
     for name, certificate in (("PAC", "PAC-2027-017"), ("FAC", "FAC-2027-101")):
-        ok(await http.post(f"{contracts}/contracts/{contract['id']}/milestones/{milestones[name]['milestone_id']}/accept",
-                           headers=FR, json={"accepted_on": TODAY.isoformat(), "certificate_ref": certificate}))
+        await change(contract_url, "POST", f"/milestones/{milestones[name]['milestone_id']}/accept",
+                     {"accepted_on": TODAY.isoformat(), "certificate_ref": certificate}, FR)
 
     # 4. Finance: three invoices that add up to the contract value exactly.
     invoices = (await eventually(lambda: http.get(invoices_url, headers=FINANCE),
