@@ -83,3 +83,16 @@ def test_no_close_months_filter_nothing_and_a_reversed_range_names_its_end() -> 
     with pytest.raises(InvalidInput) as exc:
         queries.CloseMonths.of("2027-05", "2027-04")
     assert exc.value.field == "close_month_to"
+
+
+@pytest.mark.parametrize(("first", "last", "field"), [("0000-01", None, "close_month_from"),
+                                                      (None, "0000-12", "close_month_to")])
+def test_a_month_the_calendar_does_not_have_is_the_callers_input(first, last, field) -> None:
+    # Found by the API fuzzer: year 0000 has the form YYYY-MM and answered a 500.
+    with pytest.raises(InvalidInput) as exc:
+        queries.CloseMonths.of(first, last)
+    assert exc.value.field == field
+
+
+def test_the_last_month_of_the_calendar_closes_the_range_at_its_end() -> None:
+    assert queries.CloseMonths.of("9999-01", "9999-12") == queries.CloseMonths(date(9999, 1, 1), None)

@@ -67,16 +67,21 @@ class CloseMonths:
         """From months as `YYYY-MM` (the API checked the form), both inclusive."""
         if first is None and last is None:
             return None
-        start = _month(first) if first else None
-        end = _month(last) if last else None
+        start = _month(first, "close_month_from") if first else None
+        end = _month(last, "close_month_to") if last else None
         if start and end and start > end:
             raise InvalidInput("close_month_to", "must not be before close_month_from")
+        if end is not None and (end.year, end.month) == (date.max.year, 12):
+            return cls(start, None)  # up to the end of the calendar: no first day after it
         return cls(start, date(end.year + end.month // 12, end.month % 12 + 1, 1) if end else None)
 
 
-def _month(value: str) -> date:
+def _month(value: str, field: str) -> date:
     year, month = value.split("-")
-    return date(int(year), int(month), 1)
+    try:
+        return date(int(year), int(month), 1)
+    except ValueError:  # year 0000: the form is right, the calendar has no such month
+        raise InvalidInput(field, "not a month of the calendar (years 0001 to 9999)") from None
 
 
 async def opportunity_page(session: AsyncSession, principal: Principal, *, lead_id: uuid.UUID | None,
