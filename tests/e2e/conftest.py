@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ltc.shared.devstack.services import DEFAULT_PORTS, free_ports, running_services
+from tests.e2e.support import four_services
 
 
 # Package scope: once the e2e tests are done their services stop, instead of consuming the shared
@@ -13,12 +13,9 @@ from ltc.shared.devstack.services import DEFAULT_PORTS, free_ports, running_serv
 @pytest.fixture(scope="package")
 async def system(make_database, kafka_bootstrap, tmp_path_factory):
     """Base URL per service; each process migrated its own database before serving."""
-    urls = {name: await make_database(f"e2e_{name}") for name in DEFAULT_PORTS}
-    ports = dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True))
-    async with running_services(bootstrap_servers=kafka_bootstrap, database_urls=urls, ports=ports,
-                                log_dir=tmp_path_factory.mktemp("service-logs"),
-                                env={"LTC_RELAY_POLL_SECONDS": "0.5", "LTC_ENV": "development"}) as services:
-        yield {name: service.url for name, service in services.items()}
+    async with four_services(make_database, kafka_bootstrap, tmp_path_factory, "e2e",
+                             {"LTC_RELAY_POLL_SECONDS": "0.5"}) as urls:
+        yield urls
 
 
 @pytest.fixture

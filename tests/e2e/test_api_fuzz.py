@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from ltc.shared.auth import mint_token
-from ltc.shared.devstack.services import DEFAULT_PORTS, free_ports, running_services
 from ltc.shared.roles import Role
+from tests.e2e.support import four_services
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +33,9 @@ async def fuzzed(make_database, kafka_bootstrap, tmp_path_factory):
     """The four services on databases of their own: the fuzzer changes what it may (an admin's
     policies among them), which the other end-to-end tests must not meet. Without workers: the
     fuzzer speaks HTTP only, and no consumer of theirs competes with the flows' services."""
-    urls = {name: await make_database(f"fuzz_{name}") for name in DEFAULT_PORTS}
-    ports = dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True))
-    async with running_services(bootstrap_servers=kafka_bootstrap, database_urls=urls, ports=ports,
-                                log_dir=tmp_path_factory.mktemp("fuzz-logs"),
-                                env={"LTC_RUN_WORKERS": "false", "LTC_ENV": "development"}) as services:
-        yield {name: service.url for name, service in services.items()}
+    async with four_services(make_database, kafka_bootstrap, tmp_path_factory, "fuzz",
+                             {"LTC_RUN_WORKERS": "false"}) as urls:
+        yield urls
 
 
 @pytest.mark.parametrize("service", ["leads", "opportunities", "contracts", "finance"])

@@ -22,6 +22,7 @@ import importlib
 import json
 import re
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,6 +37,7 @@ import pytest
 from ltc.shared.auth import mint_token
 from ltc.shared.testing import deal
 from ltc.shared.testing.deal import INSTALMENTS, VALUE
+from tests.e2e.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -209,16 +211,6 @@ async def generated(system, tmp_path_factory) -> AsyncIterator[GeneratedClients]
             del sys.modules[name]
 
 
-async def eventually(fetch: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], timeout: float = 60.0):
-    """Poll `fetch()` until `check(result)` holds: hand-overs are asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await fetch()
-        if check(result):
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not reached within {timeout} s; last seen: {result}")
-        await asyncio.sleep(0.2)
 
 
 async def test_a_lead_goes_all_the_way_to_cash_through_generated_clients(generated: GeneratedClients):
@@ -341,9 +333,14 @@ async def test_a_lead_goes_all_the_way_to_cash_through_generated_clients(generat
     assert sum(amounts.values()) == Decimal(VALUE)
     by_name = {i.instalment: i for i in issued}
 
+    # Bank references are unique across all payments: this deal's own, not the thin flow's (which
+    # runs on the same services and would be answered as the same bank payment recorded again).
+    run = uuid.uuid4().hex[:8]
+
     def payment(reference: str, amount: str, **to: str) -> Any:
         return build("finance", "PaymentCreate", {
-            "bank_reference": reference, "payer": "ACME Telecom", "amount": {"amount": amount, "currency": "EUR"},
+            "bank_reference": f"GEN-{run}-{reference}", "payer": "ACME Telecom",
+            "amount": {"amount": amount, "currency": "EUR"},
             "value_date": TODAY.isoformat(), **to})
 
     # Payments: one in full, one in two parts, one recorded twice by the bank import.

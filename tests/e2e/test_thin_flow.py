@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +14,7 @@ from ltc.shared.ops.cli import journey
 from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
 from ltc.shared.testing.deal import VALUE
+from tests.e2e.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +29,6 @@ EVIDENCE = [{"criterion": c, "source": "executive workshop", "who": "CTO Li",
             for c in ("customer_identified", "purchase_intent", "matching_solution")]
 
 
-async def eventually(fetch, check, timeout: float = 60.0):
-    """Poll `fetch()` until `check(result)` holds: hand-overs are asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await fetch()
-        if check(result):
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not reached within {timeout} s; last seen: {result}")
-        await asyncio.sleep(0.2)
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict:
