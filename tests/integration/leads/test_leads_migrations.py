@@ -167,3 +167,25 @@ async def test_0004_is_not_undone_when_an_entry_is_filed_beyond_what_audit_log_c
             assert (await conn.execute(text("SELECT count(*) FROM audit_trail"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+async def test_0006_adds_the_billing_identity_and_its_downgrade_drops_it(make_database):
+    url = await make_database("leads_billing_migration")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    engine = create_async_engine(url)
+
+    async def columns() -> set[str]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts'"))
+            return {r[0] for r in rows}
+
+    try:
+        assert "billing" in await columns()
+        await asyncio.to_thread(command.downgrade, config, "0005")
+        assert "billing" not in await columns()
+        await asyncio.to_thread(command.upgrade, config, "0006")
+        assert "billing" in await columns()
+    finally:
+        await engine.dispose()

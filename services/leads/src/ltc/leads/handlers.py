@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from ltc.leads.adapters import queries, repository
-from ltc.leads.domain.accounts import Account, Contact, Tier, contact_snapshot
+from ltc.leads.domain.accounts import Account, Contact, Tier, billing_identity, contact_snapshot
 from ltc.leads.domain.activities import Activity, ActivityKind
 from ltc.leads.domain.duplicates import duplicate_candidates
 from ltc.leads.domain.history import AuditAction, Audited
@@ -78,13 +78,15 @@ class CreateAccount:
     region: str | None = None
     website: str | None = None
     notes: str | None = None
+    billing: dict[str, Any] | None = None  # the billing identity's fields, checked by the domain
 
 
 def _new_account(uow: UnitOfWork, cmd: CreateAccount, principal: Principal) -> Account:
     account = Account(id=cmd.account_id, name=cmd.name, industry=cmd.industry, tier=cmd.tier, region=cmd.region,
-                      website=cmd.website, notes=cmd.notes, owner=principal.sub, created_at=clock())
+                      website=cmd.website, notes=cmd.notes, billing=billing_identity(cmd.billing),
+                      owner=principal.sub, created_at=clock())
     uow.session.add(account)
-    _audit(uow, account, AuditAction.CREATED, principal.sub, account.snapshot())
+    _audit(uow, account, AuditAction.CREATED, principal.sub, {**account.snapshot(), "billing": account.billing})
     return account
 
 

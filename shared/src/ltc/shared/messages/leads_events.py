@@ -91,3 +91,50 @@ class LeadDisqualified(_LeadEvent):
     reason: str
     disqualified_by: str
     disqualified_at: datetime
+
+
+class BillingAddressSnapshot(BaseModel):
+    line1: str
+    line2: str | None = None
+    postal_code: str | None = None
+    city: str
+    country: str = Field(pattern="^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+
+
+class BillingIdentitySnapshot(BaseModel):
+    """What an invoice needs to name the customer: finance keeps its own copy and snapshots it as the
+    bill-to of each invoice it issues."""
+
+    legal_name: str
+    registration_id: str | None = None
+    tax_id: str | None = Field(default=None, description="the VAT id, checked for its country where python-stdnum "
+                                                          "knows one")
+    address: BillingAddressSnapshot
+    contact_name: str | None = None
+    contact_email: str | None = None
+    erp_customer_id: str | None = Field(default=None, description="the customer's id in the ERP")
+    buyer_reference: str | None = Field(default=None, description="the buyer reference / PO number the customer "
+                                                                  "requires on its invoices")
+
+
+class _AccountEvent(EventPayload):
+    topic: ClassVar[str] = "ltc.leads"
+    subject_field: ClassVar[str] = "account_id"
+    account_id: UUID
+    name: str
+    owner: str
+    billing: BillingIdentitySnapshot | None = None
+
+
+class AccountCreated(_AccountEvent):
+    event_type: ClassVar[str] = "account.created"
+    created_at: datetime
+
+
+class AccountUpdated(_AccountEvent):
+    """The account as it is after a change (the whole of it, not the difference): a consumer replaces
+    its copy. `changed` names the fields the change touched."""
+
+    event_type: ClassVar[str] = "account.updated"
+    changed: list[str] = Field(default_factory=list)
+    updated_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -17,18 +18,32 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 
-from ltc.leads.domain.accounts import Account, Contact, DecisionRole, Tier
+from ltc.leads.domain.accounts import Account, BillingIdentity, Contact, DecisionRole, Tier
 from ltc.leads.domain.activities import Activity, ActivityKind, ActivityStatus
 from ltc.leads.domain.model import Channel, Grade, Lead
 from ltc.shared.db import map_aggregate, str_enum
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
+
+
+class BillingIdentityJSON(TypeDecorator[BillingIdentity]):
+    """The billing identity as one JSONB value: it is read, replaced and published whole."""
+
+    impl = JSONB
+    cache_ok = True
+
+    def process_bind_param(self, value: BillingIdentity | None, dialect: Any) -> dict[str, Any] | None:
+        return value.to_json() if value is not None else None
+
+    def process_result_value(self, value: dict[str, Any] | None, dialect: Any) -> BillingIdentity | None:
+        return BillingIdentity.from_json(value) if value is not None else None
 
 
 accounts = Table(
@@ -41,6 +56,7 @@ accounts = Table(
     Column("website", String(300)),
     Column("notes", Text),
     Column("owner", String(200), nullable=False, index=True),
+    Column("billing", BillingIdentityJSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),

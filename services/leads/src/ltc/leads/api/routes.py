@@ -126,7 +126,10 @@ async def read_account(account_id: uuid.UUID, session: ReadSession, principal: R
               summary="Change an account (owner or admin; If-Match required)")
 async def update_account(account_id: uuid.UUID, body: AccountUpdate, uow: Uow, principal: Seller,
                          response: Response, version: ExpectedVersion) -> AccountRead:
-    command = handlers.UpdateAccount(account_id, _changes(body), version)
+    changes = _changes(body)
+    if body.billing is not None:
+        changes["billing"] = body.billing.model_dump()
+    command = handlers.UpdateAccount(account_id, changes, version)
     return await run(uow, handlers.update_account, command, principal,
                      answer=lambda account: _account_read(account, response))
 

@@ -34,6 +34,54 @@ class _Strict(BaseModel):
 # Accounts and contacts
 
 
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Id120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class BillingAddressIn(_Strict):
+    line1: Text300
+    line2: Text300 | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    city: Text120
+    country: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=2)] = Field(
+        description="ISO 3166-1 alpha-2 (any case; answered in upper case); another is a 422 `country-unknown`")
+
+
+class BillingIdentityIn(_Strict):
+    """What an invoice needs to name the customer; sent whole (a PATCH replaces all of it, null clears it)."""
+
+    legal_name: Text300
+    registration_id: Id120 | None = Field(default=None, description="the company register number")
+    tax_id: Id120 | None = Field(default=None, description=(
+        "the VAT id, checked for the country of its EU prefix or else of the billing address where a check is "
+        "known for it; a malformed one is a 422 `tax-id-invalid` naming billing.tax_id"))
+    address: BillingAddressIn
+    contact_name: Text300 | None = None
+    contact_email: Email | None = None
+    erp_customer_id: Id120 | None = Field(default=None, description="the customer's id in the ERP")
+    buyer_reference: Id120 | None = Field(default=None, description=(
+        "the buyer reference / PO number the customer requires on its invoices"))
+
+
+class BillingAddressRead(BaseModel):
+    line1: str
+    line2: str | None
+    postal_code: str | None
+    city: str
+    country: str
+
+
+class BillingIdentityRead(BaseModel):
+    legal_name: str
+    registration_id: str | None
+    tax_id: str | None
+    address: BillingAddressRead
+    contact_name: str | None
+    contact_email: str | None
+    erp_customer_id: str | None
+    buyer_reference: str | None
+
+
 class AccountCreate(_Strict):
     name: Text300
     industry: Annotated[str, StringConstraints(max_length=120)] | None = None
@@ -41,6 +89,7 @@ class AccountCreate(_Strict):
     region: Text120 | None = None
     website: Text300 | None = None
     notes: LongText | None = None
+    billing: BillingIdentityIn | None = Field(default=None, description="the customer's billing identity")
 
 
 class AccountUpdate(_Strict):
@@ -51,6 +100,8 @@ class AccountUpdate(_Strict):
     website: Text300 | None = None
     notes: LongText | None = None
     owner: UserId | None = Field(default=None, description="reassigning an account is for admins")
+    billing: BillingIdentityIn | None = Field(default=None, description=(
+        "the whole billing identity, replacing the one before (null clears it)"))
 
 
 class AccountRead(Versioned):
@@ -62,6 +113,7 @@ class AccountRead(Versioned):
     website: str | None
     notes: str | None
     owner: str
+    billing: BillingIdentityRead | None = None
     created_at: datetime
     updated_at: datetime
 

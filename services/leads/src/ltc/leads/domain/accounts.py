@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from stdnum import get_cc_module
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as NumberInvalid
+
+from ltc.leads.domain.countries import ISO_3166_ALPHA_2
 from ltc.leads.domain.edits import apply_changes, require_values
-from ltc.shared.messages.leads_events import ContactSnapshot
+from ltc.shared.messages import EventPayload
+from ltc.shared.messages.leads_events import (
+    AccountCreated,
+    AccountUpdated,
+    BillingIdentitySnapshot,
+    ContactSnapshot,
+)
 from ltc.shared.rules import RuleViolation
 
 
@@ -30,10 +43,96 @@ class DecisionRole(StrEnum):
     COACH = "coach"
 
 
+# The customer's billing identity: what an invoice needs to name whom it bills.
+
+TAX_ID_INVALID = "tax-id-invalid"
+COUNTRY_UNKNOWN = "country-unknown"
+
+
+@dataclass(frozen=True)
+class BillingAddress:
+    line1: str
+    city: str
+    country: str  # ISO 3166-1 alpha-2, upper case
+    line2: str | None = None
+    postal_code: str | None = None
+
+
+@dataclass(frozen=True)
+class BillingIdentity:
+    """A value: changed only as a whole (a PATCH sends all of it), so an invoice's bill-to, copied
+    from one version, is never half of one version and half of another."""
+
+    legal_name: str
+    address: BillingAddress
+    registration_id: str | None = None
+    tax_id: str | None = None  # the VAT id
+    contact_name: str | None = None
+    contact_email: str | None = None
+    erp_customer_id: str | None = None
+    buyer_reference: str | None = None  # the PO / buyer reference the customer requires on invoices
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BillingIdentity:
+        """As stored: checked when it was given, not again on every load."""
+        return cls(**{**data, "address": BillingAddress(**data["address"])})
+
+    def payload(self) -> BillingIdentitySnapshot:
+        return BillingIdentitySnapshot.model_validate(self.to_json())
+
+
+def billing_identity(fields: Mapping[str, Any] | None) -> BillingIdentity | None:
+    """The billing identity the client gave (None clears it), once its country and VAT id hold."""
+    if fields is None:
+        return None
+    address = dict(fields["address"])
+    address["country"] = _country(address["country"])
+    identity = BillingIdentity.from_json({**fields, "address": address})
+    if identity.tax_id is not None:
+        _check_tax_id(identity.tax_id, identity.address.country)
+    return identity
+
+
+def _country(code: str) -> str:
+    """ISO 3166-1 alpha-2 in any case, answered in upper case."""
+    normal = code.strip().upper()
+    if normal not in ISO_3166_ALPHA_2:
+        raise RuleViolation(COUNTRY_UNKNOWN, f"{code!r} is not an ISO 3166-1 alpha-2 country code",
+                            errors=[{"field": "billing.address.country",
+                                     "message": "must be an ISO 3166-1 alpha-2 code such as DE"}])
+    return normal
+
+
+def _check_tax_id(tax_id: str, country: str) -> None:
+    """A VAT id with an EU country prefix (EL for Greece, XI for Northern Ireland) is checked as that
+    country's; any other against the billing address's country, where python-stdnum has a VAT check
+    for it (CH, GB, NO, CN's unified social credit code, ...). A country it knows no check for (US,
+    for one) keeps the id as given: nothing says it is wrong."""
+    prefix = tax_id.strip()[:2].upper()
+    if prefix.lower() in eu_vat.MEMBER_STATES or prefix == "EL":
+        checker: Any = eu_vat
+        where = f"the {prefix} VAT check"
+    else:
+        checker = get_cc_module(country.lower(), "vat")
+        where = f"the VAT check of {country}"
+        if checker is None:
+            return
+    try:
+        checker.validate(tax_id)
+    except NumberInvalid as exc:
+        raise RuleViolation(TAX_ID_INVALID, f"{tax_id!r} is not a valid VAT id: it fails {where} ({exc})",
+                            errors=[{"field": "billing.tax_id", "message": f"fails {where}: {exc}"}]) from None
+
+
 class Account:
+    events: list[EventPayload]
+
     def __init__(self, *, id: uuid.UUID, name: str, industry: str | None, owner: str, created_at: datetime,
                  tier: Tier = Tier.NORMAL, region: str | None = None, website: str | None = None,
-                 notes: str | None = None) -> None:
+                 notes: str | None = None, billing: BillingIdentity | None = None) -> None:
         self.id = id
         self.name = name
         self.industry = industry
@@ -42,14 +141,25 @@ class Account:
         self.website = website
         self.notes = notes
         self.owner = owner
+        self.billing = billing
         self.created_at = created_at
         self.updated_at = created_at
+        self.events = [AccountCreated(account_id=id, name=name, owner=owner, billing=self._billing_payload(),
+                                      created_at=created_at)]
+
+    def _billing_payload(self) -> BillingIdentitySnapshot | None:
+        return self.billing.payload() if self.billing is not None else None
 
     def update_account(self, changes: dict[str, Any], *, now: datetime) -> dict[str, dict[str, Any]]:
         require_values(changes, "name", "tier", "owner")
+        if "billing" in changes and not isinstance(changes["billing"], BillingIdentity | None):
+            changes = {**changes, "billing": billing_identity(changes["billing"])}
         changed = apply_changes(self, changes)
         if changed:
             self.updated_at = now
+            self.events.append(AccountUpdated(account_id=self.id, name=self.name, owner=self.owner,
+                                              billing=self._billing_payload(), changed=sorted(changed),
+                                              updated_at=now))
         return changed
 
     def snapshot(self) -> dict[str, Any]:
