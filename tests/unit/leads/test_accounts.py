@@ -108,7 +108,7 @@ def test_the_country_is_iso_3166_alpha_2_in_any_case():
         assert [e["field"] for e in refusal.errors] == ["billing.address.country"]
 
 
-def test_the_country_list_is_the_iso_3166_list_of_the_time_zone_database():
+def test_the_country_list_is_the_iso_3166_list_of_the_time_zone_database_too():
     spec = importlib.util.find_spec("tzdata")
     tab = Path(spec.origin).parent / "zoneinfo" / "iso3166.tab" if spec and spec.origin else None
     if tab is None or not tab.exists():
