@@ -72,7 +72,7 @@ async def test_0004_brings_the_shared_audit_trail_and_policy_store_and_is_undone
     try:
         before = await _tables(engine)
         assert not {"audit_trail", "policy_versions"} & before
-        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        await asyncio.to_thread(command.upgrade, config, "0004")
         assert await _tables(engine) == before | {"audit_trail", "policy_versions"}
         await asyncio.to_thread(command.downgrade, config, "0003")
         assert await _tables(engine) == before, "empty, they go without losing anything"
@@ -92,5 +92,45 @@ async def test_0004_brings_the_shared_audit_trail_and_policy_store_and_is_undone
         with pytest.raises(RuntimeError, match="policy_versions holds rows"):
             await asyncio.to_thread(command.downgrade, config, "0003")
         assert {"audit_trail", "policy_versions"} <= await _tables(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_0005_keeps_invoices_issued_before_it_without_parties_and_is_undone_only_without_snapshots(
+        make_database):
+    url = await make_database("finance_migration_0005")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0004")
+    engine = create_async_engine(url)
+    try:
+        before = await _tables(engine)
+        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        assert await _tables(engine) == before | {"accounts"}
+        async with engine.connect() as conn:
+            columns = set((await conn.execute(text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'invoices'"))).scalars())
+        assert {"bill_to", "seller"} <= columns
+        await asyncio.to_thread(command.downgrade, config, "0004")
+        assert await _tables(engine) == before
+
+        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        plan, instalment = uuid.uuid4(), uuid.uuid4()
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO billing_plans (id, contract_id, signed_on, currency, value_amount, collected_amount, "
+                "credited_amount, contract_version, accepted_milestones, created_at, version) VALUES (:plan, :plan, "
+                "'2026-11-20', 'EUR', 100, 0, 0, 1, '{}', now(), 1)"), dict(plan=plan))
+            await conn.execute(text(
+                "INSERT INTO instalments (id, plan_id, position, name, percent, amount, trigger, due_days, status) "
+                "VALUES (:instalment, :plan, 0, 'all', 100, 100, 'signing', 30, 'invoiced')"),
+                dict(instalment=instalment, plan=plan))
+            await conn.execute(text(
+                "INSERT INTO invoices (id, number, contract_id, instalment_id, instalment, currency, amount_due, "
+                "paid_amount, credited_amount, issue_date, due_date, status, created_at, version, seller) VALUES "
+                "(:id, 'INV-2026-000001', :plan, :instalment, 'all', 'EUR', 100, 0, 0, '2026-11-20', '2026-12-20', "
+                "'issued', now(), 1, '{\"legal_name\": \"Us\"}')"), dict(id=uuid.uuid4(), plan=plan,
+                                                                         instalment=instalment))
+        with pytest.raises(RuntimeError, match="bill-to or seller snapshots"):
+            await asyncio.to_thread(command.downgrade, config, "0004")
     finally:
         await engine.dispose()

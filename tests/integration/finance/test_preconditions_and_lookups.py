@@ -112,10 +112,18 @@ async def _account_codes(client) -> tuple[str, dict, dict]:
     return "/api/v1/config/account-codes", codes, read
 
 
+async def _seller_identity(client) -> tuple[str, dict, dict]:
+    read = (await client.get("/api/v1/config/seller-identity", headers=ADMIN)).json()
+    identity = {"legal_name": "Example Networks GmbH", "tax_id": "DE136695976",
+                "address": {"line1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}}
+    return "/api/v1/config/seller-identity", identity, read
+
+
 CHANGES = [
     Change("post", "/api/v1/payments/{payment_id}/applications", _cash_held, FINANCE),
     Change("post", "/api/v1/invoices/{invoice_id}/credit-notes", _open_invoice, FINANCE),
     Change("put", "/api/v1/config/account-codes", _account_codes, ADMIN),
+    Change("put", "/api/v1/config/seller-identity", _seller_identity, ADMIN),
 ]
 
 

@@ -13,7 +13,7 @@ from ltc.finance.api.routes import router
 from ltc.finance.config import finance_settings
 from ltc.shared.consumer import Subscription
 from ltc.shared.messages.contracts_events import ContractAmended, ContractMilestoneAccepted, ContractSigned
-from ltc.shared.messages.leads_events import LeadCreated
+from ltc.shared.messages.leads_events import AccountCreated, AccountUpdated, LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.service import Runtime, ServiceSpec, create_app
 
@@ -45,6 +45,8 @@ SPEC = ServiceSpec(
             ContractAmended.ce_type(): handlers.on_contract_amended,
             OpportunityWon.ce_type(): handlers.on_opportunity_won,
             LeadCreated.ce_type(): handlers.on_lead_created,
+            AccountCreated.ce_type(): handlers.on_account_created,
+            AccountUpdated.ce_type(): handlers.on_account_updated,
         },
     ),
     start_mappers=start_mappers,

@@ -1,5 +1,6 @@
-"""Finance settings beyond the ones every service has: the scheduled run's interval, and the ERP
-account codes a deployment starts with (version 0 of the `account-codes` policy an admin then keeps)."""
+"""Finance settings beyond the ones every service has: the scheduled run's interval, the ERP
+account codes a deployment starts with (version 0 of the `account-codes` policy an admin then keeps)
+and the seller identity it starts with (version 0 of the `seller-identity` policy)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from functools import cache
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ltc.finance.domain.journal import AccountCodes
+from ltc.finance.domain.parties import Address, SellerIdentity
 
 
 class FinanceSettings(BaseSettings):
@@ -22,10 +24,28 @@ class FinanceSettings(BaseSettings):
     account_unapplied_cash: str = "2150"
     # How often the worker runs billing on dates and dunning, as of the current UTC date.
     scheduled_run_seconds: float = 3600.0
+    # Who our invoices name as the seller until an admin sets it (`PUT /config/seller-identity`).
+    # The defaults are a development placeholder, not a company: a deployment sets its own
+    # (`LTC_FINANCE_SELLER_LEGAL_NAME=...`) or an admin does before the first invoice.
+    seller_legal_name: str = "LTC Development Seller (placeholder)"
+    seller_tax_id: str | None = "DE000000000"
+    seller_registration_id: str | None = None
+    seller_address_line1: str = "Placeholder street 1"
+    seller_address_line2: str | None = None
+    seller_postal_code: str | None = "10115"
+    seller_city: str = "Berlin"
+    seller_country: str = "DE"
 
     def account_codes(self) -> AccountCodes:
         return AccountCodes(receivable=self.account_receivable, revenue=self.account_revenue,
                             cash=self.account_cash, unapplied_cash=self.account_unapplied_cash)
+
+    def seller_identity(self) -> SellerIdentity:
+        return SellerIdentity(legal_name=self.seller_legal_name, tax_id=self.seller_tax_id,
+                              registration_id=self.seller_registration_id,
+                              address=Address(line1=self.seller_address_line1, line2=self.seller_address_line2,
+                                              postal_code=self.seller_postal_code, city=self.seller_city,
+                                              country=self.seller_country.upper()))
 
 
 @cache

@@ -19,6 +19,7 @@ from ltc.finance.adapters import queries, repository
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
 from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
 from ltc.finance.domain.journal import AccountCodes
+from ltc.finance.domain.parties import AccountChange, SellerIdentity
 from ltc.finance.domain.payment import Application, Payment, PaymentTarget, receive_payment
 from ltc.finance.domain.receivables import DunningLevel, OverdueInvoice, run_dunning
 from ltc.shared.audit import AuditEntry
@@ -33,7 +34,7 @@ from ltc.shared.messages.contracts_events import (
 )
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.finance_events import ContractFullyPaid
-from ltc.shared.messages.leads_events import LeadCreated
+from ltc.shared.messages.leads_events import AccountCreated, AccountUpdated, LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
 from ltc.shared.policy import PolicyVersion, set_policy
@@ -117,12 +118,17 @@ def _audit_settlements(uow: UnitOfWork, plans: Iterable[BillingPlan], at: dateti
 
 async def _issue_invoices(uow: UnitOfWork, plan: BillingPlan, instalments: Sequence[Instalment],
                           actor: str) -> list[Invoice]:
-    issued = []
+    issued: list[Invoice] = []
+    if not instalments:
+        return issued
+    # The parties as they are now: each invoice keeps its own snapshot of them.
+    bill_to = await repository.account_billing(uow.session, plan.account_id)
+    seller = (await queries.seller_identity(uow.session)).document
     for instalment in instalments:
         now = clock()
         sequence = await repository.next_invoice_sequence(uow.session, now.year)
         invoice = plan.invoice(instalment, invoice_id=uuid.uuid4(), number=invoice_number(now.year, sequence),
-                               issue_date=now.date(), now=now)
+                               issue_date=now.date(), now=now, bill_to=bill_to, seller=seller)
         uow.session.add(invoice)
         uow.audit(AuditEntry(now, actor, Action.ISSUED, Audited.INVOICE, invoice.id, {
             "number": invoice.number, "instalment": invoice.instalment, "amount": invoice.amount,
@@ -200,6 +206,24 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
 async def on_lead_created(uow: UnitOfWork, event: LeadCreated, envelope: Envelope) -> None:
     """Remember when the lead was created: the start of its lead-to-cash cycle."""
     await repository.remember_lead_created(uow.session, lead_id=event.lead_id, created_on=event.created_at.date())
+
+
+async def _copy_account(uow: UnitOfWork, event: AccountCreated | AccountUpdated, as_of: datetime,
+                        change: AccountChange) -> None:
+    billing = event.billing.model_dump(mode="json") if event.billing is not None else None
+    await repository.copy_account(uow.session, account_id=event.account_id, name=event.name, owner=event.owner,
+                                  billing=billing, as_of=as_of, change=change)
+
+
+async def on_account_created(uow: UnitOfWork, event: AccountCreated, envelope: Envelope) -> None:
+    """Keep a copy of the account: the bill-to of the invoices issued to it from now on."""
+    await _copy_account(uow, event, event.created_at, AccountChange.CREATED)
+
+
+async def on_account_updated(uow: UnitOfWork, event: AccountUpdated, envelope: Envelope) -> None:
+    """Replace the copy with the account as it is now, unless finance holds a newer state; issued
+    invoices keep the bill-to they were issued with."""
+    await _copy_account(uow, event, event.updated_at, AccountChange.UPDATED)
 
 
 # --- payments -------------------------------------------------------------------------------
@@ -448,6 +472,20 @@ async def set_account_codes(uow: UnitOfWork, cmd: SetAccountCodes, principal: Pr
     """A new version of the ERP account codes the journal posts to, from the next export on."""
     cmd.codes.require_distinct()
     version = await set_policy(uow.session, queries.ACCOUNT_CODES, cmd.codes.to_json(),
+                               expected_version=cmd.expected_version, by=principal.sub, at=clock())
+    await uow.commit()
+    return version
+
+
+@dataclass(frozen=True)
+class SetSellerIdentity:
+    identity: SellerIdentity
+    expected_version: int | None  # the version the admin read; a stale one is refused
+
+
+async def set_seller_identity(uow: UnitOfWork, cmd: SetSellerIdentity, principal: Principal) -> PolicyVersion:
+    """A new version of who our invoices name as the seller, for the invoices issued from now on."""
+    version = await set_policy(uow.session, queries.SELLER_IDENTITY, cmd.identity.to_json(),
                                expected_version=cmd.expected_version, by=principal.sub, at=clock())
     await uow.commit()
     return version

@@ -52,7 +52,8 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
                   handles=("ltc.opportunity.won.v1", "ltc.contract.fully_paid.v1")),
     ConsumerGroup("finance", topics=("ltc.contracts", "ltc.opportunities", "ltc.leads"),
                   handles=("ltc.contract.signed.v1", "ltc.contract.milestone_accepted.v1", "ltc.contract.amended.v1",
-                           "ltc.opportunity.won.v1", "ltc.lead.created.v1")),
+                           "ltc.opportunity.won.v1", "ltc.lead.created.v1", "ltc.account.created.v1",
+                           "ltc.account.updated.v1")),
 )
 
 

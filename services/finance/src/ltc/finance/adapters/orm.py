@@ -17,7 +17,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import registry, relationship
 
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
@@ -98,6 +98,9 @@ invoices = Table(
     Column("paid_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("version", Integer, nullable=False),
+    # Snapshots taken on issue: the customer's billing identity (None when finance knew none) and ours.
+    Column("bill_to", JSONB),
+    Column("seller", JSONB),
     UniqueConstraint("number", name="uq_invoices_number"),
     UniqueConstraint("instalment_id", name="uq_invoices_instalment_id"),
 )
@@ -192,6 +195,19 @@ leads_created = Table(
     Column("lead_id", UUID(as_uuid=True), primary_key=True),
     Column("created_on", Date, nullable=False),
 )
+
+# Finance's own copy of each account, as leads last published it (ltc.finance.domain.parties):
+# `as_of` is the time of the state copied, which orders the events.
+accounts = Table(
+    "accounts", metadata,
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("billing", JSONB),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("copied_from", String(40), nullable=False),
+)
+
 
 @functools.cache
 def start_mappers() -> None:

@@ -243,6 +243,20 @@ async def account_codes_history(session: AsyncSession) -> list[PolicyVersion]:
     return await policy_history(session, ACCOUNT_CODES)
 
 
+# The policy holding who our invoices name as the seller; version 0 is the environment's
+# (a development placeholder unless the deployment sets `LTC_FINANCE_SELLER_*`).
+SELLER_IDENTITY = "seller-identity"
+
+
+async def seller_identity(session: AsyncSession) -> PolicyVersion:
+    """The seller identity in force: the latest an admin set, else the deployment's environment."""
+    return await current_policy(session, SELLER_IDENTITY, finance_settings().seller_identity().to_json())
+
+
+async def seller_identity_history(session: AsyncSession) -> list[PolicyVersion]:
+    return await policy_history(session, SELLER_IDENTITY)
+
+
 async def journal_lines(session: AsyncSession, start: date, end: date) -> list[JournalLine]:
     """The lines posted from `start` to `end` (inclusive), to the account codes in force."""
     invoices_posted = (await session.execute(select(Invoice).where(invoices.c.issue_date.between(start, end))))

@@ -5,13 +5,15 @@ What the routes list and report is read in `queries`."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance.adapters.orm import (
+    accounts,
     billing_plans,
     credit_note_sequences,
     instalments,
@@ -22,6 +24,7 @@ from ltc.finance.adapters.orm import (
 )
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import OPEN_STATUSES, CreditNote, Invoice
+from ltc.finance.domain.parties import AccountChange
 from ltc.finance.domain.payment import Payment
 from ltc.finance.domain.receivables import Dunning
 from ltc.shared.rules import NotFound
@@ -187,3 +190,24 @@ async def flow_dates(session: AsyncSession, *, lead_id: uuid.UUID | None,
         won_on = (await session.execute(
             select(opportunities_won.c.won_on).where(opportunities_won.c.opportunity_id == opportunity_id))).scalar()
     return lead_created_on, won_on
+
+
+async def copy_account(session: AsyncSession, *, account_id: uuid.UUID, name: str, owner: str,
+                       billing: dict[str, Any] | None, as_of: datetime, change: AccountChange) -> bool:
+    """Replace finance's copy of an account unless it holds a newer state (`parties.supersedes`, as
+    one statement: the row's lock orders two deliveries); True when the copy was written."""
+    values = dict(account_id=account_id, name=name, owner=owner, billing=billing, as_of=as_of, copied_from=change)
+    stmt = insert(accounts).values(**values)
+    newer = (accounts.c.as_of <= stmt.excluded.as_of if change is AccountChange.UPDATED
+             else accounts.c.as_of < stmt.excluded.as_of)
+    stmt = stmt.on_conflict_do_update(index_elements=[accounts.c.account_id], set_={
+        key: stmt.excluded[key] for key in values if key != "account_id"}, where=newer)
+    written = await session.execute(stmt.returning(accounts.c.account_id))
+    return written.first() is not None
+
+
+async def account_billing(session: AsyncSession, account_id: uuid.UUID | None) -> dict[str, Any] | None:
+    """The account's billing identity as finance's copy knows it; None when it knows none."""
+    if account_id is None:
+        return None
+    return (await session.execute(select(accounts.c.billing).where(accounts.c.account_id == account_id))).scalar()

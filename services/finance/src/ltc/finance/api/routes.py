@@ -35,6 +35,9 @@ from ltc.finance.api.schemas import (
     ReceivablesRead,
     ScheduledRunCreate,
     ScheduledRunRead,
+    SellerIdentityPayload,
+    SellerIdentityRead,
+    SellerIdentityVersionRead,
 )
 from ltc.finance.domain.invoice import CreditNote, InvoiceStatus
 from ltc.finance.domain.payment import Payment
@@ -98,6 +101,11 @@ def _credit_note_created(response: Response, note: CreditNote) -> CreditNoteRead
 def _account_codes_read(response: Response, version: PolicyVersion) -> AccountCodesRead:
     response.headers["ETag"] = etag(version.version)
     return AccountCodesRead.of(version)
+
+
+def _seller_identity_read(response: Response, version: PolicyVersion) -> SellerIdentityRead:
+    response.headers["ETag"] = etag(version.version)
+    return SellerIdentityRead.of(version)
 
 
 InvoiceNumberQuery = Annotated[InvoiceNumber | None, Query(
@@ -297,3 +305,30 @@ async def update_account_codes(body: AccountCodesPayload, uow: Uow, principal: C
             summary="Every version an admin set: who set which codes, when, oldest first")
 async def account_codes_history(session: ReadSession, principal: ConfigReader) -> list[AccountCodesVersionRead]:
     return [AccountCodesVersionRead.of(version) for version in await queries.account_codes_history(session)]
+
+
+# --- who we are on our invoices -----------------------------------------------------------------
+
+
+@router.get("/config/seller-identity", response_model=SellerIdentityRead, tags=["configuration"],
+            summary="Who our invoices name as the seller (version 0: the deployment's environment, by default a "
+                    "development placeholder)")
+async def read_seller_identity(session: ReadSession, principal: ConfigReader,
+                               response: Response) -> SellerIdentityRead:
+    return _seller_identity_read(response, await queries.seller_identity(session))
+
+
+@router.put("/config/seller-identity", response_model=SellerIdentityRead, tags=["configuration"],
+            summary="Set the seller identity for the invoices issued from now on (issued ones keep theirs); "
+                    "If-Match the ETag of your read")
+async def update_seller_identity(body: SellerIdentityPayload, uow: Uow, principal: Configurer, response: Response,
+                                 version: ExpectedVersion) -> SellerIdentityRead:
+    command = handlers.SetSellerIdentity(body.to_domain(), version)
+    return await run(uow, handlers.set_seller_identity, command, principal,
+                     answer=partial(_seller_identity_read, response))
+
+
+@router.get("/config/seller-identity/history", response_model=list[SellerIdentityVersionRead],
+            tags=["configuration"], summary="Every version an admin set: who set which identity, when, oldest first")
+async def seller_identity_history(session: ReadSession, principal: ConfigReader) -> list[SellerIdentityVersionRead]:
+    return [SellerIdentityVersionRead.of(version) for version in await queries.seller_identity_history(session)]

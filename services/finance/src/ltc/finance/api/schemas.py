@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine
+from ltc.finance.domain.parties import Address, SellerIdentity
 from ltc.finance.domain.payment import Payment
 from ltc.finance.domain.receivables import Bucket, DunningLevel, Exposure, OpenItem, bucket_of
 from ltc.finance.handlers import Action, Audited, ScheduledRun
@@ -91,6 +92,40 @@ class ScheduledRunCreate(_Strict):
                                     f"or a past day to catch up, {_NOT_AFTER_TOMORROW}")
 
 
+CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern="^[A-Za-z]{2}$")]
+
+
+class AddressRead(BaseModel):
+    line1: str
+    line2: str | None = None
+    postal_code: str | None = None
+    city: str
+    country: str = Field(description="ISO 3166-1 alpha-2")
+
+
+class BillToRead(BaseModel):
+    """The customer's billing identity as finance knew it when the invoice was issued (from leads'
+    `account.created` / `account.updated`); a later change of the account does not rewrite it."""
+
+    legal_name: str
+    registration_id: str | None = None
+    tax_id: str | None = Field(default=None, description="the buyer's VAT id")
+    address: AddressRead
+    contact_name: str | None = None
+    contact_email: str | None = None
+    erp_customer_id: str | None = None
+    buyer_reference: str | None = Field(default=None, description="the buyer reference / PO number")
+
+
+class SellerRead(BaseModel):
+    """Who issued the invoice: the `seller-identity` policy in force when it was issued."""
+
+    legal_name: str
+    tax_id: str | None = Field(default=None, description="the seller's VAT id")
+    registration_id: str | None = None
+    address: AddressRead
+
+
 class InvoiceRead(Versioned):
     id: UUID
     number: str
@@ -107,6 +142,12 @@ class InvoiceRead(Versioned):
     status: InvoiceStatus
     paid_on: date | None
     created_at: datetime
+    bill_to: BillToRead | None = Field(
+        default=None, description="the customer's billing identity when the invoice was issued; null when finance "
+                                  "knew none (or for an invoice issued before finance kept it)")
+    seller: SellerRead | None = Field(
+        default=None, description="our identity as the seller when the invoice was issued; null for an invoice "
+                                  "issued before finance kept it")
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceRead:
@@ -117,6 +158,8 @@ class InvoiceRead(Versioned):
             open_amount=MoneyPayload.of(invoice.open_amount),
             issue_date=invoice.issue_date, due_date=invoice.due_date, status=invoice.status, paid_on=invoice.paid_on,
             created_at=invoice.created_at, version=invoice.version,
+            bill_to=BillToRead.model_validate(invoice.bill_to) if invoice.bill_to is not None else None,
+            seller=SellerRead.model_validate(invoice.seller) if invoice.seller is not None else None,
         )
 
 
@@ -406,3 +449,68 @@ class AccountCodesVersionRead(Versioned):
         assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
         return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
                    account_codes=AccountCodesPayload.of(AccountCodes.from_json(version.document)))
+
+
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+_Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class AddressPayload(_Strict):
+    line1: _Text
+    line2: _Text | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    city: _Text
+    country: CountryCode = Field(description="ISO 3166-1 alpha-2 (any case; kept in upper case)")
+
+    @classmethod
+    def of(cls, address: Address) -> AddressPayload:
+        return cls(line1=address.line1, line2=address.line2, postal_code=address.postal_code, city=address.city,
+                   country=address.country)
+
+    def to_domain(self) -> Address:
+        return Address(line1=self.line1, line2=self.line2, postal_code=self.postal_code, city=self.city,
+                       country=self.country)
+
+
+class SellerIdentityPayload(_Strict):
+    """Who our invoices name as the seller: snapshotted on every invoice issued from then on."""
+
+    legal_name: _Text
+    tax_id: _Code | None = Field(default=None, description="our VAT id")
+    registration_id: _Code | None = Field(default=None, description="our company registration id")
+    address: AddressPayload
+
+    @classmethod
+    def of(cls, identity: SellerIdentity) -> SellerIdentityPayload:
+        return cls(legal_name=identity.legal_name, tax_id=identity.tax_id, registration_id=identity.registration_id,
+                   address=AddressPayload.of(identity.address))
+
+    def to_domain(self) -> SellerIdentity:
+        return SellerIdentity(legal_name=self.legal_name, tax_id=self.tax_id, registration_id=self.registration_id,
+                              address=self.address.to_domain())
+
+
+class SellerIdentityRead(Versioned):
+    """The seller identity in force, with the version (ETag) an admin's change is based on."""
+
+    legal_name: str
+    tax_id: str | None
+    registration_id: str | None
+    address: AddressRead
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> SellerIdentityRead:
+        return cls.model_validate({**SellerIdentity.from_json(version.document).to_json(),
+                                   "version": version.version})
+
+
+class SellerIdentityVersionRead(Versioned):
+    updated_by: str
+    updated_at: datetime
+    seller_identity: SellerIdentityPayload
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> SellerIdentityVersionRead:
+        assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
+        return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
+                   seller_identity=SellerIdentityPayload.of(SellerIdentity.from_json(version.document)))

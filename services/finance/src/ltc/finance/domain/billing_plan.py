@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from ltc.finance.domain.invoice import Invoice
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
@@ -219,7 +220,7 @@ class BillingPlan:
         return True
 
     def invoice(self, instalment: Instalment, *, invoice_id: uuid.UUID, number: str, issue_date: date,
-                now: datetime) -> Invoice:
+                now: datetime, bill_to: dict[str, Any] | None = None, seller: dict[str, Any] | None = None) -> Invoice:
         """Bill one instalment; each is billed exactly once."""
         if instalment not in self.instalments:
             raise DomainError("instalment-unknown", f"instalment {instalment.name!r} is not on this billing plan")
@@ -229,7 +230,8 @@ class BillingPlan:
         instalment.invoice_id = invoice_id
         if self.first_invoiced_on is None:
             self.first_invoiced_on = issue_date
-        return Invoice(id=invoice_id, number=number, plan=self, instalment=instalment, issue_date=issue_date, now=now)
+        return Invoice(id=invoice_id, number=number, plan=self, instalment=instalment, issue_date=issue_date, now=now,
+                       bill_to=bill_to, seller=seller)
 
     def record_collection(self, amount: Money, *, on: date) -> None:
         """Cash applied to this contract's invoices; the contract is fully paid the day nothing is left open."""

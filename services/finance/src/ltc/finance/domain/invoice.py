@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.finance_events import InvoiceCredited, InvoiceIssued, InvoicePaid
@@ -51,7 +51,7 @@ class Invoice:
     credited = MoneyAttribute("credited_amount")
 
     def __init__(self, *, id: uuid.UUID, number: str, plan: BillingPlan, instalment: Instalment, issue_date: date,
-                 now: datetime) -> None:
+                 now: datetime, bill_to: dict[str, Any] | None = None, seller: dict[str, Any] | None = None) -> None:
         self.id = id
         self.number = number
         self.contract_id = plan.contract_id
@@ -69,6 +69,9 @@ class Invoice:
         self.status = InvoiceStatus.ISSUED
         self.paid_on: date | None = None
         self.created_at = now
+        # The parties as they were on issue; never rewritten (a later account change is not this invoice's).
+        self.bill_to = bill_to
+        self.seller = seller
         self.events = [InvoiceIssued(
             lineage=self.lineage(), invoice_id=id, invoice_number=number, contract_id=self.contract_id,
             account_id=self.account_id, instalment=self.instalment, amount=MoneyPayload.of(self.amount),
