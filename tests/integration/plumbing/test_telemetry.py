@@ -34,7 +34,8 @@ async def test_metrics_count_requests_by_route_template_and_show_the_outbox_back
             "account_id": account["id"], "title": "t", "need": "n", "channel": "tender"})
         body = (await client.get("/metrics")).text
     assert 'ltc_http_requests_total{method="GET",route="/api/v1/leads/{lead_id}",service="leads",status="404"}' in body
-    assert 'ltc_outbox_backlog{service="leads"} 1.0' in body  # workers off: lead.created waits
+    # Workers off: account.created and lead.created wait.
+    assert 'ltc_outbox_backlog{service="leads"} 2.0' in body
     [oldest] = [line for line in body.splitlines() if line.startswith('ltc_outbox_oldest_age_seconds{service="leads"}')]
     assert float(oldest.rsplit(" ", 1)[1]) > 0  # the waiting lead.created has an age
 
