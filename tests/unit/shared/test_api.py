@@ -20,7 +20,8 @@ def test_an_absent_if_match_is_428_where_required_and_no_expectation_where_optio
     assert (missing.value.status, missing.value.problem_type) == (428, "if-match-required")
 
 
-@pytest.mark.parametrize("header", ['"x"', "7", '"-1"', '""', '"٣"', 'W/"7', '"7" "8"'])
+@pytest.mark.parametrize("header", ['"x"', "7", '"-1"', '""', '"٣"', 'W/"7', '"7" "8"', '"' + "9" * 5000 + '"',
+                                    '"' + "1" * 19 + '"'])
 def test_an_etag_this_api_never_issued_matches_no_version(header):
     with pytest.raises(ProblemError) as stale:
         expected_version(header, required=False)

@@ -84,7 +84,9 @@ def expected_version(if_match: str | None, *, required: bool) -> int | None:
     if tag == "*":
         return None
     tag = tag.removeprefix("W/")
-    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and tag[1:-1].isascii():
+    # A version is an int column: more than 18 digits cannot name one (and a few thousand would
+    # make int() itself refuse the string).
+    if 3 <= len(tag) <= 20 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and tag[1:-1].isascii():
         return int(tag[1:-1])
     raise ProblemError(412, "stale-etag", "Precondition failed",
                        "the If-Match names no version of this object; read it again before changing it")
