@@ -101,6 +101,15 @@ def test_the_requester_never_decides() -> None:
     assert exc.value.rule == "decider-is-requester"
 
 
+@pytest.mark.parametrize("same_person", ["ALICE", "Alice"])
+def test_the_requester_never_decides_under_another_spelling_of_their_id(same_person: str) -> None:
+    opportunity = ready_for_atb()
+    request(opportunity, Gate.ATB)
+    with pytest.raises(Forbidden) as exc:
+        decide(opportunity, Gate.ATB, decider=same_person)
+    assert exc.value.rule == "decider-is-requester"
+
+
 def test_escalation_moves_the_request_up_until_l3() -> None:
     opportunity = ready_for_atb(an_opportunity(budget=eur("10")))
     request(opportunity, Gate.ATB)

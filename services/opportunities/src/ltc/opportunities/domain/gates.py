@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ltc.opportunities.domain.terms import CommercialTerms
+from ltc.shared.controls import require_other_person
 from ltc.shared.money import Money, MoneyError, validate_currency
 from ltc.shared.rules import DomainError, Forbidden, RuleViolation
 from ltc.shared.tiers import TIER_ROLES, Tier, authority_of, may_decide
@@ -135,8 +136,9 @@ class GateRequest:
             raise Forbidden("decision-beyond-authority",
                                 f"this {self.gate.value} request sits at {self.tier.value}; "
                                 f"it needs the role {TIER_ROLES[self.tier]} or higher")
-        if decider == self.requested_by:
-            raise Forbidden("decider-is-requester", "nobody decides on their own gate request")
+        # Compared as every segregation rule compares people (`Alice` is alice).
+        require_other_person("decider-is-requester", decider, [self.requested_by],
+                             f"deciding the {self.gate.value} request")
         decision = Decision(decision_id, outcome, self.tier, decider, conditions, comment, now)
         if outcome is not Outcome.ESCALATED:
             return replace(self, status=RequestStatus(outcome.value), decisions=(*self.decisions, decision)), decision
