@@ -113,6 +113,10 @@ def test_a_decision_needs_the_routed_tier_or_a_higher_one_and_never_the_requeste
         contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.APPROVED, decider="ar-1",
                                   decider_authority=Tier.L2, comment=None, today=date(2027, 1, 10), now=NOW)
     assert own.value.rule == "amendment-own-request" and contract.contract_version == 1
+    with pytest.raises(Forbidden) as respelled:  # ids are compared as every segregation rule compares them
+        contract.decide_amendment(amendment.amendment_id, outcome=DecisionOutcome.APPROVED, decider="AR-1",
+                                  decider_authority=Tier.L2, comment=None, today=date(2027, 1, 10), now=NOW)
+    assert respelled.value.rule == "amendment-own-request" and contract.contract_version == 1
     assert _approve(contract, amendment, Tier.L3).status is AmendmentStatus.APPROVED  # a higher tier may decide
     assert contract.contract_version == 2
 

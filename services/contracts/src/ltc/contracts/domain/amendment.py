@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
 from ltc.contracts.domain.terms import Terms, plan, refuse_unusable
 from ltc.contracts.domain.values import AgreedMilestone, LegalTerms, LineItem, PaymentTerm
+from ltc.shared.controls import require_other_person
 from ltc.shared.money import Money
 from ltc.shared.rules import DomainError, Forbidden, NotFound, RuleViolation
 from ltc.shared.tiers import may_decide
@@ -188,8 +189,7 @@ def decide_on(amendment: Amendment, *, outcome: DecisionOutcome, decider: str, d
     if not may_decide(decider_authority, amendment.tier):
         raise Forbidden("amendment-outside-authority",
                         f"the amendment is routed to {amendment.tier.value}; that tier or a higher one decides it")
-    if decider == amendment.requested_by:
-        raise Forbidden("amendment-own-request", "nobody decides their own amendment")
+    require_other_person("amendment-own-request", decider, [amendment.requested_by], "deciding an amendment")
     decision, tier = take_decision(amendment.tier, outcome, decider=decider, comment=comment, now=now,
                                    subject="amendment")
     if outcome is DecisionOutcome.ESCALATED:
