@@ -45,6 +45,7 @@ from ltc.shared.api import Cursor, ExpectedVersion, IdempotencyKey, Limit, Once,
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.errors import ProblemError
 from ltc.shared.policy import PolicyVersion
+from ltc.shared.rules import InvalidInput
 from ltc.shared.service import ReadSession, Uow
 
 router = APIRouter()
@@ -66,11 +67,6 @@ async def _account_scope(session: AsyncSession, principal: Principal, account_id
         raise ProblemError(422, "account-required", "Invalid request", "account_id: name one of your accounts",
                            errors=[{"field": "account_id", "message": "required for account managers"}])
     await queries.require_visible(session, principal, account_id, "account", account_id)
-
-
-def _validation_error(field: str, message: str) -> ProblemError:
-    return ProblemError(422, "validation-error", "Invalid request", f"{field}: {message}",
-                        errors=[{"field": field, "message": message}])
 
 
 def _recorded(response: Response, recorded: handlers.RecordedPayment) -> PaymentRead:
@@ -280,9 +276,9 @@ async def run_dunning(body: ScheduledRunCreate, uow: Uow, principal: Scheduler) 
 async def read_journal(session: ReadSession, principal: Exporter,
                        start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")]) -> JournalRead:
     if end < start:
-        raise _validation_error("to", "must not be before from")
+        raise InvalidInput("to", "must not be before from")
     if (end - start).days >= MAX_JOURNAL_DAYS:
-        raise _validation_error("to", f"at most {MAX_JOURNAL_DAYS} days per export")
+        raise InvalidInput("to", f"at most {MAX_JOURNAL_DAYS} days per export")
     lines = await queries.journal_lines(session, start, end)
     return JournalRead(start=start, end=end, lines=[JournalLineRead.of(line) for line in lines])
 
