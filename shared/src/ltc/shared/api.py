@@ -22,7 +22,6 @@ from sqlalchemy.orm import InstanceState
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.db import UnitOfWork, idempotency_keys
 from ltc.shared.errors import ProblemError
-from ltc.shared.pagination import paginate  # noqa: F401 (routes page through it; queries import it from there)
 from ltc.shared.roles import Principal
 
 T = TypeVar("T")
@@ -41,7 +40,6 @@ Happened = Annotated[date, Field(description=(
     "day may be recorded and is kept as given"))]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (default 50, max 200)")]
 Cursor = Annotated[str | None, Query(max_length=200, description="opaque cursor from the previous page's next_cursor")]
 

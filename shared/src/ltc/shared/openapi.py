@@ -187,6 +187,9 @@ def _complete_operation(operation: dict[str, Any], route: APIRoute, method: str,
         if not names:
             continue
         description = f"{_TITLES.get(status, 'Error')}: " + ", ".join(f"`{n}`" for n in names)
+        declared = responses.get(str(status), {}).get("description")
+        if declared and declared != "Successful Response":  # what the route says of it (e.g. what `errors` holds)
+            description += f". {declared}"
         response: dict[str, Any] = {
             "description": description,
             "content": {PROBLEM_JSON: {"schema": {"allOf": [
@@ -233,7 +236,7 @@ def _document_headers(operation: dict[str, Any], route: APIRoute, method: str, s
         if model is not None and "version" in model.get("properties", {}):
             headers["ETag"] = {"description": "the object's version, for `If-Match`", "schema": {"type": "string"}}
         if status == "201":
-            headers["Location"] = {"description": "the URL of what was created", "schema": {"type": "string"}}
+            headers["Location"] = {"description": "where to read what was created (for an item added to an object, the object)", "schema": {"type": "string"}}
         if not headers:
             response.pop("headers")
 

@@ -24,6 +24,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, ident = json.loads(base64.urlsafe_b64decode(padded))
+        if not (isinstance(created_at, str) and isinstance(ident, str)):  # UUID(1) is not a ValueError
+            raise ValueError("a cursor holds two strings")
         return datetime.fromisoformat(created_at), UUID(ident)
     except (ValueError, TypeError, RecursionError):
         raise InvalidInput("cursor", "not a cursor this API issued") from None
