@@ -514,7 +514,7 @@ async def test_a_bad_draft_names_the_field(client, overrides, field):
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"payment_terms": [{"name": "all", "percent": "90", "trigger": "signing", "due_days": 0}]}, "add up to 100"),
     ({"payment_terms": [{"name": "all", "percent": "100", "trigger": "date", "due_days": 0}]}, "names none"),
-    ({"line_items": [{"description": "switch", "quantity": "1", "unit_price": "1.00"}]}, "line items add up"),
+    ({"line_items": [{"description": "switch", "quantity": "1", "unit_price": "1.00"}]}, "lines add up to 1.00 EUR"),
 ])
 async def test_terms_that_cannot_make_a_contract_name_the_rule(client, overrides, message):
     response = await client.post(API, json=draft_body(**overrides), headers=OWNER)

@@ -13,7 +13,7 @@ from ltc.contracts.domain.approval import Approval
 from ltc.contracts.domain.model import Contract
 from ltc.contracts.domain.policy import DEFAULT_POLICY
 from ltc.contracts.domain.review import CHECKLIST, ItemVerdict, ReviewFunction, Verdict
-from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, Milestone, PaymentTerm, Trigger
+from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LineItem, Milestone, PaymentTerm, Trigger
 from ltc.shared.money import Money
 from ltc.shared.tiers import Tier
 
@@ -33,6 +33,12 @@ MILESTONES = [
     AgreedMilestone("FAC", date(2027, 9, 1), AcceptanceType.FINAL),
 ]
 ALL = tuple(ReviewFunction)
+
+
+def line(description: str, quantity: str | int, price: str, *, position: int = 1, currency: str = EUR,
+         unit: str = "C62", **kwargs) -> LineItem:
+    return LineItem(position=position, description=description, quantity=Decimal(quantity), unit=unit,
+                    unit_price=Money(Decimal(price), currency), **kwargs)
 
 
 def draft(value: str | Money = "1000000.00", terms=TERMS, milestones=MILESTONES, **kwargs) -> Contract:

@@ -14,7 +14,7 @@ from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, Milesto
 from ltc.shared.errors import DomainError, Forbidden, RuleViolation, status_of
 from ltc.shared.messages.contracts_events import ContractAmended
 from ltc.shared.money import Money
-from tests.unit.contracts.sample import ALL, EUR, MILESTONES, NOW, TERMS
+from tests.unit.contracts.sample import ALL, EUR, MILESTONES, NOW, TERMS, line
 from tests.unit.contracts.sample import active as _active
 from tests.unit.contracts.sample import draft as _draft
 
@@ -73,6 +73,24 @@ def test_approval_applies_a_new_version_carrying_over_what_has_been_triggered():
     assert sum(amounts.values()) == Decimal("1100000.00")
     assert [m.milestone_id for m in event.milestones] == [m.milestone_id for m in contract.milestones]
     assert contract.milestones[0].status is MilestoneStatus.ACCEPTED
+    assert event.lines == []
+
+
+def test_the_amended_event_carries_the_whole_new_set_of_lines():
+    lines = [line("switch", 40, "15000.00"), line("installation", 100, "4000.00", position=2, unit="HUR")]
+    contract = _active(line_items=lines)
+    repriced = [line("switch", 40, "14000.00"),  # repriced; installation removed; training added
+                line("training", 10, "5000.00", position=3, unit="DAY"),
+                line("support", 12, "30000.00", position=4, unit="MON")]
+    amendment = _amend(contract, TermChanges(value=Money(Decimal("970000.00"), EUR), line_items=repriced))
+    assert amendment.kinds == ("scope", "value")
+    contract.events.clear()
+    _approve(contract, amendment)
+    [event] = contract.events
+    assert isinstance(event, ContractAmended)
+    assert [(p.position, p.description, p.net.amount) for p in event.lines] == [
+        (1, "switch", Decimal("560000.00")), (3, "training", Decimal("50000.00")), (4, "support", Decimal("360000.00"))]
+    assert contract.line_items == repriced
 
 
 def test_what_has_happened_cannot_be_amended():

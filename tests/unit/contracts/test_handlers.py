@@ -16,6 +16,7 @@ from ltc.contracts.domain.policy import DEFAULT_POLICY, Risk
 from ltc.contracts.domain.review import ReviewFunction
 from ltc.contracts.domain.values import LegalTerms
 from ltc.shared.errors import DomainError, Forbidden, NotFound, RuleViolation, StaleVersion, status_of
+from ltc.shared.messages.finance_events import InvoiceCredited, InvoiceIssued
 from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion
 from ltc.shared.roles import Principal, Role
@@ -71,7 +72,11 @@ def _records(monkeypatch):
 
     monkeypatch.setattr(repository, "get_policy", get_policy)
     monkeypatch.setattr(repository, "add_version", add_version)
+    async def invoiced_of(session, contract_id):
+        return {}
+
     monkeypatch.setattr(repository, "find_by_opportunity", find_by_opportunity)
+    monkeypatch.setattr(repository, "invoiced_of", invoiced_of)
     monkeypatch.setattr(handlers, "clock", lambda: NOW)
     return versions
 
@@ -236,3 +241,68 @@ async def test_the_policy_is_saved_as_the_version_after_the_one_the_admin_read(m
         await handlers.update_policy(uow, handlers.UpdatePolicy(DEFAULT_POLICY, 3), ADMIN)
     saved = await handlers.update_policy(uow, handlers.UpdatePolicy(DEFAULT_POLICY, 4), ADMIN)
     assert (saved.version, calls, uow.commits) == (5, [(3, "admin-1", NOW), (4, "admin-1", NOW)], 1)
+
+
+# --- what finance invoiced of each line -----------------------------------------------------------
+
+
+@pytest.fixture
+def recorded(monkeypatch) -> list[dict]:
+    rows: list[dict] = []
+
+    async def record_invoiced(session, **kwargs):
+        rows.append(kwargs)
+
+    monkeypatch.setattr(repository, "record_invoiced", record_invoiced)
+    return rows
+
+
+def _invoice_line(position: int, quantity: str, net: str) -> dict:
+    return {"position": position, "description": "switch", "quantity": quantity, "unit": "C62",
+            "unit_price": {"amount": "1500.00", "currency": "EUR"}, "net": {"amount": net, "currency": "EUR"},
+            "vat": {"category": "S", "rate": "19"}}
+
+
+def _issued(contract: Contract, lines: list[dict]) -> InvoiceIssued:
+    return InvoiceIssued.model_validate({
+        "invoice_id": str(uuid.uuid4()), "invoice_number": "INV-2027-000007", "contract_id": str(contract.id),
+        "account_id": None, "instalment": "advance", "amount": {"amount": "1.00", "currency": "EUR"},
+        "issue_date": "2027-10-01", "due_date": "2027-10-31", "lines": lines})
+
+
+def _credited(contract: Contract, lines: list[dict]) -> InvoiceCredited:
+    return InvoiceCredited.model_validate({
+        "credit_note_id": str(uuid.uuid4()), "credit_note_number": "CN-2027-000001", "invoice_id": str(uuid.uuid4()),
+        "invoice_number": "INV-2027-000007", "contract_id": str(contract.id), "account_id": None,
+        "amount": {"amount": "1.00", "currency": "EUR"}, "reason": "two switches returned",
+        "issue_date": "2027-10-02", "invoice_open_amount": {"amount": "0.00", "currency": "EUR"}, "lines": lines})
+
+
+async def test_an_invoice_counts_what_it_bills_of_each_line_summed_per_position(recorded):
+    contract = _stored(passed_review(draft()))
+    event = _issued(contract, [_invoice_line(1, "4", "6000.00"), _invoice_line(2, "1", "100.00"),
+                               _invoice_line(1, "0.5", "750.00")])
+    await handlers.on_invoice_issued(_UnitOfWork(contract), event, None)
+    [row] = recorded
+    assert (row["document_id"], row["document_type"], row["document_number"], row["contract_id"]) == (
+        event.invoice_id, "invoice", "INV-2027-000007", contract.id)
+    assert [(line.position, line.quantity, line.net) for line in row["lines"]] == [
+        (1, Decimal("4.5"), Money(Decimal("6750.00"), "EUR")), (2, Decimal("1"), Money(Decimal("100.00"), "EUR"))]
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+async def test_a_credit_note_subtracts_whichever_sign_finance_writes_its_lines_with(recorded, sign):
+    contract = _stored(draft())
+    credit = _credited(contract, [_invoice_line(1, str(2 * sign), str(Decimal("3000.00") * sign))])
+    await handlers.on_invoice_credited(_UnitOfWork(contract), credit, None)
+    [row] = recorded
+    assert (row["document_id"], row["document_type"]) == (credit.credit_note_id, "credit_note")
+    assert [(line.quantity, line.net.amount) for line in row["lines"]] == [(Decimal(-2), Decimal("-3000.00"))]
+
+
+async def test_an_invoice_without_lines_records_nothing_and_one_for_an_unknown_contract_is_refused(recorded):
+    contract = draft()
+    await handlers.on_invoice_issued(_UnitOfWork(None), _issued(contract, []), None)
+    with pytest.raises(DomainError) as unknown:
+        await handlers.on_invoice_issued(_UnitOfWork(None), _issued(contract, [_invoice_line(1, "1", "1.00")]), None)
+    assert (unknown.value.rule, recorded) == ("unknown-contract", [])

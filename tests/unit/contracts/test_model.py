@@ -17,7 +17,16 @@ from ltc.contracts.domain.model import (
     contract_number,
 )
 from ltc.contracts.domain.review import ReviewFunction, ReviewStatus
-from ltc.contracts.domain.values import AcceptanceType, LegalTerms, MilestoneStatus, PaymentTerm, Trigger
+from ltc.contracts.domain.values import (
+    AcceptanceType,
+    LegalTerms,
+    MilestoneStatus,
+    PaymentTerm,
+    Supply,
+    TaxCategory,
+    Trigger,
+    Vat,
+)
 from ltc.shared.controls import DATE_IN_FUTURE
 from ltc.shared.errors import DomainError, NotFound, RuleViolation
 from ltc.shared.messages.contracts_events import (
@@ -37,6 +46,7 @@ from tests.unit.contracts.sample import (
     TERMS,
     TODAY,
     UPCOMING_MILESTONES,
+    line,
 )
 from tests.unit.contracts.sample import accept as _accept
 from tests.unit.contracts.sample import active as _active
@@ -135,6 +145,24 @@ def test_signing_activates_and_publishes_the_payment_schedule_with_milestone_ids
     ]
     assert [m.milestone_id for m in signed.milestones] == [pac.milestone_id, fac.milestone_id]
     assert signed.lineage.contract_id == contract.id
+    assert signed.lines == []  # a contract without lines: finance bills its value as one
+
+
+def test_the_signed_event_carries_the_contracts_lines_as_the_shared_line_payload():
+    lines = [line("core routers", 4, "150000.00", milestone="PAC", supply=Supply.GOODS, code="RT-400"),
+             line("support", 12, "25000.00", position=2, unit="MON", vat=Vat(TaxCategory.STANDARD, Decimal(19))),
+             line("acceptance tests", 1, "100000.00", position=3, unit="LS", milestone="FAC",
+                  discount=Money(Decimal("0.00"), "EUR"))]
+    contract = _passed_review(_draft(line_items=lines))
+    _sign(contract)
+    signed = contract.events[-1]
+    assert isinstance(signed, ContractSigned)
+    assert [payload.to_line() for payload in signed.lines] == lines
+    assert [(p.position, p.unit, p.net.amount, p.supply) for p in signed.lines] == [
+        (1, "C62", Decimal("600000.00"), "goods"), (2, "MON", Decimal("300000.00"), "services"),
+        (3, "LS", Decimal("100000.00"), "services")]
+    assert signed.model_dump(mode="json")["lines"][1]["vat"] == {"category": "S", "rate": "19",
+                                                                "exemption_reason": None}
 
 
 def test_only_a_draft_is_signed():

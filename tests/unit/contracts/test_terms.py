@@ -7,11 +7,12 @@ from decimal import Decimal
 
 from ltc.contracts.domain.amendment import DecisionOutcome, TermChanges
 from ltc.contracts.domain.policy import DEFAULT_POLICY, Risk, Tier
-from ltc.contracts.domain.values import LineItem, PaymentTerm, Trigger
+from ltc.contracts.domain.values import PaymentTerm, Trigger
 from ltc.shared.money import Money
 from tests.unit.contracts.sample import NOW, TODAY
 from tests.unit.contracts.sample import contract as _contract
 from tests.unit.contracts.sample import draft as _draft
+from tests.unit.contracts.sample import line as _line
 from tests.unit.contracts.sample import review_all as _review_all
 from tests.unit.contracts.sample import sign_on as _sign
 
@@ -29,7 +30,7 @@ def test_a_date_triggered_instalment_carries_its_date_and_line_items_price_the_v
     terms = [PaymentTerm("advance", Decimal(40), Trigger.SIGNING, None, 30),
              PaymentTerm("year end", Decimal(60), Trigger.DATE, None, 30, due_date=date(2027, 12, 31))]
     contract = _draft(value="1000.00", terms=terms, milestones=[],
-                      line_items=[LineItem("licence", Decimal(4), Decimal("250.00"))])
+                      line_items=[_line("licence", 4, "250.00")])
     [advance, year_end] = contract.payment_schedule()
     assert (advance.amount.amount, year_end.amount.amount) == (Decimal("400.00"), Decimal("600.00"))
     assert (year_end.trigger, year_end.due_date, year_end.milestone_id) == ("date", date(2027, 12, 31), None)

@@ -8,7 +8,7 @@ from ltc.contracts import handlers
 from ltc.contracts.adapters.orm import start_mappers
 from ltc.contracts.api.routes import router
 from ltc.shared.consumer import Subscription
-from ltc.shared.messages.finance_events import ContractFullyPaid
+from ltc.shared.messages.finance_events import ContractFullyPaid, InvoiceCredited, InvoiceIssued
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.service import ServiceSpec, create_app
 
@@ -24,6 +24,8 @@ SPEC = ServiceSpec(
         handlers={
             OpportunityWon.ce_type(): handlers.on_opportunity_won,
             ContractFullyPaid.ce_type(): handlers.on_contract_fully_paid,
+            InvoiceIssued.ce_type(): handlers.on_invoice_issued,
+            InvoiceCredited.ce_type(): handlers.on_invoice_credited,
         },
     ),
     start_mappers=start_mappers,

@@ -21,11 +21,20 @@ from ltc.contracts.domain.model import Contract, ContractStatus, DraftChanges, V
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import REVIEWER_ROLES, ItemVerdict, ReviewFunction
 from ltc.contracts.domain.terms import TERMS_INCONSISTENT
-from ltc.contracts.domain.values import AcceptanceType, AgreedMilestone, LegalTerms, LineItem, PaymentTerm, Trigger
+from ltc.contracts.domain.values import (
+    AcceptanceType,
+    AgreedMilestone,
+    LegalTerms,
+    LineItem,
+    PaymentTerm,
+    StatedLine,
+    Trigger,
+    priced_lines,
+)
 from ltc.shared.audit import AuditEntry
 from ltc.shared.db import UnitOfWork
 from ltc.shared.messages.envelope import Envelope
-from ltc.shared.messages.finance_events import ContractFullyPaid
+from ltc.shared.messages.finance_events import ContractFullyPaid, InvoiceCredited, InvoiceIssued, InvoiceLinePayload
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
 from ltc.shared.policy import PolicyVersion
@@ -113,13 +122,19 @@ async def _number(uow: UnitOfWork, at: datetime) -> str:
 
 @dataclass(frozen=True)
 class StatedTerms:
-    """Terms as a request states them (instalments without amounts, milestones without ids)."""
+    """Terms as a request states them (instalments without amounts, milestones without ids, line
+    prices without their currency: the value's if the request states one, else the contract's)."""
 
     value: Money | None = None
-    line_items: list[LineItem] | None = None
+    line_items: list[StatedLine] | None = None
     payment_terms: list[PaymentTerm] | None = None
     milestones: list[AgreedMilestone] | None = None
     legal_terms: LegalTerms | None = None
+
+    def lines_in(self, currency: str) -> list[LineItem] | None:
+        if self.line_items is None:
+            return None
+        return priced_lines(self.line_items, self.value.currency if self.value is not None else currency)
 
 
 @dataclass(frozen=True)
@@ -132,7 +147,7 @@ class CreateDraft:
     title: str
     fr_owner: str | None
     value: Money
-    line_items: list[LineItem]
+    line_items: list[StatedLine]  # priced in the value's currency
     payment_terms: list[PaymentTerm]
     milestones: list[AgreedMilestone]
     legal_terms: LegalTerms
@@ -161,7 +176,8 @@ async def create_draft(uow: UnitOfWork, cmd: CreateDraft, principal: Principal) 
                         lead_id=cmd.lead_id,
                         account_id=cmd.account_id, account_name=cmd.account_name, title=cmd.title,
                         owner=principal.sub, value=cmd.value, payment_terms=cmd.payment_terms,
-                        milestones=cmd.milestones, line_items=cmd.line_items, legal_terms=cmd.legal_terms,
+                        milestones=cmd.milestones, line_items=priced_lines(cmd.line_items, cmd.value.currency),
+                        legal_terms=cmd.legal_terms,
                         fr_owner=cmd.fr_owner, now=at)
     uow.session.add(contract)
     await repository.add_version(uow.session, contract, change=VersionChange.DRAFTED, by=principal.sub, at=at)
@@ -191,7 +207,8 @@ async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> C
     if terms_sent:
         t = cmd.terms
         changed = contract.edit(DraftChanges(title=cmd.title, account_name=cmd.account_name, value=t.value,
-                                             line_items=t.line_items, payment_terms=t.payment_terms,
+                                             line_items=t.lines_in(contract.value_currency),
+                                             payment_terms=t.payment_terms,
                                              milestones=t.milestones, legal_terms=t.legal_terms),
                                 by=principal.sub, now=at)
         if changed:
@@ -207,7 +224,10 @@ async def edit_draft(uow: UnitOfWork, cmd: EditDraft, principal: Principal) -> C
 
 
 async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: Envelope) -> None:
-    """Draft the contract of a won opportunity on its ATC terms, once however often the event arrives."""
+    """Draft the contract of a won opportunity on its ATC terms, once however often the event arrives.
+
+    Its lines are the ones agreed at ATC; an event from before lines travelled has none, and
+    neither has its contract."""
     existing = await repository.find_by_opportunity(uow.session, event.opportunity_id)
     if existing is not None:
         if existing.owner != event.owner:
@@ -235,6 +255,7 @@ async def on_opportunity_won(uow: UnitOfWork, event: OpportunityWon, envelope: E
                                    due_days=t.due_days) for t in terms.payment_terms],
         milestones=[AgreedMilestone(name=m.name, planned_date=m.planned_date,
                                     acceptance_type=AcceptanceType(m.acceptance_type)) for m in terms.milestones],
+        line_items=[line.to_line() for line in terms.lines],
         now=at,
     )
     uow.session.add(contract)
@@ -387,9 +408,9 @@ async def request_amendment(uow: UnitOfWork, cmd: RequestAmendment, principal: P
     t = cmd.terms
     amendment = contract.request_amendment(
         amendment_id=cmd.amendment_id, reason=cmd.reason, declared_risk=cmd.risk, requested_by=principal.sub,
-        changes=TermChanges(title=cmd.title, value=t.value, line_items=t.line_items, payment_terms=t.payment_terms,
-                            milestones=t.milestones, legal_terms=t.legal_terms),
-        policy=policy, today=at.date(), now=at)
+        changes=TermChanges(title=cmd.title, value=t.value, line_items=t.lines_in(contract.value_currency),
+                            payment_terms=t.payment_terms, milestones=t.milestones, legal_terms=t.legal_terms),
+        policy=policy, today=at.date(), now=at, invoiced=await repository.invoiced_of(uow.session, contract.id))
     _audit(uow, contract, principal.sub, AuditAction.AMENDMENT_REQUESTED, at, amendment_id=cmd.amendment_id,
            kinds=[k.value for k in amendment.kinds], risk=amendment.risk.value, tier=amendment.tier.value)
     await uow.commit()
@@ -410,7 +431,8 @@ async def decide_amendment(uow: UnitOfWork, cmd: DecideAmendment, principal: Pri
     at = now()
     decided = contract.decide_amendment(cmd.amendment_id, outcome=cmd.outcome, decider=principal.sub,
                                         decider_authority=authority_of(principal.roles), comment=cmd.comment,
-                                        today=at.date(), now=at)
+                                        today=at.date(), now=at,
+                                        invoiced=await repository.invoiced_of(uow.session, contract.id))
     if decided.applied_version is not None:
         await repository.add_version(uow.session, contract, change=VersionChange.AMENDED, by=principal.sub, at=at,
                                      reason=decided.reason, amendment_id=decided.amendment_id)
@@ -472,3 +494,52 @@ async def on_contract_fully_paid(uow: UnitOfWork, event: ContractFullyPaid, enve
     _audit(uow, contract, source, AuditAction.FULLY_PAID, at, fully_paid_on=event.fully_paid_on, event_id=envelope.id)
     if contract.status is ContractStatus.CLOSED:
         _audit(uow, contract, source, AuditAction.CLOSED, at, by="full payment, after every acceptance")
+
+
+# --- what finance invoiced of each line --------------------------------------------------------
+
+
+def _by_position(lines: list[InvoiceLinePayload], sign: int) -> list[repository.InvoicedLine]:
+    """A document's lines summed per contract line position, signed: a credit note subtracts.
+
+    A credit note's lines are counted as credited whichever sign finance writes them with: what
+    it credits can only lower what is invoiced."""
+    totals: dict[int, repository.InvoicedLine] = {}
+    for line in lines:
+        quantity, net = abs(line.quantity) * sign, line.net.to_money()
+        net = Money(abs(net.amount) * sign, net.currency)
+        seen = totals.get(line.position)
+        if seen is not None:
+            quantity, net = seen.quantity + quantity, seen.net + net
+        totals[line.position] = repository.InvoicedLine(line.position, quantity, net)
+    return list(totals.values())
+
+
+async def _record_invoiced(uow: UnitOfWork, contract_id: uuid.UUID, *, document_id: uuid.UUID, document_type: str,
+                           document_number: str, lines: list[InvoiceLinePayload], sign: int) -> None:
+    if not lines:
+        return  # a document from before lines travelled: it bills no contract line by position
+    # The contract's row lock orders this against an amendment being decided: it reads what is
+    # invoiced under the same lock.
+    contract = await uow.session.get(Contract, contract_id, with_for_update=True)
+    if contract is None:
+        # Finance invoices only contracts it learnt of from `contract.signed`: a broken flow for
+        # an operator to see on the dead-letter topic.
+        raise DomainError("unknown-contract", f"no contract {contract_id} to record {document_type} "
+                                              f"{document_number} against")
+    await repository.record_invoiced(uow.session, contract_id=contract_id, document_id=document_id,
+                                     document_type=document_type, document_number=document_number,
+                                     lines=_by_position(lines, sign), at=now())
+
+
+async def on_invoice_issued(uow: UnitOfWork, event: InvoiceIssued, envelope: Envelope) -> None:
+    """Count what the invoice bills of each contract line (an invoice from before lines travelled
+    bills none by line)."""
+    await _record_invoiced(uow, event.contract_id, document_id=event.invoice_id, document_type="invoice",
+                           document_number=event.invoice_number, lines=event.lines, sign=1)
+
+
+async def on_invoice_credited(uow: UnitOfWork, event: InvoiceCredited, envelope: Envelope) -> None:
+    """Take what the credit note credits of each contract line off what is invoiced of it."""
+    await _record_invoiced(uow, event.contract_id, document_id=event.credit_note_id, document_type="credit_note",
+                           document_number=event.credit_note_number, lines=event.lines, sign=-1)

@@ -28,7 +28,7 @@ from ltc.contracts.domain.amendment import Amendment
 from ltc.contracts.domain.approval import Approval, ContractOrigin
 from ltc.contracts.domain.model import Contract, ContractStatus
 from ltc.contracts.domain.review import ReviewRecord
-from ltc.contracts.domain.values import LegalTerms, LineItem, Milestone, PaymentTerm
+from ltc.contracts.domain.values import LegalTerms, LineItem, Milestone, PaymentTerm, line_from_json, line_to_json
 from ltc.shared.db import map_aggregate, str_enum
 
 metadata = MetaData()
@@ -63,9 +63,18 @@ class MilestoneList(_ValueList):
     value_type = Milestone
 
 
-class LineItemList(_ValueList):
+class LineItemList(TypeDecorator[list[LineItem]]):
+    """The contract's lines, each stored with its currency (migration 0007 gave one to the lines
+    stored before, from the contract's value): a line's position defaults to its place in the list."""
+
+    impl = JSONB
     cache_ok = True
-    value_type = LineItem
+
+    def process_bind_param(self, value: list[LineItem] | None, dialect: Dialect) -> list[dict[str, Any]] | None:
+        return None if value is None else [line_to_json(line) for line in value]
+
+    def process_result_value(self, value: list[dict[str, Any]] | None, dialect: Dialect) -> list[LineItem] | None:
+        return None if value is None else [line_from_json(item, index=index) for index, item in enumerate(value)]
 
 
 class ReviewList(_ValueList):
@@ -151,6 +160,22 @@ contract_versions = Table(
     Column("amendment_id", UUID(as_uuid=True)),
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# What finance has invoiced of each contract line, one row per invoice or credit note and line
+# position (a credit note's rows negative), so a redelivered document is recorded once whatever
+# envelope it came in; a line's invoiced quantity and net are the sums of its rows.
+invoiced_lines = Table(
+    "invoiced_lines", metadata,
+    Column("document_id", UUID(as_uuid=True), primary_key=True),  # the invoice's or the credit note's
+    Column("position", Integer, primary_key=True),  # the contract line's
+    Column("contract_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("document_type", String(20), nullable=False),  # invoice, credit_note
+    Column("document_number", Text, nullable=False),
+    Column("quantity", Numeric, nullable=False),  # finance bills shares of a quantity to six places
+    Column("net_amount", Numeric(20, 4), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 # The audit trail and the admin's policy are kept in the shared tables (`ltc.shared.db.audit_trail`,

@@ -4,15 +4,20 @@ policy); writes go through the unit of work's session. What only the API reads: 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ltc.contracts.adapters.orm import contract_sequences, contract_versions
+from ltc.contracts.adapters.orm import contract_sequences, contract_versions, invoiced_lines
+from ltc.contracts.domain.invoiced import Invoiced
 from ltc.contracts.domain.model import Contract, VersionChange
 from ltc.contracts.domain.policy import DEFAULT_POLICY, ContractPolicy
+from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion, current_policy, set_policy
 from ltc.shared.rules import NotFound
 
@@ -66,3 +71,42 @@ async def add_version(session: AsyncSession, contract: Contract, *, change: Vers
     await session.execute(insert(contract_versions).values(
         contract_id=contract.id, contract_version=contract.contract_version, terms=contract.terms().to_json(),
         change=change.value, reason=reason, amendment_id=amendment_id, created_by=by, created_at=at))
+
+
+@dataclass(frozen=True)
+class InvoicedLine:
+    """What one invoice or credit note bills of one contract line; a credit note's is negative."""
+
+    position: int
+    quantity: Decimal
+    net: Money
+
+
+async def record_invoiced(session: AsyncSession, *, contract_id: uuid.UUID, document_id: uuid.UUID,
+                          document_type: str, document_number: str, lines: Sequence[InvoicedLine],
+                          at: datetime) -> None:
+    """The document's lines, once: a document already recorded is not recorded again."""
+    if not lines:
+        return
+    await session.execute(pg_insert(invoiced_lines).values([
+        {"document_id": document_id, "position": line.position, "contract_id": contract_id,
+         "document_type": document_type, "document_number": document_number, "quantity": line.quantity,
+         "net_amount": line.net.amount, "currency": line.net.currency, "recorded_at": at}
+        for line in lines]).on_conflict_do_nothing())
+
+
+async def invoiced_of(session: AsyncSession, contract_id: uuid.UUID) -> dict[int, Invoiced]:
+    """Per line position, what is invoiced so far of the contract's lines, credit notes subtracted."""
+    rows = (await session.execute(
+        select(invoiced_lines.c.position, invoiced_lines.c.currency, func.sum(invoiced_lines.c.quantity),
+               func.sum(invoiced_lines.c.net_amount))
+        .where(invoiced_lines.c.contract_id == contract_id)
+        .group_by(invoiced_lines.c.position, invoiced_lines.c.currency)
+        .order_by(invoiced_lines.c.position))).all()
+    invoiced: dict[int, Invoiced] = {}
+    for position, currency, quantity, net in rows:
+        billed = Invoiced(Decimal(quantity), Money(Decimal(net), currency))
+        if position in invoiced:  # finance bills a contract in its currency: two are a broken flow
+            raise ValueError(f"line {position} of contract {contract_id} is invoiced in more than one currency")
+        invoiced[position] = billed
+    return invoiced

@@ -40,6 +40,7 @@ from ltc.contracts.api.schemas import (
     SignRequest,
     StartMilestoneRequest,
     VersionRead,
+    stated_lines,
 )
 from ltc.contracts.domain.approval import APPROVER_ROLES
 from ltc.contracts.domain.model import CONTRACT_NUMBER_PATTERN, Contract, ContractStatus, Health
@@ -126,7 +127,7 @@ async def create_contract(body: ContractCreate, uow: Uow, principal: Drafter, re
     cmd = handlers.CreateDraft(
         contract_id=uuid.uuid4(), opportunity_id=body.opportunity_id, lead_id=body.lead_id,
         account_id=body.account_id, account_name=body.account_name, title=body.title, fr_owner=body.fr_owner,
-        value=body.value.to_money(), line_items=[i.to_domain() for i in body.line_items],
+        value=body.value.to_money(), line_items=stated_lines(body.line_items),
         payment_terms=[t.to_domain() for t in body.payment_terms], milestones=[m.to_domain() for m in body.milestones],
         legal_terms=body.legal_terms.to_domain())
     return await run(uow, handlers.create_draft, cmd, principal, answer=_contract_answer(uow, response, created=True),

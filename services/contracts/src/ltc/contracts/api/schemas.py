@@ -13,6 +13,7 @@ from ltc.contracts.adapters.queries import LateMilestone
 from ltc.contracts.domain import values
 from ltc.contracts.domain.amendment import Amendment, AmendmentKind, AmendmentStatus, DecisionOutcome
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
+from ltc.contracts.domain.invoiced import LINE_BELOW_INVOICED
 from ltc.contracts.domain.model import (
     SIGNED_BEFORE_APPROVAL,
     Contract,
@@ -22,8 +23,8 @@ from ltc.contracts.domain.model import (
 )
 from ltc.contracts.domain.policy import ContractPolicy, Limits, Risk, Tier, ValueTier
 from ltc.contracts.domain.review import CHECKLIST, ChecklistItem, ItemVerdict, ReviewFunction, ReviewStatus, Verdict
-from ltc.contracts.domain.terms import PERCENT_QUANTUM, Terms
-from ltc.contracts.domain.values import AcceptanceType, MilestoneStatus
+from ltc.contracts.domain.terms import PERCENT_QUANTUM, TERMS_INCONSISTENT, Terms
+from ltc.contracts.domain.values import AcceptanceType, MilestoneStatus, TaxCategory
 from ltc.contracts.handlers import EXISTS_FOR_OPPORTUNITY, FROM_WON_OPPORTUNITY_ONLY, AuditAction
 from ltc.shared.api import Happened, Versioned
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
@@ -45,6 +46,9 @@ CONTRACT_VERSION = ("the version of the contract (the row version behind its ETa
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+LINES = "what is sold, line by line, net of VAT: given, the lines add up to the value exactly"
 
 
 # --- terms ----------------------------------------------------------------------------------
@@ -72,13 +76,58 @@ class MilestoneWrite(_Strict):
         return values.AgreedMilestone(self.name, self.planned_date, self.acceptance_type, self.owner)
 
 
-class LineItemWrite(_Strict):
-    description: Text
-    quantity: Quantity
-    unit_price: Annotated[DecimalStr, Field(ge=0)] = Field(description="in the contract's currency")
+UnitCode = Annotated[str, Field(pattern="^[A-Z0-9]{1,3}$", description=(
+    "UN/ECE Recommendation 20 unit code (EN 16931 BT-130), e.g. C62 one (a piece), HUR hour, DAY day, MON month, "
+    f"LS lump sum; one the EN 16931 code list knows (rule `{TERMS_INCONSISTENT}`)"))]
+LineMoney = Annotated[DecimalStr, Field(ge=0)]
+TAX_CATEGORIES = ("EN 16931 VAT category (UNTDID 5305): S standard rate, Z zero rated, E exempt, AE reverse charge, "
+                  "K intra-community supply, G export outside the EU, O outside the scope of VAT")
 
-    def to_domain(self) -> values.LineItem:
-        return values.LineItem(self.description, self.quantity, self.unit_price)
+
+class VatWrite(_Strict):
+    """The VAT agreed for a line, e.g. an exemption. What each category needs is EN 16931's; a
+    category without it is refused naming the field (rule `commercial-terms-inconsistent`)."""
+
+    category: TaxCategory = Field(description=TAX_CATEGORIES)
+    rate: Annotated[DecimalStr, Field(ge=0, le=100)] | None = Field(
+        default=None, description="percent: positive for S, 0 for Z, E, AE, K and G, none for O")
+    exemption_reason: Text | None = Field(default=None, description="why the line bears no VAT: required for E, AE, "
+                                                                    "K, G and O")
+
+    def to_domain(self) -> values.Vat:
+        return values.Vat(self.category, self.rate, self.exemption_reason)
+
+
+class LineItemWrite(_Strict):
+    """A line of what is sold, net of VAT: the lines of a contract add up to its value, exactly."""
+
+    position: int | None = Field(default=None, ge=1, le=10_000,
+                                 description="the line's number, unique within the terms (invoices name the line by "
+                                             "it); by default its place in the list, counting from 1")
+    code: Name | None = Field(default=None, description="the seller's product or service code")
+    description: Text
+    quantity: Quantity = Field(description="how many `unit`s")
+    unit: UnitCode = values.DEFAULT_UNIT
+    unit_price: LineMoney = Field(description="net of VAT, per unit, in the contract's currency; no finer than its "
+                                              "minor unit (2 places for EUR)")
+    discount: LineMoney | None = Field(default=None, description="an amount off the whole line, in the contract's "
+                                                                 "currency: at most quantity × unit price")
+    supply: values.Supply = Field(default=values.Supply.SERVICES,
+                                  description="goods or services: the tax rules treat them apart across borders")
+    vat: VatWrite | None = Field(default=None, description="the VAT agreed for this line; none: finance's tax rules "
+                                                           "decide it on each invoice")
+    milestone: Name | None = Field(default=None, description="the delivery milestone (by name) the line is delivered "
+                                                             "with: that milestone's instalments invoice it, whole")
+
+    def to_domain(self, index: int) -> values.StatedLine:
+        return values.StatedLine(
+            position=self.position or index + 1, code=self.code, description=self.description,
+            quantity=self.quantity, unit=self.unit, unit_price=self.unit_price, discount=self.discount,
+            supply=self.supply, vat=None if self.vat is None else self.vat.to_domain(), milestone=self.milestone)
+
+
+def stated_lines(lines: list[LineItemWrite]) -> list[values.StatedLine]:
+    return [line.to_domain(index) for index, line in enumerate(lines)]
 
 
 class LegalTermsWrite(_Strict):
@@ -110,7 +159,7 @@ class _TermsWrite(_Strict):
         value = getattr(self, "value", None)
         return {
             "value": value.to_money() if value is not None else None,
-            "line_items": [i.to_domain() for i in self.line_items] if "line_items" in sent else None,
+            "line_items": stated_lines(self.line_items) if "line_items" in sent else None,
             "payment_terms": [t.to_domain() for t in self.payment_terms] if "payment_terms" in sent else None,
             "milestones": [m.to_domain() for m in self.milestones] if "milestones" in sent else None,
             "legal_terms": self.legal_terms.to_domain() if "legal_terms" in sent else None,
@@ -132,7 +181,7 @@ class ContractCreate(_Strict):
     title: Name
     fr_owner: Name | None = None
     value: MoneyPayload
-    line_items: list[LineItemWrite] = Field(default_factory=list, max_length=500)
+    line_items: list[LineItemWrite] = Field(default_factory=list, max_length=500, description=LINES)
     payment_terms: list[PaymentTermWrite] = Field(min_length=1, max_length=50)
     milestones: list[MilestoneWrite] = Field(default_factory=list, max_length=100)
     legal_terms: LegalTermsWrite = Field(default_factory=LegalTermsWrite)
@@ -145,7 +194,8 @@ class ContractUpdate(_TermsWrite):
     title: Name | None = None
     fr_owner: Name | None = None
     value: MoneyPayload | None = None
-    line_items: list[LineItemWrite] | None = Field(default=None, max_length=500)
+    line_items: list[LineItemWrite] | None = Field(default=None, max_length=500,
+                                                   description=LINES + " (the whole new set; [] for none)")
     payment_terms: list[PaymentTermWrite] | None = Field(default=None, min_length=1, max_length=50)
     milestones: list[MilestoneWrite] | None = Field(default=None, max_length=100)
     legal_terms: LegalTermsWrite | None = None
@@ -159,7 +209,11 @@ class AmendmentCreate(_TermsWrite):
                                                      "change weighs on cash or delivery")
     title: Name | None = None
     value: MoneyPayload | None = None
-    line_items: list[LineItemWrite] | None = Field(default=None, max_length=500)
+    line_items: list[LineItemWrite] | None = Field(
+        default=None, max_length=500,
+        description=LINES + f" (the whole new set). A line keeps at least the quantity and the net invoiced of it, and "
+                            f"an invoiced line stays (rule `{LINE_BELOW_INVOICED}`, naming the invoiced quantity and "
+                            "net), also when the amendment is approved")
     payment_terms: list[PaymentTermWrite] | None = Field(default=None, min_length=1, max_length=50)
     milestones: list[MilestoneWrite] | None = Field(default=None, max_length=100)
     legal_terms: LegalTermsWrite | None = None
@@ -186,13 +240,40 @@ class PaymentTermRead(BaseModel):
                    milestone=term.milestone, due_days=term.due_days, due_date=term.due_date)
 
 
-class LineItemRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class VatRead(BaseModel):
+    category: TaxCategory = Field(description=TAX_CATEGORIES)
+    rate: DecimalStr | None = Field(description="percent; none for O")
+    exemption_reason: str | None
 
+
+class LineItemRead(BaseModel):
+    """A line as agreed. Amounts are in the contract's currency and net of VAT."""
+
+    position: int = Field(description="the line's number within the terms: invoices name the line by it")
+    code: str | None = Field(description="the seller's product or service code")
     description: str
     quantity: DecimalStr
-    unit_price: DecimalStr
-    amount: DecimalStr
+    unit: str = Field(description="UN/ECE Recommendation 20 unit code, e.g. C62 one, HUR hour")
+    unit_price: DecimalStr = Field(description="net of VAT, per unit")
+    discount: DecimalStr | None = Field(description="the amount off the whole line")
+    amount: DecimalStr = Field(description="quantity × unit price, before the line's discount")
+    net: DecimalStr = Field(description="quantity × unit price − discount: what the line adds to the value (the "
+                                        "lines' nets add up to it)")
+    supply: values.Supply
+    vat: VatRead | None = Field(description="the VAT agreed for the line; none: finance's tax rules decide it on "
+                                            "each invoice")
+    milestone: str | None = Field(description="the delivery milestone the line is delivered, and invoiced, with")
+
+    @classmethod
+    def of(cls, line: values.LineItem) -> LineItemRead:
+        vat = line.vat
+        return cls(position=line.position, code=line.code, description=line.description, quantity=line.quantity,
+                   unit=line.unit, unit_price=line.unit_price.amount,
+                   discount=None if line.discount is None else line.discount.amount, amount=line.gross_amount,
+                   net=line.net.amount, supply=line.supply,
+                   vat=None if vat is None else VatRead(category=vat.category, rate=vat.rate,
+                                                        exemption_reason=vat.exemption_reason),
+                   milestone=line.milestone)
 
 
 class LegalTermsRead(BaseModel):
@@ -356,8 +437,9 @@ class ContractRead(Versioned):
     title: str
     owner: str
     fr_owner: str | None
-    value: MoneyPayload
-    line_items: list[LineItemRead]
+    value: MoneyPayload = Field(description="net of VAT")
+    line_items: list[LineItemRead] = Field(description="what is sold, line by line, net of VAT, adding up to the "
+                                                       "value; none on contracts drafted before lines travelled")
     payment_terms: list[PaymentTermRead]
     milestones: list[MilestoneRead]
     legal_terms: LegalTermsRead
@@ -389,7 +471,7 @@ class ContractRead(Versioned):
         pending = contract.pending_amendment
         return cls(
             **data, value=MoneyPayload.of(contract.value),
-            line_items=[LineItemRead.model_validate(i) for i in contract.line_items],
+            line_items=[LineItemRead.of(i) for i in contract.line_items],
             payment_terms=[PaymentTermRead.of(t, contract.value_currency) for t in contract.payment_terms],
             milestones=[MilestoneRead.of(m, as_of) for m in contract.milestones],
             legal_terms=LegalTermsRead.model_validate(contract.legal_terms),
@@ -467,7 +549,7 @@ class TermsRead(BaseModel):
     @classmethod
     def of(cls, terms: Terms) -> TermsRead:
         return cls(title=terms.title, value=MoneyPayload(amount=terms.value_amount, currency=terms.currency),
-                   line_items=[LineItemRead.model_validate(i) for i in terms.line_items],
+                   line_items=[LineItemRead.of(i) for i in terms.line_items],
                    payment_terms=[PaymentTermRead.of(t, terms.currency) for t in terms.payment_terms],
                    milestones=[MilestoneWrite(name=m.name, planned_date=m.planned_date,
                                               acceptance_type=m.acceptance_type, owner=m.owner)

@@ -10,12 +10,13 @@ and delegates the rest.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ltc.contracts.domain.invoiced import Invoiced, refuse_below_invoiced
 from ltc.contracts.domain.policy import ContractPolicy, Risk, Tier
 from ltc.contracts.domain.terms import Terms, plan, refuse_unusable
 from ltc.contracts.domain.values import AgreedMilestone, LegalTerms, LineItem, PaymentTerm
@@ -149,11 +150,12 @@ def find_amendment(amendments: Iterable[Amendment], amendment_id: uuid.UUID) -> 
 
 def propose_amendment(contract: Contract, *, amendment_id: uuid.UUID, reason: str, changes: TermChanges,
                       declared_risk: Risk, requested_by: str, policy: ContractPolicy, today: date,
-                      now: datetime) -> Amendment:
+                      now: datetime, invoiced: Mapping[int, Invoiced] | None = None) -> Amendment:
     """New terms for an active contract, routed to the decision tier whose authority covers the change.
 
     One amendment waits at a time; it changes something, not the currency, and its terms must be
-    ones the contract could adopt today (nothing that already happened is changed).
+    ones the contract could adopt today (nothing that already happened is changed: no line below
+    what `invoiced` says finance has billed of it, per line position).
     """
     if not reason.strip():
         raise RuleViolation("amendment-reason-required", "an amendment says why it is needed")
@@ -170,6 +172,7 @@ def propose_amendment(contract: Contract, *, amendment_id: uuid.UUID, reason: st
     if not kinds:
         raise RuleViolation("amendment-changes-nothing", "the proposed terms are the current ones")
     refuse_unusable(proposed)
+    refuse_below_invoiced(current.line_items, proposed.line_items, invoiced or {})
     plan(proposed, signed=True, milestones=contract.milestones, payment_terms=contract.payment_terms, today=today)
     risk = max(declared_risk, _derived_risk(current, proposed), key=lambda r: r.tier.rank)
     return Amendment(

@@ -14,6 +14,7 @@ amendment. Review verdicts belong to one version, which is how an edit resets th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from ltc.contracts.domain.amendment import (
     withdrawn,
 )
 from ltc.contracts.domain.approval import Approval, ApprovalSource, ApprovalStatus, ContractOrigin
+from ltc.contracts.domain.invoiced import Invoiced, refuse_below_invoiced
 from ltc.contracts.domain.policy import ContractPolicy, Risk
 from ltc.contracts.domain.review import (
     ItemVerdict,
@@ -58,6 +60,7 @@ from ltc.shared.controls import (
     require_other_person,
 )
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
+from ltc.shared.messages.base import LinePayload
 from ltc.shared.messages.contracts_events import (
     ContractAmended,
     ContractClosed,
@@ -324,6 +327,9 @@ class Contract:
             for t in self.payment_terms
         ]
 
+    def _line_payloads(self) -> list[LinePayload]:
+        return [LinePayload.of(line) for line in self.line_items]
+
     def _milestone_payloads(self) -> list[ContractMilestonePayload]:
         return [ContractMilestonePayload(milestone_id=m.milestone_id, name=m.name, planned_date=m.planned_date,
                                          acceptance_type=m.acceptance_type.value) for m in self.milestones]
@@ -370,6 +376,7 @@ class Contract:
             lineage=self.lineage(), contract_id=self.id, account_id=self.account_id, account_name=self.account_name,
             value=MoneyPayload.of(self.value), signed_on=signed_on, signatories=names,
             payment_schedule=self.payment_schedule(), milestones=self._milestone_payloads(),
+            lines=self._line_payloads(),
         ))
 
     # --- execution ----------------------------------------------------------------------------
@@ -486,24 +493,27 @@ class Contract:
         return next((a for a in self.amendments if a.status is AmendmentStatus.PENDING), None)
 
     def request_amendment(self, *, amendment_id: uuid.UUID, reason: str, changes: TermChanges, declared_risk: Risk,
-                          requested_by: str, policy: ContractPolicy, today: date, now: datetime) -> Amendment:
-        """Propose new terms for the contract in execution (`propose_amendment` routes them)."""
+                          requested_by: str, policy: ContractPolicy, today: date, now: datetime,
+                          invoiced: Mapping[int, Invoiced] | None = None) -> Amendment:
+        """Propose new terms for the contract in execution (`propose_amendment` routes them);
+        `invoiced` is what finance has billed so far of each line, by position."""
         self._require_status(ContractStatus.ACTIVE, "contract-not-active", "an amendment")
         amendment = propose_amendment(self, amendment_id=amendment_id, reason=reason, changes=changes,
                                       declared_risk=declared_risk, requested_by=requested_by, policy=policy,
-                                      today=today, now=now)
+                                      today=today, now=now, invoiced=invoiced)
         self.amendments = [*self.amendments, amendment]
         self.updated_at = now
         return amendment
 
     def decide_amendment(self, amendment_id: uuid.UUID, *, outcome: DecisionOutcome, decider: str,
                          decider_authority: Tier | None, comment: str | None, today: date,
-                         now: datetime) -> Amendment:
-        """A decision on a pending amendment (`decide_on`); an approval applies it as a new version."""
+                         now: datetime, invoiced: Mapping[int, Invoiced] | None = None) -> Amendment:
+        """A decision on a pending amendment (`decide_on`); an approval applies it as a new version,
+        checked again against what has been invoiced (`invoiced`) since it was requested."""
         decided = decide_on(self.amendment(amendment_id), outcome=outcome, decider=decider,
                             decider_authority=decider_authority, comment=comment, now=now)
         if decided.status is AmendmentStatus.APPROVED:
-            decided = self._apply(decided, today=today, now=now)
+            decided = self._apply(decided, today=today, now=now, invoiced=invoiced or {})
         self._replace_amendment(decided, now)
         return decided
 
@@ -512,9 +522,11 @@ class Contract:
         self._replace_amendment(taken_back, now)
         return taken_back
 
-    def _apply(self, amendment: Amendment, *, today: date, now: datetime) -> Amendment:
+    def _apply(self, amendment: Amendment, *, today: date, now: datetime,
+               invoiced: Mapping[int, Invoiced]) -> Amendment:
         """The approved terms become the next version; what has happened is carried over (`plan`)."""
         self._require_status(ContractStatus.ACTIVE, "contract-not-active", "applying an amendment")
+        refuse_below_invoiced(self.line_items, amendment.proposed.line_items, invoiced)
         self._adopt(amendment.proposed, today=today)
         if amendment.requested_by not in self.authors:
             self.authors = [*self.authors, amendment.requested_by]
@@ -522,7 +534,7 @@ class Contract:
         self.events.append(ContractAmended(
             lineage=self.lineage(), contract_id=self.id, contract_version=self.contract_version,
             reason=amendment.reason, value=MoneyPayload.of(self.value), payment_schedule=self.payment_schedule(),
-            milestones=self._milestone_payloads(), amended_at=now))
+            milestones=self._milestone_payloads(), amended_at=now, lines=self._line_payloads()))
         return replace(amendment, applied_version=self.contract_version)
 
     def _replace_amendment(self, amendment: Amendment, now: datetime) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ltc.contracts.domain.values import (
+    TERMS_INCONSISTENT,
     AcceptanceType,
     AgreedMilestone,
     LegalTerms,
@@ -21,12 +22,15 @@ from ltc.contracts.domain.values import (
     Milestone,
     PaymentTerm,
     Trigger,
+    line_from_json,
+    line_to_json,
     terms_problems,
 )
+from ltc.shared.lines import Instalment, milestone_problems
 from ltc.shared.money import Money, MoneyAttribute
 from ltc.shared.rules import RuleViolation
 
-TERMS_INCONSISTENT = "commercial-terms-inconsistent"
+__all__ = ["TERMS_INCONSISTENT", "Terms", "is_triggered", "plan", "refuse_unusable"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class Terms:
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "value": {"amount": str(self.value_amount), "currency": self.currency},
-                "line_items": [i.to_json() for i in self.line_items],
+                "line_items": [line_to_json(i) for i in self.line_items],
                 "payment_terms": [t.to_json() for t in self.payment_terms],
                 "milestones": [{"name": m.name, "planned_date": m.planned_date.isoformat(),
                                 "acceptance_type": m.acceptance_type.value, "owner": m.owner}
@@ -68,9 +72,10 @@ class Terms:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Terms:
-        return cls(title=data["title"], value_amount=Decimal(data["value"]["amount"]),
-                   currency=data["value"]["currency"],
-                   line_items=tuple(LineItem.from_json(i) for i in data["line_items"]),
+        currency = data["value"]["currency"]
+        return cls(title=data["title"], value_amount=Decimal(data["value"]["amount"]), currency=currency,
+                   line_items=tuple(line_from_json(item, index=index, currency=currency)
+                                    for index, item in enumerate(data["line_items"])),
                    payment_terms=tuple(PaymentTerm.from_json(t) for t in data["payment_terms"]),
                    milestones=tuple(AgreedMilestone(m["name"], date.fromisoformat(m["planned_date"]),
                                                     AcceptanceType(m["acceptance_type"]), m.get("owner"))
@@ -152,7 +157,23 @@ def plan(terms: Terms, *, signed: bool, milestones: list[Milestone], payment_ter
     planned = {t.name: replace(t.agreed(), amount=a.amount) for t, a in zip(open_terms, amounts, strict=True)}
     planned.update(fixed)
     schedule = [planned[t.name] for t in terms.payment_terms]
+    _refuse_unbilled_milestone_lines(terms, schedule)
     return planned_milestones, percents_of_amounts(schedule, value) if fixed else schedule
+
+
+def _refuse_unbilled_milestone_lines(terms: Terms, schedule: list[PaymentTerm]) -> None:
+    """A line delivered with a milestone is invoiced, whole, by that milestone's instalments: checked
+    on the amounts just planned, which after an amendment are not the percentages of the value
+    (triggered instalments keep theirs)."""
+    if not terms.line_items:
+        return
+    instalments = [Instalment(t.name, Money(t.amount or Decimal(0), terms.currency),
+                              t.milestone if t.trigger is Trigger.MILESTONE else None) for t in schedule]
+    problems = milestone_problems(terms.line_items, instalments, field="line_items")
+    if problems:
+        raise RuleViolation(TERMS_INCONSISTENT,
+                            "the terms cannot make a contract: " + "; ".join(p["message"] for p in problems),
+                            errors=problems)
 
 
 PERCENT_QUANTUM = Decimal("0.0001")

@@ -1,4 +1,4 @@
-"""The value objects of a contract's terms: instalments, milestones, line items, legal terms.
+"""The value objects of a contract's terms: instalments, milestones, lines, legal terms.
 
 They are frozen and compare by content; the aggregate replaces whole lists when something
 changes, which is also how they are stored (JSONB lists).
@@ -13,12 +13,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ltc.shared.lines import SalesLine, Supply, TaxCategory, Vat, line_problems
 from ltc.shared.messages.contracts_events import Trigger
-from ltc.shared.money import Money, minor_unit_exponent
+from ltc.shared.money import Money, MoneyError
+from ltc.shared.rules import RuleViolation
 
 # What makes an instalment due is one vocabulary with finance, which bills it: the events' `Trigger`.
 __all__ = ["AcceptanceType", "AgreedMilestone", "LegalTerms", "LineItem", "Milestone", "MilestoneStatus",
-           "PaymentTerm", "Trigger", "terms_problems"]
+           "PaymentTerm", "StatedLine", "Supply", "TaxCategory", "Trigger", "Vat", "line_from_json", "line_to_json",
+           "priced_lines", "terms_problems"]
+
+TERMS_INCONSISTENT = "commercial-terms-inconsistent"
 
 
 class AcceptanceType(StrEnum):
@@ -134,22 +139,108 @@ class Milestone:
         )
 
 
+# A line of the terms is the shared sales line: the rules that hold it at ATC hold it here and on the
+# invoice (`ltc.shared.lines`, which also says why everything is net of VAT).
+LineItem = SalesLine
+
+DEFAULT_UNIT = "C62"  # UN/ECE Rec 20 "one": a piece, a licence, a lump sum
+
+# What a line is stored as before it carried more than these: read as one of quantity C62 (one), a
+# service, without discount, VAT or milestone, its price in the contract's currency.
+_FIRST_LINE_SHAPE = frozenset({"description", "quantity", "unit_price"})
+
+
+def _fixed(value: Decimal) -> str:
+    return format(value, "f")  # fixed-point, as the API writes decimals: str() may write "1E+1"
+
+
+def line_to_json(line: LineItem) -> dict[str, Any]:
+    """A line as stored. The prices stay decimal strings beside a currency, as they were before
+    lines grew, so the code of the previous revision still reads description, quantity and price."""
+    vat = line.vat
+    return {"position": line.position, "code": line.code, "description": line.description,
+            "quantity": _fixed(line.quantity), "unit": line.unit, "unit_price": _fixed(line.unit_price.amount),
+            "currency": line.unit_price.currency,
+            "discount": None if line.discount is None else _fixed(line.discount.amount),
+            "supply": line.supply.value,
+            "vat": None if vat is None else {"category": vat.category.value,
+                                             "rate": None if vat.rate is None else _fixed(vat.rate),
+                                             "exemption_reason": vat.exemption_reason},
+            "milestone": line.milestone}
+
+
+def line_from_json(data: dict[str, Any], *, index: int, currency: str | None = None) -> LineItem:
+    """A stored line, the `index`-th of its list; `currency` is the contract's, for lines stored
+    without one (the first shape, `{"description", "quantity", "unit_price"}`)."""
+    currency = data.get("currency") or currency
+    if currency is None:
+        raise ValueError(f"line {index + 1} is stored without a currency and none was given")
+    vat = data.get("vat")
+    discount = data.get("discount")
+    quantity, unit, unit_price = Decimal(data["quantity"]), data.get("unit", DEFAULT_UNIT), Decimal(data["unit_price"])
+    if set(data) <= _FIRST_LINE_SHAPE | {"currency"} and not _is_money(unit_price, currency):
+        # The first lines were checked on their amount, not their price (1000 × 0.125 EUR passed);
+        # a line's price is money now, so such a line reads as its amount for one lump sum.
+        quantity, unit, unit_price = Decimal(1), "LS", quantity * unit_price
+    return SalesLine(
+        position=data.get("position", index + 1), code=data.get("code"), description=data["description"],
+        quantity=quantity, unit=unit, unit_price=Money(unit_price, currency),
+        discount=None if discount is None else Money(Decimal(discount), currency),
+        supply=Supply(data.get("supply", Supply.SERVICES.value)),
+        vat=None if vat is None else Vat(TaxCategory(vat["category"]),
+                                         None if vat.get("rate") is None else Decimal(vat["rate"]),
+                                         vat.get("exemption_reason")),
+        milestone=data.get("milestone"))
+
+
+def _is_money(amount: Decimal, currency: str) -> bool:
+    try:
+        Money(amount, currency)
+    except MoneyError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
-class LineItem:
+class StatedLine:
+    """A line as a request states it: prices as decimals in the contract's currency, which the
+    contract knows, not always the request (an edit or an amendment need not restate the value)."""
+
+    position: int
     description: str
     quantity: Decimal
-    unit_price: Decimal  # in the contract's currency
+    unit_price: Decimal
+    unit: str = DEFAULT_UNIT
+    code: str | None = None
+    discount: Decimal | None = None
+    supply: Supply = Supply.SERVICES
+    vat: Vat | None = None
+    milestone: str | None = None
 
-    @property
-    def amount(self) -> Decimal:
-        return self.quantity * self.unit_price
 
-    def to_json(self) -> dict[str, Any]:
-        return {"description": self.description, "quantity": str(self.quantity), "unit_price": str(self.unit_price)}
+def priced_lines(stated: list[StatedLine], currency: str, field: str = "line_items") -> list[LineItem]:
+    """The lines in `currency`; a price or discount finer than the currency allows is refused
+    naming it (`commercial-terms-inconsistent`), never rounded."""
+    lines, problems = [], []
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LineItem:
-        return cls(data["description"], Decimal(data["quantity"]), Decimal(data["unit_price"]))
+    def money(amount: Decimal, at: str) -> Money | None:
+        try:
+            return Money(amount, currency)
+        except MoneyError as exc:
+            problems.append({"field": at, "message": str(exc)})
+            return None
+
+    for index, line in enumerate(stated):
+        unit_price = money(line.unit_price, f"{field}.{index}.unit_price")
+        discount = None if line.discount is None else money(line.discount, f"{field}.{index}.discount")
+        if unit_price is not None:
+            lines.append(SalesLine(position=line.position, code=line.code, description=line.description,
+                                   quantity=line.quantity, unit=line.unit, unit_price=unit_price, discount=discount,
+                                   supply=line.supply, vat=line.vat, milestone=line.milestone))
+    if problems:
+        raise RuleViolation(TERMS_INCONSISTENT, "the terms cannot make a contract: "
+                            + "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems)
+    return lines
 
 
 @dataclass(frozen=True)
@@ -191,7 +282,10 @@ def terms_problems(value: Money, line_items: list[LineItem], payment_terms: list
                    milestones: list[AgreedMilestone], legal: LegalTerms) -> list[dict[str, str]]:
     """What makes terms unusable, each naming its field: the schedule must split the value
     exactly into uniquely named instalments, each trigger must be one that can happen, and the
-    line items, when given, must price the value exactly."""
+    lines, when given, must meet the shared line rules (`ltc.shared.lines.line_problems`: a known
+    unit, an exact net, a complete VAT, a milestone of these terms) and add up to the value, net.
+
+    That a milestone's instalments invoice its lines needs the instalments in money: `plan` checks it."""
     problems = []
 
     def problem(field: str, message: str) -> None:
@@ -222,14 +316,9 @@ def terms_problems(value: Money, line_items: list[LineItem], payment_terms: list
         if term.trigger is not Trigger.MILESTONE and term.milestone is not None:
             problem("payment_terms", f"term {term.name!r} names a milestone but is not triggered by one")
     if line_items:
-        quantum = Decimal(1).scaleb(-minor_unit_exponent(value.currency))
-        if any(i.quantity <= 0 or i.unit_price < 0 for i in line_items):
-            problem("line_items", "quantities must be positive and prices not negative")
-        elif any(i.amount != i.amount.quantize(quantum) for i in line_items):
-            problem("line_items", f"every line must come to whole {value.currency} minor units")
-        elif sum((i.amount for i in line_items), Decimal(0)) != value.amount:
-            problem("line_items", f"the line items add up to {sum(i.amount for i in line_items)}, "
-                                  f"not the contract value {value.amount}")
+        # Lines are optional (contracts from before lines travelled have none); given, they are
+        # the shared rules' lines, named as this API names them.
+        problems.extend(line_problems(line_items, value=value, milestones=set(names), field="line_items"))
     for field in ("liquidated_damages_percent_per_week", "liquidated_damages_cap_percent", "liability_cap_percent"):
         share = getattr(legal, field)
         if share is not None and not Decimal(0) <= share <= Decimal(100):
