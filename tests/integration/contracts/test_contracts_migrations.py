@@ -212,3 +212,64 @@ async def test_0006_downgrades_without_the_numbers(make_database):
     await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
     assert [number for (number,) in await _rows(url, "SELECT number FROM contracts")] == [
         f"CON-{datetime.now(UTC).year}-000001"]
+
+
+# Lines as they were stored before they were the shared sales lines: no currency, no position, no
+# unit; the cable's price is finer than a cent (only the line's amount had to be whole cents).
+FIRST_LINES = [{"description": "switch", "quantity": "2", "unit_price": "40.00"},
+               {"description": "cable", "quantity": "1000", "unit_price": "0.02001"}]
+
+
+async def _lines_under_0006(url: str) -> uuid.UUID:
+    contract_id = await _draft_under_0001(url)  # 100.01 EUR
+    await asyncio.to_thread(command.upgrade, alembic_config(SPEC.service_dir, url), "0006")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            lines = json.dumps(FIRST_LINES)
+            await conn.execute(text("UPDATE contracts SET line_items = CAST(:lines AS jsonb) WHERE id = :id"),
+                               {"lines": lines, "id": contract_id})
+            await conn.execute(text("UPDATE contract_versions SET terms = jsonb_set(terms, '{line_items}',"
+                                    " CAST(:lines AS jsonb)) WHERE contract_id = :id"),
+                               {"lines": lines, "id": contract_id})
+    finally:
+        await engine.dispose()
+    return contract_id
+
+
+async def test_0007_gives_the_lines_stored_before_their_contracts_currency_and_they_read_as_sales_lines(
+        make_database, kafka_bootstrap):
+    url = await make_database("contracts_lines_upgrade")
+    contract_id = await _lines_under_0006(url)
+
+    async with service_client(SPEC, url, kafka_bootstrap) as client:  # migrates to head
+        owner = auth("ar-1", "ar")
+        contract = (await client.get(f"/api/v1/contracts/{contract_id}", headers=owner)).json()
+        [version] = (await client.get(f"/api/v1/contracts/{contract_id}/versions", headers=owner)).json()
+
+    expected = [
+        {"position": 1, "code": None, "description": "switch", "quantity": "2", "unit": "C62", "unit_price": "40.00",
+         "discount": None, "amount": "80.00", "net": "80.00", "supply": "services", "vat": None, "milestone": None},
+        # a price finer than the currency reads as the line's amount for one lump sum
+        {"position": 2, "code": None, "description": "cable", "quantity": "1", "unit": "LS", "unit_price": "20.01",
+         "discount": None, "amount": "20.01", "net": "20.01", "supply": "services", "vat": None, "milestone": None},
+    ]
+    assert contract["line_items"] == expected
+    assert version["terms"]["line_items"] == expected
+    [(stored,)] = await _rows(url, f"SELECT line_items FROM contracts WHERE id = '{contract_id}'")
+    assert stored == [{**line, "currency": "EUR"} for line in FIRST_LINES]
+    assert await _rows(url, "SELECT count(*) FROM invoiced_lines") == [(0,)]
+
+
+async def test_0007_downgrades_without_the_invoiced_lines_and_the_lines_still_read_there(make_database):
+    url = await make_database("contracts_lines_down")
+    contract_id = await _lines_under_0006(url)
+    await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+    await asyncio.to_thread(command.downgrade, alembic_config(SPEC.service_dir, url), "0006")
+    assert await _rows(url, "SELECT to_regclass('invoiced_lines')") == [(None,)]
+    [(stored,)] = await _rows(url, f"SELECT line_items FROM contracts WHERE id = '{contract_id}'")
+    # what the previous revision reads of a line is there as it was
+    assert [{k: line[k] for k in ("description", "quantity", "unit_price")} for line in stored] == FIRST_LINES
+    await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+    [(again,)] = await _rows(url, f"SELECT line_items FROM contracts WHERE id = '{contract_id}'")
+    assert again == stored

@@ -102,8 +102,9 @@ class LineItemWrite(_Strict):
     """A line of what is sold, net of VAT: the lines of a contract add up to its value, exactly."""
 
     position: int | None = Field(default=None, ge=1, le=10_000,
-                                 description="the line's number, unique within the terms (invoices name the line by "
-                                             "it); by default its place in the list, counting from 1")
+                                 description="the line's number, unique within the terms; by default its place in "
+                                             "the list, counting from 1. Invoices, and what is invoiced of a line, "
+                                             "name it by its number: send it when lines are removed or reordered")
     code: Name | None = Field(default=None, description="the seller's product or service code")
     description: Text
     quantity: Quantity = Field(description="how many `unit`s")
