@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    TypeDecorator,
     event,
     func,
     insert,
@@ -184,6 +186,28 @@ def map_aggregate(mapper_registry: registry, cls: type, table: Table, *, version
 
 def _no_pending_events(aggregate: Any, _context: object) -> None:
     aggregate.events = []
+
+
+class JsonDocument(TypeDecorator[Any]):
+    """A value object (or a tuple of them) kept as JSONB, typed on the way in and out.
+
+    The domain only ever replaces these values (they are frozen), so plain equality is enough for
+    the session to see a change.
+    """
+
+    impl = JSONB
+    cache_ok = True
+
+    def __init__(self, document_type: Any) -> None:
+        super().__init__()
+        self.document_type = document_type
+        self._adapter = TypeAdapter(document_type)
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else self._adapter.dump_python(value, mode="json")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else self._adapter.validate_python(value)
 
 
 def str_enum(cls: type) -> Enum:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from ltc.shared.lines import SalesLine, Supply, TaxCategory, Vat
 from ltc.shared.money import Money, MoneyError, validate_currency
 
 # The one rule for a decimal string, in the published schemas and in the validator alike. `[0-9]`,
@@ -124,3 +125,58 @@ class EventPayload(BaseModel):
 
     def subject(self) -> str:
         return str(getattr(self, self.subject_field))
+
+
+class VatPayload(BaseModel):
+    """The VAT a line bears: an EN 16931 category (UNTDID 5305) and its rate in percent."""
+
+    category: Literal["S", "Z", "E", "AE", "K", "G", "O"]
+    rate: DecimalStr | None = Field(default=None, description="percent; none only for O (outside the scope)")
+    exemption_reason: str | None = Field(default=None, description="required for E, AE, K, G and O")
+
+    def to_vat(self) -> Vat:
+        return Vat(TaxCategory(self.category), self.rate, self.exemption_reason)
+
+    @classmethod
+    def of(cls, vat: Vat) -> VatPayload:
+        return cls(category=vat.category.value, rate=vat.rate, exemption_reason=vat.exemption_reason)
+
+
+class LinePayload(BaseModel):
+    """One line of what is sold, as agreed at ATC and kept on the contract (`ltc.shared.lines`): net
+    of VAT; the lines of a contract add up to its value."""
+
+    position: int = Field(ge=1)
+    code: str | None = Field(default=None, description="the seller's product or service code")
+    description: str
+    quantity: DecimalStr
+    unit: str = Field(description="UN/ECE Recommendation 20 unit code, e.g. C62 (one), HUR (hour)")
+    unit_price: MoneyPayload = Field(description="net, per unit")
+    discount: MoneyPayload | None = Field(default=None, description="an amount off the whole line")
+    net: MoneyPayload = Field(description="quantity × unit price − discount")
+    supply: Literal["goods", "services"] = "services"
+    vat: VatPayload | None = Field(default=None, description="the VAT agreed for this line; none: the seller's tax "
+                                                             "rules decide it on each invoice")
+    milestone: str | None = Field(default=None, description="the delivery milestone the line is delivered (and "
+                                                            "invoiced) with")
+
+    def to_line(self) -> SalesLine:
+        return SalesLine(position=self.position, code=self.code, description=self.description,
+                         quantity=self.quantity, unit=self.unit, unit_price=self.unit_price.to_money(),
+                         discount=self.discount.to_money() if self.discount is not None else None,
+                         supply=Supply(self.supply), vat=self.vat.to_vat() if self.vat is not None else None,
+                         milestone=self.milestone)
+
+    @classmethod
+    def of(cls, line: SalesLine) -> LinePayload:
+        """Of a line whose net is exact money (a contracted line always is)."""
+        return cls(**cls.parts_of(line), net=MoneyPayload.of(line.net))
+
+    @staticmethod
+    def parts_of(line: SalesLine) -> dict[str, Any]:
+        """Every field but the net."""
+        return {"position": line.position, "code": line.code, "description": line.description,
+                "quantity": line.quantity, "unit": line.unit, "unit_price": MoneyPayload.of(line.unit_price),
+                "discount": MoneyPayload.of(line.discount) if line.discount is not None else None,
+                "supply": line.supply.value, "vat": VatPayload.of(line.vat) if line.vat is not None else None,
+                "milestone": line.milestone}

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
+from ltc.shared.messages.base import DecimalStr, EventPayload, LinePayload, MoneyPayload
 
 
 class Trigger(StrEnum):
@@ -63,6 +63,9 @@ class ContractSigned(_ContractEvent):
     signatories: list[str]
     payment_schedule: list[InstalmentPayload]
     milestones: list[ContractMilestonePayload]
+    # The contract's lines (net, adding up to the value); empty from contracts signed before lines
+    # travelled, which finance bills as one line of the value.
+    lines: list[LinePayload] = Field(default_factory=list)
 
 
 class ContractMilestoneAccepted(_ContractEvent):
@@ -107,3 +110,4 @@ class ContractAmended(_ContractEvent):
     payment_schedule: list[InstalmentPayload]
     milestones: list[ContractMilestonePayload]
     amended_at: datetime
+    lines: list[LinePayload] = Field(default_factory=list)  # the whole set after the amendment

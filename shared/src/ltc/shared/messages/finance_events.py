@@ -6,12 +6,42 @@ from datetime import date
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ltc.shared.messages.base import EventPayload, MoneyPayload
+from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload, VatPayload
+from ltc.shared.messages.leads_events import BillingIdentitySnapshot
+
+
+class InvoiceLinePayload(BaseModel):
+    """What one invoice or credit note bills of one contract line (EN 16931 BG-25), net of VAT."""
+
+    position: int = Field(description="the contract line's position")
+    code: str | None = None
+    description: str
+    quantity: DecimalStr = Field(description="billed of the contract line's quantity (a share of it for a "
+                                             "percentage instalment, to six places)")
+    unit: str = Field(description="UN/ECE Recommendation 20 unit code")
+    unit_price: MoneyPayload = Field(description="net, per unit, before the line discount")
+    discount: MoneyPayload | None = Field(default=None, description="the part of the line's discount billed here")
+    net: MoneyPayload = Field(description="what this document bills of the line, net of VAT")
+    vat: VatPayload
+    milestone: str | None = None
+
+
+class TaxBreakdownPayload(BaseModel):
+    """One row of the document's VAT breakdown (EN 16931 BG-23): per category and rate."""
+
+    category: Literal["S", "Z", "E", "AE", "K", "G", "O"]
+    rate: DecimalStr | None = None
+    taxable: MoneyPayload
+    tax: MoneyPayload
+    exemption_reason: str | None = None
 
 
 class InvoiceIssued(EventPayload):
+    """An invoice, with all an ERP needs to post it without calling back: its lines, VAT breakdown,
+    totals and the bill-to as it was on issue. `amount` is the gross payable (net + tax)."""
+
     event_type: ClassVar[str] = "invoice.issued"
     topic: ClassVar[str] = "ltc.finance"
     subject_field: ClassVar[str] = "contract_id"
@@ -23,6 +53,13 @@ class InvoiceIssued(EventPayload):
     amount: MoneyPayload
     issue_date: date
     due_date: date
+    # Left out of invoices issued before lines and tax travelled (their amount was their net).
+    net: MoneyPayload | None = None
+    tax: MoneyPayload | None = None
+    lines: list[InvoiceLinePayload] = Field(default_factory=list)
+    tax_breakdown: list[TaxBreakdownPayload] = Field(default_factory=list)
+    bill_to: BillingIdentitySnapshot | None = None
+    buyer_reference: str | None = None
 
 
 class PaymentApplication(BaseModel):
@@ -100,10 +137,15 @@ class InvoiceCredited(EventPayload):
     invoice_number: str
     contract_id: UUID
     account_id: UUID | None
-    amount: MoneyPayload
+    amount: MoneyPayload  # gross: net + tax
     reason: str
     issue_date: date
     invoice_open_amount: MoneyPayload
+    # What the note credits, line by line, and its VAT; left out of notes from before lines travelled.
+    net: MoneyPayload | None = None
+    tax: MoneyPayload | None = None
+    lines: list[InvoiceLinePayload] = Field(default_factory=list)
+    tax_breakdown: list[TaxBreakdownPayload] = Field(default_factory=list)
 
 
 class PaymentApplied(EventPayload):

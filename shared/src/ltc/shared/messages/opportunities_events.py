@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ltc.shared.messages.base import DecimalStr, EventPayload, MoneyPayload
+from ltc.shared.messages.base import DecimalStr, EventPayload, LinePayload, MoneyPayload
 
 
 class PaymentTermPayload(BaseModel):
@@ -26,9 +26,12 @@ class MilestonePayload(BaseModel):
 
 
 class CommercialTermsPayload(BaseModel):
-    value: MoneyPayload
+    value: MoneyPayload  # net of VAT
     payment_terms: list[PaymentTermPayload]
     milestones: list[MilestonePayload]
+    # What is sold, line by line, adding up to the value (left empty by events from before lines
+    # travelled: the contract then bills the value as one line).
+    lines: list[LinePayload] = Field(default_factory=list)
 
 
 class GateApprovalPayload(BaseModel):

@@ -1,8 +1,12 @@
 """The sample deal every end-to-end driver carries to cash (the e2e tests, the fault batch, the
 benchmark): one set of request bodies, so the three cannot drift apart.
 
-A 5G core for a telecom operator, 999,999.99 EUR paid 30/60/10 on signing, preliminary and final
-acceptance: the shares do not divide evenly, so the invoices prove the parts add up exactly.
+A 5G core for a telecom operator, 999,999.99 EUR net paid 30/60/10 on signing, preliminary and final
+acceptance: the shares do not divide evenly, so the invoices prove the parts add up exactly. Three
+lines (the core's equipment, integration hours at a discount, a support year) are pro-rated over
+the three invoices. The buyer is a French operator with a VAT id, the seller German: under the
+default tax rules the goods are an intra-community supply (K) and the services reverse-charged
+(AE), so no VAT is charged and each invoice's gross is its net.
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ STAKEHOLDERS: list[dict[str, Any]] = [
 # The SR's part of the terms: the value, its one line and the schedule.
 TERMS: dict[str, Any] = {
     "value": {"amount": VALUE, "currency": "EUR"},
-    "line_items": [{"description": "5G core", "quantity": "1", "unit_price": {"amount": VALUE, "currency": "EUR"}}],
+    "line_items": [
+        {"position": 1, "code": "5GC-HW", "description": "5G core network equipment", "quantity": "3", "unit": "C62",
+         "unit_price": {"amount": "233333.33", "currency": "EUR"}, "supply": "goods"},
+        {"position": 2, "code": "5GC-INT", "description": "Integration and migration", "quantity": "200",
+         "unit": "HUR", "unit_price": {"amount": "1250.00", "currency": "EUR"},
+         "discount": {"amount": "10000.00", "currency": "EUR"}},
+        {"position": 3, "code": "5GC-SUP", "description": "First-year support", "quantity": "12", "unit": "MON",
+         "unit_price": {"amount": "5000.00", "currency": "EUR"}},
+    ],
     "payment_terms": [
         {"name": "advance", "percent": "30", "trigger": "signing", "milestone": None, "due_days": 30},
         {"name": "preliminary acceptance", "percent": "60", "trigger": "milestone", "milestone": "PAC",
@@ -44,6 +56,20 @@ TERMS: dict[str, Any] = {
         {"name": "final acceptance", "percent": "10", "trigger": "milestone", "milestone": "FAC", "due_days": 45},
     ],
 }
+
+
+# The customer's billing identity: what its invoices name as the bill-to.
+BILLING: dict[str, Any] = {
+    "legal_name": "Télécom Opérateur SA", "registration_id": "303 265 045 RCS Paris", "tax_id": "FR40303265045",
+    "address": {"line1": "10 rue de la Fibre", "postal_code": "75015", "city": "Paris", "country": "FR"},
+    "contact_name": "Comptabilité fournisseurs", "contact_email": "factures@operateur.example",
+    "erp_customer_id": "C-10042", "buyer_reference": "PO-5GC-2026",
+}
+
+
+def account(name: str) -> dict[str, Any]:
+    """The body that creates the deal's account."""
+    return {"name": name, "billing": BILLING}
 
 
 def milestones(today: date) -> dict[str, Any]:
