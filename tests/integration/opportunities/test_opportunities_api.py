@@ -634,7 +634,13 @@ async def test_won_on_the_terms_approved_at_atc(client):
     payload = events[-1][1]
     assert payload["lineage"] == {"lead_id": None, "opportunity_id": opportunity["id"], "contract_id": None}
     assert payload["terms"] == {"value": TERMS["value"], "payment_terms": TERMS["payment_terms"],
-                                "milestones": TERMS["milestones"]}
+                                "milestones": TERMS["milestones"], "lines": [
+        {"position": 1, "code": None, "description": "interlocking", "quantity": "2", "unit": "C62",
+         "unit_price": {"amount": "900000.00", "currency": "EUR"}, "discount": None,
+         "net": {"amount": "1800000.00", "currency": "EUR"}, "supply": "services", "vat": None, "milestone": None},
+        {"position": 2, "code": None, "description": "installation", "quantity": "1", "unit": "C62",
+         "unit_price": {"amount": "600000.00", "currency": "EUR"}, "discount": None,
+         "net": {"amount": "600000.00", "currency": "EUR"}, "supply": "services", "vat": None, "milestone": None}]}
 
 
 # -- the team's records ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -64,8 +65,10 @@ def milestone(name: str, acceptance: AcceptanceType = AcceptanceType.PRELIMINARY
     return Milestone(name, date(2027, 6, 1), acceptance)
 
 
-def item(quantity: str = "1", price: str = "1000000.00", currency: str = "EUR") -> LineItem:
-    return LineItem("interlocking", Decimal(quantity), Money(Decimal(price), currency))
+def item(quantity: str = "1", price: str = "1000000.00", currency: str = "EUR", *, position: int = 1,
+         **more: Any) -> LineItem:
+    return LineItem(**{"position": position, "description": "interlocking", "quantity": Decimal(quantity),
+                       "unit": "C62", "unit_price": Money(Decimal(price), currency), **more})
 
 
 def terms(*payment_terms: PaymentTerm, milestones: tuple[Milestone, ...] = (milestone("handover"),),

@@ -55,10 +55,11 @@ from ltc.opportunities.domain.terms import (
     PaymentTrigger,
 )
 from ltc.shared.api import Text300, UserId, Versioned
+from ltc.shared.lines import Supply
 from ltc.shared.messages import Lineage, MoneyPayload
-from ltc.shared.messages.base import DecimalStr, DueDays, Percent, Quantity
+from ltc.shared.messages.base import DecimalStr, DueDays, LinePayload, Percent, Quantity, VatPayload
 from ltc.shared.messages.opportunities_events import CommercialTermsPayload
-from ltc.shared.money import Money
+from ltc.shared.money import Money, MoneyError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -237,13 +238,36 @@ class MilestoneIn(_Strict):
         return Milestone(self.name, self.planned_date, self.acceptance_type)
 
 
+class VatIn(_Strict, VatPayload):
+    """A VAT agreed for a line (e.g. an exemption); without one, the seller's tax rules decide it on
+    each invoice, from the seller's and the buyer's country."""
+
+
 class LineItemIn(_Strict):
+    """A line of what is sold, net of VAT; the lines add up to the value."""
+
+    position: int | None = Field(default=None, ge=1, le=10_000, description="1-based; by default the line's "
+                                                                              "place in the list")
+    code: Text300 | None = Field(default=None, description="the seller's product or service code")
     description: Text300
     quantity: Quantity
-    unit_price: MoneyPayload
+    unit: str = Field(default="C62", pattern="^[A-Z0-9]{1,3}$",
+                      description="UN/ECE Recommendation 20 unit code: C62 one (the default), HUR hour, DAY day, "
+                                  "MON month, LS lump sum, ...")
+    unit_price: MoneyPayload = Field(description="net of VAT, per unit")
+    discount: MoneyPayload | None = Field(default=None, description="an amount off the whole line")
+    supply: Supply = Supply.SERVICES
+    vat: VatIn | None = None
+    milestone: Text300 | None = Field(default=None, description="the delivery milestone the line is delivered "
+                                                                 "with: it is invoiced, whole, by that milestone's "
+                                                                 "instalments")
 
-    def to_domain(self) -> LineItem:
-        return LineItem(self.description, self.quantity, self.unit_price.to_money())
+    def to_domain(self, index: int) -> LineItem:
+        return LineItem(position=self.position or index + 1, code=self.code, description=self.description,
+                        quantity=self.quantity, unit=self.unit, unit_price=self.unit_price.to_money(),
+                        discount=self.discount.to_money() if self.discount is not None else None,
+                        supply=self.supply, vat=self.vat.to_vat() if self.vat is not None else None,
+                        milestone=self.milestone)
 
 
 class TermsUpdate(_Strict):
@@ -264,6 +288,8 @@ class TermsUpdate(_Strict):
             value = getattr(self, name)
             if name == "value":
                 parts[name] = value.to_money() if value else None
+            elif name == "line_items":
+                parts[name] = tuple(item.to_domain(index) for index, item in enumerate(value or ()))
             else:
                 parts[name] = tuple(item.to_domain() for item in value or ())
         return parts
@@ -329,10 +355,19 @@ def _money(money: Money | None) -> MoneyPayload | None:
     return MoneyPayload.of(money) if money else None
 
 
-class LineItemRead(BaseModel):
-    description: str
-    quantity: Quantity
-    unit_price: MoneyPayload
+class LineItemRead(LinePayload):
+    """A line as agreed; `net` is quantity × unit price − discount, absent while that is not exact
+    money (the terms' problems say so)."""
+
+    net: MoneyPayload | None = None  # type: ignore[assignment]  # unknown while not exact
+
+    @classmethod
+    def of_line(cls, line: LineItem) -> LineItemRead:
+        try:
+            net: MoneyPayload | None = MoneyPayload.of(line.net)
+        except MoneyError:
+            net = None
+        return cls(**LinePayload.parts_of(line), net=net)
 
 
 class TermsRead(BaseModel):
@@ -345,8 +380,7 @@ class TermsRead(BaseModel):
     def of(cls, terms: CommercialTerms) -> TermsRead:
         return cls(value=_money(terms.value), payment_terms=list(terms.payment_terms),
                    milestones=list(terms.milestones),
-                   line_items=[LineItemRead(description=i.description, quantity=i.quantity,
-                                            unit_price=MoneyPayload.of(i.unit_price)) for i in terms.line_items])
+                   line_items=[LineItemRead.of_line(i) for i in terms.line_items])
 
 
 class GateRequestRead(BaseModel):

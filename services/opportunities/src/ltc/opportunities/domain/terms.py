@@ -8,13 +8,15 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from ltc.shared.lines import Instalment, SalesLine, line_problems, milestone_problems
 from ltc.shared.messages import MoneyPayload
+from ltc.shared.messages.base import LinePayload
 from ltc.shared.messages.opportunities_events import (
     CommercialTermsPayload,
     MilestonePayload,
     PaymentTermPayload,
 )
-from ltc.shared.money import Money, MoneyError
+from ltc.shared.money import Money
 
 
 class PaymentTrigger(StrEnum):
@@ -45,11 +47,9 @@ class Milestone:
     acceptance_type: AcceptanceType
 
 
-@dataclass(frozen=True)
-class LineItem:
-    description: str
-    quantity: Decimal
-    unit_price: Money
+# A line of the terms is the shared sales line: the same rules hold it here, on the contract and on
+# the invoice (`ltc.shared.lines`, which also says why everything is net of VAT).
+LineItem = SalesLine
 
 
 @dataclass(frozen=True)
@@ -103,33 +103,26 @@ class CommercialTerms:
         return found
 
     def _line_item_problems(self, problem) -> None:  # noqa: ANN001 - the collector of problems()
-        if not self.line_items:
-            problem("terms.line_items", "at least one line item is needed")
-            return
-        total: Money | None = None
-        for index, item in enumerate(self.line_items):
-            field = f"terms.line_items.{index}"
-            if item.quantity <= 0:
-                problem(f"{field}.quantity", "must be positive")
-                continue
-            if self.value is not None and item.unit_price.currency != self.value.currency:
-                problem(f"{field}.unit_price.currency", f"must be the contract currency {self.value.currency}")
-                continue
-            try:
-                amount = Money(item.quantity * item.unit_price.amount, item.unit_price.currency)
-            except MoneyError:
-                problem(field, f"quantity × unit price is finer than {item.unit_price.currency} allows")
-                continue
-            total = amount if total is None else total + amount
-        if total is not None and self.value is not None and total.currency == self.value.currency \
-                and total.amount != self.value.amount:
-            problem("terms.line_items", f"the line items add up to {total.amount}, not the value {self.value.amount}")
+        lines_found = line_problems(self.line_items, value=self.value, milestones={m.name for m in self.milestones},
+                                    field="terms.line_items")
+        for found in lines_found:
+            problem(found["field"], found["message"])
+        percents = [t.percent for t in self.payment_terms]
+        if lines_found or self.value is None or self.value.amount <= 0 or not percents or sum(percents) != 100 \
+                or any(not p.is_finite() or p <= 0 for p in percents):
+            return  # the lines or the instalments are not sound yet; their own problems say why
+        amounts = self.value.split(percents)
+        instalments = [Instalment(t.name, amount, t.milestone if t.trigger is PaymentTrigger.MILESTONE else None)
+                       for t, amount in zip(self.payment_terms, amounts, strict=True)]
+        for found in milestone_problems(self.line_items, instalments, field="terms.line_items"):
+            problem(found["field"], found["message"])
 
     def to_payload(self) -> CommercialTermsPayload:
         """The shape the contracts service builds the contract and billing plan from."""
         assert self.value is not None, "only complete terms are handed over"
         return CommercialTermsPayload(
             value=MoneyPayload.of(self.value),
+            lines=[LinePayload.of(line) for line in self.line_items],
             payment_terms=[PaymentTermPayload(name=t.name, percent=t.percent, trigger=t.trigger.value,
                                               milestone=t.milestone, due_days=t.due_days)
                            for t in self.payment_terms],
