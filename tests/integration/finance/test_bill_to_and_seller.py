@@ -150,17 +150,32 @@ async def test_an_invoice_snapshots_the_bill_to_and_seller_and_a_later_update_do
         "ACME Holding SA", "Paris", None), "an invoice issued later bills the account as it is then"
 
 
-async def test_an_account_finance_has_no_billing_identity_for_is_invoiced_without_a_bill_to(client):
-    signed = _signed(uuid.uuid4())
-    await _deliver(client, handlers.on_contract_signed, signed)
-    advance = (await _invoices(client, signed.contract_id))["advance"]
-    assert advance["bill_to"] is None and advance["seller"] is not None
+async def _held(client, contract_id: uuid.UUID) -> dict[str, str | None]:
+    plan = (await client.get(f"/api/v1/billing-plans/{contract_id}", headers=FINANCE)).json()
+    return {i["name"]: i["held"] for i in plan["instalments"]}
 
-    bare = uuid.uuid4()
-    await _deliver(client, handlers.on_account_created, _created(bare, None))
-    signed = _signed(bare)
+
+async def test_an_account_without_a_billing_identity_is_not_invoiced_until_it_has_one(client):
+    """An invoice names its bill-to and its VAT depends on the buyer's country: without them the
+    instalment is held, visibly, and invoiced the moment leads publishes the identity."""
+    account_id = uuid.uuid4()
+    signed = _signed(account_id)
     await _deliver(client, handlers.on_contract_signed, signed)
-    assert (await _invoices(client, signed.contract_id))["advance"]["bill_to"] is None
+    assert await _invoices(client, signed.contract_id) == {}
+    held = await _held(client, signed.contract_id)
+    assert held["pac"] is None and "billing identity is not known" in (held["advance"] or "")
+
+    await _deliver(client, handlers.on_account_created, _created(account_id, None))
+    assert await _invoices(client, signed.contract_id) == {}, "an account without billing still has no bill-to"
+
+    await _deliver(client, handlers.on_account_updated, _updated(account_id, _billing("ACME SA"), T0 + timedelta(1)))
+    advance = (await _invoices(client, signed.contract_id))["advance"]
+    assert advance["bill_to"]["legal_name"] == "ACME SA" and advance["seller"] is not None
+    assert [row["category"] for row in advance["tax_breakdown"]] == ["AE"], "a French business buys services " \
+        "from a German seller under reverse charge"
+    assert (await _held(client, signed.contract_id))["advance"] is None
+    history = (await client.get(f"/api/v1/invoices/{advance['id']}/history", headers=FINANCE)).json()
+    assert history[0]["action"] == "issued"
 
 
 # -- the seller identity ---------------------------------------------------------------------------
@@ -190,6 +205,7 @@ async def test_the_seller_identity_is_the_environments_until_an_admin_sets_it(cl
 
 async def test_an_admin_sets_the_seller_identity_with_if_match_and_new_invoices_name_it(client):
     account_id = uuid.uuid4()
+    await _deliver(client, handlers.on_account_created, _created(account_id, _billing("ACME SA")))
     before = _signed(account_id)
     await _deliver(client, handlers.on_contract_signed, before)
     old = (await _invoices(client, before.contract_id))["advance"]

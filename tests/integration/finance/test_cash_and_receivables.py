@@ -21,6 +21,7 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
+from tests.integration.finance.support import know_the_customer
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +88,7 @@ def _envelope(event: EventPayload, message_id: str | None = None) -> Envelope:
 
 async def _deliver(client, handler, event: EventPayload) -> None:
     async with runtime_of(client).unit_of_work() as uow:
+        await know_the_customer(uow, event)
         await handler(uow, event, _envelope(event))
         await uow.commit()
 
@@ -482,6 +484,9 @@ async def test_contract_signed_delivered_twice_makes_one_billing_plan(make_datab
     async with service_client(SPEC, await make_database("finance_twice"), kafka_bootstrap, run_workers=True) as client:
         signed = _signed()
         message_id = str(uuid.uuid4())
+        async with runtime_of(client).unit_of_work() as uow:
+            await know_the_customer(uow, signed)
+            await uow.commit()
         # The same message twice (a redelivery) and the same fact under a new id (a re-send), then a
         # milestone that shows the consumer got past all three.
         await _publish(kafka_bootstrap, (signed, message_id), (signed, message_id), (signed, str(uuid.uuid4())),

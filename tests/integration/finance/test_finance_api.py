@@ -21,6 +21,7 @@ from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, Cont
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
+from tests.integration.finance.support import know_the_customer
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +82,7 @@ async def _deliver(client, handler, event: EventPayload) -> None:
     envelope = Envelope(id=str(uuid.uuid4()), type=event.ce_type(), source="contracts", subject=event.subject(),
                         time=datetime.now(UTC), data=event.model_dump(mode="json"))
     async with runtime_of(client).unit_of_work() as uow:
+        await know_the_customer(uow, event)
         await handler(uow, event, envelope)
         await uow.commit()
 
@@ -479,6 +481,9 @@ async def test_contract_events_arrive_through_kafka_and_bad_plans_are_dead_lette
     async with service_client(SPEC, await make_database("finance_kafka"), kafka_bootstrap, run_workers=True) as client:
         signed, incomplete = _signed(), _signed(schedule=[("all", "100", "999.99", None, 30)])
         await _publish(kafka_bootstrap, incomplete)
+        async with runtime_of(client).unit_of_work() as uow:
+            await know_the_customer(uow, signed)
+            await uow.commit()
         await _publish(kafka_bootstrap, signed)
         await _publish(kafka_bootstrap, _accepted(signed, 1))
         async with asyncio.timeout(60):

@@ -104,7 +104,7 @@ async def test_0005_keeps_invoices_issued_before_it_without_parties_and_is_undon
     engine = create_async_engine(url)
     try:
         before = await _tables(engine)
-        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        await asyncio.to_thread(command.upgrade, config, "0005")
         assert await _tables(engine) == before | {"accounts"}
         async with engine.connect() as conn:
             columns = set((await conn.execute(text(
@@ -113,7 +113,7 @@ async def test_0005_keeps_invoices_issued_before_it_without_parties_and_is_undon
         await asyncio.to_thread(command.downgrade, config, "0004")
         assert await _tables(engine) == before
 
-        await asyncio.to_thread(upgrade_to_head, SPEC.service_dir, url)
+        await asyncio.to_thread(command.upgrade, config, "0005")
         plan, instalment = uuid.uuid4(), uuid.uuid4()
         async with engine.begin() as conn:
             await conn.execute(text(
@@ -132,5 +132,51 @@ async def test_0005_keeps_invoices_issued_before_it_without_parties_and_is_undon
                                                                          instalment=instalment))
         with pytest.raises(RuntimeError, match="bill-to or seller snapshots"):
             await asyncio.to_thread(command.downgrade, config, "0004")
+    finally:
+        await engine.dispose()
+
+
+async def test_0006_gives_a_plan_signed_before_it_one_line_of_its_value_and_keeps_old_invoices_lineless(
+        make_database):
+    url = await make_database("finance_migration_0006")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0005")
+    engine = create_async_engine(url)
+    plan, advance, rest, invoice = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO billing_plans (id, contract_id, signed_on, currency, value_amount, collected_amount, "
+                "credited_amount, contract_version, accepted_milestones, created_at, version) VALUES (:plan, :plan, "
+                "'2026-11-20', 'EUR', 1000, 0, 0, 1, '{}', now(), 1)"), dict(plan=plan))
+            for instalment, position, amount, status in ((advance, 0, 300, "invoiced"), (rest, 1, 700, "planned")):
+                await conn.execute(text(
+                    "INSERT INTO instalments (id, plan_id, position, name, percent, amount, trigger, due_days, status)"
+                    " VALUES (:id, :plan, :position, :name, :percent, :amount, 'signing', 30, :status)"),
+                    dict(id=instalment, plan=plan, position=position, name=f"i{position}", percent=amount // 10,
+                         amount=amount, status=status))
+            await conn.execute(text(
+                "INSERT INTO invoices (id, number, contract_id, instalment_id, instalment, currency, amount_due, "
+                "paid_amount, credited_amount, issue_date, due_date, status, created_at, version) VALUES "
+                "(:id, 'INV-2026-000001', :plan, :instalment, 'i0', 'EUR', 300, 0, 0, '2026-11-20', '2026-12-20', "
+                "'issued', now(), 1)"), dict(id=invoice, plan=plan, instalment=advance))
+        await asyncio.to_thread(command.upgrade, config, "0006")
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT lines, line_billed, invoiced_gross FROM billing_plans"))).one()
+            old = (await conn.execute(text("SELECT lines, tax_breakdown, net_amount, tax_amount FROM invoices"))).one()
+        assert row.lines == [{"position": 1, "description": "Contracted value", "quantity": "1", "unit": "C62",
+                              "unit_price": {"amount": "1000.0000", "currency": "EUR"}, "code": None, "discount": None,
+                              "supply": "services", "vat": None, "milestone": None}]
+        assert row.line_billed == {"1": {"net": "300.0000", "quantity": "0.300000"}}
+        assert row.invoiced_gross == 300
+        assert (old.lines, old.tax_breakdown, old.net_amount, old.tax_amount) == ([], [], None, None), \
+            "what an invoice said when issued is not rewritten"
+
+        await asyncio.to_thread(command.downgrade, config, "0005")
+        await asyncio.to_thread(command.upgrade, config, "0006")
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE invoices SET lines = '[{\"position\": 1}]'::jsonb"))
+        with pytest.raises(RuntimeError, match="invoices carry lines"):
+            await asyncio.to_thread(command.downgrade, config, "0005")
     finally:
         await engine.dispose()

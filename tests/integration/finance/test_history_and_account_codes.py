@@ -18,6 +18,7 @@ from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, Cont
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
+from tests.integration.finance.support import know_the_customer
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +58,7 @@ async def _deliver(client, handler, event: EventPayload) -> None:
     envelope = Envelope(id=str(uuid.uuid4()), type=event.ce_type(), source="test", subject=event.subject(),
                         time=datetime.now(UTC), data=event.model_dump(mode="json"))
     async with runtime_of(client).unit_of_work() as uow:
+        await know_the_customer(uow, event)
         await handler(uow, event, envelope)
         await uow.commit()
 

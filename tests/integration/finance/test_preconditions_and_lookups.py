@@ -17,6 +17,7 @@ from ltc.shared.messages import EventPayload
 from ltc.shared.messages.contracts_events import ContractSigned
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.testing.apps import auth, runtime_of, service_client
+from tests.integration.finance.support import know_the_customer
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +58,7 @@ async def _deliver(client, event: EventPayload) -> None:
     envelope = Envelope(id=str(uuid.uuid4()), type=event.ce_type(), source="test", subject=event.subject(),
                         time=datetime.now(UTC), data=event.model_dump(mode="json"))
     async with runtime_of(client).unit_of_work() as uow:
+        await know_the_customer(uow, event)
         await handlers.on_contract_signed(uow, event, envelope)
         await uow.commit()
 
@@ -119,11 +121,18 @@ async def _seller_identity(client) -> tuple[str, dict, dict]:
     return "/api/v1/config/seller-identity", identity, read
 
 
+async def _tax_rules(client) -> tuple[str, dict, dict]:
+    read = (await client.get("/api/v1/config/tax-rules", headers=ADMIN)).json()
+    rules = {"groups": read["groups"], "rules": [*read["rules"], {"category": "O", "exemption_reason": "Not subject to VAT"}]}
+    return "/api/v1/config/tax-rules", rules, read
+
+
 CHANGES = [
     Change("post", "/api/v1/payments/{payment_id}/applications", _cash_held, FINANCE),
     Change("post", "/api/v1/invoices/{invoice_id}/credit-notes", _open_invoice, FINANCE),
     Change("put", "/api/v1/config/account-codes", _account_codes, ADMIN),
     Change("put", "/api/v1/config/seller-identity", _seller_identity, ADMIN),
+    Change("put", "/api/v1/config/tax-rules", _tax_rules, ADMIN),
 ]
 
 

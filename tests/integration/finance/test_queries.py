@@ -21,6 +21,7 @@ from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.migrations import upgrade_to_head
 from ltc.shared.money import Money
 from ltc.shared.roles import Principal, Role
+from tests.unit.finance.samples import export
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +71,7 @@ async def test_the_sql_filter_admits_exactly_the_receivables_may_see_admits(make
             session.add_all(plans)
             await session.flush()
             made_invoices = [plan.invoice(plan.instalments[0], invoice_id=uuid.uuid4(), number=f"INV-T-{n}",
-                                          issue_date=date(2026, 11, 20), now=NOW) for n, plan in enumerate(plans)]
+                                          issue_date=date(2026, 11, 20), now=NOW, vat_of=export) for n, plan in enumerate(plans)]
             session.add_all(made_invoices)
             await session.flush()
             made_notes = [invoice.credit(credit_note_id=uuid.uuid4(), number=f"CN-T-{n}",

@@ -40,7 +40,7 @@ def _enum(schema: dict) -> list[str]:
     ("DunnedInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
     ("JournalLineRead", "document_type", ["invoice", "credit_note", "payment"]),
     ("HistoryEntryRead", "object_type", ["billing_plan", "invoice", "credit_note", "payment"]),
-    ("HistoryEntryRead", "action", ["opened", "amended", "milestone_accepted", "fully_paid", "issued", "dunned",
+    ("HistoryEntryRead", "action", ["opened", "amended", "milestone_accepted", "fully_paid", "issued", "held", "dunned",
                                     "recorded", "applied"]),
 ])
 def test_a_field_with_a_fixed_set_of_values_is_an_enum(model, field, values):

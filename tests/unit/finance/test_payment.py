@@ -30,6 +30,7 @@ from tests.unit.finance.samples import (
     amendable,
     credit,
     eur,
+    export,
     issue_due,
     issue_one,
     next_number,
@@ -239,7 +240,7 @@ def test_any_sequence_of_payments_credits_and_later_applications_keeps_the_books
         if kind == "accept":
             plan = plans[pick % 2]
             invoices += [plan.invoice(i, invoice_id=uuid.uuid4(), number=f"X{next_number()}", issue_date=SIGNED,
-                                      now=NOW) for i in plan.accept_milestone(PAC)]
+                                      now=NOW, vat_of=export) for i in plan.accept_milestone(PAC)]
         elif kind == "credit" and not target.open_amount.is_zero():
             share = min(amount, target.open_amount)
             credit(by_contract[target.contract_id], target, share)

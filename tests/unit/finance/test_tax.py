@@ -115,7 +115,7 @@ def test_rules_are_data_a_new_rate_needs_no_code():
     assert rules.vat_for(seller_country="FR", buyer_country="FR", buyer_tax_id=None, supply="goods").rate == 20
     with pytest.raises(RuleViolation) as unknown:
         TaxRules.from_json({"rules": [{"category": "X", "rate": "1"}]})
-    assert unknown.value.errors[0]["field"] == "rules[0]"
+    assert unknown.value.errors[0]["field"] == "rules.0"
     with pytest.raises(RuleViolation) as uncovered:
         TaxRules.from_json({"rules": [{"seller_country": "FR", "category": "S", "rate": "20"}]}).vat_for(
             seller_country="DE", buyer_country="DE", buyer_tax_id=None, supply="goods")

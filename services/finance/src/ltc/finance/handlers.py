@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,13 +23,17 @@ from ltc.finance.domain.journal import AccountCodes
 from ltc.finance.domain.parties import AccountChange, SellerIdentity
 from ltc.finance.domain.payment import Application, Payment, PaymentTarget, receive_payment
 from ltc.finance.domain.receivables import DunningLevel, OverdueInvoice, run_dunning
+from ltc.finance.domain.tax import InvoiceTotals, TaxedLine, TaxRules
 from ltc.shared.audit import AuditEntry
 from ltc.shared.controls import require_happened
 from ltc.shared.db import UnitOfWork
+from ltc.shared.lines import SalesLine, Vat
 from ltc.shared.messages import Lineage, MoneyPayload
+from ltc.shared.messages.base import LinePayload
 from ltc.shared.messages.contracts_events import (
     ContractAmended,
     ContractMilestoneAccepted,
+    ContractMilestonePayload,
     ContractSigned,
     InstalmentPayload,
 )
@@ -57,6 +62,8 @@ def today() -> date:
     return clock().date()
 
 
+BILL_TO_UNKNOWN = "bill-to-unknown"
+
 # The scheduled worker's own runs act as this principal; their audit entries name it.
 SCHEDULED_RUN = Principal(sub="system:scheduled-run", roles=frozenset())
 
@@ -78,6 +85,7 @@ class Action(StrEnum):
     MILESTONE_ACCEPTED = "milestone_accepted"
     FULLY_PAID = "fully_paid"
     ISSUED = "issued"  # an invoice or a credit note
+    HELD = "held"  # an instalment due but not invoiceable yet (with the reason)
     DUNNED = "dunned"
     RECORDED = "recorded"  # a payment
     APPLIED = "applied"
@@ -101,6 +109,14 @@ def _terms(schedule: Sequence[InstalmentPayload]) -> list[InstalmentTerms]:
             for line in schedule]
 
 
+def _lines(lines: Sequence[LinePayload], milestones: Sequence[ContractMilestonePayload]
+           ) -> tuple[list[SalesLine], dict[str, uuid.UUID]]:
+    try:
+        return [line.to_line() for line in lines], {m.name: m.milestone_id for m in milestones}
+    except MoneyError as exc:
+        raise DomainError("invalid-amount", f"contract line: {exc}") from None
+
+
 def _applications(applied: Iterable[Application], currency: str) -> list[dict[str, object]]:
     return [{"invoice_id": a.invoice_id, "contract_id": a.contract_id, "amount": Money(a.amount, currency)}
             for a in applied]
@@ -116,19 +132,50 @@ def _audit_settlements(uow: UnitOfWork, plans: Iterable[BillingPlan], at: dateti
                     filed_under=(plan.contract_id,)))
 
 
+def vat_deciding(rules: TaxRules, seller: dict[str, Any], bill_to: dict[str, Any] | None
+                 ) -> Callable[[SalesLine], Vat]:
+    """Which VAT a line bears on an invoice to `bill_to`: the VAT agreed for the line if any, else the
+    tax rules' for the seller's and the buyer's country."""
+    def vat_of(line: SalesLine) -> Vat:
+        if line.vat is not None:
+            return line.vat
+        if bill_to is None:
+            raise RuleViolation(BILL_TO_UNKNOWN, "the customer's billing identity is not known yet: an invoice "
+                                "names its bill-to (leads' account billing) and its VAT depends on its country")
+        return rules.vat_for(seller_country=seller["address"]["country"],
+                             buyer_country=bill_to["address"]["country"], buyer_tax_id=bill_to.get("tax_id"),
+                             supply=line.supply.value)
+    return vat_of
+
+
 async def _issue_invoices(uow: UnitOfWork, plan: BillingPlan, instalments: Sequence[Instalment],
                           actor: str) -> list[Invoice]:
+    """Invoice what is due. One whose VAT cannot be decided (no bill-to yet, no tax rule for the
+    countries, a reverse charge without the buyer's VAT id) is held with the reason instead: the
+    event that made it due is not refused, and it is issued when what it waits for arrives."""
     issued: list[Invoice] = []
     if not instalments:
         return issued
-    # The parties as they are now: each invoice keeps its own snapshot of them.
+    # The parties and rules as they are now: each invoice keeps its own snapshot of the parties.
     bill_to = await repository.account_billing(uow.session, plan.account_id)
     seller = (await queries.seller_identity(uow.session)).document
+    vat_of = vat_deciding(TaxRules.from_json((await queries.tax_rules(uow.session)).document), seller, bill_to)
     for instalment in instalments:
         now = clock()
+        try:
+            InvoiceTotals.of([TaxedLine(Money(line.net, plan.currency), line.vat)
+                              for line in plan.lines_of(instalment, vat_of)],
+                             buyer_tax_id=(bill_to or {}).get("tax_id"))
+        except RuleViolation as exc:
+            if instalment.hold_reason != exc.detail:
+                instalment.hold_reason = exc.detail
+                uow.audit(AuditEntry(now, actor, Action.HELD, Audited.BILLING_PLAN, plan.id, {
+                    "instalment": instalment.name, "rule": exc.rule, "reason": exc.detail},
+                    filed_under=(plan.contract_id,)))
+            continue
         sequence = await repository.next_invoice_sequence(uow.session, now.year)
         invoice = plan.invoice(instalment, invoice_id=uuid.uuid4(), number=invoice_number(now.year, sequence),
-                               issue_date=now.date(), now=now, bill_to=bill_to, seller=seller)
+                               issue_date=now.date(), now=now, vat_of=vat_of, bill_to=bill_to, seller=seller)
         uow.session.add(invoice)
         uow.audit(AuditEntry(now, actor, Action.ISSUED, Audited.INVOICE, invoice.id, {
             "number": invoice.number, "instalment": invoice.instalment, "amount": invoice.amount,
@@ -154,13 +201,14 @@ async def on_contract_signed(uow: UnitOfWork, event: ContractSigned, envelope: E
     lead_created_on, won_on = await repository.flow_dates(uow.session, lead_id=event.lineage.lead_id,
                                                           opportunity_id=event.lineage.opportunity_id)
     schedule = _terms(event.payment_schedule)
+    lines, milestones = _lines(event.lines, event.milestones)
     plan = BillingPlan(
         id=uuid.uuid4(), contract_id=event.contract_id, account_id=event.account_id,
         account_name=event.account_name,
         lineage=Lineage(lead_id=event.lineage.lead_id, opportunity_id=event.lineage.opportunity_id,
                         contract_id=event.contract_id),
         signed_on=event.signed_on, value=_money(event.value, "contract value"), schedule=schedule,
-        now=clock(), won_on=won_on, lead_created_on=lead_created_on,
+        now=clock(), won_on=won_on, lead_created_on=lead_created_on, lines=lines, milestones=milestones,
     )
     uow.session.add(plan)
     _audit_plan(uow, plan, Action.OPENED, _by_event(envelope), schedule)
@@ -188,8 +236,9 @@ async def on_contract_amended(uow: UnitOfWork, event: ContractAmended, envelope:
     if plan is None:
         raise DomainError("billing-plan-unknown", f"no billing plan for contract {event.contract_id}")
     schedule = _terms(event.payment_schedule)
+    lines, milestones = _lines(event.lines, event.milestones)
     if plan.amend(contract_version=event.contract_version, value=_money(event.value, "contract value"),
-                  schedule=schedule, on=event.amended_at.date()):
+                  schedule=schedule, on=event.amended_at.date(), lines=lines, milestones=milestones):
         _audit_plan(uow, plan, Action.AMENDED, _by_event(envelope), schedule)
         _audit_settlements(uow, [plan], clock(), _by_event(envelope))
         await uow.session.flush()
@@ -216,14 +265,28 @@ async def _copy_account(uow: UnitOfWork, event: AccountCreated | AccountUpdated,
 
 
 async def on_account_created(uow: UnitOfWork, event: AccountCreated, envelope: Envelope) -> None:
-    """Keep a copy of the account: the bill-to of the invoices issued to it from now on."""
+    """Keep a copy of the account: the bill-to of the invoices issued to it from now on (and of
+    those held waiting for it)."""
     await _copy_account(uow, event, event.created_at, AccountChange.CREATED)
+    await release_held(uow, _by_event(envelope), account_id=event.account_id)
 
 
 async def on_account_updated(uow: UnitOfWork, event: AccountUpdated, envelope: Envelope) -> None:
     """Replace the copy with the account as it is now, unless finance holds a newer state; issued
-    invoices keep the bill-to they were issued with."""
+    invoices keep the bill-to they were issued with, held ones are tried again."""
     await _copy_account(uow, event, event.updated_at, AccountChange.UPDATED)
+    await release_held(uow, _by_event(envelope), account_id=event.account_id)
+
+
+async def release_held(uow: UnitOfWork, actor: str, *, account_id: uuid.UUID | None = None) -> list[Invoice]:
+    """Try the held instalments again (of one account's plans, or all): what they waited for may be
+    there now."""
+    issued: list[Invoice] = []
+    for contract_id in await repository.plans_with_held_instalments(uow.session, account_id=account_id):
+        plan = await repository.find_plan(uow.session, contract_id, for_update=True)
+        if plan is not None:
+            issued += await _issue_invoices(uow, plan, plan.invoiceable(today()), actor)
+    return issued
 
 
 # --- payments -------------------------------------------------------------------------------
@@ -440,6 +503,8 @@ async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) 
         due = plan.invoiceable(billing_day)
         await _issue_invoices(uow, plan, due, principal.sub)
         result.invoiced.extend(i.invoice_id for i in due if i.invoice_id is not None)
+    # What was held (a bill-to or a tax rule missing) is tried again, whatever released it.
+    result.invoiced.extend(i.id for i in await release_held(uow, principal.sub))
     overdue = [
         OverdueInvoice(invoice_id=i.id, number=i.number, contract_id=i.contract_id, account_id=i.account_id,
                        lineage=i.lineage(), due_date=i.due_date, open_amount=i.open_amount)
@@ -478,6 +543,23 @@ async def set_account_codes(uow: UnitOfWork, cmd: SetAccountCodes, principal: Pr
 
 
 @dataclass(frozen=True)
+class SetTaxRules:
+    document: dict[str, Any]
+    expected_version: int | None
+
+
+async def set_tax_rules(uow: UnitOfWork, cmd: SetTaxRules, principal: Principal) -> PolicyVersion:
+    """A new version of the tax rules, for the invoices issued from now on; held instalments are
+    tried again under it."""
+    TaxRules.from_json(cmd.document)  # a table that cannot be read is refused, naming the row
+    version = await set_policy(uow.session, queries.TAX_RULES, cmd.document,
+                               expected_version=cmd.expected_version, by=principal.sub, at=clock())
+    await release_held(uow, principal.sub)
+    await uow.commit()
+    return version
+
+
+@dataclass(frozen=True)
 class SetSellerIdentity:
     identity: SellerIdentity
     expected_version: int | None  # the version the admin read; a stale one is refused
@@ -487,5 +569,6 @@ async def set_seller_identity(uow: UnitOfWork, cmd: SetSellerIdentity, principal
     """A new version of who our invoices name as the seller, for the invoices issued from now on."""
     version = await set_policy(uow.session, queries.SELLER_IDENTITY, cmd.identity.to_json(),
                                expected_version=cmd.expected_version, by=principal.sub, at=clock())
+    await release_held(uow, principal.sub)
     await uow.commit()
     return version

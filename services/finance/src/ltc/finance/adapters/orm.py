@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -22,9 +23,12 @@ from sqlalchemy.orm import registry, relationship
 
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
+from ltc.finance.domain.lines import InvoiceLine
 from ltc.finance.domain.payment import Application, Payment
 from ltc.finance.domain.receivables import Dunning, DunningLevel
-from ltc.shared.db import map_aggregate, str_enum
+from ltc.finance.domain.tax import TaxBreakdown
+from ltc.shared.db import JsonDocument, map_aggregate, str_enum
+from ltc.shared.lines import SalesLine
 from ltc.shared.messages.contracts_events import Trigger
 
 metadata = MetaData()
@@ -57,6 +61,12 @@ billing_plans = Table(
     Column("fully_paid_on", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
+    # The contract's lines as signed or last amended, the milestones they are delivered with
+    # (name -> id), and what the issued invoices bill of each (position -> net and quantity).
+    Column("lines", JsonDocument(tuple[SalesLine, ...]), nullable=False),
+    Column("line_milestones", JSONB, nullable=False),
+    Column("line_billed", JSONB, nullable=False),
+    Column("invoiced_gross", _money(), nullable=False),
     UniqueConstraint("contract_id", name="uq_billing_plans_contract_id"),
 )
 
@@ -74,6 +84,7 @@ instalments = Table(
     Column("invoice_on", Date),
     Column("status", str_enum(InstalmentStatus), nullable=False),
     Column("invoice_id", UUID(as_uuid=True)),
+    Column("hold_reason", Text),
     # An amendment re-orders instalments; their identity within a contract is the name.
     UniqueConstraint("plan_id", "name", name="uq_instalments_plan_id_name"),
 )
@@ -101,6 +112,11 @@ invoices = Table(
     # Snapshots taken on issue: the customer's billing identity (None when finance knew none) and ours.
     Column("bill_to", JSONB),
     Column("seller", JSONB),
+    # Its lines and VAT; an invoice issued before invoices had them has none (and no net or tax).
+    Column("lines", JsonDocument(tuple[InvoiceLine, ...]), nullable=False),
+    Column("tax_breakdown", JsonDocument(tuple[TaxBreakdown, ...]), nullable=False),
+    Column("net_amount", _money()),
+    Column("tax_amount", _money()),
     UniqueConstraint("number", name="uq_invoices_number"),
     UniqueConstraint("instalment_id", name="uq_invoices_instalment_id"),
 )

@@ -31,6 +31,7 @@ from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.journal import AccountCodes, JournalLine, journal
 from ltc.finance.domain.payment import Payment
 from ltc.finance.domain.receivables import Exposure, OpenItem, age, exposure
+from ltc.finance.domain.tax import DEFAULT_TAX_RULES
 from ltc.shared.db import audit_history
 from ltc.shared.money import Money
 from ltc.shared.pagination import paginate
@@ -255,6 +256,19 @@ async def seller_identity(session: AsyncSession) -> PolicyVersion:
 
 async def seller_identity_history(session: AsyncSession) -> list[PolicyVersion]:
     return await policy_history(session, SELLER_IDENTITY)
+
+
+# The policy deciding which VAT a line bears by the seller's and the buyer's country; version 0 is
+# the built-in table for a German seller (`ltc.finance.domain.tax.DEFAULT_TAX_RULES`).
+TAX_RULES = "tax-rules"
+
+
+async def tax_rules(session: AsyncSession) -> PolicyVersion:
+    return await current_policy(session, TAX_RULES, DEFAULT_TAX_RULES)
+
+
+async def tax_rules_history(session: AsyncSession) -> list[PolicyVersion]:
+    return await policy_history(session, TAX_RULES)
 
 
 async def journal_lines(session: AsyncSession, start: date, end: date) -> list[JournalLine]:

@@ -144,6 +144,16 @@ async def plans_with_date_instalments_due(session: AsyncSession, as_of: date) ->
 
 
 
+async def plans_with_held_instalments(session: AsyncSession, *, account_id: uuid.UUID | None = None
+                                      ) -> list[uuid.UUID]:
+    """Contracts with an instalment held (due, not invoiceable yet), of one account or all."""
+    stmt = (select(billing_plans.c.contract_id).join(instalments, instalments.c.plan_id == billing_plans.c.id)
+            .where(instalments.c.status == "planned", instalments.c.hold_reason.is_not(None)).distinct())
+    if account_id is not None:
+        stmt = stmt.where(billing_plans.c.account_id == account_id)
+    return list((await session.execute(stmt.order_by(billing_plans.c.contract_id))).scalars())
+
+
 async def serialize_scheduled_runs(session: AsyncSession) -> None:
     """One scheduled run at a time across replicas and the on-demand endpoint, until the transaction ends."""
     await session.execute(select(func.pg_advisory_xact_lock(SCHEDULED_RUN_LOCK)))

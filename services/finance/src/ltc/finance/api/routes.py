@@ -38,6 +38,9 @@ from ltc.finance.api.schemas import (
     SellerIdentityPayload,
     SellerIdentityRead,
     SellerIdentityVersionRead,
+    TaxRulesPayload,
+    TaxRulesRead,
+    TaxRulesVersionRead,
 )
 from ltc.finance.domain.invoice import CreditNote, InvoiceStatus
 from ltc.finance.domain.payment import Payment
@@ -301,6 +304,36 @@ async def update_account_codes(body: AccountCodesPayload, uow: Uow, principal: C
             summary="Every version an admin set: who set which codes, when, oldest first")
 async def account_codes_history(session: ReadSession, principal: ConfigReader) -> list[AccountCodesVersionRead]:
     return [AccountCodesVersionRead.of(version) for version in await queries.account_codes_history(session)]
+
+
+# --- which VAT our invoices charge ---------------------------------------------------------------
+
+
+def _tax_rules_read(response: Response, version: PolicyVersion) -> TaxRulesRead:
+    response.headers["ETag"] = etag(version.version)
+    return TaxRulesRead.of(version)
+
+
+@router.get("/config/tax-rules", response_model=TaxRulesRead, tags=["configuration"],
+            summary="Which VAT a line bears by the seller's and the buyer's country (version 0: the built-in table "
+                    "for a German seller)")
+async def read_tax_rules(session: ReadSession, principal: ConfigReader, response: Response) -> TaxRulesRead:
+    return _tax_rules_read(response, await queries.tax_rules(session))
+
+
+@router.put("/config/tax-rules", response_model=TaxRulesRead, tags=["configuration"],
+            summary="Set the tax rules for the invoices issued from now on (issued ones keep their VAT; held "
+                    "instalments are tried again); If-Match the ETag of your read")
+async def update_tax_rules(body: TaxRulesPayload, uow: Uow, principal: Configurer, response: Response,
+                           version: ExpectedVersion) -> TaxRulesRead:
+    return await run(uow, handlers.set_tax_rules, handlers.SetTaxRules(body.document(), version), principal,
+                     answer=partial(_tax_rules_read, response))
+
+
+@router.get("/config/tax-rules/history", response_model=list[TaxRulesVersionRead], tags=["configuration"],
+            summary="Every version an admin set: who set which rules, when, oldest first")
+async def tax_rules_history(session: ReadSession, principal: ConfigReader) -> list[TaxRulesVersionRead]:
+    return [TaxRulesVersionRead.of(version) for version in await queries.tax_rules_history(session)]
 
 
 # --- who we are on our invoices -----------------------------------------------------------------

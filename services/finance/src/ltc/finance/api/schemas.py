@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
-from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
+from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus, breakdown_payload, line_payload
 from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine
 from ltc.finance.domain.parties import Address, SellerIdentity
 from ltc.finance.domain.payment import Payment
@@ -18,8 +18,9 @@ from ltc.finance.handlers import Action, Audited, ScheduledRun
 from ltc.shared.api import Happened, Versioned
 from ltc.shared.controls import DATE_IN_FUTURE, FUTURE_TOLERANCE
 from ltc.shared.messages import Lineage, MoneyPayload
-from ltc.shared.messages.base import CurrencyCode, DecimalStr
+from ltc.shared.messages.base import CurrencyCode, DecimalStr, LinePayload
 from ltc.shared.messages.contracts_events import Trigger
+from ltc.shared.messages.finance_events import InvoiceLinePayload, TaxBreakdownPayload
 from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion
 
@@ -148,6 +149,12 @@ class InvoiceRead(Versioned):
     seller: SellerRead | None = Field(
         default=None, description="our identity as the seller when the invoice was issued; null for an invoice "
                                   "issued before finance kept it")
+    net: MoneyPayload | None = Field(default=None, description="the sum of the lines' nets (null for an invoice "
+                                                               "issued before invoices had lines)")
+    tax: MoneyPayload | None = Field(default=None, description="the VAT: the sum of the breakdown's rows")
+    lines: list[InvoiceLinePayload] = Field(description="what the invoice bills of each contract line, net of VAT")
+    tax_breakdown: list[TaxBreakdownPayload] = Field(description=(
+        "per VAT category and rate: the taxable amount and its VAT, rounded once per row, half up"))
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceRead:
@@ -160,6 +167,10 @@ class InvoiceRead(Versioned):
             created_at=invoice.created_at, version=invoice.version,
             bill_to=BillToRead.model_validate(invoice.bill_to) if invoice.bill_to is not None else None,
             seller=SellerRead.model_validate(invoice.seller) if invoice.seller is not None else None,
+            net=MoneyPayload.of(invoice.net) if invoice.net is not None else None,
+            tax=MoneyPayload.of(invoice.tax) if invoice.tax is not None else None,
+            lines=[line_payload(line, invoice.currency) for line in invoice.lines],
+            tax_breakdown=[breakdown_payload(row) for row in invoice.tax_breakdown],
         )
 
 
@@ -215,6 +226,9 @@ class InstalmentRead(BaseModel):
     invoice_on: date | None
     status: InstalmentStatus
     invoice_id: UUID | None
+    held: str | None = Field(default=None, description=(
+        "why an instalment that is due is not invoiced yet (e.g. the customer's billing identity or a tax rule is "
+        "missing); it is invoiced as soon as that is fixed"))
 
     @classmethod
     def of(cls, instalment: Instalment, currency: str) -> InstalmentRead:
@@ -223,7 +237,7 @@ class InstalmentRead(BaseModel):
             amount=MoneyPayload.of(Money(instalment.amount, currency)), trigger=instalment.trigger,
             milestone_id=instalment.milestone_id, due_days=instalment.due_days, invoice_on=instalment.invoice_on,
             status=instalment.status,
-            invoice_id=instalment.invoice_id,
+            invoice_id=instalment.invoice_id, held=instalment.hold_reason,
         )
 
 
@@ -235,12 +249,14 @@ class BillingPlanRead(Versioned):
     lineage: Lineage
     contract_version: int
     signed_on: date
-    value: MoneyPayload
+    value: MoneyPayload = Field(description="net of VAT, as the lines and instalments are")
+    lines: list[LinePayload] = Field(description="the contract's lines as signed or last amended")
     instalments: list[InstalmentRead]
-    invoiced: MoneyPayload
-    collected: MoneyPayload
-    credited: MoneyPayload
-    open_balance: MoneyPayload = Field(description="invoiced, neither collected nor credited")
+    invoiced: MoneyPayload = Field(description="net: the instalments invoiced")
+    invoiced_gross: MoneyPayload = Field(description="gross: what the issued invoices are for, VAT included")
+    collected: MoneyPayload = Field(description="gross cash applied")
+    credited: MoneyPayload = Field(description="gross, by credit notes")
+    open_balance: MoneyPayload = Field(description="invoiced (gross), neither collected nor credited")
     lead_created_on: date | None
     won_on: date | None
     first_invoiced_on: date | None
@@ -254,6 +270,8 @@ class BillingPlanRead(Versioned):
             lineage=plan.lineage(), contract_version=plan.contract_version,
             signed_on=plan.signed_on, value=MoneyPayload.of(plan.value),
             instalments=[InstalmentRead.of(i, plan.currency) for i in plan.instalments],
+            lines=[LinePayload.of(line) for line in plan.lines],
+            invoiced_gross=MoneyPayload.of(plan.invoiced_gross_money),
             invoiced=MoneyPayload.of(plan.invoiced), collected=MoneyPayload.of(plan.collected),
             credited=MoneyPayload.of(plan.credited), open_balance=MoneyPayload.of(plan.open_balance),
             lead_created_on=plan.lead_created_on, won_on=plan.won_on, first_invoiced_on=plan.first_invoiced_on,
@@ -514,3 +532,51 @@ class SellerIdentityVersionRead(Versioned):
         assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
         return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
                    seller_identity=SellerIdentityPayload.of(SellerIdentity.from_json(version.document)))
+
+
+class TaxRuleIn(_Strict):
+    """One row of the tax rules: when every condition given holds, a line bears this VAT."""
+
+    category: Literal["S", "Z", "E", "AE", "K", "G", "O"] = Field(description="EN 16931 VAT category (UNTDID 5305)")
+    rate: DecimalStr | None = Field(default=None, description="percent: positive for S, 0 for Z, E, AE, K and G, "
+                                                              "none for O")
+    exemption_reason: _Text | None = Field(default=None, description="required for E, AE, K, G and O")
+    seller_country: _Code | None = Field(default=None, description="ISO 3166-1 alpha-2; none: any")
+    buyer_in: list[_Code] | None = Field(default=None, description="countries or group names; none: any")
+    buyer_not_in: list[_Code] | None = None
+    same_country: bool | None = Field(default=None, description="seller and buyer in one country")
+    buyer_has_tax_id: bool | None = None
+    supply: Literal["goods", "services"] | None = None
+
+
+class TaxRulesPayload(_Strict):
+    """Which VAT a line bears, by seller and buyer country: rows tried in order, the first that applies
+    decides (a line with an agreed VAT keeps it). Groups name sets of countries (e.g. EU)."""
+
+    groups: dict[str, list[_Code]] = Field(default_factory=dict, max_length=50)
+    rules: list[TaxRuleIn] = Field(min_length=1, max_length=500)
+
+    def document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class TaxRulesRead(Versioned, TaxRulesPayload):
+    """The tax rules in force (version 0: the built-in table for a German seller)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> TaxRulesRead:
+        return cls.model_validate({**version.document, "version": version.version})
+
+
+class TaxRulesVersionRead(Versioned):
+    updated_by: str
+    updated_at: datetime
+    tax_rules: TaxRulesPayload
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> TaxRulesVersionRead:
+        assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
+        return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
+                   tax_rules=TaxRulesPayload.model_validate(version.document))

@@ -9,12 +9,18 @@ invoiced: an issued invoice is never changed by it.
 An instalment is invoiced when its trigger happens (signing, acceptance of its milestone, or its
 date). The contract is fully paid when every instalment is invoiced and nothing is left open on
 it. The plan's row is also the lock that serialises all cash on one contract.
+
+**Lines.** The plan keeps the contract's lines (net; a contract signed without lines is billed as
+one line of its value). Each invoice bills lines, by `ltc.finance.domain.lines`: a line delivered
+with a milestone is billed, whole, by that milestone's instalments; every other line is pro-rated
+over the other instalments. VAT is decided on each invoice (`vat_of`), so an invoice's amount is
+its gross: receivables and cash are gross, the value and the instalments net.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,6 +28,9 @@ from enum import StrEnum
 from typing import Any
 
 from ltc.finance.domain.invoice import Invoice
+from ltc.finance.domain.lines import NO_BILL, Billed, InvoiceLine, bill
+from ltc.finance.domain.tax import InvoiceTotals, TaxedLine, Vat
+from ltc.shared.lines import SalesLine
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.messages.finance_events import ContractFullyPaid
@@ -32,6 +41,10 @@ from ltc.shared.rules import DomainError, RuleViolation
 class InstalmentStatus(StrEnum):
     PLANNED = "planned"
     INVOICED = "invoiced"
+
+
+CONTRACT_VALUE_LINE = "Contracted value"
+LINE_BELOW_INVOICED = "line-below-invoiced"
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,9 @@ class Instalment:
         self.id = id
         self.status = InstalmentStatus.PLANNED
         self.invoice_id: uuid.UUID | None = None
+        # Why a due instalment is not invoiced yet (no bill-to, no tax rule, ...): it is tried again
+        # when what it waits for changes, and shown to the clerk meanwhile.
+        self.hold_reason: str | None = None
         self.replan(position, terms)
 
     def replan(self, position: int, terms: InstalmentTerms) -> None:
@@ -123,7 +139,8 @@ class BillingPlan:
     def __init__(self, *, id: uuid.UUID, contract_id: uuid.UUID, account_id: uuid.UUID | None, lineage: Lineage,
                  signed_on: date, value: Money, schedule: Sequence[InstalmentTerms], now: datetime,
                  account_name: str | None = None, won_on: date | None = None,
-                 lead_created_on: date | None = None) -> None:
+                 lead_created_on: date | None = None, lines: Sequence[SalesLine] = (),
+                 milestones: Mapping[str, uuid.UUID] | None = None) -> None:
         check_schedule(value, schedule)
         self.id = id
         self.contract_id = contract_id
@@ -143,21 +160,73 @@ class BillingPlan:
         self.first_invoiced_on: date | None = None
         self.fully_paid_on: date | None = None
         self.instalments = [Instalment(id=uuid.uuid4(), position=i, terms=t) for i, t in enumerate(schedule)]
+        self.invoiced_gross = Decimal(0)
+        self.line_billed: dict[str, dict[str, str]] = {}
+        self._set_lines(value, lines, milestones or {})
         self.created_at = now
         self.events = []
+
+    def _set_lines(self, value: Money, lines: Sequence[SalesLine], milestones: Mapping[str, uuid.UUID]) -> None:
+        lines = tuple(lines) or (SalesLine(1, CONTRACT_VALUE_LINE, Decimal(1), "C62", value),)
+        total = sum((line.net for line in lines), Money.zero(value.currency))
+        if total != value:
+            raise DomainError("billing-plan-incomplete", f"the lines add up to {total.amount}, the contract value "
+                              f"is {value.amount} {value.currency}")
+        unknown = sorted({line.milestone for line in lines if line.milestone and line.milestone not in milestones})
+        if unknown:
+            raise DomainError("line-milestone-unknown", f"lines name milestones the contract lacks: {unknown}")
+        for position, was in self.line_billed.items():
+            line = next((x for x in lines if x.position == int(position)), None)
+            billed = Billed(Decimal(was["net"]), Decimal(was["quantity"]))
+            if line is None or line.net.amount < billed.net or line.quantity < billed.quantity:
+                raise DomainError(LINE_BELOW_INVOICED, f"line {position} is invoiced for {billed.quantity} "
+                                  f"({billed.net} {value.currency} net); it cannot be reduced below that")
+        self.lines = lines
+        self.line_milestones = {name: str(milestone_id) for name, milestone_id in milestones.items()
+                                if any(line.milestone == name for line in lines)}
+        for instalment in self.instalments:
+            if instalment.status is InstalmentStatus.PLANNED:
+                self._group(instalment)  # every group's lines and instalments add up, or this refuses
+
+    def billed(self) -> dict[int, Billed]:
+        return {int(p): Billed(Decimal(b["net"]), Decimal(b["quantity"])) for p, b in self.line_billed.items()}
+
+    def _group(self, instalment: Instalment) -> tuple[list[SalesLine], list[Money]]:
+        """The lines `instalment` bills and the amounts of its group's other uninvoiced instalments."""
+        by_id = {uuid.UUID(i): name for name, i in self.line_milestones.items()}
+        milestone = by_id.get(instalment.milestone_id) if instalment.trigger is Trigger.MILESTONE else None
+
+        def group_of(other: Instalment) -> str | None:
+            return by_id.get(other.milestone_id) if other.trigger is Trigger.MILESTONE else None
+
+        lines = [line for line in self.lines if (line.milestone if line.milestone in self.line_milestones else None)
+                 == milestone]
+        later = [Money(i.amount, self.currency) for i in self.instalments
+                 if i is not instalment and i.status is InstalmentStatus.PLANNED and group_of(i) == milestone]
+        billed = self.billed()
+        left = sum((line.net.amount - billed.get(line.position, NO_BILL).net for line in lines), Decimal(0))
+        due = instalment.amount + sum((m.amount for m in later), Decimal(0))
+        if left != due:
+            what = f"the lines delivered with {milestone!r}" if milestone else "the lines billed by percentage"
+            raise DomainError("billing-plan-incomplete", f"{what} leave {left} {self.currency} to invoice, "
+                              f"their instalments {due}")
+        return lines, later
 
     def lineage(self) -> Lineage:
         return Lineage(lead_id=self.lead_id, opportunity_id=self.opportunity_id, contract_id=self.contract_id)
 
     @property
     def invoiced(self) -> Money:
+        """Net: what of the value is invoiced."""
         return Money(sum((i.amount for i in self.instalments if i.status is InstalmentStatus.INVOICED), Decimal(0)),
                      self.currency)
 
+    invoiced_gross_money = MoneyAttribute("invoiced_gross")
+
     @property
     def open_balance(self) -> Money:
-        """Invoiced, neither collected nor credited: what the customer owes today."""
-        return self.invoiced - self.collected - self.credited
+        """Invoiced (gross), neither collected nor credited: what the customer owes today."""
+        return self.invoiced_gross_money - self.collected - self.credited
 
     @property
     def fully_settled(self) -> bool:
@@ -179,7 +248,7 @@ class BillingPlan:
                 and i.status is InstalmentStatus.PLANNED]
 
     def amend(self, *, contract_version: int, value: Money, schedule: Sequence[InstalmentTerms],
-              on: date) -> bool:
+              on: date, lines: Sequence[SalesLine] = (), milestones: Mapping[str, uuid.UUID] | None = None) -> bool:
         """Re-plan what is not invoiced yet; False when this version (or a later one) is already planned.
 
         An invoiced instalment must come back unchanged: an issued invoice is corrected only by a
@@ -213,33 +282,62 @@ class BillingPlan:
         self.instalments = replanned
         self.value_amount = value.amount
         self.contract_version = contract_version
+        self._set_lines(value, lines, milestones or {})
         if not self.fully_settled:
             # More was added to bill: the contract is reported fully paid again once that is collected.
             self.fully_paid_on = None
         self._settle_if_done(on)
         return True
 
+    def lines_of(self, instalment: Instalment, vat_of: Callable[[SalesLine], Vat]) -> tuple[InvoiceLine, ...]:
+        """What the invoice of `instalment` would bill, line by line, with the VAT `vat_of` decides."""
+        lines, later = self._group(instalment)
+        shares = bill(lines, self.billed(), Money(instalment.amount, self.currency), later)
+        invoice_lines = []
+        for share in shares:
+            line = share.line
+            whole = share.net == line.net
+            invoice_lines.append(InvoiceLine(
+                position=line.position, code=line.code, description=line.description, quantity=share.quantity,
+                unit=line.unit, unit_price=line.unit_price.amount,
+                discount=line.discount.amount if whole and line.discount is not None else Decimal(0),
+                net=share.net.amount, vat=vat_of(line), milestone=line.milestone))
+        return tuple(invoice_lines)
+
     def invoice(self, instalment: Instalment, *, invoice_id: uuid.UUID, number: str, issue_date: date,
-                now: datetime, bill_to: dict[str, Any] | None = None, seller: dict[str, Any] | None = None) -> Invoice:
-        """Bill one instalment; each is billed exactly once."""
+                now: datetime, vat_of: Callable[[SalesLine], Vat], bill_to: dict[str, Any] | None = None,
+                seller: dict[str, Any] | None = None) -> Invoice:
+        """Bill one instalment; each is billed exactly once. Raises (and changes nothing) when its
+        VAT cannot be decided; the caller holds the instalment with the reason."""
         if instalment not in self.instalments:
             raise DomainError("instalment-unknown", f"instalment {instalment.name!r} is not on this billing plan")
         if instalment.status is not InstalmentStatus.PLANNED:
             raise DomainError("instalment-already-invoiced", f"instalment {instalment.name!r} is already invoiced")
+        lines = self.lines_of(instalment, vat_of)
+        buyer_tax_id = (bill_to or {}).get("tax_id")
+        totals = InvoiceTotals.of([TaxedLine(Money(line.net, self.currency), line.vat) for line in lines],
+                                  buyer_tax_id=buyer_tax_id)
         instalment.status = InstalmentStatus.INVOICED
         instalment.invoice_id = invoice_id
+        instalment.hold_reason = None
+        billed = self.billed()
+        for line in lines:
+            was = billed.get(line.position, NO_BILL)
+            self.line_billed = {**self.line_billed, str(line.position): {
+                "net": str(was.net + line.net), "quantity": str(was.quantity + line.quantity)}}
+        self.invoiced_gross = (self.invoiced_gross_money + totals.gross).amount
         if self.first_invoiced_on is None:
             self.first_invoiced_on = issue_date
         return Invoice(id=invoice_id, number=number, plan=self, instalment=instalment, issue_date=issue_date, now=now,
-                       bill_to=bill_to, seller=seller)
+                       bill_to=bill_to, seller=seller, lines=lines, totals=totals)
 
     def record_collection(self, amount: Money, *, on: date) -> None:
         """Cash applied to this contract's invoices; the contract is fully paid the day nothing is left open."""
         if amount.currency != self.currency:
             raise RuleViolation("currency-mismatch",
                                 f"the contract is billed in {self.currency}, not {amount.currency}")
-        if self.value - self.credited < self.collected + amount:
-            raise DomainError("over-collection", "collections cannot exceed the contract value")
+        if self.invoiced_gross_money - self.credited < self.collected + amount:
+            raise DomainError("over-collection", "collections cannot exceed what is invoiced and not credited")
         self.collected_amount = (self.collected + amount).amount
         self._settle_if_done(on)
 

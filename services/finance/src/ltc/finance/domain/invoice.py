@@ -14,9 +14,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ltc.finance.domain.lines import InvoiceLine
+from ltc.finance.domain.tax import InvoiceTotals, TaxBreakdown
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
-from ltc.shared.messages.finance_events import InvoiceCredited, InvoiceIssued, InvoicePaid
-from ltc.shared.money import Money, MoneyAttribute
+from ltc.shared.messages.base import VatPayload
+from ltc.shared.messages.finance_events import (
+    InvoiceCredited,
+    InvoiceIssued,
+    InvoiceLinePayload,
+    InvoicePaid,
+    TaxBreakdownPayload,
+)
+from ltc.shared.messages.leads_events import BillingIdentitySnapshot
+from ltc.shared.money import Money, MoneyAttribute, OptionalMoneyAttribute
 from ltc.shared.rules import DomainError, RuleViolation
 
 if TYPE_CHECKING:  # the plan issues invoices; an invoice only reads it and reports credits to it
@@ -50,8 +60,12 @@ class Invoice:
     paid = MoneyAttribute("paid_amount")
     credited = MoneyAttribute("credited_amount")
 
+    net = OptionalMoneyAttribute("net_amount")
+    tax = OptionalMoneyAttribute("tax_amount")
+
     def __init__(self, *, id: uuid.UUID, number: str, plan: BillingPlan, instalment: Instalment, issue_date: date,
-                 now: datetime, bill_to: dict[str, Any] | None = None, seller: dict[str, Any] | None = None) -> None:
+                 now: datetime, lines: tuple[InvoiceLine, ...], totals: InvoiceTotals,
+                 bill_to: dict[str, Any] | None = None, seller: dict[str, Any] | None = None) -> None:
         self.id = id
         self.number = number
         self.contract_id = plan.contract_id
@@ -61,7 +75,12 @@ class Invoice:
         self.instalment_id = instalment.id
         self.instalment = instalment.name
         self.currency = plan.currency
-        self.amount_due = instalment.amount
+        # What is billed is the gross: the instalment's net (its lines) plus their VAT.
+        self.lines = lines
+        self.tax_breakdown = totals.breakdown
+        self.net_amount = totals.net.amount
+        self.tax_amount = totals.tax.amount
+        self.amount_due = totals.gross.amount
         self.paid_amount = Decimal(0)
         self.credited_amount = Decimal(0)
         self.issue_date = issue_date
@@ -75,7 +94,11 @@ class Invoice:
         self.events = [InvoiceIssued(
             lineage=self.lineage(), invoice_id=id, invoice_number=number, contract_id=self.contract_id,
             account_id=self.account_id, instalment=self.instalment, amount=MoneyPayload.of(self.amount),
-            issue_date=issue_date, due_date=self.due_date,
+            issue_date=issue_date, due_date=self.due_date, net=MoneyPayload.of(totals.net),
+            tax=MoneyPayload.of(totals.tax), lines=[line_payload(line, self.currency) for line in lines],
+            tax_breakdown=[breakdown_payload(row) for row in totals.breakdown],
+            bill_to=BillingIdentitySnapshot.model_validate(bill_to) if bill_to else None,
+            buyer_reference=(bill_to or {}).get("buyer_reference"),
         )]
 
     def lineage(self) -> Lineage:
@@ -135,6 +158,19 @@ class Invoice:
                           issue_date=issue_date, issued_by=issued_by, now=now)
         plan.record_credit(amount, on=issue_date)
         return note
+
+
+def line_payload(line: InvoiceLine, currency: str) -> InvoiceLinePayload:
+    return InvoiceLinePayload(
+        position=line.position, code=line.code, description=line.description, quantity=line.quantity,
+        unit=line.unit, unit_price=MoneyPayload(amount=line.unit_price, currency=currency),
+        discount=MoneyPayload(amount=line.discount, currency=currency) if line.discount else None,
+        net=MoneyPayload(amount=line.net, currency=currency), vat=VatPayload.of(line.vat), milestone=line.milestone)
+
+
+def breakdown_payload(row: TaxBreakdown) -> TaxBreakdownPayload:
+    return TaxBreakdownPayload(category=row.category.value, rate=row.rate, taxable=MoneyPayload.of(row.taxable),
+                               tax=MoneyPayload.of(row.tax), exemption_reason=row.exemption_reason)
 
 
 class CreditNote:

@@ -14,9 +14,12 @@ one minor unit of the exact share of what remained of its line. (Instalment amou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
+from ltc.finance.domain.tax import Vat
+from ltc.shared.lines import SalesLine
 from ltc.shared.money import Money, minor_unit_exponent
 from ltc.shared.rules import RuleViolation
 
@@ -72,3 +75,72 @@ def _minor(amount: Decimal, exponent: int) -> int:
 
 def _major(units: int, exponent: int) -> Decimal:
     return Decimal(units).scaleb(-exponent)
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """One line of an invoice or credit note (EN 16931 BG-25): what it bills of one contract line.
+
+    `net` is what this document bills of the line (BT-131): quantity × unit price − discount for a
+    line billed whole, the pro-rated share of the contract line's net for a percentage instalment
+    (then `quantity` is the share of the contract quantity, to six places, so that quantity × price −
+    discount is the net to within the rounding the rule above documents). `vat` is decided when the
+    document is issued (`ltc.finance.domain.tax`).
+    """
+
+    position: int  # the contract line's position, 1-based (BT-126 is its string)
+    code: str | None  # the seller's product or service code (BT-155)
+    description: str  # BT-153
+    quantity: Decimal  # BT-129
+    unit: str  # UN/ECE Rec 20 code (BT-130)
+    unit_price: Decimal  # net price of one unit, before the line discount (BT-146)
+    discount: Decimal  # the line's allowance (BT-136), 0 when none
+    net: Decimal  # BT-131
+    vat: Vat
+    milestone: str | None = None  # the delivery milestone the line is billed with, if any
+
+
+@dataclass(frozen=True)
+class Billed:
+    """What the invoices issued so far bill of one contract line."""
+
+    net: Decimal
+    quantity: Decimal
+
+
+NO_BILL = Billed(Decimal(0), Decimal(0))
+_QUANTITY_PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class LineShare:
+    """What one invoice bills of one contract line: a net and the quantity it stands for."""
+
+    line: SalesLine
+    net: Money
+    quantity: Decimal
+
+
+def bill(lines: Sequence[SalesLine], billed: Mapping[int, Billed], amount: Money,
+         later: Sequence[Money]) -> list[LineShare]:
+    """The lines of the invoice of one instalment of `amount`, of a group whose other uninvoiced
+    instalments are `later` (the rounding rule above, applied to what is still uninvoiced).
+
+    The quantity a share stands for is the line's uninvoiced quantity times the share's part of the
+    line's uninvoiced net, to six places; the last instalment takes all that is left, so over all
+    invoices quantities add up to the contract's too. A line this invoice bills nothing of is left
+    off it.
+    """
+    remaining = [line.net - Money(billed.get(line.position, NO_BILL).net, line.net.currency) for line in lines]
+    row = prorate(remaining, [amount, *later])[0]
+    shares = []
+    for line, left, part in zip(lines, remaining, row, strict=True):
+        if part.is_zero():
+            continue
+        left_quantity = line.quantity - billed.get(line.position, NO_BILL).quantity
+        if not later or part == left:
+            quantity = left_quantity
+        else:
+            quantity = (left_quantity * part.amount / left.amount).quantize(_QUANTITY_PLACES, rounding=ROUND_HALF_UP)
+        shares.append(LineShare(line, part, quantity))
+    return shares

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from typing import Any
 
+from ltc.shared.lines import NEEDS_BUYER_TAX_ID, TaxCategory, Vat
 from ltc.shared.money import Money, minor_unit_exponent
 from ltc.shared.rules import RuleViolation
 
@@ -31,43 +31,6 @@ TAX_CATEGORY_INCOMPLETE = "tax-category-incomplete"
 REVERSE_CHARGE_WITHOUT_BUYER_TAX_ID = "reverse-charge-without-buyer-tax-id"
 TAX_RULES_INVALID = "tax-rules-invalid"
 NO_TAX_RULE = "no-tax-rule"
-
-
-class TaxCategory(StrEnum):
-    STANDARD = "S"
-    ZERO = "Z"
-    EXEMPT = "E"
-    REVERSE_CHARGE = "AE"
-    INTRA_COMMUNITY = "K"
-    EXPORT = "G"
-    OUT_OF_SCOPE = "O"
-
-
-_NEEDS_REASON = {TaxCategory.EXEMPT, TaxCategory.REVERSE_CHARGE, TaxCategory.INTRA_COMMUNITY, TaxCategory.EXPORT,
-                 TaxCategory.OUT_OF_SCOPE}
-_NEEDS_BUYER_TAX_ID = {TaxCategory.REVERSE_CHARGE, TaxCategory.INTRA_COMMUNITY}
-
-
-@dataclass(frozen=True)
-class Vat:
-    """The VAT a line bears."""
-
-    category: TaxCategory
-    rate: Decimal | None  # percent; None only for O
-    exemption_reason: str | None = None
-
-    def problems(self, field: str) -> list[dict[str, str]]:
-        found = []
-        if self.category is TaxCategory.STANDARD and not (self.rate is not None and self.rate > 0):
-            found.append({"field": f"{field}.rate", "message": "a standard-rated line needs a positive rate"})
-        if self.category is TaxCategory.OUT_OF_SCOPE and self.rate is not None:
-            found.append({"field": f"{field}.rate", "message": "a line outside the scope of VAT has no rate"})
-        if self.category not in (TaxCategory.STANDARD, TaxCategory.OUT_OF_SCOPE) and self.rate != 0:
-            found.append({"field": f"{field}.rate", "message": f"category {self.category.value} has the rate 0"})
-        if self.category in _NEEDS_REASON and not (self.exemption_reason or "").strip():
-            found.append({"field": f"{field}.exemption_reason",
-                          "message": f"category {self.category.value} needs the reason it bears no VAT"})
-        return found
 
 
 @dataclass(frozen=True)
@@ -106,7 +69,7 @@ class InvoiceTotals:
         if problems:
             raise RuleViolation(TAX_CATEGORY_INCOMPLETE, "; ".join(f"{p['field']}: {p['message']}" for p in problems),
                                 errors=problems)
-        if not (buyer_tax_id or "").strip() and any(line.vat.category in _NEEDS_BUYER_TAX_ID for line in lines):
+        if not (buyer_tax_id or "").strip() and any(line.vat.category in NEEDS_BUYER_TAX_ID for line in lines):
             raise RuleViolation(REVERSE_CHARGE_WITHOUT_BUYER_TAX_ID,
                                 "a reverse-charge or intra-community line needs the buyer's VAT id",
                                 errors=[{"field": "buyer.tax_id", "message": "required by categories AE and K"}])
@@ -190,9 +153,9 @@ class TaxRules:
                 vat = Vat(TaxCategory(row["category"]), None if rate is None else Decimal(str(rate)),
                           row.get("exemption_reason"))
             except (KeyError, ValueError, ArithmeticError) as exc:
-                problems.append({"field": f"rules[{i}]", "message": f"not a VAT category and rate: {exc}"})
+                problems.append({"field": f"rules.{i}", "message": f"not a VAT category and rate: {exc}"})
                 continue
-            problems += vat.problems(f"rules[{i}]")
+            problems += vat.problems(f"rules.{i}")
             rules.append(TaxRule(vat, row.get("seller_country"), countries(row.get("buyer_in")),
                                  countries(row.get("buyer_not_in")), row.get("same_country"),
                                  row.get("buyer_has_tax_id"), row.get("supply")))
@@ -212,11 +175,11 @@ DEFAULT_TAX_RULES: dict[str, Any] = {
     "groups": {"EU": sorted(EU)},
     "rules": [
         {"seller_country": "DE", "same_country": True, "category": "S", "rate": "19"},
-        {"buyer_in": "EU", "buyer_has_tax_id": True, "supply": "goods", "category": "K", "rate": "0",
+        {"buyer_in": ["EU"], "buyer_has_tax_id": True, "supply": "goods", "category": "K", "rate": "0",
          "exemption_reason": "Intra-Community supply"},
-        {"buyer_in": "EU", "buyer_has_tax_id": True, "supply": "services", "category": "AE", "rate": "0",
+        {"buyer_in": ["EU"], "buyer_has_tax_id": True, "supply": "services", "category": "AE", "rate": "0",
          "exemption_reason": "Reverse charge"},
-        {"buyer_in": "EU", "buyer_has_tax_id": False, "seller_country": "DE", "category": "S", "rate": "19"},
-        {"buyer_not_in": "EU", "category": "G", "rate": "0", "exemption_reason": "Export outside the EU"},
+        {"buyer_in": ["EU"], "buyer_has_tax_id": False, "seller_country": "DE", "category": "S", "rate": "19"},
+        {"buyer_not_in": ["EU"], "category": "G", "rate": "0", "exemption_reason": "Export outside the EU"},
     ],
 }
