@@ -495,7 +495,7 @@ class _Flow:
     async def run(self, index: int) -> tuple[str, float]:
         leads, opps, contracts, finance = (self.api[s] for s in SERVICES)
         started = time.perf_counter()
-        account = await self.call("POST", f"{leads}/accounts", AR, 201, json={"name": f"Flow Co {index}"})
+        account = await self.call("POST", f"{leads}/accounts", AR, 201, json=deal.account(f"Flow Co {index}"))
         lead = await self.call("POST", f"{leads}/leads", AR, 201, json={
             "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",
             "tier": "strategic"})

@@ -180,7 +180,7 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
 
     # 1. Leads: account, lead, two grades, conversion.
     account = await client.ok("POST", f"{leads}/accounts", headers=keyed(ar, "account"), expect=(201,),
-                              json={"name": f"Fault Telecom {tag}"})
+                              json=deal.account(f"Fault Telecom {tag}"))
     step("account")
     lead = await client.ok("POST", f"{leads}/leads", headers=keyed(ar, "lead"), expect=(201,), json={
         "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",

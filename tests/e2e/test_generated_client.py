@@ -218,7 +218,7 @@ async def test_a_lead_goes_all_the_way_to_cash_through_generated_clients(generat
 
     # 1. Leads: account, lead, two grades, conversion.
     account, _ = await api("leads", "POST /api/v1/accounts", user=AR, status=201, expect="AccountRead",
-                           body=build("leads", "AccountCreate", {"name": "ACME Telecom"}))
+                           body=build("leads", "AccountCreate", deal.account("ACME Telecom")))
     lead, lead_etag = await api("leads", "POST /api/v1/leads", user=AR, status=201, expect="LeadRead",
                                 body=build("leads", "LeadCreate", {
                                     "account_id": str(account.id), "title": "5G core", "need": "capacity for 5G",

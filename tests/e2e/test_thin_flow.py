@@ -47,7 +47,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
                                      headers={**headers, "If-Match": ok(current)["etag"]}), status)
 
     # 1. Leads: account, lead, two grades, conversion.
-    account = ok(await http.post(f"{leads}/accounts", json={"name": "ACME Telecom"}, headers=AR), 201)
+    account = ok(await http.post(f"{leads}/accounts", json=deal.account("ACME Telecom"), headers=AR), 201)
     lead = ok(await http.post(f"{leads}/leads", headers=AR, json={
         "account_id": account["id"], "title": "5G core", "need": "capacity for 5G", "channel": "executive_visit",
         "tier": "strategic"}), 201)
