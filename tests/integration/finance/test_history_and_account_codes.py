@@ -17,6 +17,8 @@ from ltc.shared.messages import EventPayload
 from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, ContractSigned
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.opportunities_events import OpportunityWon
+from ltc.shared.policy import policy_versions
+from ltc.shared.service import create_app
 from ltc.shared.testing.apps import auth, runtime_of, service_client
 from tests.integration.finance.support import know_the_customer
 
@@ -172,21 +174,41 @@ async def test_a_dunning_step_is_in_the_invoice_history_under_the_scheduled_run(
 
 # -- account codes ------------------------------------------------------------------------------
 
+# What a version that names no VAT payable account or maps has: the environment's defaults.
+UNMAPPED = {"vat_payable": "2200", "tax_accounts": {}, "revenue_by_product": {}, "revenue_by_category": {}}
+
+
 async def test_the_account_codes_are_the_environments_until_an_admin_sets_them(client, monkeypatch):
     monkeypatch.setenv("LTC_FINANCE_ACCOUNT_RECEIVABLE", "1200")
+    monkeypatch.setenv("LTC_FINANCE_ACCOUNT_VAT_PAYABLE", "1776")
+    monkeypatch.setenv("LTC_FINANCE_ACCOUNT_TAX_ACCOUNTS", '{"S:7": "1771"}')
     finance_settings.cache_clear()
     try:
         for headers in (FINANCE, ADMIN):
             response = await client.get("/api/v1/config/account-codes", headers=headers)
             assert response.status_code == 200, response.text
             assert response.json() == {"receivable": "1200", "revenue": "4000", "cash": "1000",
-                                       "unapplied_cash": "2150", "version": 0, "etag": '"0"'}
+                                       "unapplied_cash": "2150", "vat_payable": "1776",
+                                       "tax_accounts": {"S:7": "1771"}, "revenue_by_product": {},
+                                       "revenue_by_category": {}, "version": 0, "etag": '"0"'}
             assert response.headers["etag"] == '"0"'
         for headers in (ERP, AR):
             assert (await client.get("/api/v1/config/account-codes", headers=headers)).status_code == 403
         assert (await client.get("/api/v1/config/account-codes/history", headers=ADMIN)).json() == []
     finally:
-        monkeypatch.delenv("LTC_FINANCE_ACCOUNT_RECEIVABLE")
+        for name in ("RECEIVABLE", "VAT_PAYABLE", "TAX_ACCOUNTS"):
+            monkeypatch.delenv(f"LTC_FINANCE_ACCOUNT_{name}")
+        finance_settings.cache_clear()
+
+
+def test_a_deployment_whose_vat_payable_is_another_roles_account_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("LTC_FINANCE_ACCOUNT_VAT_PAYABLE", "2150")
+    finance_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="2150 are given to more than one role"):
+            finance_settings()
+    finally:
+        monkeypatch.delenv("LTC_FINANCE_ACCOUNT_VAT_PAYABLE")
         finance_settings.cache_clear()
 
 
@@ -199,21 +221,29 @@ async def test_an_admin_sets_the_account_codes_with_if_match_and_the_journal_pos
     stale = await client.put(url, json=codes, headers={**ADMIN, "If-Match": '"7"'})
     assert stale.status_code == 412 and stale.json()["type"].endswith("/stale-etag")
     for bad, field in (({**codes, "cash": "1210"}, "receivable"), ({**codes, "cash": " "}, "cash"),
-                       ({**codes, "suspense": "9999"}, "suspense")):
+                       ({**codes, "suspense": "9999"}, "suspense"),
+                       ({**codes, "vat_payable": "2160"}, "vat_payable"),
+                       ({**codes, "tax_accounts": {"S:19": "1010"}}, "tax_accounts.S:19"),
+                       ({**codes, "revenue_by_product": {"LIC": "1210"}}, "revenue_by_product.LIC"),
+                       ({**codes, "tax_accounts": {"S:19x": "2201"}}, "tax_accounts.S:19x.[key]"),
+                       ({**codes, "tax_accounts": {"Z:5": "2201"}}, "tax_accounts.Z:5.[key]"),
+                       ({**codes, "tax_accounts": {"S:19": "2201", "S:19.0": "2202"}}, "tax_accounts"),
+                       ({**codes, "revenue_by_category": {"X": "4100"}}, "revenue_by_category.X.[key]")):
         response = await client.put(url, json=bad, headers={**ADMIN, "If-Match": '"0"'})
         assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
-        assert field in [e["field"] for e in response.json()["errors"]]
+        assert field in [e["field"] for e in response.json()["errors"]], response.text
 
     response = await client.put(url, json=codes, headers={**ADMIN, "If-Match": '"0"'})
     assert response.status_code == 200, response.text
-    assert response.json() == {**codes, "version": 1, "etag": '"1"'} and response.headers["etag"] == '"1"'
+    whole = {**codes, **UNMAPPED}  # a PUT of the four role codes alone: the rest is the environment's
+    assert response.json() == {**whole, "version": 1, "etag": '"1"'} and response.headers["etag"] == '"1"'
     again = await client.put(url, json=codes, headers={**ADMIN, "If-Match": '"0"'})
     assert again.status_code == 412, "a second admin who read version 0 does not overwrite version 1 unseen"
     read = await client.get(url, headers=FINANCE)
-    assert read.json() == {**codes, "version": 1, "etag": '"1"'} and read.headers["etag"] == '"1"'
+    assert read.json() == {**whole, "version": 1, "etag": '"1"'} and read.headers["etag"] == '"1"'
     [version] = (await client.get(f"{url}/history", headers=FINANCE)).json()
     assert (version["version"], version["etag"], version["updated_by"], version["account_codes"]) == (
-        1, '"1"', "ops", codes)
+        1, '"1"', "ops", whole)
 
     signed = _signed()
     await _deliver(client, handlers.on_contract_signed, signed)
@@ -222,6 +252,95 @@ async def test_an_admin_sets_the_account_codes_with_if_match_and_the_journal_pos
                               headers=ERP)).json()["lines"]
     assert [(line["account_code"], line["debit"], line["credit"]) for line in lines
             if line["document_id"] == advance["id"]] == [("1210", "300.00", "0.00"), ("4100", "0.00", "300.00")]
+
+
+def _line(position: int, code: str, net: str, vat: dict) -> dict:
+    return {"position": position, "code": code, "description": f"{code} line", "quantity": "1", "unit": "C62",
+            "unit_price": _money(net), "net": _money(net), "vat": vat}
+
+
+S19 = {"category": "S", "rate": "19"}
+EXEMPT = {"category": "E", "rate": "0", "exemption_reason": "Exempt training, article 132"}
+
+
+def _signed_with_lines(lines: list[dict], value: str) -> ContractSigned:
+    """Billed whole on signing, each line with its agreed VAT (so the bill-to's country decides none)."""
+    contract_id = uuid.uuid4()
+    return ContractSigned.model_validate({
+        "lineage": {"lead_id": str(uuid.uuid4()), "opportunity_id": str(uuid.uuid4()), "contract_id": str(contract_id)},
+        "contract_id": str(contract_id), "account_id": str(uuid.uuid4()), "account_name": "ACME",
+        "value": _money(value), "signed_on": "2026-11-20", "signatories": ["Li Wei"],
+        "payment_schedule": [{"name": "on signing", "percent": "100", "amount": _money(value), "trigger": "signing",
+                              "due_days": 30}],
+        "milestones": [], "lines": lines})
+
+
+async def _journal_of(client, document_id: str) -> list[tuple[str, str, str]]:
+    response = await client.get("/api/v1/journal-lines", params={"from": str(TODAY), "to": str(TODAY)}, headers=ERP)
+    assert response.status_code == 200, response.text
+    return [(line["account_code"], line["debit"], line["credit"]) for line in response.json()["lines"]
+            if line["document_id"] == document_id]
+
+
+async def test_an_admins_revenue_and_tax_accounts_split_the_export_by_line_and_post_vat_by_rate(client):
+    url = "/api/v1/config/account-codes"
+    read = await client.get(url, headers=ADMIN)
+    codes = {"receivable": "1210", "revenue": "4100", "cash": "1010", "unapplied_cash": "2160",
+             "vat_payable": "2200", "tax_accounts": {"S:19.00": "2201", "S:7": "2202"},
+             "revenue_by_product": {"LIC-CORE": "4110", "SVC-SUPPORT": "4110"},
+             "revenue_by_category": {"E": "4130", "S": "4140"}}
+    response = await client.put(url, json=codes, headers={**ADMIN, "If-Match": read.headers["etag"]})
+    assert response.status_code == 200, response.text
+    stored = {**codes, "tax_accounts": {"S:19": "2201", "S:7": "2202"}}  # the rate spelt as the journal keys it
+    assert {k: v for k, v in response.json().items() if k not in ("version", "etag")} == stored
+    described = create_app(SPEC).openapi()["components"]["schemas"]["AccountCodesPayload"]["properties"]
+    assert "S:19" in described["tax_accounts"]["description"]
+    assert "before `revenue_by_category`" in described["revenue_by_product"]["description"]
+
+    # A licence and its support (products mapped to one account), exempt training (category E), a
+    # standard-rated spare part whose product is not mapped (category S): 19 % VAT on 1000 + 200 + 100.
+    signed = _signed_with_lines([_line(1, "LIC-CORE", "1000.00", S19), _line(2, "TRAINING", "500.00", EXEMPT),
+                                 _line(3, "SVC-SUPPORT", "200.00", S19), _line(4, "SPARE", "100.00", S19)],
+                                "1800.00")
+    await _deliver(client, handlers.on_contract_signed, signed)
+    invoice = (await _invoices(client, signed.contract_id))["on signing"]
+    assert (invoice["net"], invoice["tax"], invoice["amount"]) == (
+        _money("1800.00"), _money("247.00"), _money("2047.00"))
+    assert await _journal_of(client, invoice["id"]) == [
+        ("1210", "2047.00", "0.00"),  # the receivable: the gross
+        ("4110", "0.00", "1200.00"),  # lines 1 and 3, by product
+        ("4130", "0.00", "500.00"),  # line 2, exempt, by category
+        ("4140", "0.00", "100.00"),  # line 4, by category S
+        ("2201", "0.00", "247.00"),  # the S:19 VAT
+    ]
+
+
+async def test_a_version_stored_with_only_the_four_role_codes_still_loads_and_posts(client):
+    """Stored before VAT payable and the maps existed: read with the environment's for those."""
+    url = "/api/v1/config/account-codes"
+    latest = (await client.get(url, headers=ADMIN)).json()["version"]
+    old = {"receivable": "1310", "revenue": "4300", "cash": "1030", "unapplied_cash": "2330"}
+    async with runtime_of(client).engine.begin() as conn:
+        await conn.execute(policy_versions.insert().values(name="account-codes", version=latest + 1, document=old,
+                                                           set_by="ops-2025", set_at=datetime.now(UTC)))
+    read = await client.get(url, headers=FINANCE)
+    assert read.status_code == 200, read.text
+    assert read.json() == {**old, **UNMAPPED, "version": latest + 1, "etag": f'"{latest + 1}"'}
+    history = (await client.get(f"{url}/history", headers=ADMIN)).json()
+    assert history[-1]["account_codes"] == {**old, **UNMAPPED} and history[-1]["updated_by"] == "ops-2025"
+
+    signed = _signed_with_lines([_line(1, "LIC-CORE", "100.00", S19), _line(2, "TRAINING", "50.00", EXEMPT)],
+                                "150.00")
+    await _deliver(client, handlers.on_contract_signed, signed)
+    invoice = (await _invoices(client, signed.contract_id))["on signing"]
+    assert await _journal_of(client, invoice["id"]) == [
+        ("1310", "169.00", "0.00"), ("4300", "0.00", "150.00"), ("2200", "0.00", "19.00")]
+
+    # An admin's next version is based on it, as on any other.
+    again = await client.put(url, json={**old, "vat_payable": "2390"},
+                             headers={**ADMIN, "If-Match": read.headers["etag"]})
+    assert again.status_code == 200, again.text
+    assert again.json()["vat_payable"] == "2390" and again.json()["version"] == latest + 2
 
 
 async def test_one_bank_payment_recorded_at_once_four_times_is_one_entry(client):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -235,13 +236,21 @@ async def receivables(session: AsyncSession, principal: Principal, as_of: date, 
 ACCOUNT_CODES = "account-codes"
 
 
+def _completed(version: PolicyVersion) -> PolicyVersion:
+    """A version as whole codes: a key it predates (a version stored with only the four role
+    codes, before VAT payable and the revenue and tax maps) is the environment's, as version 0's is,
+    so every reader (the journal, GET, the history) sees one shape."""
+    environment = finance_settings().account_codes()
+    return replace(version, document=AccountCodes.from_json(version.document, defaults=environment).to_json())
+
+
 async def account_codes(session: AsyncSession) -> PolicyVersion:
     """The account codes in force: the latest an admin set, else the deployment's environment."""
-    return await current_policy(session, ACCOUNT_CODES, finance_settings().account_codes().to_json())
+    return _completed(await current_policy(session, ACCOUNT_CODES, finance_settings().account_codes().to_json()))
 
 
 async def account_codes_history(session: AsyncSession) -> list[PolicyVersion]:
-    return await policy_history(session, ACCOUNT_CODES)
+    return [_completed(version) for version in await policy_history(session, ACCOUNT_CODES)]
 
 
 # The policy holding who our invoices name as the seller; version 0 is the environment's

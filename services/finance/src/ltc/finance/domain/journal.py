@@ -1,58 +1,194 @@
 """Journal lines for the ERP general ledger: every finance document as a balanced double entry.
 
-- invoice issued: debit receivable, credit revenue;
-- credit note: debit revenue, credit receivable;
+- invoice issued: debit receivable for the gross; credit revenue for the net, split by line, and
+  credit VAT payable for the tax, by category and rate (below);
+- credit note: the mirror: debit revenue by line and VAT by category and rate, credit receivable;
 - payment received: debit cash for the whole receipt, credit receivable for what was applied on
   receipt and credit unapplied cash (a liability) for the rest;
 - unapplied cash applied later: debit unapplied cash, credit receivable.
 
-Each entry's debits equal its credits. The account codes are the ERP's: an admin maintains them as
-a policy (`AccountCodes`); until one is set, the deployment's environment gives them.
+**Revenue by line.** Each line's net goes to the revenue account of its product code if the
+configuration maps that code, else of its VAT category if that is mapped, else the default
+revenue account: the product is the more specific fact (a licence and its support are booked
+apart whatever their VAT), the category the fallback (exempt or export revenue kept apart). The
+entry has one revenue line per account, the sum of the nets of the document's lines that go
+there, in the order the account is first met: the ledger books by account, and an invoice of
+forty lines on one product would otherwise post forty lines the ERP sums again; the lines
+themselves travel on `invoice.issued` and the e-invoice, for whoever needs them one by one.
+
+**Tax by category and rate.** Each row of the VAT breakdown that bears tax goes to the tax
+account configured for its category and rate, keyed `S:19` (the rate in percent without
+trailing zeros), else to the default VAT payable account; rows sharing an account are one line;
+a row of no tax (zero-rated, exempt, reverse charge, ...) posts nothing. (A credit note's row can
+be below zero, when earlier notes' rounding took back more than was left on it: it posts on the
+other side, never as a negative amount.)
+
+Each entry's debits equal its credits, exactly, in the currency's minor unit: a document's line
+nets add up to its net and its breakdown's tax to its tax (EN 16931 BR-CO-10, BR-CO-14), and its
+amount is net plus tax (BR-CO-15), so the receivable equals what the revenue and tax lines post;
+a document for which that does not hold is refused (`UnbalancedDocument`), never posted askew.
+An invoice issued before invoices had lines, and a credit note without lines, post their whole
+amount to the default revenue account as they always did.
+
+The account codes are the ERP's: an admin maintains them as a policy (`AccountCodes`); until one
+is set, the deployment's environment gives them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from ltc.finance.domain.invoice import CreditNote, Invoice
 from ltc.finance.domain.payment import Payment
+from ltc.shared.lines import TaxCategory, Vat
 from ltc.shared.money import Money
 from ltc.shared.rules import RuleViolation
 
 ACCOUNT_CODES_NOT_DISTINCT = "account-codes-not-distinct"
+ACCOUNT_CODES_INVALID = "account-codes-invalid"
+
+# The default VAT payable account of a deployment that names none (`LTC_FINANCE_ACCOUNT_VAT_PAYABLE`):
+# a liability beside unapplied cash (2150) in the same placeholder chart as the other defaults.
+DEFAULT_VAT_PAYABLE = "2200"
+
+# The accounts the revenue and tax maps may never name: a revenue or tax posting on them would mix
+# a sale into the customer's debt or the bank, and debit and credit one account in one entry.
+_NOT_FOR_REVENUE_OR_TAX = ("receivable", "cash", "unapplied_cash")
+_MAPS = ("tax_accounts", "revenue_by_product", "revenue_by_category")
+
+
+def rate_text(rate: Decimal) -> str:
+    """A rate in percent as the configuration keys it: `19`, `7`, `5.5`, `0` (no trailing zeros)."""
+    return format(rate.normalize(), "f")
+
+
+def tax_key(category: TaxCategory, rate: Decimal | None) -> str:
+    """The key of a category and rate in `AccountCodes.tax_accounts`: `S:19`; `O` has no rate."""
+    return category.value if rate is None else f"{category.value}:{rate_text(rate)}"
+
+
+def canonical_tax_key(key: str) -> str:
+    """`key` as `tax_key` spells it (`S:19.0` is `S:19`); ValueError when it names no category and
+    rate a line can bear (EN 16931: a positive rate for S, 0 for Z, E, AE, K and G, none for O)."""
+    category_text, colon, rate_part = key.strip().partition(":")
+    try:
+        category = TaxCategory(category_text.strip())
+    except ValueError:
+        raise ValueError(f"{key!r}: the category must be one of {', '.join(c.value for c in TaxCategory)}, "
+                         "as in S:19") from None
+    rate: Decimal | None = None
+    if colon:
+        try:
+            rate = Decimal(rate_part.strip())
+        except InvalidOperation:
+            raise ValueError(f"{key!r}: the rate must be a number in percent, as in S:19") from None
+        if not rate.is_finite():
+            raise ValueError(f"{key!r}: the rate must be a number in percent, as in S:19")
+    # The exemption reason is the invoice's to give, not the key's: only the category and rate count.
+    if Vat(category, rate, "any").problems("key"):
+        raise ValueError(f"{key!r}: category {category.value} cannot bear that rate (S a positive one, as in "
+                         "S:19; Z, E, AE, K and G the rate 0; O none)")
+    return tax_key(category, rate)
 
 
 @dataclass(frozen=True)
 class AccountCodes:
-    """The ERP accounts the entries post to, one per role."""
+    """The ERP accounts the entries post to: one per role, and the revenue and tax accounts by line.
+
+    `tax_accounts` maps `"<category>:<rate>"` (`S:19`, `S:7`) to the account its VAT is posted
+    to (default `vat_payable`); `revenue_by_product` a product or service code, and
+    `revenue_by_category` a VAT category (`S`, `E`, ...), to the account a line's net is posted to
+    (default `revenue`; a product's mapping comes before its category's).
+    """
 
     receivable: str
     revenue: str
     cash: str
     unapplied_cash: str
+    vat_payable: str = DEFAULT_VAT_PAYABLE
+    tax_accounts: Mapping[str, str] = field(default_factory=dict)
+    revenue_by_product: Mapping[str, str] = field(default_factory=dict)
+    revenue_by_category: Mapping[str, str] = field(default_factory=dict)
+
+    def roles(self) -> dict[str, str]:
+        return {"receivable": self.receivable, "revenue": self.revenue, "cash": self.cash,
+                "unapplied_cash": self.unapplied_cash, "vat_payable": self.vat_payable}
+
+    def revenue_account(self, code: str | None, category: TaxCategory) -> str:
+        """Where a line's net is posted: its product's account, else its category's, else `revenue`."""
+        if code is not None and code in self.revenue_by_product:
+            return self.revenue_by_product[code]
+        return self.revenue_by_category.get(category.value, self.revenue)
+
+    def tax_account(self, category: TaxCategory, rate: Decimal | None) -> str:
+        """Where the VAT of one category and rate is posted: its configured account, else `vat_payable`."""
+        return self.tax_accounts.get(tax_key(category, rate), self.vat_payable)
+
+    def key_problems(self) -> list[dict[str, str]]:
+        """Every map key that names nothing a line can have, each naming its field."""
+        found = []
+        for key in self.tax_accounts:
+            try:
+                if canonical_tax_key(key) != key:
+                    found.append({"field": f"tax_accounts.{key}",
+                                  "message": f"spelt {canonical_tax_key(key)!r} (the rate without trailing zeros)"})
+            except ValueError as exc:
+                found.append({"field": f"tax_accounts.{key}", "message": str(exc)})
+        categories = {c.value for c in TaxCategory}
+        found += [{"field": f"revenue_by_category.{key}", "message": f"{key!r} is not a VAT category"}
+                  for key in self.revenue_by_category if key not in categories]
+        found += [{"field": f"revenue_by_product.{key}", "message": "a product code is not blank"}
+                  for key in self.revenue_by_product if not key.strip()]
+        return found
 
     def require_distinct(self) -> None:
-        """An entry that debits and credits one account posts nothing: each role has its own account."""
-        codes = self.to_json()
-        shared = sorted({code for code in codes.values() if list(codes.values()).count(code) > 1})
-        if shared:
+        """What codes must be before they are stored. An entry that debits and credits one account
+        posts nothing: each role (receivable, revenue, cash, unapplied cash, VAT payable) has its own
+        account, and the revenue and tax maps never name the receivable, cash or unapplied cash
+        account (they may share accounts among themselves and with revenue or VAT payable: two
+        products booked to one revenue account is a chart-of-accounts choice). Their keys must be
+        ones a line can have (`account-codes-invalid`)."""
+        problems = self.key_problems()
+        if problems:
+            raise RuleViolation(ACCOUNT_CODES_INVALID, "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+                                errors=problems)
+        codes = self.roles()
+        values = list(codes.values())
+        shared = {code for code in values if values.count(code) > 1}
+        errors = [{"field": role, "message": f"{code} is also another role's account"}
+                  for role, code in codes.items() if code in shared]
+        reserved = {codes[role]: role for role in _NOT_FOR_REVENUE_OR_TAX}
+        for name in _MAPS:
+            for key, code in getattr(self, name).items():
+                if code in reserved:
+                    shared.add(code)
+                    errors.append({"field": f"{name}.{key}", "message": f"{code} is the {reserved[code]} account"})
+        if errors:
             raise RuleViolation(ACCOUNT_CODES_NOT_DISTINCT,
-                                f"account codes {', '.join(shared)} are given to more than one role",
-                                errors=[{"field": role, "message": f"{code} is also another role's account"}
-                                        for role, code in codes.items() if code in shared])
+                                f"account codes {', '.join(sorted(shared))} are given to more than one role",
+                                errors=errors)
 
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        return {**self.roles(), **{name: dict(getattr(self, name)) for name in _MAPS}}
 
     @classmethod
-    def from_json(cls, document: dict[str, Any]) -> AccountCodes:
-        return cls(**{f.name: str(document[f.name]) for f in fields(cls)})
+    def from_json(cls, document: Mapping[str, Any], *, defaults: AccountCodes | None = None) -> AccountCodes:
+        """A key the document lacks (it was stored before the key existed) is the default's: `defaults`
+        (the deployment's version 0) if given, else the dataclass's (an empty map)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in document:
+                raw = document[f.name]
+                values[f.name] = {str(k): str(v) for k, v in raw.items()} if f.name in _MAPS else str(raw)
+            elif defaults is not None:
+                values[f.name] = getattr(defaults, f.name)
+        return cls(**values)
 
 
 class DocumentType(StrEnum):
@@ -79,15 +215,32 @@ class JournalLine:
     description: str
 
 
-def _pair(entry_id: str, on: date, doc_type: DocumentType, doc_id: uuid.UUID, number: str, debit_code: str,
-          credit_code: str, amount: Decimal, currency: str, contract_id: uuid.UUID | None,
-          account_id: uuid.UUID | None, description: str) -> list[JournalLine]:
-    zero = Decimal(0) * amount
-    common = dict(entry_id=entry_id, posting_date=on, document_type=doc_type, document_id=doc_id,
-                  document_number=number, currency=currency, contract_id=contract_id, account_id=account_id,
-                  description=description)
-    return [JournalLine(account_code=debit_code, debit=amount, credit=zero, **common),
-            JournalLine(account_code=credit_code, debit=zero, credit=amount, **common)]
+class UnbalancedDocument(ValueError):
+    """A document whose lines and VAT do not add up to its amount: corrupt, so never posted."""
+
+
+class _Line(Protocol):
+    """What the journal reads of an invoice's or credit note's line (`ltc.finance.domain.lines.InvoiceLine`)."""
+
+    position: int
+    code: str | None
+    net: Decimal
+    vat: Vat
+
+
+class _TaxRow(Protocol):
+    """What the journal reads of a VAT breakdown row (`ltc.finance.domain.tax.TaxBreakdown`)."""
+
+    category: TaxCategory
+    rate: Decimal | None
+    tax: Money
+
+
+@dataclass(frozen=True)
+class _Posting:
+    account_code: str
+    amount: Decimal
+    description: str
 
 
 def _amount(amount: Decimal, currency: str) -> Decimal:
@@ -95,16 +248,84 @@ def _amount(amount: Decimal, currency: str) -> Decimal:
     return Money(amount, currency).amount
 
 
+def _split(lines: Sequence[_Line], breakdown: Sequence[_TaxRow], amount: Money, codes: AccountCodes,
+           what: str) -> list[_Posting]:
+    """The revenue and tax side of a document's entry; `amount` (its gross) is the other side.
+
+    Without lines (a document from before lines) the whole amount is revenue, as it always was."""
+    if not lines:
+        return [_Posting(codes.revenue, amount.amount, what)]
+    currency = amount.currency
+    revenue: dict[str, Decimal] = {}
+    positions: dict[str, list[str]] = {}
+    for line in lines:
+        account = codes.revenue_account(line.code, line.vat.category)
+        revenue[account] = revenue.get(account, Decimal(0)) + _amount(line.net, currency)
+        positions.setdefault(account, []).append(str(line.position))
+    tax: dict[str, Decimal] = {}
+    rates: dict[str, list[str]] = {}
+    for row in breakdown:
+        if not row.tax.amount:
+            continue  # zero-rated, exempt, reverse-charged...: no VAT to owe
+        account = codes.tax_account(row.category, row.rate)
+        tax[account] = tax.get(account, Decimal(0)) + _amount(row.tax.amount, currency)
+        rates.setdefault(account, []).append(f"{row.category.value} {rate_text(row.rate or Decimal(0))}%")
+    postings = [_Posting(account, _amount(total, currency), f"{what}: revenue, line {', '.join(positions[account])}")
+                for account, total in revenue.items() if total]
+    postings += [_Posting(account, _amount(total, currency), f"{what}: VAT {', '.join(rates[account])}")
+                 for account, total in tax.items()]
+    posted = sum((p.amount for p in postings), Decimal(0))
+    if posted != amount.amount:
+        raise UnbalancedDocument(f"{what}: its lines and VAT add up to {posted} {currency}, "
+                                 f"not its amount {amount.amount}")
+    return postings
+
+
+def _entry(entry_id: str, on: date, doc_type: DocumentType, doc_id: uuid.UUID, number: str, *,
+           debits: Sequence[_Posting], credits: Sequence[_Posting], currency: str,
+           contract_id: uuid.UUID | None, account_id: uuid.UUID | None) -> list[JournalLine]:
+    zero = _amount(Decimal(0), currency)
+    common = dict(entry_id=entry_id, posting_date=on, document_type=doc_type, document_id=doc_id,
+                  document_number=number, currency=currency, contract_id=contract_id, account_id=account_id)
+    # A negative posting is the same amount on the other side: ledgers take no negative debits or
+    # credits. (Only a credit note's VAT row can be below zero: the last note on a row takes back
+    # exactly the tax left on it, which the rounding of earlier notes may have overshot.)
+    def line(posting: _Posting, *, debit: bool) -> JournalLine:
+        if posting.amount < 0:
+            debit, amount = not debit, -posting.amount
+        else:
+            amount = posting.amount
+        return JournalLine(account_code=posting.account_code, debit=amount if debit else zero,
+                           credit=zero if debit else amount, description=posting.description, **common)
+
+    return [line(p, debit=True) for p in debits] + [line(p, debit=False) for p in credits]
+
+
+def _pair(entry_id: str, on: date, doc_type: DocumentType, doc_id: uuid.UUID, number: str, debit_code: str,
+          credit_code: str, amount: Decimal, currency: str, contract_id: uuid.UUID | None,
+          account_id: uuid.UUID | None, description: str) -> list[JournalLine]:
+    return _entry(entry_id, on, doc_type, doc_id, number, debits=[_Posting(debit_code, amount, description)],
+                  credits=[_Posting(credit_code, amount, description)], currency=currency,
+                  contract_id=contract_id, account_id=account_id)
+
+
 def invoice_lines(invoice: Invoice, codes: AccountCodes) -> list[JournalLine]:
-    return _pair(f"invoice:{invoice.id}", invoice.issue_date, DocumentType.INVOICE, invoice.id, invoice.number,
-                 codes.receivable, codes.revenue, invoice.amount.amount, invoice.currency, invoice.contract_id,
-                 invoice.account_id, f"invoice {invoice.number}, instalment {invoice.instalment}")
+    what = f"invoice {invoice.number}, instalment {invoice.instalment}"
+    return _entry(f"invoice:{invoice.id}", invoice.issue_date, DocumentType.INVOICE, invoice.id, invoice.number,
+                  debits=[_Posting(codes.receivable, invoice.amount.amount, what)],
+                  credits=_split(invoice.lines, invoice.tax_breakdown, invoice.amount, codes, what),
+                  currency=invoice.currency, contract_id=invoice.contract_id, account_id=invoice.account_id)
 
 
 def credit_note_lines(note: CreditNote, codes: AccountCodes) -> list[JournalLine]:
-    return _pair(f"credit_note:{note.id}", note.issue_date, DocumentType.CREDIT_NOTE, note.id, note.number,
-                 codes.revenue, codes.receivable, note.amount.amount, note.currency, note.contract_id, note.account_id,
-                 f"credit note {note.number} on invoice {note.invoice_number}: {note.reason}")
+    what = f"credit note {note.number} on invoice {note.invoice_number}: {note.reason}"
+    # A note issued before credit notes had lines has none (nor the attribute, in code before them).
+    lines = getattr(note, "lines", None) or ()
+    breakdown = getattr(note, "tax_breakdown", None) or ()
+    return _entry(f"credit_note:{note.id}", note.issue_date, DocumentType.CREDIT_NOTE, note.id, note.number,
+                  debits=_split(lines, breakdown, note.amount, codes, what),
+                  credits=[_Posting(codes.receivable, note.amount.amount, what)],
+                  currency=note.currency, contract_id=note.contract_id, account_id=note.account_id)
 
 
 def payment_lines(payment: Payment, codes: AccountCodes, start: date, end: date) -> list[JournalLine]:
