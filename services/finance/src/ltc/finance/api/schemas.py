@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from ltc.finance.config import finance_settings
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus, breakdown_payload, line_payload
-from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine
+from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine, canonical_tax_key
+from ltc.finance.domain.lines import LineCredit
 from ltc.finance.domain.parties import Address, SellerIdentity
 from ltc.finance.domain.payment import Payment
 from ltc.finance.domain.receivables import Bucket, DunningLevel, Exposure, OpenItem, bucket_of
@@ -37,18 +39,12 @@ InvoiceNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_leng
 
 
 class _NamesAnInvoice(_Strict):
-    """A body that may name its invoice by number. Its idempotency record hashes the body's JSON
-    (`ltc.shared.api.request_hash`): without a number it is the JSON it was before numbers were
-    accepted, so a key sent before still replays."""
+    """A body that may name its invoice by number (accepted since issue 14; see
+    `ltc.shared.api.request_hash` for why that matters to its idempotency record)."""
+
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("invoice_number",)
 
     invoice_number: InvoiceNumber | None = None
-
-    @model_serializer(mode="wrap")
-    def _as_before_numbers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if self.invoice_number is None:
-            data.pop("invoice_number", None)
-        return data
 
 
 class PaymentCreate(_NamesAnInvoice):
@@ -83,8 +79,26 @@ class PaymentApplicationCreate(_NamesAnInvoice):
                                                                  f"{_NOT_AFTER_TOMORROW}; today when left out")
 
 
+class LineCreditIn(_Strict):
+    position: int = Field(ge=1, description="the invoice line's position")
+    quantity: DecimalStr | None = Field(default=None, description="credit this much of the line's quantity")
+    net: MoneyPayload | None = Field(default=None, description="or credit this net amount of the line (a price "
+                                                               "reduction); neither: all that is left of the line")
+
+    def to_domain(self) -> LineCredit:
+        return LineCredit(self.position, self.quantity, self.net.amount if self.net is not None else None)
+
+
 class CreditNoteCreate(_Strict):
-    amount: MoneyPayload
+    """What to credit. An invoice with lines is credited line by line (`lines`; none: every line, whole),
+    each credit line bearing its invoice line's VAT; `amount` (gross) is credited pro rata over the lines
+    only on an invoice that bears no VAT (422 `credit-by-lines` on one that does) and is required on an
+    invoice issued before invoices had lines (422 `credit-by-amount`)."""
+
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("lines",)
+
+    amount: MoneyPayload | None = None
+    lines: list[LineCreditIn] | None = Field(default=None, min_length=1, max_length=500)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
@@ -287,18 +301,25 @@ class CreditNoteRead(BaseModel):
     invoice_number: str
     contract_id: UUID
     account_id: UUID | None
-    amount: MoneyPayload
+    amount: MoneyPayload = Field(description="gross: net + tax")
     reason: str
     issue_date: date
     issued_by: str
     created_at: datetime
+    net: MoneyPayload | None = Field(default=None, description="null on a note of an invoice without lines")
+    tax: MoneyPayload | None = None
+    lines: list[InvoiceLinePayload] = Field(description="what the note takes back of each invoice line")
+    tax_breakdown: list[TaxBreakdownPayload]
 
     @classmethod
     def of(cls, note: CreditNote) -> CreditNoteRead:
         return cls(id=note.id, number=note.number, invoice_id=note.invoice_id, invoice_number=note.invoice_number,
                    contract_id=note.contract_id, account_id=note.account_id, amount=MoneyPayload.of(note.amount),
                    reason=note.reason, issue_date=note.issue_date, issued_by=note.issued_by,
-                   created_at=note.created_at)
+                   created_at=note.created_at, net=MoneyPayload.of(note.net) if note.net is not None else None,
+                   tax=MoneyPayload.of(note.tax) if note.tax is not None else None,
+                   lines=[line_payload(line, note.currency) for line in note.lines],
+                   tax_breakdown=[breakdown_payload(row) for row in note.tax_breakdown])
 
 
 class OpenInvoiceRead(BaseModel):
@@ -427,13 +448,64 @@ class HistoryEntryRead(BaseModel):
 AccountCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
+def _tax_key(key: str) -> str:
+    canonical_tax_key(key)  # named here, the refusal names the key; spelt canonically below
+    return key
+
+
+# How the journal splits revenue and posts VAT (`ltc.finance.domain.journal`), as the OpenAPI states it.
+_REVENUE = "the default revenue account: the net of a line whose product and VAT category are not mapped"
+_UNAPPLIED = "a liability: cash received and not yet applied to an invoice"
+_VAT_PAYABLE = ("the default tax account (a liability): the VAT of a category and rate `tax_accounts` does not "
+                "map; its own account, like the other four roles")
+_TAX_ACCOUNTS = ('`"<category>:<rate>"` (EN 16931 category, rate in percent: `S:19`, `S:7`, `S:5.5`) to the '
+                 "account the VAT of that breakdown row is posted to; unmapped: `vat_payable`")
+_BY_PRODUCT = ("a line's product or service code to the account its net is posted to; checked before "
+               "`revenue_by_category`")
+_BY_CATEGORY = ("a line's VAT category (`S`, `Z`, `E`, `AE`, `K`, `G`, `O`) to the account its net is posted to "
+                "when its product is not mapped; unmapped: `revenue`")
+_MAP_RULE = "; never the receivable, cash or unapplied cash account (422 `account-codes-not-distinct`)"
+_MAP_SIZE = 500
+TaxKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20),
+                   AfterValidator(_tax_key)]
+ProductCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CategoryKey = Literal["S", "Z", "E", "AE", "K", "G", "O"]
+
+
 class AccountCodesPayload(_Strict):
-    """The ERP accounts the journal lines post to; each role has its own."""
+    """The ERP accounts the journal lines post to: each role has its own; revenue is split by line
+    (its product's account, else its VAT category's, else `revenue`) and VAT posted by category and
+    rate (its `tax_accounts` entry, else `vat_payable`). The maps may share accounts among themselves
+    and with `revenue` and `vat_payable`. A version stored before a field existed reads it as the
+    environment's (`LTC_FINANCE_ACCOUNT_*`, version 0)."""
 
     receivable: AccountCode
-    revenue: AccountCode
+    revenue: AccountCode = Field(description=_REVENUE)
     cash: AccountCode
-    unapplied_cash: AccountCode = Field(description="a liability: cash received and not yet applied to an invoice")
+    unapplied_cash: AccountCode = Field(description=_UNAPPLIED)
+    vat_payable: AccountCode | None = Field(
+        default=None, description=f"{_VAT_PAYABLE}; left out: `LTC_FINANCE_ACCOUNT_VAT_PAYABLE` (version 0's)")
+    tax_accounts: dict[TaxKey, AccountCode] = Field(default_factory=dict, max_length=_MAP_SIZE,
+                                                    description=_TAX_ACCOUNTS + _MAP_RULE,
+                                                    examples=[{"S:19": "2201", "S:7": "2202"}])
+    revenue_by_product: dict[ProductCode, AccountCode] = Field(default_factory=dict, max_length=_MAP_SIZE,
+                                                               description=_BY_PRODUCT + _MAP_RULE,
+                                                               examples=[{"LIC-CORE": "4010", "SVC-INST": "4020"}])
+    revenue_by_category: dict[CategoryKey, AccountCode] = Field(default_factory=dict, max_length=_MAP_SIZE,
+                                                                description=_BY_CATEGORY + _MAP_RULE,
+                                                                examples=[{"E": "4030", "G": "4040"}])
+
+    @field_validator("tax_accounts")
+    @classmethod
+    def _one_key_per_rate(cls, accounts: dict[str, str]) -> dict[str, str]:
+        # `S:19.0` is `S:19`: stored as the journal looks it up, and two spellings of one rate refused.
+        spelt: dict[str, str] = {}
+        for key, code in accounts.items():
+            canonical = canonical_tax_key(key)
+            if canonical in spelt:
+                raise ValueError(f"{key!r} and {spelt[canonical]!r} are both {canonical}")
+            spelt[canonical] = key
+        return {canonical_tax_key(key): code for key, code in accounts.items()}
 
     @classmethod
     def of(cls, codes: AccountCodes) -> AccountCodesPayload:
@@ -441,16 +513,27 @@ class AccountCodesPayload(_Strict):
 
     def to_domain(self) -> AccountCodes:
         return AccountCodes(receivable=self.receivable, revenue=self.revenue, cash=self.cash,
-                            unapplied_cash=self.unapplied_cash)
+                            unapplied_cash=self.unapplied_cash,
+                            vat_payable=self.vat_payable or finance_settings().account_vat_payable,
+                            tax_accounts=dict(self.tax_accounts), revenue_by_product=dict(self.revenue_by_product),
+                            revenue_by_category=dict(self.revenue_by_category))
 
 
-class AccountCodesRead(Versioned):
-    """The account codes in force, with the version (ETag) an admin's change is based on."""
+class AccountCodesDocument(BaseModel):
+    """One version of the account codes, every field present."""
 
     receivable: str
-    revenue: str
+    revenue: str = Field(description=_REVENUE)
     cash: str
-    unapplied_cash: str = Field(description="a liability: cash received and not yet applied to an invoice")
+    unapplied_cash: str = Field(description=_UNAPPLIED)
+    vat_payable: str = Field(description=_VAT_PAYABLE)
+    tax_accounts: dict[str, str] = Field(description=_TAX_ACCOUNTS, examples=[{"S:19": "2201", "S:7": "2202"}])
+    revenue_by_product: dict[str, str] = Field(description=_BY_PRODUCT)
+    revenue_by_category: dict[str, str] = Field(description=_BY_CATEGORY)
+
+
+class AccountCodesRead(AccountCodesDocument, Versioned):
+    """The account codes in force, with the version (ETag) an admin's change is based on."""
 
     @classmethod
     def of(cls, version: PolicyVersion) -> AccountCodesRead:
@@ -460,13 +543,13 @@ class AccountCodesRead(Versioned):
 class AccountCodesVersionRead(Versioned):
     updated_by: str
     updated_at: datetime
-    account_codes: AccountCodesPayload
+    account_codes: AccountCodesDocument
 
     @classmethod
     def of(cls, version: PolicyVersion) -> AccountCodesVersionRead:
         assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
         return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
-                   account_codes=AccountCodesPayload.of(AccountCodes.from_json(version.document)))
+                   account_codes=AccountCodesDocument(**AccountCodes.from_json(version.document).to_json()))
 
 
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
