@@ -18,6 +18,7 @@ from ltc.shared.messages import EventPayload
 from ltc.shared.messages.contracts_events import ContractSigned
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import AccountCreated
+from ltc.shared.testing.apps import runtime_of
 from ltc.shared.testing.deal import BILLING
 
 # Older than any change a test makes to an account, so a test's own account events win.
@@ -36,3 +37,12 @@ async def know_the_customer(uow: UnitOfWork, event: EventPayload) -> None:
         envelope = Envelope(id=str(uuid.uuid4()), type=created.ce_type(), source="leads",
                             subject=created.subject(), time=datetime.now(UTC), data=created.model_dump(mode="json"))
         await handlers.on_account_created(uow, created, envelope)
+
+
+async def deliver(client, handler, event: EventPayload) -> None:
+    """What the consumer does with one message: the handler, then one commit."""
+    envelope = Envelope(id=str(uuid.uuid4()), type=event.ce_type(), source="test", subject=event.subject(),
+                        time=datetime.now(UTC), data=event.model_dump(mode="json"))
+    async with runtime_of(client).unit_of_work() as uow:
+        await handler(uow, event, envelope)
+        await uow.commit()

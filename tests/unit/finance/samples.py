@@ -2,7 +2,7 @@
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -55,13 +55,16 @@ def standard_schedule(value: Money) -> list[InstalmentTerms]:
 
 
 def a_plan(schedule: list[InstalmentTerms] | None = None, value: Money | str = "1000.00", *,
-           account_id: uuid.UUID | None = None, currency: str = "EUR") -> BillingPlan:
-    """Signed on SIGNED, won on 2026-11-01 from a lead created on 2026-09-01; the standard schedule by default."""
+           account_id: uuid.UUID | None = None, currency: str = "EUR", lines: Sequence[SalesLine] = (),
+           milestones: dict[str, uuid.UUID] | None = None) -> BillingPlan:
+    """Signed on SIGNED, won on 2026-11-01 from a lead created on 2026-09-01; the standard schedule by default
+    (and without lines, one line of the value)."""
     money = value if isinstance(value, Money) else Money(Decimal(value), currency)
     return BillingPlan(id=uuid.uuid4(), contract_id=uuid.uuid4(), account_id=account_id or uuid.uuid4(),
                        lineage=LINEAGE, signed_on=SIGNED, value=money,
                        schedule=standard_schedule(money) if schedule is None else schedule, now=NOW,
-                       won_on=date(2026, 11, 1), lead_created_on=date(2026, 9, 1))
+                       won_on=date(2026, 11, 1), lead_created_on=date(2026, 9, 1), lines=lines,
+                       milestones=milestones)
 
 
 def amendable() -> tuple[BillingPlan, list[Invoice]]:

@@ -68,7 +68,13 @@ def test_every_operation_has_a_summary_and_a_typed_answer():
             assert operation.get("summary"), (method, path)
             for status, response in operation["responses"].items():
                 if status.startswith("2"):
-                    assert response["content"]["application/json"]["schema"], (method, path, status)
+                    # The e-invoices answer documents, not JSON: XML or PDF, each typed.
+                    types = DOCUMENT_TYPES if path.endswith("/einvoice") else ("application/json",)
+                    assert sorted(response["content"]) == sorted(types), (method, path, status)
+                    assert all(response["content"][t]["schema"] for t in types), (method, path, status)
+
+
+DOCUMENT_TYPES = ("application/xml", "application/pdf")
 
 
 def test_a_recording_documents_both_its_answers_and_the_lookups_their_parameters():

@@ -2,7 +2,8 @@
 
 import uuid
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -11,22 +12,25 @@ from hypothesis import strategies as st
 from ltc.finance.domain.billing_plan import InstalmentStatus, InstalmentTerms, check_schedule
 from ltc.finance.domain.invoice import InvoiceStatus
 from ltc.shared.errors import DomainError
+from ltc.shared.lines import SalesLine
 from ltc.shared.messages import Lineage
 from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.messages.finance_events import (
     ContractFullyPaid,
     InvoiceIssued,
 )
-from ltc.shared.money import Money
+from ltc.shared.money import Money, minor_unit_exponent
 from tests.unit.finance.samples import (
     FAC,
     LINEAGE,
     MILLION,
+    NOW,
     PAC,
     SIGNED,
     a_plan,
     amendable,
     eur,
+    export,
     issue_due,
     issue_one,
     pay,
@@ -285,3 +289,87 @@ def test_fully_paid_carries_the_lead_to_cash_dates():
             fully_paid.fully_paid_on) == (date(2026, 9, 1), date(2026, 11, 1), SIGNED, SIGNED, date(2027, 1, 19))
     assert fully_paid.days_signed_to_cash == 60 and fully_paid.days_lead_to_cash == 140
     assert fully_paid.lineage.lead_id == plan.lead_id and fully_paid.lineage.contract_id == plan.contract_id
+
+
+# -- billing by line ------------------------------------------------------------------------------
+
+LINE_CURRENCIES = ("EUR", "JPY", "BHD")
+
+
+@st.composite
+def lined_plans(draw):
+    """A contract of awkward lines (quantities, prices and discounts as a seller sets them, each net
+    exact in its currency), some delivered with the final acceptance, billed by a random schedule:
+    the final acceptance's instalment bills exactly its lines, the rest are split by percentages."""
+    currency = draw(st.sampled_from(LINE_CURRENCIES))
+    quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
+    lines = []
+    for position in range(1, draw(st.integers(1, 6)) + 1):
+        quantity = Decimal(draw(st.integers(1, 10_000))) / Decimal(draw(st.sampled_from([1, 4, 8, 1000])))
+        price_units = draw(st.integers(1, 10**7))
+        gross = quantity * price_units * quantum
+        if gross != gross.quantize(quantum):
+            quantity = Decimal(draw(st.integers(1, 10_000)))  # an exact line: the ATC refuses inexact ones
+            gross = quantity * price_units * quantum
+        discount = (gross * draw(st.integers(0, 30)) / 100).quantize(quantum, rounding=ROUND_DOWN)
+        lines.append(SalesLine(position, f"line {position}", quantity, "C62", Money(price_units * quantum, currency),
+                               discount=Money(discount, currency) if discount else None,
+                               milestone="FAC" if position > 1 and draw(st.booleans()) else None))
+    at_fac = sum((line.net.amount for line in lines if line.milestone), Decimal(0))
+    rest = sum((line.net.amount for line in lines if not line.milestone), Decimal(0))
+    percentages = draw(st.lists(st.integers(1, 100), min_size=1, max_size=4))
+    parts = Money(rest, currency).allocate([Decimal(p) for p in percentages]) if rest else []
+    schedule = [schedule_line(f"part {i}", "1", part, currency=currency, due_days=30)
+                for i, part in enumerate(parts) if not part.is_zero()]
+    if at_fac:
+        schedule.append(schedule_line("final acceptance", "1", Money(at_fac, currency), milestone=FAC,
+                                      currency=currency))
+    order = draw(st.permutations(range(len(schedule))))
+    return lines, schedule, Money(rest + at_fac, currency), order
+
+
+@settings(max_examples=300, deadline=None)
+@given(lined_plans())
+def test_over_all_invoices_every_line_is_billed_at_exactly_its_net_and_quantity(case):
+    lines, schedule, value, order = case
+    with patch("ltc.finance.domain.billing_plan.check_schedule"):  # percentages are other tests' subject
+        plan = a_plan(schedule, value, lines=lines, milestones={"FAC": FAC})
+    invoices = [plan.invoice(plan.instalments[i], invoice_id=uuid.uuid4(), number=f"T-{i}", issue_date=SIGNED,
+                             now=NOW, vat_of=export) for i in order]
+    for invoice in invoices:
+        assert sum((Decimal(line.net) for line in invoice.lines), Decimal(0)) == invoice.net.amount
+        assert invoice.net.amount == next(i.amount for i in plan.instalments if i.id == invoice.instalment_id)
+        assert all(line.milestone == "FAC" for line in invoice.lines) == (invoice.instalment == "final acceptance")
+    for line in lines:
+        billed = [x for invoice in invoices for x in invoice.lines if x.position == line.position]
+        assert sum((x.net for x in billed), Decimal(0)) == line.net.amount
+        assert sum((x.quantity for x in billed), Decimal(0)) == line.quantity
+        assert all(x.net > 0 and x.quantity >= 0 for x in billed)
+
+
+def test_an_amendment_cannot_take_a_line_below_what_is_invoiced_of_it():
+    value = eur("1000.00")
+    lines = [SalesLine(1, "router", Decimal(10), "C62", eur("60.00")),
+             SalesLine(2, "support", Decimal(4), "MON", eur("100.00"))]
+    plan = a_plan([schedule_line("advance", "30", "300.00"), schedule_line("pac", "70", "700.00", milestone=PAC)],
+                  lines=lines)
+    [advance] = issue_due(plan)
+    assert [(x.position, x.net, x.quantity) for x in advance.lines] == [(1, Decimal("180.00"), Decimal("3")),
+                                                                       (2, Decimal("120.00"), Decimal("1.2"))]
+    fewer = [SalesLine(1, "router", Decimal(2), "C62", eur("60.00")), SalesLine(2, "support", Decimal(4), "MON",
+                                                                               eur("100.00")),
+             SalesLine(3, "cables", Decimal(1), "LS", eur("480.00"))]
+    with pytest.raises(DomainError) as refused:
+        plan.amend(contract_version=2, value=value, schedule=[schedule_line("advance", "30", "300.00"),
+                                                              schedule_line("pac", "70", "700.00", milestone=PAC)],
+                   on=SIGNED, lines=fewer)
+    assert refused.value.rule == "line-below-invoiced" and "invoiced for 3" in refused.value.detail
+
+
+def test_a_plan_whose_milestone_lines_its_instalments_do_not_bill_is_refused():
+    lines = [SalesLine(1, "router", Decimal(10), "C62", eur("60.00")),
+             SalesLine(2, "training", Decimal(1), "DAY", eur("400.00"), milestone="PAC")]
+    with pytest.raises(DomainError) as refused:
+        a_plan([schedule_line("advance", "30", "300.00"), schedule_line("pac", "70", "700.00", milestone=PAC)],
+               lines=lines, milestones={"PAC": PAC})
+    assert refused.value.rule == "billing-plan-incomplete"

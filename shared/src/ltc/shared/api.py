@@ -102,7 +102,11 @@ ExpectedVersion = Annotated[int | None, Depends(_required_if_match)]
 
 
 def request_hash(body: BaseModel) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    """Of the body's JSON: a retry with the same key and another body is refused. A field added to
+    a body later is left out of this while unset (`ADDED_LATER`), so a key sent before still replays."""
+    added_later = getattr(type(body), "ADDED_LATER", ())
+    unset = {name for name in added_later if getattr(body, name) is None}
+    return hashlib.sha256(body.model_dump_json(exclude=unset or None).encode()).hexdigest()
 
 
 async def claim_idempotency_key(session: AsyncSession, *, principal: str, key: str | None, endpoint: str,

@@ -20,6 +20,7 @@ from ltc.finance.adapters import queries, repository
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
 from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
 from ltc.finance.domain.journal import AccountCodes
+from ltc.finance.domain.lines import LineCredit
 from ltc.finance.domain.parties import AccountChange, SellerIdentity
 from ltc.finance.domain.payment import Application, Payment, PaymentTarget, receive_payment
 from ltc.finance.domain.receivables import DunningLevel, OverdueInvoice, run_dunning
@@ -446,9 +447,10 @@ async def apply_unapplied_cash(uow: UnitOfWork, cmd: ApplyUnappliedCash, princip
 class IssueCreditNote:
     credit_note_id: uuid.UUID
     invoice_id: uuid.UUID
-    amount: Money
+    amount: Money | None  # gross; None: by lines
     reason: str
     expected_version: int | None = None  # the invoice's version the clerk corrected; a stale one is refused
+    lines: tuple[LineCredit, ...] | None = None  # None: the whole invoice (or the amount)
 
 
 async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Principal) -> CreditNote:
@@ -460,8 +462,8 @@ async def issue_credit_note(uow: UnitOfWork, cmd: IssueCreditNote, principal: Pr
     now = clock()
     sequence = await repository.next_credit_note_sequence(uow.session, now.year)
     note = invoice.credit(credit_note_id=cmd.credit_note_id, number=credit_note_number(now.year, sequence),
-                          amount=cmd.amount, reason=cmd.reason, issue_date=now.date(), issued_by=principal.sub,
-                          plan=plan, now=now)
+                          amount=cmd.amount, lines=cmd.lines, reason=cmd.reason, issue_date=now.date(),
+                          issued_by=principal.sub, plan=plan, now=now)
     uow.session.add(note)
     uow.audit(AuditEntry(now, principal.sub, Action.ISSUED, Audited.CREDIT_NOTE, note.id, {
         "number": note.number, "invoice_number": note.invoice_number, "amount": note.amount, "reason": note.reason,

@@ -117,6 +117,9 @@ invoices = Table(
     Column("tax_breakdown", JsonDocument(tuple[TaxBreakdown, ...]), nullable=False),
     Column("net_amount", _money()),
     Column("tax_amount", _money()),
+    # What credit notes took back: per line position (net, quantity) and per VAT row (tax).
+    Column("line_credited", JSONB, nullable=False),
+    Column("row_credited", JSONB, nullable=False),
     UniqueConstraint("number", name="uq_invoices_number"),
     UniqueConstraint("instalment_id", name="uq_invoices_instalment_id"),
 )
@@ -179,6 +182,11 @@ credit_notes = Table(
     Column("issue_date", Date, nullable=False),
     Column("issued_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    # Its lines and VAT; a note on an invoice issued before invoices had lines has none.
+    Column("lines", JsonDocument(tuple[InvoiceLine, ...]), nullable=False),
+    Column("tax_breakdown", JsonDocument(tuple[TaxBreakdown, ...]), nullable=False),
+    Column("net_amount", _money()),
+    Column("tax_amount", _money()),
     UniqueConstraint("number", name="uq_credit_notes_number"),
 )
 

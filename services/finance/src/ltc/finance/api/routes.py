@@ -7,16 +7,18 @@ records are those the service always used, so a key sent before still replays.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance import handlers
-from ltc.finance.adapters import queries, repository
+from ltc.finance.adapters import einvoice, queries, repository
 from ltc.finance.api.schemas import (
     AccountCodesPayload,
     AccountCodesRead,
@@ -42,16 +44,18 @@ from ltc.finance.api.schemas import (
     TaxRulesRead,
     TaxRulesVersionRead,
 )
+from ltc.finance.domain.einvoice import EInvoice, of_credit_note, of_invoice
 from ltc.finance.domain.invoice import CreditNote, InvoiceStatus
 from ltc.finance.domain.payment import Payment
 from ltc.shared.api import Cursor, ExpectedVersion, IdempotencyKey, Limit, Once, Page, etag, run
 from ltc.shared.auth import Principal, Role, require_roles
 from ltc.shared.errors import ProblemError
 from ltc.shared.policy import PolicyVersion
-from ltc.shared.rules import InvalidInput
+from ltc.shared.rules import InvalidInput, RuleViolation
 from ltc.shared.service import ReadSession, Uow
 
 router = APIRouter()
+log = structlog.get_logger()
 
 Cashier = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.INTEGRATION))]
 Clerk = Annotated[Principal, Depends(require_roles(Role.FINANCE))]
@@ -189,6 +193,51 @@ async def read_invoice(invoice_id: uuid.UUID, session: ReadSession, principal: R
     return InvoiceRead.of(invoice)
 
 
+# --- the EN 16931 documents ---------------------------------------------------------------------
+
+_DOCUMENT_TYPES = {
+    "application/xml": {"schema": {"type": "string", "description": "UN/CEFACT CII, Factur-X EN 16931 profile"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary",
+                                   "description": "Factur-X PDF/A-3 with the CII embedded as factur-x.xml"}},
+}
+_DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "description": "the document, validated against the EN 16931 XSD and schematron factur-x ships (one that fails "
+                   "is never served: 422 `einvoice-invalid` naming the failed rules)",
+    "content": _DOCUMENT_TYPES}}
+AcceptHeader = Annotated[str | None, Header(description="`application/xml` (the default) or `application/pdf`")]
+
+
+async def _document(view: EInvoice, accept: str | None) -> Response:
+    try:
+        xml = await asyncio.to_thread(einvoice.render_valid_cii, view)
+    except einvoice.EInvoiceInvalid as invalid:
+        log.error("e-invoice failed validation", number=view.number, rules=[f.rule for f in invalid.failures])
+        raise RuleViolation("einvoice-invalid", invalid.detail, errors=invalid.errors) from None
+    if accept and "application/pdf" in accept and "application/xml" not in accept:
+        pdf = await asyncio.to_thread(einvoice.to_pdf, view, xml)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{view.number}.pdf"'})
+    return Response(xml, media_type="application/xml")
+
+
+@router.get("/invoices/{invoice_id}/einvoice", response_class=Response, responses=_DOCUMENT_RESPONSES,
+            tags=["invoices"], summary="The invoice as an EN 16931 e-invoice: CII XML, or Factur-X PDF/A-3 with "
+                                       "`Accept: application/pdf`")
+async def invoice_document(invoice_id: uuid.UUID, session: ReadSession, principal: Reader,
+                           accept: AcceptHeader = None) -> Response:
+    return await _document(of_invoice(await queries.invoice(session, principal, invoice_id)), accept)
+
+
+@router.get("/credit-notes/{credit_note_id}/einvoice", response_class=Response, responses=_DOCUMENT_RESPONSES,
+            tags=["credit notes"], summary="The credit note as an EN 16931 document (type 381, naming the invoice it "
+                                           "corrects): CII XML, or Factur-X PDF/A-3 with `Accept: application/pdf`")
+async def credit_note_document(credit_note_id: uuid.UUID, session: ReadSession, principal: Reader,
+                               accept: AcceptHeader = None) -> Response:
+    note = await queries.credit_note(session, principal, credit_note_id)
+    invoice = await queries.invoice(session, principal, note.invoice_id)
+    return await _document(of_credit_note(note, invoice), accept)
+
+
 @router.get("/invoices/{invoice_id}/history", response_model=list[HistoryEntryRead], tags=["invoices"],
             summary="What happened to the invoice (issued, paid, credited, dunned), by whom and when, oldest first")
 async def invoice_history(invoice_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[HistoryEntryRead]:
@@ -213,7 +262,9 @@ async def list_invoices(session: ReadSession, principal: Reader, contract_id: uu
 async def issue_credit_note(invoice_id: uuid.UUID, body: CreditNoteCreate, uow: Uow, principal: Clerk,
                             response: Response, version: ExpectedVersion,
                             idempotency_key: IdempotencyKey = None) -> CreditNoteRead:
-    command = handlers.IssueCreditNote(uuid.uuid4(), invoice_id, body.amount.to_money(), body.reason, version)
+    command = handlers.IssueCreditNote(
+        uuid.uuid4(), invoice_id, body.amount.to_money() if body.amount is not None else None, body.reason, version,
+        tuple(line.to_domain() for line in body.lines) if body.lines is not None else None)
     return await run(uow, handlers.issue_credit_note, command, principal,
                      answer=partial(_credit_note_created, response),
                      once=Once(idempotency_key, f"POST /invoices/{invoice_id}/credit-notes", body,

@@ -12,9 +12,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from ltc.finance.domain.invoice import CreditNote, Invoice
 from ltc.finance.domain.lines import InvoiceLine
 from ltc.finance.domain.parties import Address
-from ltc.finance.domain.tax import InvoiceTotals
+from ltc.finance.domain.tax import InvoiceTotals, TaxCategory
+from ltc.shared.money import Money
+from ltc.shared.rules import DomainError
 
 
 class DocumentType(StrEnum):
@@ -67,3 +70,54 @@ class EInvoice:
     preceding_invoice_date: date | None = None  # BT-26
     note: str | None = None  # BT-22, e.g. a credit note's reason
     delivery_date: date | None = None  # BT-72: an intra-community supply (K) needs it or an invoicing period
+
+
+EINVOICE_UNAVAILABLE = "einvoice-unavailable"
+
+
+def _parties(number: str, seller: dict[str, Any] | None, bill_to: dict[str, Any] | None) -> tuple[Party, Party]:
+    if not seller or not bill_to:
+        raise DomainError(EINVOICE_UNAVAILABLE, f"{number} was issued before finance kept its seller and bill-to: "
+                          "an EN 16931 document names both as they were on issue")
+    return Party.from_snapshot(seller), Party.from_snapshot(bill_to)
+
+
+def _supplied_in_union(lines: tuple[InvoiceLine, ...], on: date) -> date | None:
+    """An intra-community supply states when it was delivered (BR-IC-11); finance knows it invoiced
+    the goods the day they became billable, so that day stands for it."""
+    return on if any(line.vat.category is TaxCategory.INTRA_COMMUNITY for line in lines) else None
+
+
+def of_invoice(invoice: Invoice) -> EInvoice:
+    """The EN 16931 view of an issued invoice, from what it holds (its snapshots, lines and totals)."""
+    if not invoice.lines or invoice.net is None:
+        raise DomainError(EINVOICE_UNAVAILABLE, f"invoice {invoice.number} was issued before invoices carried lines "
+                          "and VAT: it has no EN 16931 document")
+    seller, buyer = _parties(invoice.number, invoice.seller, invoice.bill_to)
+    totals = InvoiceTotals(net=invoice.net, breakdown=tuple(invoice.tax_breakdown), tax=invoice.tax or
+                           Money.zero(invoice.currency), gross=invoice.amount, paid=Money.zero(invoice.currency),
+                           payable=invoice.amount)
+    days = (invoice.due_date - invoice.issue_date).days
+    return EInvoice(type=DocumentType.INVOICE, number=invoice.number, issue_date=invoice.issue_date,
+                    currency=invoice.currency, seller=seller, buyer=buyer, lines=tuple(invoice.lines), totals=totals,
+                    due_date=invoice.due_date, buyer_reference=(invoice.bill_to or {}).get("buyer_reference"),
+                    payment_terms=f"Payable within {days} days of the invoice date, by {invoice.due_date.isoformat()}",
+                    contract_reference=str(invoice.contract_id), note=f"Instalment: {invoice.instalment}",
+                    delivery_date=_supplied_in_union(tuple(invoice.lines), invoice.issue_date))
+
+
+def of_credit_note(note: CreditNote, invoice: Invoice) -> EInvoice:
+    """A credit note as EN 16931 has it: type 381, positive amounts, the invoice it corrects."""
+    if not note.lines or note.net is None:
+        raise DomainError(EINVOICE_UNAVAILABLE, f"credit note {note.number} corrects an invoice issued before "
+                          "invoices carried lines and VAT: it has no EN 16931 document")
+    seller, buyer = _parties(note.number, invoice.seller, invoice.bill_to)
+    totals = InvoiceTotals(net=note.net, breakdown=tuple(note.tax_breakdown),
+                           tax=note.tax or Money.zero(note.currency), gross=note.amount,
+                           paid=Money.zero(note.currency), payable=note.amount)
+    return EInvoice(type=DocumentType.CREDIT_NOTE, number=note.number, issue_date=note.issue_date,
+                    currency=note.currency, seller=seller, buyer=buyer, lines=tuple(note.lines), totals=totals,
+                    buyer_reference=(invoice.bill_to or {}).get("buyer_reference"),
+                    contract_reference=str(invoice.contract_id), preceding_invoice=invoice.number,
+                    preceding_invoice_date=invoice.issue_date, note=note.reason,
+                    delivery_date=_supplied_in_union(tuple(note.lines), invoice.issue_date))

@@ -9,13 +9,23 @@ refunded, not credited.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ltc.finance.domain.lines import InvoiceLine
-from ltc.finance.domain.tax import InvoiceTotals, TaxBreakdown
+from ltc.finance.domain.lines import (
+    CREDIT_LINE_INVALID,
+    NO_BILL,
+    Billed,
+    InvoiceLine,
+    LineCredit,
+    credit_lines,
+    prorate,
+)
+from ltc.finance.domain.tax import InvoiceTotals, TaxBreakdown, TaxCategory, TaxedLine, tax_of
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
 from ltc.shared.messages.base import VatPayload
 from ltc.shared.messages.finance_events import (
@@ -81,6 +91,10 @@ class Invoice:
         self.net_amount = totals.net.amount
         self.tax_amount = totals.tax.amount
         self.amount_due = totals.gross.amount
+        # What credit notes took back of each line (position -> net, quantity) and of each VAT row
+        # ("S:19" -> taxable, tax).
+        self.line_credited: dict[str, dict[str, str]] = {}
+        self.row_credited: dict[str, dict[str, str]] = {}
         self.paid_amount = Decimal(0)
         self.credited_amount = Decimal(0)
         self.issue_date = issue_date
@@ -131,13 +145,25 @@ class Invoice:
         else:
             self.status = InvoiceStatus.PARTIALLY_PAID
 
-    def credit(self, *, credit_note_id: uuid.UUID, number: str, amount: Money, reason: str, issue_date: date,
-               issued_by: str, plan: BillingPlan, now: datetime) -> CreditNote:
-        """Correct this invoice by a credit note for at most what is still open on it."""
+    def credit(self, *, credit_note_id: uuid.UUID, number: str, reason: str, issue_date: date, issued_by: str,
+               plan: BillingPlan, now: datetime, amount: Money | None = None,
+               lines: Sequence[LineCredit] | None = None) -> CreditNote:
+        """Correct this invoice by a credit note for at most what is still open on it.
+
+        An invoice with lines is credited line by line, each credit line bearing its invoice line's
+        VAT: chosen lines (a quantity or a net of each, or all that is left of it), or every line
+        whole when none are chosen. An amount (gross) is credited pro rata over what is left of the
+        lines (largest remainder) only where that decides the VAT exactly: on an invoice that bears
+        no VAT, and on one issued before invoices had lines. VAT is credited cumulatively
+        (`_exact_rows`), so crediting a whole invoice in parts gives back its VAT to the cent.
+        """
         if plan.contract_id != self.contract_id:
             raise DomainError("invoice-not-of-contract", f"invoice {self.number} is not on this billing plan")
         if not reason.strip():
             raise RuleViolation("credit-reason-required", "a credit note needs the reason for the correction")
+        credit_lines_, totals = self._credit_lines(amount, lines)
+        amount = totals.gross if totals is not None else amount
+        assert amount is not None
         if amount.currency != self.currency:
             raise RuleViolation("currency-mismatch",
                                 f"invoice {self.number} is in {self.currency}, not {amount.currency}")
@@ -148,6 +174,19 @@ class Invoice:
                                 f"invoice {self.number} is open for {self.open_amount.amount} {self.currency}; "
                                 "paid amounts are refunded, not credited")
         self.credited_amount = (self.credited + amount).amount
+        if totals is not None:
+            credited = self.credited_lines()
+            for line in credit_lines_:
+                was = credited.get(line.position, NO_BILL)
+                credited[line.position] = Billed(was.net + line.net, was.quantity + line.quantity)
+            self.line_credited = {str(p): {"net": str(b.net), "quantity": str(b.quantity)} for p, b in credited.items()}
+            taxed = dict(self.row_credited)
+            for row in totals.breakdown:
+                key = _row_key(row.category, row.rate)
+                was = taxed.get(key, {"taxable": "0", "tax": "0"})
+                taxed[key] = {"taxable": str(Decimal(was["taxable"]) + row.taxable.amount),
+                              "tax": str(Decimal(was["tax"]) + row.tax.amount)}
+            self.row_credited = taxed
         if self.open_amount.is_zero():
             self.status = InvoiceStatus.PAID if not self.paid.is_zero() else InvoiceStatus.CREDITED
             if self.status is InvoiceStatus.PAID:
@@ -155,9 +194,73 @@ class Invoice:
                 self.events.append(InvoicePaid(lineage=self.lineage(), invoice_id=self.id,
                                                contract_id=self.contract_id, paid_on=issue_date))
         note = CreditNote(id=credit_note_id, number=number, invoice=self, amount=amount, reason=reason.strip(),
-                          issue_date=issue_date, issued_by=issued_by, now=now)
+                          issue_date=issue_date, issued_by=issued_by, now=now, lines=tuple(credit_lines_),
+                          totals=totals)
         plan.record_credit(amount, on=issue_date)
         return note
+
+    def credited_lines(self) -> dict[int, Billed]:
+        return {int(p): Billed(Decimal(b["net"]), Decimal(b["quantity"])) for p, b in self.line_credited.items()}
+
+    def _credit_lines(self, amount: Money | None, chosen: Sequence[LineCredit] | None
+                      ) -> tuple[list[InvoiceLine], InvoiceTotals | None]:
+        if not self.lines:
+            if amount is None or chosen is not None:
+                raise RuleViolation(CREDIT_BY_AMOUNT, f"invoice {self.number} was issued before invoices had lines: "
+                                    "it is credited by an amount", errors=[{"field": "amount", "message": "required"}])
+            return [], None
+        credited = self.credited_lines()
+        if amount is not None:
+            if chosen is not None:
+                raise RuleViolation(CREDIT_LINE_INVALID, "a credit note is for an amount or for lines, not both",
+                                    errors=[{"field": "amount", "message": "give amount or lines"}])
+            if self.tax is not None and not self.tax.is_zero():
+                raise RuleViolation(CREDIT_BY_LINES, f"invoice {self.number} bears VAT: it is credited line by line "
+                                    "(whole, or a quantity or net of chosen lines), so its VAT is credited with them",
+                                    errors=[{"field": "amount", "message": "credit lines instead"}])
+            if amount.currency != self.currency or amount.amount <= 0 or self.open_amount < amount:
+                return [], None  # the amount checks name what is wrong with it
+            left = [Money(line.net - credited.get(line.position, NO_BILL).net, self.currency) for line in self.lines]
+            rest = sum(left, Money.zero(self.currency)) - amount
+            shares = prorate(left, [amount, rest])[0]
+            chosen = [LineCredit(line.position, net=share.amount)
+                      for line, share in zip(self.lines, shares, strict=True) if not share.is_zero()]
+        lines = credit_lines(self.lines, credited, chosen, self.currency)
+        totals = InvoiceTotals.of([TaxedLine(Money(line.net, self.currency), line.vat) for line in lines],
+                                  buyer_tax_id=(self.bill_to or {}).get("tax_id"))
+        return lines, self._exact_rows(totals, lines, credited)
+
+    def _exact_rows(self, totals: InvoiceTotals, lines: Sequence[InvoiceLine],
+                    credited: dict[int, Billed]) -> InvoiceTotals:
+        """Each VAT row of a note takes back the VAT of all that is credited of the row so far,
+        rounded once, less what earlier notes took back: never more than the invoice charged, never
+        a negative amount, and exactly the row's VAT once its lines are all credited. (So a note's
+        VAT may differ by a minor unit from its own taxable times the rate, which EN 16931 allows.)"""
+        now = dict(credited)
+        for line in lines:
+            was = now.get(line.position, NO_BILL)
+            now[line.position] = Billed(was.net + line.net, was.quantity + line.quantity)
+        rows = []
+        for row in totals.breakdown:
+            key = _row_key(row.category, row.rate)
+            members = [x for x in self.lines if _row_key(x.vat.category, x.vat.rate) == key]
+            invoiced = next((r for r in self.tax_breakdown if _row_key(r.category, r.rate) == key), None)
+            before = self.row_credited.get(key, {"taxable": "0", "tax": "0"})
+            if invoiced is not None and all(now.get(x.position, NO_BILL).net == x.net for x in members):
+                cumulative = invoiced.tax
+            else:
+                cumulative = tax_of(Money(Decimal(before["taxable"]), self.currency) + row.taxable, row.rate)
+            rows.append(replace(row, tax=cumulative - Money(Decimal(before["tax"]), self.currency)))
+        tax = sum((row.tax for row in rows), Money.zero(self.currency))
+        return replace(totals, breakdown=tuple(rows), tax=tax, gross=totals.net + tax, payable=totals.net + tax)
+
+
+CREDIT_BY_AMOUNT = "credit-by-amount"
+CREDIT_BY_LINES = "credit-by-lines"
+
+
+def _row_key(category: TaxCategory, rate: Decimal | None) -> str:
+    return f"{category.value}:{'' if rate is None else format(rate.normalize(), 'f')}"
 
 
 def line_payload(line: InvoiceLine, currency: str) -> InvoiceLinePayload:
@@ -176,10 +279,13 @@ def breakdown_payload(row: TaxBreakdown) -> TaxBreakdownPayload:
 class CreditNote:
     events: list[EventPayload]
 
-    amount = MoneyAttribute("credit_amount")
+    amount = MoneyAttribute("credit_amount")  # gross
+    net = OptionalMoneyAttribute("net_amount")
+    tax = OptionalMoneyAttribute("tax_amount")
 
     def __init__(self, *, id: uuid.UUID, number: str, invoice: Invoice, amount: Money, reason: str,
-                 issue_date: date, issued_by: str, now: datetime) -> None:
+                 issue_date: date, issued_by: str, now: datetime, lines: tuple[InvoiceLine, ...] = (),
+                 totals: InvoiceTotals | None = None) -> None:
         self.id = id
         self.number = number
         self.invoice_id = invoice.id
@@ -192,9 +298,17 @@ class CreditNote:
         self.issue_date = issue_date
         self.issued_by = issued_by
         self.created_at = now
+        self.lines = lines
+        self.tax_breakdown = totals.breakdown if totals is not None else ()
+        self.net_amount = totals.net.amount if totals is not None else None
+        self.tax_amount = totals.tax.amount if totals is not None else None
         self.events = [InvoiceCredited(
             lineage=invoice.lineage(), credit_note_id=id, credit_note_number=number, invoice_id=invoice.id,
             invoice_number=invoice.number, contract_id=invoice.contract_id, account_id=invoice.account_id,
             amount=MoneyPayload.of(amount), reason=reason, issue_date=issue_date,
             invoice_open_amount=MoneyPayload.of(invoice.open_amount),
+            net=MoneyPayload.of(totals.net) if totals is not None else None,
+            tax=MoneyPayload.of(totals.tax) if totals is not None else None,
+            lines=[line_payload(line, self.currency) for line in lines],
+            tax_breakdown=[breakdown_payload(row) for row in self.tax_breakdown],
         )]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from ltc.finance.domain.tax import Vat
 from ltc.shared.lines import SalesLine
@@ -144,3 +144,79 @@ def bill(lines: Sequence[SalesLine], billed: Mapping[int, Billed], amount: Money
             quantity = (left_quantity * part.amount / left.amount).quantize(_QUANTITY_PLACES, rounding=ROUND_HALF_UP)
         shares.append(LineShare(line, part, quantity))
     return shares
+
+
+@dataclass(frozen=True)
+class LineCredit:
+    """What a credit note takes back of one invoice line: the whole of what is uncredited (neither
+    given), a quantity of it, or a net amount of it (a price reduction)."""
+
+    position: int
+    quantity: Decimal | None = None
+    net: Decimal | None = None
+
+
+def credit_lines(lines: Sequence[InvoiceLine], credited: Mapping[int, Billed], chosen: Sequence[LineCredit] | None,
+                 currency: str) -> list[InvoiceLine]:
+    """The credit note's lines. `chosen` None: every line, whole (what is left of it uncredited).
+
+    A quantity credits that share of the line's net (rounded down to the minor unit; all that is
+    left when it is all the quantity left); a net credits that amount and stands for that share of
+    the quantity (to six places, rounded down). Each credit note line bears its invoice line's VAT.
+    """
+    by_position = {line.position: line for line in lines}
+    quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
+    # The whole invoice: every line with something left to credit.
+    picks = [LineCredit(line.position) for line in lines if line.net > credited.get(line.position, NO_BILL).net
+             ] if chosen is None else list(chosen)
+    if not picks:
+        raise RuleViolation(CREDIT_EXCEEDS_LINE, "every line is already credited in full",
+                            errors=[{"field": "lines", "message": "nothing left to credit"}])
+    positions = [pick.position for pick in picks]
+    problems = [{"field": f"lines.{i}.position", "message": f"line {pick.position} is listed twice"}
+                for i, pick in enumerate(picks) if positions.index(pick.position) != i]
+    problems += [{"field": f"lines.{i}.position", "message": f"the invoice has no line {pick.position}"}
+                 for i, pick in enumerate(picks) if pick.position not in by_position]
+    if problems:
+        raise RuleViolation(CREDIT_LINE_UNKNOWN, "; ".join(p["message"] for p in problems), errors=problems)
+    result = []
+    for i, pick in enumerate(picks):
+        line = by_position[pick.position]
+        done = credited.get(line.position, NO_BILL)
+        left_net, left_quantity = line.net - done.net, line.quantity - done.quantity
+        field = f"lines.{i}"
+        if pick.quantity is not None and pick.net is not None:
+            raise RuleViolation(CREDIT_LINE_INVALID, "a line is credited by quantity or by net, not both",
+                                errors=[{"field": field, "message": "give quantity or net"}])
+        if pick.quantity is not None:
+            if not 0 < pick.quantity <= left_quantity:
+                raise RuleViolation(CREDIT_EXCEEDS_LINE, f"line {line.position} has {left_quantity} left to credit",
+                                    errors=[{"field": f"{field}.quantity", "message": f"at most {left_quantity}"}])
+            quantity = pick.quantity
+            # Rounded down: what is left of the quantity always has some net left to credit with it.
+            net = left_net if quantity == left_quantity else (line.net * quantity / line.quantity).quantize(
+                quantum, rounding=ROUND_DOWN)
+        elif pick.net is not None:
+            if not 0 < pick.net <= left_net or pick.net != pick.net.quantize(quantum):
+                raise RuleViolation(CREDIT_EXCEEDS_LINE, f"line {line.position} has {left_net} {currency} net left "
+                                    "to credit", errors=[{"field": f"{field}.net", "message": f"at most {left_net}, "
+                                                          f"in whole {currency} minor units"}])
+            net = pick.net
+            quantity = left_quantity if net == left_net else min(
+                (line.quantity * net / line.net).quantize(_QUANTITY_PLACES, rounding=ROUND_DOWN),
+                left_quantity - _QUANTITY_PLACES)  # some quantity stays with the net that stays
+        else:
+            net, quantity = left_net, left_quantity
+        if net <= 0:
+            message = (f"line {line.position} is already credited in full" if left_net <= 0 else
+                       f"{quantity} of line {line.position} is worth less than one {currency} minor unit")
+            raise RuleViolation(CREDIT_EXCEEDS_LINE, message, errors=[{"field": field, "message": message}])
+        result.append(InvoiceLine(position=line.position, code=line.code, description=line.description,
+                                  quantity=quantity, unit=line.unit, unit_price=line.unit_price,
+                                  discount=Decimal(0), net=net, vat=line.vat, milestone=line.milestone))
+    return result
+
+
+CREDIT_LINE_UNKNOWN = "credit-line-unknown"
+CREDIT_LINE_INVALID = "credit-line-invalid"
+CREDIT_EXCEEDS_LINE = "credit-exceeds-line"

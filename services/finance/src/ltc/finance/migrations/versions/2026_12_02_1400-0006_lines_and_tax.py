@@ -1,9 +1,10 @@
 """Billing by line, with VAT: the plan keeps the contract's lines and what is billed of each, an
-invoice its lines, VAT breakdown, net and tax, an instalment why it is held.
+invoice and a credit note their lines, VAT breakdown, net and tax (an invoice also what credit
+notes took back of each line and VAT row), an instalment why it is held.
 
 A plan opened before 0006 had no lines: it gets one, "Contracted value", 1 × its value, and what
 its issued invoices billed of it (their net was their amount: there was no VAT); `invoiced_gross`
-is what its invoices are for. An invoice issued before 0006 keeps no lines and no net or tax:
+is what its invoices are for. An invoice or credit note issued before 0006 keeps no lines and no net or tax:
 what it said when issued is not rewritten.
 
 The downgrade refuses while any invoice has lines or VAT (they would be lost).
@@ -37,6 +38,15 @@ def upgrade() -> None:
     op.add_column("invoices", sa.Column("tax_breakdown", postgresql.JSONB(), nullable=False, server_default=empty))
     op.add_column("invoices", sa.Column("net_amount", sa.Numeric(20, 4)))
     op.add_column("invoices", sa.Column("tax_amount", sa.Numeric(20, 4)))
+    op.add_column("invoices", sa.Column("line_credited", postgresql.JSONB(), nullable=False,
+                                        server_default=sa.text("'{}'::jsonb")))
+    op.add_column("invoices", sa.Column("row_credited", postgresql.JSONB(), nullable=False,
+                                        server_default=sa.text("'{}'::jsonb")))
+    op.add_column("credit_notes", sa.Column("lines", postgresql.JSONB(), nullable=False, server_default=empty))
+    op.add_column("credit_notes", sa.Column("tax_breakdown", postgresql.JSONB(), nullable=False,
+                                            server_default=empty))
+    op.add_column("credit_notes", sa.Column("net_amount", sa.Numeric(20, 4)))
+    op.add_column("credit_notes", sa.Column("tax_amount", sa.Numeric(20, 4)))
     op.execute(sa.text("""
         WITH billed AS (
             SELECT p.id, coalesce(sum(i.amount), 0) AS net,
@@ -56,6 +66,8 @@ def upgrade() -> None:
         FROM billed WHERE billed.id = p.id
     """))
     for table, column in (("billing_plans", "lines"), ("invoices", "lines"), ("invoices", "tax_breakdown"),
+                          ("invoices", "line_credited"), ("invoices", "row_credited"), ("credit_notes", "lines"),
+                          ("credit_notes", "tax_breakdown"),
                           ("billing_plans", "line_milestones"), ("billing_plans", "line_billed"),
                           ("billing_plans", "invoiced_gross")):
         op.alter_column(table, column, server_default=None)
@@ -66,7 +78,10 @@ def downgrade() -> None:
     if bind.execute(sa.text("SELECT EXISTS (SELECT FROM invoices WHERE lines <> '[]'::jsonb)")).scalar():
         raise RuntimeError("invoices carry lines and VAT the schema before 0006 cannot hold; "
                            "downgrading would lose what they said when issued")
-    for table, column in (("invoices", "tax_amount"), ("invoices", "net_amount"), ("invoices", "tax_breakdown"),
+    for table, column in (("credit_notes", "tax_amount"), ("credit_notes", "net_amount"),
+                          ("credit_notes", "tax_breakdown"), ("credit_notes", "lines"), ("invoices", "row_credited"),
+                          ("invoices", "line_credited"),
+                          ("invoices", "tax_amount"), ("invoices", "net_amount"), ("invoices", "tax_breakdown"),
                           ("invoices", "lines"), ("instalments", "hold_reason"), ("billing_plans", "invoiced_gross"),
                           ("billing_plans", "line_billed"), ("billing_plans", "line_milestones"),
                           ("billing_plans", "lines")):
