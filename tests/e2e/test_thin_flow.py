@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from ltc.finance.adapters.einvoice import check_cii
 from ltc.shared.auth import mint_token
 from ltc.shared.ops.cli import journey
 from ltc.shared.testing import deal
@@ -126,6 +127,20 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
                        "final acceptance": Decimal("100000.01")}
     assert sum(amounts.values()) == Decimal(VALUE)
     by_name = {i["instalment"]: i for i in invoices}
+    # The lines agreed at ATC reach every invoice: over the three, each line billed at its net, the
+    # French operator's goods as intra-community supplies (K), its services reverse-charged (AE).
+    agreed = {line["position"]: line for line in won["terms"]["lines"]}
+    for position, line in agreed.items():
+        billed = [x for i in invoices for x in i["lines"] if x["position"] == position]
+        assert sum(Decimal(x["net"]["amount"]) for x in billed) == Decimal(line["net"]["amount"])
+        assert sum(Decimal(x["quantity"]) for x in billed) == Decimal(line["quantity"])
+        assert {x["vat"]["category"] for x in billed} == {"K" if line["supply"] == "goods" else "AE"}
+    for invoice in invoices:
+        print(invoice["number"], invoice["instalment"], invoice["net"], invoice["tax"], invoice["amount"],
+              [(x["position"], x["quantity"], x["net"]["amount"], x["vat"]["category"]) for x in invoice["lines"]])
+        assert invoice["bill_to"]["tax_id"] == deal.BILLING["tax_id"] and invoice["tax"]["amount"] == "0.00"
+        document = await http.get(f"{finance}/invoices/{invoice['id']}/einvoice", headers=FINANCE)
+        assert document.status_code == 200 and check_cii(document.content).failures == (), document.text
 
     # Payments: one in full, one in two parts, one recorded twice by the bank import.
     ok(await http.post(f"{finance}/payments", headers=FINANCE, json={
@@ -156,6 +171,21 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     final_lead = outcome.json()
     assert final_lead["opportunity_id"] == opportunity["id"] and final_lead["contract_id"] == contract["id"]
     assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == rest["value_date"]
+
+    # The ERP journal of the deal balances, entry by entry, and posts each invoice's gross.
+    journal = ok(await http.get(f"{finance}/journal-lines", headers=FINANCE, params={
+        "from": TODAY.isoformat(), "to": TODAY.isoformat()}))
+    deal_documents = {i["id"] for i in invoices} | {payment["id"]}
+    for reference in ("BNK-1", "BNK-2"):
+        found = ok(await http.get(f"{finance}/payments", headers=FINANCE, params={"bank_reference": reference}))
+        deal_documents |= {p["id"] for p in found["items"]}
+    deal_lines = [line for line in journal["lines"] if line["document_id"] in deal_documents]
+    entries: dict[str, Decimal] = {}
+    for line in deal_lines:
+        entries[line["entry_id"]] = entries.get(line["entry_id"], Decimal(0)) + Decimal(line["debit"]) - Decimal(
+            line["credit"])
+    assert entries and set(entries.values()) == {Decimal(0)}, entries
+    assert {e.split(":")[0] for e in entries} >= {"invoice", "payment"}
 
     # 6. The operator's view of the same flow, read through the public APIs (`ltc journey`).
     for name, url in system.items():
