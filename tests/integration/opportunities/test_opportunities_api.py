@@ -279,6 +279,11 @@ async def test_a_non_positive_budget_is_refused(client):
     ({**TERMS, "milestones": [{**TERMS["milestones"][0], "acceptance_type": "partial"}]},
      "milestones.0.acceptance_type"),
     ({**TERMS, "line_items": [{**TERMS["line_items"][0], "quantity": 1.5}]}, "line_items.0.quantity"),
+    ({**TERMS, "line_items": [{**TERMS["line_items"][0], "unit": "hour"}]}, "line_items.0.unit"),
+    ({**TERMS, "line_items": [{**TERMS["line_items"][0], "supply": "software"}]}, "line_items.0.supply"),
+    ({**TERMS, "line_items": [{**TERMS["line_items"][0], "vat": {"category": "X", "rate": "0"}}]},
+     "line_items.0.vat.category"),
+    ({**TERMS, "line_items": [{**TERMS["line_items"][0], "position": 0}]}, "line_items.0.position"),
     ({**TERMS, "penalties": []}, "penalties"),
 ])
 async def test_malformed_terms_name_the_field(client, terms, field):
@@ -489,6 +494,24 @@ async def test_atc_before_bidding_and_without_terms_is_refused(client):
 
     assert [e["field"] for e in body["errors"]] == [
         "terms.value", "terms.line_items", "terms.milestones", "terms.payment_terms"]
+
+
+async def test_atc_names_each_line_that_cannot_be_contracted_on_and_keeps_the_terms(client):
+    """A line is agreed at ATC: an unknown unit, a VAT without what its category needs, a milestone
+    the terms lack and lines off the value are each named, and nothing is approved or lost."""
+    opportunity = await _through_atb(client)
+    bad = [{**TERMS["line_items"][0], "unit": "ZZZ", "vat": {"category": "E", "rate": "0"}},
+           {**TERMS["line_items"][1], "milestone": "go-live", "quantity": "2"}]
+    changed = await _send(client, opportunity, "PATCH", "/terms", {**TERMS, "line_items": bad})
+    assert [line["net"]["amount"] for line in changed["draft_terms"]["line_items"]] == ["1800000.00", "1200000.00"]
+
+    body = _problem(await _gate(client, changed, "ATC"), 422, "gate-prerequisites-missing")
+
+    assert [e["field"] for e in body["errors"]] == [
+        "terms.line_items.0.unit", "terms.line_items.0.vat.exemption_reason", "terms.line_items.1.milestone",
+        "terms.line_items"]
+    read = (await client.get(f"/api/v1/opportunities/{opportunity['id']}", headers=AR)).json()
+    assert read["draft_terms"]["line_items"][0]["unit"] == "ZZZ" and read["gates"][-1]["gate"] == "ATB"
 
 
 async def test_atb_is_routed_by_value_decided_at_its_tier_and_announced(client):
