@@ -217,7 +217,7 @@ async def test_an_admin_sets_the_seller_identity_with_if_match_and_new_invoices_
     assert stale.status_code == 412 and stale.json()["type"].endswith("/stale-etag")
     for bad, field in (({**SELLER, "legal_name": " "}, "legal_name"),
                        ({**SELLER, "address": {**SELLER["address"], "country": "Germany"}}, "address.country"),
-                       ({**SELLER, "iban": "DE00"}, "iban")):
+                       ({**SELLER, "iban": "DE00"}, "iban"), ({**SELLER, "tax_id": "DE136695977"}, "tax_id")):
         response = await client.put(URL, json=bad, headers={**ADMIN, "If-Match": '"0"'})
         assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in response.json()["errors"]], response.json()

@@ -10,7 +10,6 @@ import pytest
 
 from ltc.leads.domain.accounts import (
     COUNTRY_UNKNOWN,
-    TAX_ID_INVALID,
     Account,
     BillingIdentity,
     Contact,
@@ -22,6 +21,7 @@ from ltc.leads.domain.accounts import (
 from ltc.leads.domain.countries import ISO_3166_ALPHA_2
 from ltc.shared.errors import RuleViolation
 from ltc.shared.messages.leads_events import AccountCreated, AccountUpdated
+from ltc.shared.taxids import TAX_ID_INVALID
 from tests.unit.leads.samples import ACCOUNT, NOW
 
 

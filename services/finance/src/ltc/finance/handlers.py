@@ -569,6 +569,7 @@ class SetSellerIdentity:
 
 async def set_seller_identity(uow: UnitOfWork, cmd: SetSellerIdentity, principal: Principal) -> PolicyVersion:
     """A new version of who our invoices name as the seller, for the invoices issued from now on."""
+    cmd.identity.check()
     version = await set_policy(uow.session, queries.SELLER_IDENTITY, cmd.identity.to_json(),
                                expected_version=cmd.expected_version, by=principal.sub, at=clock())
     await release_held(uow, principal.sub)

@@ -18,6 +18,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ltc.shared.taxids import check_vat_id
+
 
 class AccountChange(StrEnum):
     """Which account event a copy was taken from."""
@@ -52,6 +54,11 @@ class SellerIdentity:
     tax_id: str | None
     address: Address
     registration_id: str | None = None
+
+    def check(self) -> None:
+        """Our VAT id is checked as the customers' are (`tax-id-invalid` naming `tax_id`)."""
+        if self.tax_id:
+            check_vat_id(self.tax_id, self.address.country, field="tax_id")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

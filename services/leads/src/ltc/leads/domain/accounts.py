@@ -9,10 +9,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from stdnum import get_cc_module
-from stdnum.eu import vat as eu_vat
-from stdnum.exceptions import ValidationError as NumberInvalid
-
 from ltc.leads.domain.countries import ISO_3166_ALPHA_2
 from ltc.leads.domain.edits import apply_changes, require_values
 from ltc.shared.messages import EventPayload
@@ -23,6 +19,7 @@ from ltc.shared.messages.leads_events import (
     ContactSnapshot,
 )
 from ltc.shared.rules import RuleViolation
+from ltc.shared.taxids import check_vat_id
 
 
 class Tier(StrEnum):
@@ -45,7 +42,6 @@ class DecisionRole(StrEnum):
 
 # The customer's billing identity: what an invoice needs to name whom it bills.
 
-TAX_ID_INVALID = "tax-id-invalid"
 COUNTRY_UNKNOWN = "country-unknown"
 
 
@@ -92,7 +88,7 @@ def billing_identity(fields: Mapping[str, Any] | None) -> BillingIdentity | None
     address["country"] = _country(address["country"])
     identity = BillingIdentity.from_json({**fields, "address": address})
     if identity.tax_id is not None:
-        _check_tax_id(identity.tax_id, identity.address.country)
+        check_vat_id(identity.tax_id, identity.address.country, field="billing.tax_id")
     return identity
 
 
@@ -104,27 +100,6 @@ def _country(code: str) -> str:
                             errors=[{"field": "billing.address.country",
                                      "message": "must be an ISO 3166-1 alpha-2 code such as DE"}])
     return normal
-
-
-def _check_tax_id(tax_id: str, country: str) -> None:
-    """A VAT id with an EU country prefix (EL for Greece, XI for Northern Ireland) is checked as that
-    country's; any other against the billing address's country, where python-stdnum has a VAT check
-    for it (CH, GB, NO, CN's unified social credit code, ...). A country it knows no check for (US,
-    for one) keeps the id as given: nothing says it is wrong."""
-    prefix = tax_id.strip()[:2].upper()
-    if prefix.lower() in eu_vat.MEMBER_STATES or prefix == "EL":
-        checker: Any = eu_vat
-        where = f"the {prefix} VAT check"
-    else:
-        checker = get_cc_module(country.lower(), "vat")
-        where = f"the VAT check of {country}"
-        if checker is None:
-            return
-    try:
-        checker.validate(tax_id)
-    except NumberInvalid as exc:
-        raise RuleViolation(TAX_ID_INVALID, f"{tax_id!r} is not a valid VAT id: it fails {where} ({exc})",
-                            errors=[{"field": "billing.tax_id", "message": f"fails {where}: {exc}"}]) from None
 
 
 class Account:
