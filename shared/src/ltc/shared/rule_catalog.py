@@ -240,11 +240,11 @@ def catalog_for(package: str) -> RuleCatalog:
     """The catalog of a service's package with the shared modules whose rules it can meet."""
     import importlib
 
-    from ltc.shared import controls, policy, rules
+    from ltc.shared import controls, policy, rules, taxids
 
     # The plumbing's own answers (If-Match, Idempotency-Key, cursors) are documented from the
     # operation's headers and parameters instead (ltc.shared.openapi).
-    return RuleCatalog(package_files(importlib.import_module(package), controls, rules, policy))
+    return RuleCatalog(package_files(importlib.import_module(package), controls, rules, policy, taxids))
 
 
 def rules_of_endpoint(endpoint: Callable[..., object]) -> dict[int, set[str]]:
