@@ -180,3 +180,38 @@ async def test_0006_gives_a_plan_signed_before_it_one_line_of_its_value_and_keep
             await asyncio.to_thread(command.downgrade, config, "0005")
     finally:
         await engine.dispose()
+
+
+async def test_0007_gives_every_invoice_its_creditor_reference(make_database):
+    url = await make_database("finance_migration_0007")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    engine = create_async_engine(url)
+    plan, instalment = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO billing_plans (id, contract_id, signed_on, currency, value_amount, collected_amount, "
+                "credited_amount, contract_version, accepted_milestones, created_at, version, lines, line_milestones, "
+                "line_billed, invoiced_gross) VALUES (:plan, :plan, '2026-11-20', 'EUR', 100, 0, 0, 1, '{}', now(), 1, "
+                "'[]', '{}', '{}', 100)"), dict(plan=plan))
+            await conn.execute(text(
+                "INSERT INTO instalments (id, plan_id, position, name, percent, amount, trigger, due_days, status) "
+                "VALUES (:instalment, :plan, 0, 'all', 100, 100, 'signing', 30, 'invoiced')"),
+                dict(instalment=instalment, plan=plan))
+            await conn.execute(text(
+                "INSERT INTO invoices (id, number, contract_id, instalment_id, instalment, currency, amount_due, "
+                "paid_amount, credited_amount, issue_date, due_date, status, created_at, version, lines, "
+                "tax_breakdown, line_credited, row_credited) VALUES (:id, 'INV-2026-000001', :plan, :instalment, "
+                "'all', 'EUR', 100, 0, 0, '2026-11-20', '2026-12-20', 'issued', now(), 1, '[]', '[]', '{}', '{}')"),
+                dict(id=uuid.uuid4(), plan=plan, instalment=instalment))
+        await asyncio.to_thread(command.upgrade, config, "0007")
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT payment_reference FROM invoices"))).scalar() == "RF94INV2026000001"
+        await asyncio.to_thread(command.downgrade, config, "0006")
+        async with engine.connect() as conn:
+            columns = set((await conn.execute(text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'invoices'"))).scalars())
+        assert "payment_reference" not in columns
+    finally:
+        await engine.dispose()

@@ -122,6 +122,10 @@ async def test_three_lines_in_two_vat_categories_through_amendment_and_credit_no
         "300000.00", "57000.00", "357000.00")
     _tie(advance)
     xml = await _valid_document(client, f"/api/v1/invoices/{advance['id']}/einvoice")
+    # The creditor reference the customer quotes finds the invoice, however the remittance spaces it.
+    spaced = " ".join(advance["payment_reference"][i:i + 4] for i in range(0, len(advance["payment_reference"]), 4))
+    found = await client.get("/api/v1/invoices", params={"payment_reference": spaced.lower()}, headers=FINANCE)
+    assert [i["id"] for i in found.json()["items"]] == [advance["id"]]
     tree = etree.fromstring(xml)
     assert tree.findtext(f".//{RAM}DuePayableAmount") == "357000.00"
     assert tree.findtext(f".//{RAM}BuyerReference") == "PO-4711"

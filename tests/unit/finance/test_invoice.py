@@ -7,8 +7,9 @@ from decimal import ROUND_DOWN, Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum import iso11649
 
-from ltc.finance.domain.invoice import InvoiceStatus, invoice_number
+from ltc.finance.domain.invoice import InvoiceStatus, creditor_reference, invoice_number
 from ltc.finance.domain.lines import NO_BILL, LineCredit
 from ltc.finance.domain.tax import tax_of
 from ltc.shared.errors import RuleViolation
@@ -169,3 +170,11 @@ def test_an_invoice_bearing_no_vat_may_still_be_credited_an_amount_spread_over_i
     note = _note(plan, invoice, amount=eur("100.00"))
     assert [(x.position, x.net) for x in note.lines] == [(1, Decimal("100.00"))]
     assert note.amount == eur("100.00") and note.tax == eur("0.00")
+
+
+def test_an_invoice_carries_an_iso_11649_creditor_reference_made_of_its_number():
+    assert creditor_reference("INV-2026-000001") == "RF94INV2026000001"
+    assert iso11649.is_valid(creditor_reference("INV-2027-123456"))
+    [invoice] = issue_due(a_plan([schedule_line("all", "100", "1000.00")]))
+    assert invoice.payment_reference == creditor_reference(invoice.number)
+    assert invoice.events[0].payment_reference == invoice.payment_reference

@@ -60,6 +60,8 @@ class InvoiceIssued(EventPayload):
     tax_breakdown: list[TaxBreakdownPayload] = Field(default_factory=list)
     bill_to: BillingIdentitySnapshot | None = None
     buyer_reference: str | None = None
+    payment_reference: str | None = Field(default=None, description=(
+        "the ISO 11649 structured creditor reference (RF...) the customer quotes when paying"))
 
 
 class PaymentApplication(BaseModel):

@@ -118,6 +118,8 @@ invoices = Table(
     Column("net_amount", _money()),
     Column("tax_amount", _money()),
     # What credit notes took back: per line position (net, quantity) and per VAT row (tax).
+    # The ISO 11649 creditor reference a payment quotes (null on invoices from before it existed).
+    Column("payment_reference", String(35), index=True),
     Column("line_credited", JSONB, nullable=False),
     Column("row_credited", JSONB, nullable=False),
     UniqueConstraint("number", name="uq_invoices_number"),

@@ -125,10 +125,14 @@ Paged = tuple[list[Any], str | None]
 
 async def invoices_page(session: AsyncSession, principal: Principal, *, contract_id: uuid.UUID | None,
                         account_id: uuid.UUID | None, status: InvoiceStatus | None, limit: int,
-                        cursor: str | None, number: str | None = None) -> Paged:
+                        cursor: str | None, number: str | None = None,
+                        payment_reference: str | None = None) -> Paged:
     stmt = _visible(select(Invoice), principal, invoices.c.account_id)
     if number is not None:
         stmt = stmt.where(invoices.c.number == number)
+    if payment_reference is not None:
+        # As a remittance carries it: in any case, grouped in fours or not.
+        stmt = stmt.where(invoices.c.payment_reference == payment_reference.replace(" ", "").upper())
     if contract_id is not None:
         stmt = stmt.where(invoices.c.contract_id == contract_id)
     if account_id is not None:

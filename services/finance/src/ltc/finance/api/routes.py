@@ -111,6 +111,9 @@ def _seller_identity_read(response: Response, version: PolicyVersion) -> SellerI
     return SellerIdentityRead.of(version)
 
 
+PaymentReferenceQuery = Annotated[str | None, Query(
+    max_length=40, description="exactly this ISO 11649 creditor reference (`RF94INV2026000001`, spaces and case "
+                               "as a remittance has them): a page of the one invoice, or none")]
 InvoiceNumberQuery = Annotated[InvoiceNumber | None, Query(
     alias="number", description="exactly this invoice number (`INV-2026-000001`): a page of the one invoice, or none")]
 
@@ -246,13 +249,14 @@ async def invoice_history(invoice_id: uuid.UUID, session: ReadSession, principal
 
 
 @router.get("/invoices", response_model=Page[InvoiceRead], tags=["invoices"],
-            summary="Invoices, newest first; by contract, account, status, or exactly one number")
+            summary="Invoices, newest first; by contract, account, status, or exactly one number or creditor reference")
 async def list_invoices(session: ReadSession, principal: Reader, contract_id: uuid.UUID | None = None,
                         account_id: uuid.UUID | None = None, status: InvoiceStatus | None = None,
-                        number: InvoiceNumberQuery = None, limit: Limit = 50,
-                        cursor: Cursor = None) -> Page[InvoiceRead]:
+                        number: InvoiceNumberQuery = None, payment_reference: PaymentReferenceQuery = None,
+                        limit: Limit = 50, cursor: Cursor = None) -> Page[InvoiceRead]:
     rows, next_cursor = await queries.invoices_page(session, principal, contract_id=contract_id, account_id=account_id,
-                                                    status=status, limit=limit, cursor=cursor, number=number)
+                                                    status=status, limit=limit, cursor=cursor, number=number,
+                                                    payment_reference=payment_reference)
     return Page[InvoiceRead](items=[InvoiceRead.of(invoice) for invoice in rows], next_cursor=next_cursor)
 
 

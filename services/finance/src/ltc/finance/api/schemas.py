@@ -163,6 +163,9 @@ class InvoiceRead(Versioned):
     seller: SellerRead | None = Field(
         default=None, description="our identity as the seller when the invoice was issued; null for an invoice "
                                   "issued before finance kept it")
+    payment_reference: str | None = Field(default=None, description=(
+        "the ISO 11649 structured creditor reference (`RF94INV2026000001`) the customer quotes when paying, so the "
+        "payment names its invoice"))
     net: MoneyPayload | None = Field(default=None, description="the sum of the lines' nets (null for an invoice "
                                                                "issued before invoices had lines)")
     tax: MoneyPayload | None = Field(default=None, description="the VAT: the sum of the breakdown's rows")
@@ -183,6 +186,7 @@ class InvoiceRead(Versioned):
             seller=SellerRead.model_validate(invoice.seller) if invoice.seller is not None else None,
             net=MoneyPayload.of(invoice.net) if invoice.net is not None else None,
             tax=MoneyPayload.of(invoice.tax) if invoice.tax is not None else None,
+            payment_reference=invoice.payment_reference,
             lines=[line_payload(line, invoice.currency) for line in invoice.lines],
             tax_breakdown=[breakdown_payload(row) for row in invoice.tax_breakdown],
         )

@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from stdnum.iso7064 import mod_97_10
+
 from ltc.finance.domain.lines import (
     CREDIT_LINE_INVALID,
     NO_BILL,
@@ -58,6 +60,14 @@ def invoice_number(year: int, sequence: int) -> str:
     return f"INV-{year}-{sequence:06d}"
 
 
+def creditor_reference(number: str) -> str:
+    """The ISO 11649 structured creditor reference of an invoice: `RF`, two check digits, and the
+    invoice number without its dashes (`INV-2026-000001` -> `RF94INV2026000001`). The customer's
+    bank carries it to ours unchanged, so a payment quoting it names its invoice beyond doubt."""
+    body = number.replace("-", "").upper()
+    return f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}"
+
+
 def credit_note_number(year: int, sequence: int) -> str:
     """`CN-2026-000001`: credit notes have their own gap-free yearly sequence."""
     return f"CN-{year}-{sequence:06d}"
@@ -88,6 +98,7 @@ class Invoice:
         # What is billed is the gross: the instalment's net (its lines) plus their VAT.
         self.lines = lines
         self.tax_breakdown = totals.breakdown
+        self.payment_reference = creditor_reference(number)
         self.net_amount = totals.net.amount
         self.tax_amount = totals.tax.amount
         self.amount_due = totals.gross.amount
@@ -112,7 +123,7 @@ class Invoice:
             tax=MoneyPayload.of(totals.tax), lines=[line_payload(line, self.currency) for line in lines],
             tax_breakdown=[breakdown_payload(row) for row in totals.breakdown],
             bill_to=BillingIdentitySnapshot.model_validate(bill_to) if bill_to else None,
-            buyer_reference=(bill_to or {}).get("buyer_reference"),
+            buyer_reference=(bill_to or {}).get("buyer_reference"), payment_reference=self.payment_reference,
         )]
 
     def lineage(self) -> Lineage:
