@@ -131,6 +131,7 @@ async def test_three_lines_in_two_vat_categories_through_amendment_and_credit_no
     tree = etree.fromstring(xml)
     assert tree.findtext(f".//{RAM}DuePayableAmount") == "357000.00"
     assert tree.findtext(f".//{RAM}BuyerReference") == "PO-4711"
+    assert tree.findtext(f".//{RAM}PaymentReference") == advance["payment_reference"]
 
     # An amendment adds spare parts, delivered with PAC's lines, before PAC is invoiced.
     amended = ContractAmended.model_validate({

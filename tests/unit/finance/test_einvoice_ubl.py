@@ -22,6 +22,7 @@ from ltc.finance.adapters.einvoice import (
     UBL_CREDIT_NOTE,
     UBL_INVOICE,
     EInvoiceInvalid,
+    check_cii,
     check_ubl,
     render_valid_ubl,
     to_cii,
@@ -290,3 +291,13 @@ def test_a_three_digit_currency_is_refused_as_in_cii() -> None:
     ubl = {f.rule for f in validate_ubl(to_ubl(bhd))}
     assert {r for r in ubl if r.startswith("BR-DEC-")}, ubl
     assert {r for r in ubl if r.startswith("BR-DEC-")} <= {f.rule for f in validate_cii(to_cii(bhd))}
+
+
+def test_the_creditor_reference_travels_in_both_syntaxes_and_both_stay_valid() -> None:
+    """BT-83: the customer's transfer quotes it, so its payment finds the invoice."""
+    document = replace(three_lines(), payment_reference="RF94INV2026000123")
+    cii, ubl = to_cii(document), to_ubl(document)
+    assert check_cii(cii).failures == () and check_ubl(ubl).failures == ()
+    assert etree.fromstring(cii).findtext(".//{*}ApplicableHeaderTradeSettlement/{*}PaymentReference") == \
+        "RF94INV2026000123"
+    assert etree.fromstring(ubl).findtext(".//{*}PaymentMeans/{*}PaymentID") == "RF94INV2026000123"

@@ -72,7 +72,7 @@ _UBL_INVOICE_XSD = "maindoc/UBL-Invoice-2.1.xsd"
 _UBL_CREDIT_NOTE_XSD = "maindoc/UBL-CreditNote-2.1.xsd"
 _UBL_SCHEMATRON = "EN16931-UBL-validation.xslt"
 
-# UNTDID 4461 1, "Instrument not defined": see `_ubl_due_date`.
+# UNTDID 4461 1, "Instrument not defined": see `_ubl_payment_means`.
 _PAYMENT_MEANS_NOT_DEFINED = "1"
 
 _FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
@@ -197,6 +197,9 @@ def _delivery(transaction: etree._Element, doc: EInvoice) -> None:
 
 def _settlement(transaction: etree._Element, doc: EInvoice, exponent: int) -> None:
     settlement = _sub(transaction, "ram", "ApplicableHeaderTradeSettlement")
+    if doc.payment_reference:
+        # BT-83: what the customer's transfer carries, so its payment finds this invoice.
+        _text(settlement, "ram", "PaymentReference", doc.payment_reference)
     _text(settlement, "ram", "InvoiceCurrencyCode", doc.currency)
     totals = doc.totals
     for row in totals.breakdown:
@@ -301,8 +304,8 @@ def to_ubl(doc: EInvoice) -> bytes:
     _ubl_party(_cac(_cac(root, "AccountingSupplierParty"), "Party"), doc.seller, with_id=False)
     _ubl_party(_cac(_cac(root, "AccountingCustomerParty"), "Party"), doc.buyer, with_id=True)
     _ubl_delivery(root, doc)
-    if doc.due_date and credit:
-        _ubl_due_date(root, doc.due_date)
+    if (doc.due_date and credit) or doc.payment_reference:
+        _ubl_payment_means(root, doc.due_date if credit else None, doc.payment_reference)
     if doc.payment_terms:
         _cbc(_cac(root, "PaymentTerms"), "Note", doc.payment_terms)
     _ubl_tax_total(root, doc, money)
@@ -375,13 +378,17 @@ def _ubl_delivery(root: etree._Element, doc: EInvoice) -> None:
         _cbc(_cac(address, "Country"), "IdentificationCode", doc.buyer.address.country)
 
 
-def _ubl_due_date(root: etree._Element, due: date) -> None:
-    """A credit note's BT-9: UBL 2.1's CreditNote has no DueDate, the CEN binding puts it on the
-    payment means, and a payment means must have its type code (BT-81) that the view does not
-    know, so it says so (4461 code 1) rather than claim a transfer or a card."""
+def _ubl_payment_means(root: etree._Element, due: date | None, reference: str | None) -> None:
+    """A credit note's BT-9 and the remittance reference (BT-83). UBL 2.1's CreditNote has no
+    DueDate and the CEN binding puts BT-9 and BT-83 on the payment means, which must have its type
+    code (BT-81); the view does not know how the customer pays, so it says so (4461 code 1) rather
+    than claim a transfer (which would also need our IBAN, BR-61)."""
     means = _cac(root, "PaymentMeans")
     _cbc(means, "PaymentMeansCode", _PAYMENT_MEANS_NOT_DEFINED)
-    _cbc(means, "PaymentDueDate", due.isoformat())
+    if due is not None:
+        _cbc(means, "PaymentDueDate", due.isoformat())
+    if reference:
+        _cbc(means, "PaymentID", reference)
 
 
 def _ubl_tax_total(root: etree._Element, doc: EInvoice, money: _Amounts) -> None:

@@ -69,6 +69,7 @@ class EInvoice:
     preceding_invoice: str | None = None  # BT-25: the invoice a credit note corrects
     preceding_invoice_date: date | None = None  # BT-26
     note: str | None = None  # BT-22, e.g. a credit note's reason
+    payment_reference: str | None = None  # BT-83: the ISO 11649 creditor reference a payment quotes
     delivery_date: date | None = None  # BT-72: an intra-community supply (K) needs it or an invoicing period
 
 
@@ -103,6 +104,7 @@ def of_invoice(invoice: Invoice) -> EInvoice:
                     due_date=invoice.due_date, buyer_reference=(invoice.bill_to or {}).get("buyer_reference"),
                     payment_terms=f"Payable within {days} days of the invoice date, by {invoice.due_date.isoformat()}",
                     contract_reference=str(invoice.contract_id), note=f"Instalment: {invoice.instalment}",
+                    payment_reference=invoice.payment_reference,
                     delivery_date=_supplied_in_union(tuple(invoice.lines), invoice.issue_date))
 
 
