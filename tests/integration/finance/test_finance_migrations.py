@@ -215,3 +215,22 @@ async def test_0007_gives_every_invoice_its_creditor_reference(make_database):
         assert "payment_reference" not in columns
     finally:
         await engine.dispose()
+
+
+async def test_0008_keeps_the_bank_statements_it_holds(make_database):
+    url = await make_database("finance_migration_0008")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0008")
+    engine = create_async_engine(url)
+    try:
+        await asyncio.to_thread(command.downgrade, config, "0007")
+        await asyncio.to_thread(command.upgrade, config, "0008")
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO bank_statements (id, statement_id, account_iban, message_type, content_sha256, "
+                "imported_by, imported_at) VALUES (:id, 'S-1', 'DE89370400440532013000', 'camt.053.001.08', 'x', "
+                "'bank', now())"), dict(id=uuid.uuid4()))
+        with pytest.raises(RuntimeError, match="bank statements are held"):
+            await asyncio.to_thread(command.downgrade, config, "0007")
+    finally:
+        await engine.dispose()

@@ -39,9 +39,9 @@ def _enum(schema: dict) -> list[str]:
     ("OpenInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
     ("DunnedInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
     ("JournalLineRead", "document_type", ["invoice", "credit_note", "payment"]),
-    ("HistoryEntryRead", "object_type", ["billing_plan", "invoice", "credit_note", "payment"]),
+    ("HistoryEntryRead", "object_type", ["billing_plan", "invoice", "credit_note", "payment", "bank_statement"]),
     ("HistoryEntryRead", "action", ["opened", "amended", "milestone_accepted", "fully_paid", "issued", "held", "dunned",
-                                    "recorded", "applied"]),
+                                    "recorded", "applied", "imported"]),
 ])
 def test_a_field_with_a_fixed_set_of_values_is_an_enum(model, field, values):
     assert _enum(_schema(model)["properties"][field]) == values

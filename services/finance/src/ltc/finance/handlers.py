@@ -17,6 +17,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from ltc.finance.adapters import queries, repository
+from ltc.finance.domain.bank import (
+    STATEMENT_CONFLICT,
+    BankEntry,
+    BankStatement,
+    BankTransaction,
+    MatchRule,
+    ParsedStatement,
+    TransactionStatus,
+    clues,
+)
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
 from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
 from ltc.finance.domain.journal import AccountCodes
@@ -76,6 +86,7 @@ class Audited(StrEnum):
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
+    BANK_STATEMENT = "bank_statement"
 
 
 class Action(StrEnum):
@@ -90,6 +101,7 @@ class Action(StrEnum):
     DUNNED = "dunned"
     RECORDED = "recorded"  # a payment
     APPLIED = "applied"
+    IMPORTED = "imported"  # a bank statement
 
 
 def _by_event(envelope: Envelope) -> str:
@@ -347,6 +359,22 @@ def _recorded_before(first: Payment, cmd: RecordPayment) -> RecordedPayment:
 
 async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> RecordedPayment:
     """Apply a bank payment to an invoice, a contract or an account; a known one answers its first recording."""
+    recorded = await _record(uow, cmd, principal)
+    if not recorded.new:
+        return recorded
+    try:
+        await uow.commit()
+    except IntegrityError:
+        # The same bank payment recorded concurrently for another contract won the unique constraint.
+        first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
+        if first is None:
+            raise
+        return _recorded_before(first, cmd)
+    return recorded
+
+
+async def _record(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> RecordedPayment:
+    """The payment recorded in the unit of work (not committed), or the one recorded before."""
     targets = ("invoice_id", "invoice_number", "contract_id", "account_id")
     if all(getattr(cmd, target) is None for target in targets):
         raise RuleViolation("payment-target-required",
@@ -382,15 +410,68 @@ async def record_payment(uow: UnitOfWork, cmd: RecordPayment, principal: Princip
         filed_under=(*(a.invoice_id for a in payment.applications), *(a.contract_id for a in payment.applications),
                      payment.invoice_id, payment.contract_id, payment.account_id)))
     _audit_settlements(uow, plans.values(), now, principal.sub)
-    try:
-        await uow.commit()
-    except IntegrityError:
-        # The same bank payment recorded concurrently for another contract won the unique constraint.
-        first = await repository.find_payment_by_bank_reference(uow.session, cmd.bank_reference)
-        if first is None:
-            raise
-        return _recorded_before(first, cmd)
     return RecordedPayment(payment, new=True)
+
+
+# --- bank statements ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportStatements:
+    statements: tuple[ParsedStatement, ...]  # as the file holds them, already read and validated
+
+
+@dataclass(frozen=True)
+class ImportedStatement:
+    statement: BankStatement
+    new: bool  # False: imported before, answered as then
+
+
+async def import_statements(uow: UnitOfWork, cmd: ImportStatements, principal: Principal) -> list[ImportedStatement]:
+    """Each statement once: its credits matched to the invoices they name and recorded as their
+    payments, the rest kept in suspense, in one transaction with the statement."""
+    answers = []
+    for parsed in cmd.statements:
+        held = await repository.find_statement(uow.session, parsed.account_iban, parsed.statement_id)
+        if held is not None:
+            if held.content_sha256 != parsed.fingerprint:
+                raise DomainError(STATEMENT_CONFLICT, f"statement {parsed.statement_id} of {parsed.account_iban} "
+                                  f"was imported on {held.imported_at.date()} with other content: a corrected "
+                                  "statement is a new statement")
+            answers.append(ImportedStatement(held, new=False))
+            continue
+        statement = BankStatement(id=uuid.uuid4(), parsed=parsed, imported_by=principal.sub, now=clock())
+        uow.session.add(statement)
+        await uow.session.flush()  # the transactions a payment names exist first
+        for transaction, entry in zip(statement.transactions, parsed.entries, strict=True):
+            if entry.credit:
+                await _match(uow, transaction, entry, principal)
+        uow.audit(AuditEntry(clock(), principal.sub, Action.IMPORTED, Audited.BANK_STATEMENT, statement.id, {
+            "statement_id": statement.statement_id, "account_iban": statement.account_iban,
+            "transactions": len(statement.transactions),
+            "matched": sum(t.status is TransactionStatus.MATCHED for t in statement.transactions),
+            "suspense": sum(t.status is TransactionStatus.SUSPENSE for t in statement.transactions)}))
+        answers.append(ImportedStatement(statement, new=True))
+    await uow.commit()
+    return answers
+
+
+async def _match(uow: UnitOfWork, transaction: BankTransaction, entry: BankEntry, principal: Principal) -> None:
+    """The first clue that names an invoice in the entry's currency pays it; else the cash waits in
+    suspense (never guessed onto an invoice of another currency)."""
+    for clue in clues(entry):
+        found = await repository.invoice_by_reference(
+            uow.session, **({"payment_reference": clue.value} if clue.rule is MatchRule.CREDITOR_REFERENCE
+                            else {"number": clue.value}))
+        if found is None or found[1] != entry.amount.currency:
+            continue
+        invoice_id, _ = found
+        recorded = await _record(uow, RecordPayment(
+            payment_id=uuid.uuid4(), bank_reference=entry.reference, payer=entry.counterparty_name or "unknown payer",
+            amount=entry.amount, value_date=entry.value_date, invoice_id=invoice_id, contract_id=None), principal)
+        await uow.session.flush()  # the payment the transaction names exists first
+        transaction.matched(clue.rule, invoice_id, recorded.payment.id)
+        return
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import registry, relationship
 
+from ltc.finance.domain.bank import BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.lines import InvoiceLine
@@ -235,6 +236,44 @@ accounts = Table(
 )
 
 
+# An imported bank statement (one account's, once) and its entries, each with what became of it.
+bank_statements = Table(
+    "bank_statements", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("statement_id", String(200), nullable=False),
+    Column("account_iban", String(60), nullable=False),
+    Column("message_type", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("content_sha256", String(64), nullable=False),
+    Column("imported_by", String(200), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("account_iban", "statement_id", name="uq_bank_statements_account_statement"),
+)
+
+bank_transactions = Table(
+    "bank_transactions", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("statement_id", UUID(as_uuid=True), ForeignKey("bank_statements.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_value", _money(), nullable=False),
+    Column("credit", Boolean, nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("booking_date", Date),
+    Column("counterparty_name", String(300)),
+    Column("counterparty_iban", String(60)),
+    Column("end_to_end_id", String(200)),
+    Column("creditor_reference", String(60)),
+    Column("remittance", Text),
+    Column("return_reason", String(40)),
+    Column("status", str_enum(TransactionStatus), nullable=False, index=True),
+    Column("rule", str_enum(MatchRule)),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id")),
+    Column("payment_id", UUID(as_uuid=True), ForeignKey("payments.id")),
+)
+
+
 @functools.cache
 def start_mappers() -> None:
     mapper_registry.map_imperatively(Instalment, instalments)
@@ -247,6 +286,11 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Application, payment_applications)
     map_aggregate(mapper_registry, CreditNote, credit_notes, versioned=False)
     map_aggregate(mapper_registry, Dunning, invoice_dunning)
+    mapper_registry.map_imperatively(BankTransaction, bank_transactions)
+    mapper_registry.map_imperatively(BankStatement, bank_statements, properties={
+        "transactions": relationship(BankTransaction, order_by=bank_transactions.c.position, lazy="selectin",
+                                     cascade="all, delete-orphan"),
+    })
     map_aggregate(mapper_registry, Payment, payments, properties={
         "applications": relationship(Application, order_by=payment_applications.c.position, lazy="selectin",
                                      cascade="all, delete-orphan"),

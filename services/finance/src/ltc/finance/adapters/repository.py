@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance.adapters.orm import (
     accounts,
+    bank_statements,
     billing_plans,
     credit_note_sequences,
     instalments,
@@ -22,6 +23,7 @@ from ltc.finance.adapters.orm import (
     leads_created,
     opportunities_won,
 )
+from ltc.finance.domain.bank import BankStatement
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import OPEN_STATUSES, CreditNote, Invoice
 from ltc.finance.domain.parties import AccountChange
@@ -82,6 +84,28 @@ async def contract_of_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> u
     if contract_id is None:
         raise NotFound("invoice", invoice_id)
     return contract_id
+
+
+async def invoice_by_reference(session: AsyncSession, *, payment_reference: str | None = None,
+                               number: str | None = None) -> tuple[uuid.UUID, str] | None:
+    """The invoice (id, currency) a remittance names by its creditor reference or its number."""
+    column = invoices.c.payment_reference if payment_reference is not None else invoices.c.number
+    row = (await session.execute(select(invoices.c.id, invoices.c.currency).where(
+        column == (payment_reference if payment_reference is not None else number)))).first()
+    return (row.id, row.currency) if row is not None else None
+
+
+async def find_statement(session: AsyncSession, account_iban: str, statement_id: str) -> BankStatement | None:
+    stmt = select(BankStatement).where(bank_statements.c.account_iban == account_iban,
+                                       bank_statements.c.statement_id == statement_id)
+    return (await session.execute(stmt)).scalar()
+
+
+async def get_statement(session: AsyncSession, statement_id: uuid.UUID) -> BankStatement:
+    found = await session.get(BankStatement, statement_id)
+    if found is None:
+        raise NotFound("bank statement", statement_id)
+    return found
 
 
 async def invoice_id_by_number(session: AsyncSession, number: str) -> uuid.UUID | None:

@@ -14,15 +14,17 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance import handlers
 from ltc.finance.adapters import einvoice, queries, repository
+from ltc.finance.adapters.bank_files import parse_camt
 from ltc.finance.api.schemas import (
     AccountCodesPayload,
     AccountCodesRead,
     AccountCodesVersionRead,
+    BankStatementRead,
     BillingPlanRead,
     CreditNoteCreate,
     CreditNoteRead,
@@ -40,6 +42,7 @@ from ltc.finance.api.schemas import (
     SellerIdentityPayload,
     SellerIdentityRead,
     SellerIdentityVersionRead,
+    StatementImportRead,
     TaxRulesPayload,
     TaxRulesRead,
     TaxRulesVersionRead,
@@ -136,6 +139,38 @@ async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, resp
                                      body.invoice_number)
     return await run(uow, handlers.record_payment, command, principal, answer=partial(_recorded, response),
                      once=Once(idempotency_key, "POST /payments", body, command.payment_id, _recorded_under_key))
+
+
+@router.post("/bank-statements", status_code=201, response_model=StatementImportRead, tags=["bank statements"],
+             summary="Import a bank statement file (ISO 20022 camt.053 / camt.054): each statement once, its credits "
+                     "matched to the invoices they name and recorded as their payments, the rest kept in suspense",
+             description="The body is the file as the bank sent it. It is validated against the official XSD of its "
+                         "message version; one that is not is a 422 `bank-statement-unreadable`. A statement of an "
+                         "account imported before answers as then (200 when nothing in the file is new); the same "
+                         "statement id with other content is a 409 `bank-statement-conflict`.",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {
+                 "schema": {"type": "string", "description": "an ISO 20022 camt.053 or camt.054 document"}}}}},
+             responses={200: {"model": StatementImportRead, "description": "every statement was imported before"}})
+async def import_bank_statements(request: Request, uow: Uow, principal: Cashier,
+                                 response: Response) -> StatementImportRead:
+    statements = parse_camt(await request.body())
+    if not statements:
+        raise InvalidInput("body", "the file holds no statement")
+
+    def answer(imported: list[handlers.ImportedStatement]) -> StatementImportRead:
+        if not any(i.new for i in imported):
+            response.status_code = 200
+        return StatementImportRead(statements=[BankStatementRead.of(i.statement) for i in imported],
+                                   new=[i.new for i in imported])
+
+    return await run(uow, handlers.import_statements, handlers.ImportStatements(tuple(statements)), principal,
+                     answer=answer)
+
+
+@router.get("/bank-statements/{statement_id}", response_model=BankStatementRead, tags=["bank statements"],
+            summary="An imported statement: its transactions and what became of each")
+async def read_bank_statement(statement_id: uuid.UUID, session: ReadSession, principal: Exporter) -> BankStatementRead:
+    return BankStatementRead.of(await repository.get_statement(session, statement_id))
 
 
 @router.post("/payments/{payment_id}/applications", response_model=PaymentRead, tags=["payments"],

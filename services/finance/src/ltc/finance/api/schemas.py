@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ltc.finance.config import finance_settings
+from ltc.finance.domain.bank import CONFIDENCE, BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus, breakdown_payload, line_payload
 from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine, canonical_tax_key
@@ -667,3 +668,68 @@ class TaxRulesVersionRead(Versioned):
         assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
         return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
                    tax_rules=TaxRulesPayload.model_validate(version.document))
+
+
+class BankTransactionRead(BaseModel):
+    """One entry of a statement and what became of it."""
+
+    id: UUID
+    position: int
+    reference: str = Field(description="the bank's reference of the entry: the payment's bank_reference")
+    amount: MoneyPayload
+    credit: bool = Field(description="cash in (a debit is kept for review)")
+    value_date: date
+    booking_date: date | None
+    counterparty_name: str | None
+    counterparty_iban: str | None
+    end_to_end_id: str | None
+    creditor_reference: str | None = Field(description="the structured ISO 11649 reference the payer quoted")
+    remittance: str | None = Field(description="the free text the payer wrote")
+    return_reason: str | None
+    status: TransactionStatus = Field(description=(
+        "`matched`: recorded as a payment of the invoice it names; `suspense`: cash nobody can identify yet, kept "
+        "for a clerk; `to_review`: a debit"))
+    rule: MatchRule | None = Field(description="the rule that matched it")
+    confidence: Literal["certain", "high"] | None
+    invoice_id: UUID | None
+    payment_id: UUID | None
+
+    @classmethod
+    def of(cls, t: BankTransaction) -> BankTransactionRead:
+        return cls(id=t.id, position=t.position, reference=t.reference, amount=MoneyPayload.of(t.money),
+                   credit=t.credit, value_date=t.value_date, booking_date=t.booking_date,
+                   counterparty_name=t.counterparty_name, counterparty_iban=t.counterparty_iban,
+                   end_to_end_id=t.end_to_end_id, creditor_reference=t.creditor_reference, remittance=t.remittance,
+                   return_reason=t.return_reason, status=t.status, rule=t.rule,
+                   confidence=CONFIDENCE[t.rule] if t.rule is not None else None, invoice_id=t.invoice_id,
+                   payment_id=t.payment_id)
+
+
+class BankStatementRead(BaseModel):
+    id: UUID
+    statement_id: str = Field(description="the bank's id of the statement")
+    account_iban: str
+    message_type: str = Field(description="the ISO 20022 message and version, e.g. camt.053.001.08")
+    created_at: datetime | None
+    imported_by: str
+    imported_at: datetime
+    matched: int
+    suspense: int
+    to_review: int
+    transactions: list[BankTransactionRead]
+
+    @classmethod
+    def of(cls, s: BankStatement) -> BankStatementRead:
+        count = {status: sum(t.status is status for t in s.transactions) for status in TransactionStatus}
+        return cls(id=s.id, statement_id=s.statement_id, account_iban=s.account_iban, message_type=s.message_type,
+                   created_at=s.created_at, imported_by=s.imported_by, imported_at=s.imported_at,
+                   matched=count[TransactionStatus.MATCHED], suspense=count[TransactionStatus.SUSPENSE],
+                   to_review=count[TransactionStatus.TO_REVIEW],
+                   transactions=[BankTransactionRead.of(t) for t in s.transactions])
+
+
+class StatementImportRead(BaseModel):
+    """What a file's import did: each of its statements, as imported now or before."""
+
+    statements: list[BankStatementRead]
+    new: list[bool] = Field(description="per statement: imported by this request (false: the earlier import's answer)")

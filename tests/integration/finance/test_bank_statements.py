@@ -1,0 +1,163 @@
+"""Cash from the bank: a camt.053 statement imported once, each credit matched to the invoice it
+names (by creditor reference, by invoice number) and recorded as its payment, the rest kept in
+suspense, nothing lost and nothing counted twice."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from ltc.finance import handlers
+from ltc.finance.bootstrap import SPEC
+from ltc.shared.messages.contracts_events import ContractSigned
+from ltc.shared.testing.apps import auth, service_client
+from tests.integration.finance.support import account_created, deliver
+
+pytestmark = pytest.mark.integration
+
+FINANCE = auth("clerk-1", "finance")
+BANK = auth("bank-connector", "integration")
+AR = auth("ar-x", "ar")
+OUR_IBAN = "DE89370400440532013000"
+
+
+@pytest.fixture(scope="module")
+async def client(make_database, kafka_bootstrap):
+    async with service_client(SPEC, await make_database("finance_bank"), kafka_bootstrap) as client:
+        yield client
+
+
+def _money(amount: str, currency: str = "EUR") -> dict[str, str]:
+    return {"amount": amount, "currency": currency}
+
+
+async def _advance(client, value: str = "1000.00", currency: str = "EUR") -> dict:
+    """A signed contract whose advance (all of it, on signing) is invoiced; the customer is known."""
+    account_id, contract_id = uuid.uuid4(), uuid.uuid4()
+    await deliver(client, handlers.on_account_created, account_created(account_id))
+    await deliver(client, handlers.on_contract_signed, ContractSigned.model_validate({
+        "lineage": {"contract_id": str(contract_id)}, "contract_id": str(contract_id), "account_id": str(account_id),
+        "account_name": "ACME", "value": _money(value, currency), "signed_on": "2026-11-20", "signatories": ["x"],
+        "payment_schedule": [{"name": "advance", "percent": "100", "amount": _money(value, currency),
+                              "trigger": "signing", "due_days": 30}], "milestones": []}))
+    response = await client.get("/api/v1/invoices", params={"contract_id": str(contract_id)}, headers=FINANCE)
+    [invoice] = response.json()["items"]
+    return invoice
+
+
+def _entry(reference: str, amount: str, *, currency: str = "EUR", credit: bool = True, structured: str | None = None,
+           text: str | None = None, name: str = "ACME SA", reason: str | None = None) -> str:
+    remittance = ""
+    if structured:
+        remittance = (f"<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>{structured}"
+                      "</Ref></CdtrRefInf></Strd></RmtInf>")
+    elif text:
+        remittance = f"<RmtInf><Ustrd>{text}</Ustrd></RmtInf>"
+    returned = f"<RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf>" if reason else ""
+    party = "Dbtr" if credit else "Cdtr"
+    indicator = "CRDT" if credit else "DBIT"
+    return f"""<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+<BookgDt><Dt>2026-12-02</Dt></BookgDt><ValDt><Dt>2026-12-02</Dt></ValDt><AcctSvcrRef>{reference}</AcctSvcrRef>
+<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
+<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><Amt Ccy="{currency}">{amount}</Amt>
+<RltdPties><{party}><Pty><Nm>{name}</Nm></Pty></{party}><{party}Acct><Id><IBAN>FR1420041010050500013M02606</IBAN>
+</Id></{party}Acct></RltdPties>{remittance}{returned}</TxDtls></NtryDtls></Ntry>"""
+
+
+def _statement(statement_id: str, *entries: str, iban: str = OUR_IBAN) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>
+<GrpHdr><MsgId>MSG-{statement_id}</MsgId><CreDtTm>2026-12-02T08:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>{statement_id}</Id><CreDtTm>2026-12-02T08:00:00</CreDtTm><Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy>
+</Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>
+<Dt><Dt>2026-12-01</Dt></Dt></Bal>{"".join(entries)}</Stmt></BkToCstmrStmt></Document>""".encode()
+
+
+async def _import(client, content: bytes, headers=BANK):
+    return await client.post("/api/v1/bank-statements", content=content,
+                             headers={**headers, "Content-Type": "application/xml"})
+
+
+async def _invoice(client, invoice_id: str) -> dict:
+    return (await client.get(f"/api/v1/invoices/{invoice_id}", headers=FINANCE)).json()
+
+
+async def test_a_statement_pays_the_invoices_it_names_and_keeps_what_it_cannot_name(client):
+    by_reference, by_number, dollars = await _advance(client), await _advance(client), await _advance(
+        client, "500.00", "USD")
+    statement_id = f"STMT-{uuid.uuid4().hex[:8]}"
+    spaced = " ".join(by_reference["payment_reference"][i:i + 4]
+                      for i in range(0, len(by_reference["payment_reference"]), 4))
+    content = _statement(
+        statement_id,
+        _entry(f"{statement_id}-1", "1000.00", structured=by_reference["payment_reference"]),
+        _entry(f"{statement_id}-2", "600.00", text=f"Payment {by_number['number'].lower()} part 1, thanks"),
+        _entry(f"{statement_id}-3", "77.70", text="December rent, see letter"),
+        _entry(f"{statement_id}-4", "500.00", text=f"ref {spaced}"),  # in EUR: not the USD invoice's currency
+        _entry(f"{statement_id}-5", "12.00", credit=False, name="Bank fees"),
+        _entry(f"{statement_id}-6", "500.00", currency="USD", text=dollars["number"]),
+    )
+
+    response = await _import(client, content)
+
+    assert response.status_code == 201, response.text
+    [statement] = response.json()["statements"]
+    rows = [(t["reference"][-1], t["status"], t["rule"], t["confidence"], t["invoice_id"])
+            for t in statement["transactions"]]
+    assert rows == [
+        ("1", "matched", "creditor-reference", "certain", by_reference["id"]),
+        ("2", "matched", "invoice-number", "high", by_number["id"]),
+        ("3", "suspense", None, None, None),
+        ("4", "matched", "creditor-reference", "certain", by_reference["id"]),
+        ("5", "to_review", None, None, None),
+        ("6", "matched", "invoice-number", "high", dollars["id"]),
+    ]
+    assert (statement["matched"], statement["suspense"], statement["to_review"]) == (4, 1, 1)
+    assert (await _invoice(client, by_reference["id"]))["status"] == "paid"
+    assert (await _invoice(client, by_number["id"]))["open_amount"] == _money("400.00")
+    assert (await _invoice(client, dollars["id"]))["status"] == "paid"
+    # The second reference payment found its invoice paid already: all of it held as unapplied cash.
+    second = (await client.get(f"/api/v1/payments/{statement['transactions'][3]['payment_id']}",
+                               headers=FINANCE)).json()
+    assert second["unapplied"] == _money("500.00") and second["bank_reference"] == f"{statement_id}-4"
+
+    # Every cent of the statement's credits is somewhere: in a payment, or in suspense.
+    credits = [t for t in statement["transactions"] if t["credit"]]
+    in_payments = sum(Decimal(t["amount"]["amount"]) for t in credits if t["payment_id"] and
+                      t["amount"]["currency"] == "EUR")
+    in_suspense = sum(Decimal(t["amount"]["amount"]) for t in credits if t["status"] == "suspense")
+    assert in_payments + in_suspense == Decimal("1000.00") + Decimal("600.00") + Decimal("77.70") + Decimal("500.00")
+
+    # The same file again: the first import's answer, nothing recorded twice.
+    again = await _import(client, content)
+    assert again.status_code == 200 and again.json()["statements"] == [statement] and again.json()["new"] == [False]
+    payments = (await client.get("/api/v1/payments", params={"bank_reference": f"{statement_id}-1"},
+                                 headers=FINANCE)).json()["items"]
+    assert len(payments) == 1
+    assert (await client.get(f"/api/v1/bank-statements/{statement['id']}", headers=FINANCE)).json() == statement
+
+    # Another file claiming the same statement: refused, and nothing changes.
+    other = _statement(statement_id, _entry(f"{statement_id}-1", "999.00", structured="RF18XYZ"))
+    conflict = await _import(client, other)
+    assert conflict.status_code == 409 and conflict.json()["type"].endswith("/bank-statement-conflict")
+
+
+@pytest.mark.parametrize("content", [
+    b"not xml at all",
+    b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pain.001.001.09'/>",
+    _statement("BAD-1", _entry("R-1", "ten euros")),
+    b"",
+])
+async def test_a_file_that_is_not_a_valid_camt_statement_is_refused_naming_why(client, content):
+    response = await _import(client, content)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"].endswith("/bank-statement-unreadable") or \
+        response.json()["type"].endswith("/validation-error")
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_only_finance_and_the_bank_connector_import_statements(client):
+    response = await _import(client, _statement("AR-1", _entry("AR-1-1", "1.00")), headers=AR)
+    assert response.status_code == 403
