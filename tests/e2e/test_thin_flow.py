@@ -14,6 +14,7 @@ from ltc.shared.auth import mint_token
 from ltc.shared.ops.cli import journey
 from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
+from ltc.shared.testing.bank import camt053, camt_entry
 from ltc.shared.testing.deal import VALUE
 from tests.e2e.support import eventually
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.e2e
 AR = auth("ar-e2e", "ar")
 FR = auth("fr-e2e", "fr")
 FINANCE = auth("fin-e2e", "finance")
+BANK = auth("bank-connector-e2e", "integration")
 # Dates of what happened (evidence, signing, acceptance, payment) may not lie in the future;
 # planned ones (start, milestones) lie ahead. All relative to the day the test runs.
 TODAY = datetime.now(UTC).date()
@@ -151,18 +153,41 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
         "value_date": TODAY.isoformat(), "invoice_id": by_name["preliminary acceptance"]["id"]}), 201)
     partial = ok(await http.get(f"{finance}/invoices/{by_name['preliminary acceptance']['id']}", headers=FINANCE))
     assert partial["status"] == "partially_paid"
-    rest = {"bank_reference": "BNK-3", "payer": "ACME Telecom", "amount": {"amount": "200000.00", "currency": "EUR"},
-            "value_date": TODAY.isoformat(), "contract_id": contract["id"]}
-    first = await http.post(f"{finance}/payments", headers=FINANCE, json=rest)
-    again = await http.post(f"{finance}/payments", headers=FINANCE, json=rest)
-    assert first.status_code == 201 and again.status_code == 200  # a known bank reference: the first payment
-    assert again.json()["id"] == first.json()["id"]  # the same bank payment is never counted twice
+    again = await http.post(f"{finance}/payments", headers=FINANCE, json={
+        "bank_reference": "BNK-1", "payer": "ACME Telecom", "amount": {"amount": "299999.99", "currency": "EUR"},
+        "value_date": TODAY.isoformat(), "invoice_id": by_name["advance"]["id"]})
+    assert again.status_code == 200  # a known bank reference: the first payment, never counted twice
+
+    # The rest arrives on the bank's statement: one transfer quotes the final invoice's creditor
+    # reference, one the preliminary's number in its free text, and one nobody can name.
+    final, preliminary = by_name["final acceptance"], by_name["preliminary acceptance"]
+    statement_file = camt053(
+        f"STMT-{lead['id'][:8]}",
+        camt_entry("BNK-STMT-1", "99999.99", text=f"Rest of {preliminary['number']}", name="ACME Telecom"),
+        camt_entry("BNK-STMT-2", "100000.01", structured=final["payment_reference"], name="ACME Telecom"),
+        camt_entry("BNK-STMT-3", "250.00", text="unknown sender", name="Someone"))
+    print("before the statement:", {i["number"]: i["status"] for i in ok(await http.get(invoices_url,
+                                                                                   headers=FINANCE))["items"]})
+    imported = await http.post(f"{finance}/bank-statements", content=statement_file,
+                               headers={**BANK, "Content-Type": "application/xml"})
+    assert imported.status_code == 201, imported.text
+    [statement] = imported.json()["statements"]
+    print(json.dumps({k: statement[k] for k in ("statement_id", "matched", "suspense", "to_review")}),
+          [(t["reference"], t["amount"]["amount"], t["status"], t["rule"], t["confidence"])
+           for t in statement["transactions"]])
+    assert [(t["status"], t["invoice_id"]) for t in statement["transactions"]] == [
+        ("matched", preliminary["id"]), ("matched", final["id"]), ("suspense", None)]
+    reimported = await http.post(f"{finance}/bank-statements", content=statement_file,
+                                 headers={**BANK, "Content-Type": "application/xml"})
+    assert reimported.status_code == 200 and reimported.json()["statements"] == [statement]
 
     # 5. The loop closes: every invoice paid, the contract closed, the lead knows its cash came in.
     final_invoices = ok(await http.get(invoices_url, headers=FINANCE))["items"]
+    print("after the statement:", {i["number"]: i["status"] for i in final_invoices})
     assert {i["status"] for i in final_invoices} == {"paid"}
-    payment = first.json()
-    assert Decimal(payment["unapplied"]["amount"]) == Decimal("200000.00") - Decimal("99999.99") - Decimal("100000.01")
+    payment = ok(await http.get(f"{finance}/payments/{statement['transactions'][1]['payment_id']}",
+                                headers=FINANCE))
+    assert payment["unapplied"]["amount"] == "0.00" and payment["bank_reference"] == "BNK-STMT-2"
     closed = await eventually(lambda: http.get(f"{contracts}/contracts/{contract['id']}", headers=AR),
                               lambda r: r.status_code == 200 and r.json()["status"] == "closed")
     assert closed.json()["status"] == "closed"
@@ -170,13 +195,13 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
                                lambda r: r.status_code == 200 and r.json()["outcome"] == "cash_collected")
     final_lead = outcome.json()
     assert final_lead["opportunity_id"] == opportunity["id"] and final_lead["contract_id"] == contract["id"]
-    assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == rest["value_date"]
+    assert final_lead["won_at"] is not None and final_lead["cash_collected_on"] == TODAY.isoformat()
 
     # The ERP journal of the deal balances, entry by entry, and posts each invoice's gross.
     journal = ok(await http.get(f"{finance}/journal-lines", headers=FINANCE, params={
         "from": TODAY.isoformat(), "to": TODAY.isoformat()}))
-    deal_documents = {i["id"] for i in invoices} | {payment["id"]}
-    for reference in ("BNK-1", "BNK-2"):
+    deal_documents = {i["id"] for i in invoices}
+    for reference in ("BNK-1", "BNK-2", "BNK-STMT-1", "BNK-STMT-2"):
         found = ok(await http.get(f"{finance}/payments", headers=FINANCE, params={"bank_reference": reference}))
         deal_documents |= {p["id"] for p in found["items"]}
     deal_lines = [line for line in journal["lines"] if line["document_id"] in deal_documents]
@@ -199,7 +224,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     (signed,) = trip["contracts"]
     assert signed["status"] == "closed" and {m["status"] for m in signed["milestones"]} == {"accepted"}
     assert sorted(Decimal(i["amount"]["amount"]) for i in signed["invoices"]) == sorted(amounts.values())
-    assert {p["bank_reference"] for p in signed["payments"]} == {"BNK-1", "BNK-2", "BNK-3"}
+    assert {p["bank_reference"] for p in signed["payments"]} == {"BNK-1", "BNK-2", "BNK-STMT-1", "BNK-STMT-2"}
 
 
 async def test_every_service_is_ready_and_answers_problems(system, http):

@@ -13,6 +13,7 @@ from ltc.finance import handlers
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.messages.contracts_events import ContractSigned
 from ltc.shared.testing.apps import auth, service_client
+from ltc.shared.testing.bank import camt053, camt_entry
 from tests.integration.finance.support import account_created, deliver
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,6 @@ pytestmark = pytest.mark.integration
 FINANCE = auth("clerk-1", "finance")
 BANK = auth("bank-connector", "integration")
 AR = auth("ar-x", "ar")
-OUR_IBAN = "DE89370400440532013000"
 
 
 @pytest.fixture(scope="module")
@@ -47,34 +47,6 @@ async def _advance(client, value: str = "1000.00", currency: str = "EUR") -> dic
     return invoice
 
 
-def _entry(reference: str, amount: str, *, currency: str = "EUR", credit: bool = True, structured: str | None = None,
-           text: str | None = None, name: str = "ACME SA", reason: str | None = None) -> str:
-    remittance = ""
-    if structured:
-        remittance = (f"<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>{structured}"
-                      "</Ref></CdtrRefInf></Strd></RmtInf>")
-    elif text:
-        remittance = f"<RmtInf><Ustrd>{text}</Ustrd></RmtInf>"
-    returned = f"<RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf>" if reason else ""
-    party = "Dbtr" if credit else "Cdtr"
-    indicator = "CRDT" if credit else "DBIT"
-    return f"""<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
-<BookgDt><Dt>2026-12-02</Dt></BookgDt><ValDt><Dt>2026-12-02</Dt></ValDt><AcctSvcrRef>{reference}</AcctSvcrRef>
-<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
-<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><Amt Ccy="{currency}">{amount}</Amt>
-<RltdPties><{party}><Pty><Nm>{name}</Nm></Pty></{party}><{party}Acct><Id><IBAN>FR1420041010050500013M02606</IBAN>
-</Id></{party}Acct></RltdPties>{remittance}{returned}</TxDtls></NtryDtls></Ntry>"""
-
-
-def _statement(statement_id: str, *entries: str, iban: str = OUR_IBAN) -> bytes:
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>
-<GrpHdr><MsgId>MSG-{statement_id}</MsgId><CreDtTm>2026-12-02T08:00:00</CreDtTm></GrpHdr>
-<Stmt><Id>{statement_id}</Id><CreDtTm>2026-12-02T08:00:00</CreDtTm><Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy>
-</Acct><Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>
-<Dt><Dt>2026-12-01</Dt></Dt></Bal>{"".join(entries)}</Stmt></BkToCstmrStmt></Document>""".encode()
-
-
 async def _import(client, content: bytes, headers=BANK):
     return await client.post("/api/v1/bank-statements", content=content,
                              headers={**headers, "Content-Type": "application/xml"})
@@ -90,14 +62,14 @@ async def test_a_statement_pays_the_invoices_it_names_and_keeps_what_it_cannot_n
     statement_id = f"STMT-{uuid.uuid4().hex[:8]}"
     spaced = " ".join(by_reference["payment_reference"][i:i + 4]
                       for i in range(0, len(by_reference["payment_reference"]), 4))
-    content = _statement(
+    content = camt053(
         statement_id,
-        _entry(f"{statement_id}-1", "1000.00", structured=by_reference["payment_reference"]),
-        _entry(f"{statement_id}-2", "600.00", text=f"Payment {by_number['number'].lower()} part 1, thanks"),
-        _entry(f"{statement_id}-3", "77.70", text="December rent, see letter"),
-        _entry(f"{statement_id}-4", "500.00", text=f"ref {spaced}"),  # in EUR: not the USD invoice's currency
-        _entry(f"{statement_id}-5", "12.00", credit=False, name="Bank fees"),
-        _entry(f"{statement_id}-6", "500.00", currency="USD", text=dollars["number"]),
+        camt_entry(f"{statement_id}-1", "1000.00", structured=by_reference["payment_reference"]),
+        camt_entry(f"{statement_id}-2", "600.00", text=f"Payment {by_number['number'].lower()} part 1, thanks"),
+        camt_entry(f"{statement_id}-3", "77.70", text="December rent, see letter"),
+        camt_entry(f"{statement_id}-4", "500.00", text=f"ref {spaced}"),  # in EUR: not the USD invoice's currency
+        camt_entry(f"{statement_id}-5", "12.00", credit=False, name="Bank fees"),
+        camt_entry(f"{statement_id}-6", "500.00", currency="USD", text=dollars["number"]),
     )
 
     response = await _import(client, content)
@@ -139,7 +111,7 @@ async def test_a_statement_pays_the_invoices_it_names_and_keeps_what_it_cannot_n
     assert (await client.get(f"/api/v1/bank-statements/{statement['id']}", headers=FINANCE)).json() == statement
 
     # Another file claiming the same statement: refused, and nothing changes.
-    other = _statement(statement_id, _entry(f"{statement_id}-1", "999.00", structured="RF18XYZ"))
+    other = camt053(statement_id, camt_entry(f"{statement_id}-1", "999.00", structured="RF18XYZ"))
     conflict = await _import(client, other)
     assert conflict.status_code == 409 and conflict.json()["type"].endswith("/bank-statement-conflict")
 
@@ -147,7 +119,7 @@ async def test_a_statement_pays_the_invoices_it_names_and_keeps_what_it_cannot_n
 @pytest.mark.parametrize("content", [
     b"not xml at all",
     b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pain.001.001.09'/>",
-    _statement("BAD-1", _entry("R-1", "ten euros")),
+    camt053("BAD-1", camt_entry("R-1", "ten euros")),
     b"",
 ])
 async def test_a_file_that_is_not_a_valid_camt_statement_is_refused_naming_why(client, content):
@@ -159,5 +131,5 @@ async def test_a_file_that_is_not_a_valid_camt_statement_is_refused_naming_why(c
 
 
 async def test_only_finance_and_the_bank_connector_import_statements(client):
-    response = await _import(client, _statement("AR-1", _entry("AR-1-1", "1.00")), headers=AR)
+    response = await _import(client, camt053("AR-1", camt_entry("AR-1-1", "1.00")), headers=AR)
     assert response.status_code == 403
