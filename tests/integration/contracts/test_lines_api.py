@@ -356,16 +356,20 @@ async def test_an_amendment_below_what_is_invoiced_is_refused_naming_the_line_an
         ("line_items", "2", "3")]
     assert (await client.get(f"{API}/{contract['id']}/amendments", headers=OWNER)).json() == []
 
+    # A credit note corrects an invoice; it does not un-bill the line: finance bills each instalment
+    # once, so what it billed of a line stays the floor.
     await deliver(client, handlers.on_invoice_credited, credited(contract, [invoice_line(1, "1", "150000.00")]))
-    at_invoiced = await amend(client, contract, {"reason": "one router only", "line_items": routers("1", "450000.00")})
-    assert at_invoiced.status_code == 201, at_invoiced.text  # 2 invoiced, 1 credited: 1 router stands invoiced
+    still = await amend(client, contract, {"reason": "one router only", "line_items": routers("1", "450000.00")})
+    assert (still.status_code, rule_of(still)) == (422, "line-below-invoiced")
+    at_invoiced = await amend(client, contract, {"reason": "two routers", "line_items": routers("2", "300000.00")})
+    assert at_invoiced.status_code == 201, at_invoiced.text  # exactly what is invoiced: allowed
 
     await deliver(client, handlers.on_invoice_issued, issued(contract, [invoice_line(1, "1", "150000.00")],
                                                              number="INV-2027-000002"))
     approval = await approve(client, contract, at_invoiced.json())
     assert (approval.status_code, rule_of(approval)) == (422, "line-below-invoiced")
     assert [(e["field"], e["invoiced_quantity"], e["invoiced_net"]) for e in approval.json()["errors"]] == [
-        ("line_items.0.quantity", "2", "300000.00"), ("line_items.0", "2", "300000.00")]
+        ("line_items.0.quantity", "3", "450000.00"), ("line_items.0", "3", "450000.00")]
     amendment = (await client.get(f"{API}/{contract['id']}/amendments/{at_invoiced.json()['amendment_id']}",
                                   headers=OWNER)).json()
     current = (await client.get(f"{API}/{contract['id']}", headers=OWNER)).json()

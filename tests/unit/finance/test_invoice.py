@@ -110,7 +110,8 @@ def _note(plan, invoice, **what):
 def credits_in_parts(draw):
     prices = [(draw(st.sampled_from(sorted(BY_CODE))), str(draw(st.integers(1, 50))),
                f"{draw(st.integers(1, 10**6)) / 100:.2f}") for _ in range(draw(st.integers(1, 5)))]
-    steps = draw(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 100)), min_size=0, max_size=6))
+    steps = draw(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 100), st.booleans()), min_size=0,
+                          max_size=6))
     return prices, steps
 
 
@@ -122,13 +123,22 @@ def test_an_invoice_credited_in_parts_gives_back_exactly_its_net_and_vat(case):
     prices, steps = case
     plan, invoice = _taxed_invoice(prices)
     notes = []
-    for pick, percent in steps:
+    for pick, percent, by_net in steps:
         line = invoice.lines[pick % len(invoice.lines)]
-        left = line.quantity - invoice.credited_lines().get(line.position, NO_BILL).quantity
-        quantity = (left * percent / 100).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
-        if quantity <= 0 or (line.net * quantity / line.quantity).quantize(Decimal("0.01"), ROUND_DOWN) == 0:
-            continue  # worth less than a cent: refused (test_..._by_lines_not_by_an_amount)
-        note = _note(plan, invoice, lines=[LineCredit(line.position, quantity=quantity)])
+        done = invoice.credited_lines().get(line.position, NO_BILL)
+        left, left_net = line.quantity - done.quantity, line.net - done.net
+        if by_net:  # a price reduction of part of what is left
+            net = (left_net * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            if net <= 0:
+                continue
+            credit = LineCredit(line.position, net=net)
+        else:
+            quantity = (left * percent / 100).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+            if quantity <= 0 or (left_net * quantity / left).quantize(Decimal("0.01"), ROUND_DOWN) == 0:
+                continue  # worth less than a cent: refused (test_..._by_lines_not_by_an_amount)
+            credit = LineCredit(line.position, quantity=quantity)
+        note = _note(plan, invoice, lines=[credit])
+        assert all(x.net <= left_net for x in note.lines), "never more than is left of the line"
         assert note.amount == note.net + note.tax
         assert all(row.tax.amount >= 0 for row in note.tax_breakdown)
         assert all(abs(row.tax.amount - tax_of(row.taxable, row.rate).amount) <= Decimal("0.01")
@@ -159,7 +169,8 @@ def test_an_invoice_bearing_vat_is_credited_by_lines_not_by_an_amount():
                       ([LineCredit(2, quantity=Decimal(2))], "credit-exceeds-line"),
                       ([LineCredit(1, net=Decimal("190.01"))], "credit-exceeds-line"),
                       ([LineCredit(1, quantity=Decimal(1), net=Decimal(1))], "credit-line-invalid"),
-                      ([LineCredit(1, quantity=Decimal("0.00001"))], "credit-exceeds-line")):
+                      ([LineCredit(1, quantity=Decimal("0.00001"))], "credit-exceeds-line"),
+                      ([LineCredit(1, net=Decimal("1.00"), currency="JPY")], "credit-line-invalid")):
         with pytest.raises(RuleViolation) as refused:
             _note(plan, invoice, lines=bad)
         assert refused.value.rule == rule, bad

@@ -32,7 +32,9 @@ VATS = [Vat(TaxCategory.STANDARD, Decimal("19")), Vat(TaxCategory.STANDARD, Deci
 def invoices(draw):
     currency = draw(st.sampled_from(["EUR", "JPY", "BHD"]))
     quantum = Decimal(1).scaleb(-minor_unit_exponent(currency))
-    lines = [TaxedLine(Money(Decimal(draw(st.integers(0, 10**10))) * quantum, currency), draw(st.sampled_from(VATS)))
+    # Lines outside the scope of VAT are invoiced on their own (BR-O-11): an invoice is of O lines or of none.
+    pool = draw(st.sampled_from([VATS[:-1], VATS[-1:]]))
+    lines = [TaxedLine(Money(Decimal(draw(st.integers(0, 10**10))) * quantum, currency), draw(st.sampled_from(pool)))
              for _ in range(draw(st.integers(1, 30)))]
     return lines, currency, quantum
 
@@ -75,6 +77,9 @@ def test_many_small_lines_owe_what_one_line_of_their_sum_would():
     (Vat(TaxCategory.EXEMPT, Decimal(0)), "lines[0].vat.exemption_reason"),
     (Vat(TaxCategory.ZERO, Decimal(7)), "lines[0].vat.rate"),
     (Vat(TaxCategory.OUT_OF_SCOPE, Decimal(0), "n/a"), "lines[0].vat.rate"),
+    (Vat(TaxCategory.STANDARD, Decimal(1000)), "lines[0].vat.rate"),
+    (Vat(TaxCategory.STANDARD, Decimal("10") ** 30), "lines[0].vat.rate"),
+    (Vat(TaxCategory.STANDARD, Decimal("19.001")), "lines[0].vat.rate"),
 ])
 def test_a_category_without_what_it_requires_is_refused_naming_the_field(vat, field):
     with pytest.raises(RuleViolation) as refused:
@@ -120,3 +125,12 @@ def test_rules_are_data_a_new_rate_needs_no_code():
         TaxRules.from_json({"rules": [{"seller_country": "FR", "category": "S", "rate": "20"}]}).vat_for(
             seller_country="DE", buyer_country="DE", buyer_tax_id=None, supply="goods")
     assert uncovered.value.rule == "no-tax-rule"
+
+
+def test_lines_outside_the_scope_of_vat_are_invoiced_on_their_own():
+    outside = TaxedLine(Money(Decimal("10.00"), "EUR"), Vat(TaxCategory.OUT_OF_SCOPE, None, "not a supply"))
+    standard = TaxedLine(Money(Decimal("10.00"), "EUR"), Vat(TaxCategory.STANDARD, Decimal("19")))
+    assert InvoiceTotals.of([outside]).tax == Money(Decimal("0.00"), "EUR")
+    with pytest.raises(RuleViolation) as refused:
+        InvoiceTotals.of([outside, standard])
+    assert refused.value.rule == "out-of-scope-mixed"

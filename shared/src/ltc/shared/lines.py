@@ -14,7 +14,9 @@ and receivables and payments work on each invoice's gross payable amount.
 VAT categories are EN 16931's (UNTDID 5305 subset): S standard, Z zero rated, E exempt (with a
 reason), AE reverse charge, K intra-community supply, G export outside the EU, O outside the scope
 of VAT. Each needs what EN 16931 requires of it: a positive rate for S; a rate of 0 for Z, E, AE,
-K and G; no rate for O; an exemption reason for E, AE, K, G and O.
+K and G; no rate for O; an exemption reason for E, AE, K, G and O. A rate is below 100 with at most
+two decimals. EN 16931 keeps O (outside the scope of VAT) off invoices with any other category and
+off invoices naming VAT ids: an invoice of O lines is of O lines alone.
 
 Pure: the opportunities, contracts and finance domains all check lines with these rules.
 """
@@ -59,6 +61,11 @@ class Vat:
         found = []
         if self.category is TaxCategory.STANDARD and not (self.rate is not None and self.rate > 0):
             found.append({"field": f"{field}.rate", "message": "a standard-rated line needs a positive rate"})
+        elif self.rate is not None and not (self.rate.is_finite() and self.rate < 100
+                                            and self.rate == self.rate.quantize(Decimal("0.01"))):
+            # VAT rates are below 100% and have at most two decimals (5.5, 8.1, 13.5): anything
+            # else is a typing error that would put an absurd tax on an invoice.
+            found.append({"field": f"{field}.rate", "message": "a VAT rate is below 100, with at most two decimals"})
         if self.category is TaxCategory.OUT_OF_SCOPE and self.rate is not None:
             found.append({"field": f"{field}.rate", "message": "a line outside the scope of VAT has no rate"})
         if self.category not in (TaxCategory.STANDARD, TaxCategory.OUT_OF_SCOPE) and self.rate != 0:

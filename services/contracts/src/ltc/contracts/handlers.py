@@ -540,6 +540,7 @@ async def on_invoice_issued(uow: UnitOfWork, event: InvoiceIssued, envelope: Env
 
 
 async def on_invoice_credited(uow: UnitOfWork, event: InvoiceCredited, envelope: Envelope) -> None:
-    """Take what the credit note credits of each contract line off what is invoiced of it."""
+    """Keep what the credit note credits of each contract line (beside the invoices: it does not
+    lower what an amendment is held to, see `ltc.contracts.domain.invoiced`)."""
     await _record_invoiced(uow, event.contract_id, document_id=event.credit_note_id, document_type="credit_note",
                            document_number=event.credit_note_number, lines=event.lines, sign=-1)

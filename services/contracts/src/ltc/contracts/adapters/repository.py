@@ -96,11 +96,13 @@ async def record_invoiced(session: AsyncSession, *, contract_id: uuid.UUID, docu
 
 
 async def invoiced_of(session: AsyncSession, contract_id: uuid.UUID) -> dict[int, Invoiced]:
-    """Per line position, what is invoiced so far of the contract's lines, credit notes subtracted."""
+    """Per line position, what the contract's invoices bill of its lines. Credit notes are kept
+    beside them and not subtracted: they correct invoices, they do not un-bill a line (finance bills
+    each instalment once and holds an amendment to what it billed)."""
     rows = (await session.execute(
         select(invoiced_lines.c.position, invoiced_lines.c.currency, func.sum(invoiced_lines.c.quantity),
                func.sum(invoiced_lines.c.net_amount))
-        .where(invoiced_lines.c.contract_id == contract_id)
+        .where(invoiced_lines.c.contract_id == contract_id, invoiced_lines.c.document_type == "invoice")
         .group_by(invoiced_lines.c.position, invoiced_lines.c.currency)
         .order_by(invoiced_lines.c.position))).all()
     invoiced: dict[int, Invoiced] = {}

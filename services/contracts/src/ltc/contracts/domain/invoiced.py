@@ -2,9 +2,11 @@
 
 Finance bills a signed contract line by line (`invoice.issued`, each invoice line naming the
 contract line's position) and corrects it with credit notes (`invoice.credited`). What has been
-invoiced of a line, credits subtracted, is a fact an amendment cannot undo: it may reprice, add or
-remove lines, but a line keeps at least the quantity and the net already invoiced of it, and an
-invoiced line stays. Otherwise the contract would say less was sold than its invoices bill.
+invoiced of a line is a fact an amendment cannot undo: it may reprice, add or remove lines, but a
+line keeps at least the quantity and the net already invoiced of it, and an invoiced line stays.
+Otherwise the contract would say less was sold than its invoices bill. A credit note does not
+lower that floor: it corrects an invoice, it does not un-bill the line (finance bills each
+instalment once, and refuses an amendment below what it billed).
 
 A contract without lines (drafted before lines travelled) is billed by finance as one line of its
 value; that line is finance's, not the contract's, so there is nothing here to hold its amendments
@@ -26,7 +28,7 @@ LINE_BELOW_INVOICED = "line-below-invoiced"
 
 @dataclass(frozen=True)
 class Invoiced:
-    """Invoiced so far of one contract line, credit notes subtracted."""
+    """Invoiced so far of one contract line (by invoices; credit notes do not lower it)."""
 
     quantity: Decimal
     net: Money

@@ -175,7 +175,9 @@ async def plans_with_held_instalments(session: AsyncSession, *, account_id: uuid
             .where(instalments.c.status == "planned", instalments.c.hold_reason.is_not(None)).distinct())
     if account_id is not None:
         stmt = stmt.where(billing_plans.c.account_id == account_id)
-    return list((await session.execute(stmt.order_by(billing_plans.c.contract_id))).scalars())
+    # In the order lock_plans takes plan locks (by plan id), so a release never deadlocks a payment.
+    stmt = stmt.add_columns(billing_plans.c.id).order_by(billing_plans.c.id)
+    return [row.contract_id for row in (await session.execute(stmt)).all()]
 
 
 async def serialize_scheduled_runs(session: AsyncSession) -> None:

@@ -87,7 +87,8 @@ class LineCreditIn(_Strict):
                                                                "reduction); neither: all that is left of the line")
 
     def to_domain(self) -> LineCredit:
-        return LineCredit(self.position, self.quantity, self.net.amount if self.net is not None else None)
+        return LineCredit(self.position, self.quantity, self.net.amount if self.net is not None else None,
+                          self.net.currency if self.net is not None else None)
 
 
 class CreditNoteCreate(_Strict):

@@ -114,6 +114,7 @@ class Instalment:
 
     def replan(self, position: int, terms: InstalmentTerms) -> None:
         self.position = position
+        self.hold_reason = None  # re-planned: tried again as it now is, if it is due
         self.name = terms.name
         self.percent = terms.percent
         self.amount = terms.amount.amount

@@ -7,7 +7,7 @@ snapshots taken when the document was issued, never the account as it is today.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -83,6 +83,13 @@ def _parties(number: str, seller: dict[str, Any] | None, bill_to: dict[str, Any]
     return Party.from_snapshot(seller), Party.from_snapshot(bill_to)
 
 
+def _outside_vat(lines: tuple[InvoiceLine, ...], seller: Party, buyer: Party) -> tuple[Party, Party]:
+    """A document of O lines names no VAT ids (EN 16931 BR-O-02): it is outside VAT altogether."""
+    if lines and all(line.vat.category is TaxCategory.OUT_OF_SCOPE for line in lines):
+        return replace(seller, tax_id=None), replace(buyer, tax_id=None)
+    return seller, buyer
+
+
 def _supplied_in_union(lines: tuple[InvoiceLine, ...], on: date) -> date | None:
     """An intra-community supply states when it was delivered (BR-IC-11); finance knows it invoiced
     the goods the day they became billable, so that day stands for it."""
@@ -94,7 +101,7 @@ def of_invoice(invoice: Invoice) -> EInvoice:
     if not invoice.lines or invoice.net is None:
         raise DomainError(EINVOICE_UNAVAILABLE, f"invoice {invoice.number} was issued before invoices carried lines "
                           "and VAT: it has no EN 16931 document")
-    seller, buyer = _parties(invoice.number, invoice.seller, invoice.bill_to)
+    seller, buyer = _outside_vat(invoice.lines, *_parties(invoice.number, invoice.seller, invoice.bill_to))
     totals = InvoiceTotals(net=invoice.net, breakdown=tuple(invoice.tax_breakdown), tax=invoice.tax or
                            Money.zero(invoice.currency), gross=invoice.amount, paid=Money.zero(invoice.currency),
                            payable=invoice.amount)
@@ -113,7 +120,7 @@ def of_credit_note(note: CreditNote, invoice: Invoice) -> EInvoice:
     if not note.lines or note.net is None:
         raise DomainError(EINVOICE_UNAVAILABLE, f"credit note {note.number} corrects an invoice issued before "
                           "invoices carried lines and VAT: it has no EN 16931 document")
-    seller, buyer = _parties(note.number, invoice.seller, invoice.bill_to)
+    seller, buyer = _outside_vat(note.lines, *_parties(note.number, invoice.seller, invoice.bill_to))
     totals = InvoiceTotals(net=note.net, breakdown=tuple(note.tax_breakdown),
                            tax=note.tax or Money.zero(note.currency), gross=note.amount,
                            paid=Money.zero(note.currency), payable=note.amount)

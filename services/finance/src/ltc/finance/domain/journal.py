@@ -19,9 +19,9 @@ themselves travel on `invoice.issued` and the e-invoice, for whoever needs them 
 **Tax by category and rate.** Each row of the VAT breakdown that bears tax goes to the tax
 account configured for its category and rate, keyed `S:19` (the rate in percent without
 trailing zeros), else to the default VAT payable account; rows sharing an account are one line;
-a row of no tax (zero-rated, exempt, reverse charge, ...) posts nothing. (A credit note's row can
-be below zero, when earlier notes' rounding took back more than was left on it: it posts on the
-other side, never as a negative amount.)
+a row of no tax (zero-rated, exempt, reverse charge, ...) posts nothing. (A credit note's rows are
+never below zero, since notes credit VAT cumulatively; should one ever be, it posts on the other
+side, never as a negative amount.)
 
 Each entry's debits equal its credits, exactly, in the currency's minor unit: a document's line
 nets add up to its net and its breakdown's tax to its tax (EN 16931 BR-CO-10, BR-CO-14), and its
@@ -288,8 +288,7 @@ def _entry(entry_id: str, on: date, doc_type: DocumentType, doc_id: uuid.UUID, n
     common = dict(entry_id=entry_id, posting_date=on, document_type=doc_type, document_id=doc_id,
                   document_number=number, currency=currency, contract_id=contract_id, account_id=account_id)
     # A negative posting is the same amount on the other side: ledgers take no negative debits or
-    # credits. (Only a credit note's VAT row can be below zero: the last note on a row takes back
-    # exactly the tax left on it, which the rounding of earlier notes may have overshot.)
+    # credits. (Defensive: credit notes credit VAT cumulatively, so their rows are not negative.)
     def line(posting: _Posting, *, debit: bool) -> JournalLine:
         if posting.amount < 0:
             debit, amount = not debit, -posting.amount

@@ -82,10 +82,12 @@ class InvoiceLine:
     """One line of an invoice or credit note (EN 16931 BG-25): what it bills of one contract line.
 
     `net` is what this document bills of the line (BT-131): quantity × unit price − discount for a
-    line billed whole, the pro-rated share of the contract line's net for a percentage instalment
-    (then `quantity` is the share of the contract quantity, to six places, so that quantity × price −
-    discount is the net to within the rounding the rule above documents). `vat` is decided when the
-    document is issued (`ltc.finance.domain.tax`).
+    line billed whole, the pro-rated share of the contract line's net for a percentage instalment.
+    Then `quantity` is the share of the contract quantity (to six places) and the line's discount is
+    not split over the instalments: a pro-rated line's net is its share of the discounted net, so
+    quantity × unit price exceeds it by the discount's share. (EN 16931 does not require the line
+    identity; Peppol's R120 would. Splitting the discount as a line allowance is open.) `vat` is
+    decided when the document is issued (`ltc.finance.domain.tax`).
     """
 
     position: int  # the contract line's position, 1-based (BT-126 is its string)
@@ -154,6 +156,7 @@ class LineCredit:
     position: int
     quantity: Decimal | None = None
     net: Decimal | None = None
+    currency: str | None = None  # of `net`: the invoice's, or the credit is refused
 
 
 def credit_lines(lines: Sequence[InvoiceLine], credited: Mapping[int, Billed], chosen: Sequence[LineCredit] | None,
@@ -193,18 +196,22 @@ def credit_lines(lines: Sequence[InvoiceLine], credited: Mapping[int, Billed], c
                 raise RuleViolation(CREDIT_EXCEEDS_LINE, f"line {line.position} has {left_quantity} left to credit",
                                     errors=[{"field": f"{field}.quantity", "message": f"at most {left_quantity}"}])
             quantity = pick.quantity
-            # Rounded down: what is left of the quantity always has some net left to credit with it.
-            net = left_net if quantity == left_quantity else (line.net * quantity / line.quantity).quantize(
+            # Its share of what is left of the net, rounded down: what is left of the quantity
+            # always has some net left to credit with it, whatever was credited by net before.
+            net = left_net if quantity == left_quantity else (left_net * quantity / left_quantity).quantize(
                 quantum, rounding=ROUND_DOWN)
         elif pick.net is not None:
+            if pick.currency is not None and pick.currency != currency:
+                raise RuleViolation(CREDIT_LINE_INVALID, f"the invoice is in {currency}, not {pick.currency}",
+                                    errors=[{"field": f"{field}.net.currency", "message": f"must be {currency}"}])
             if not 0 < pick.net <= left_net or pick.net != pick.net.quantize(quantum):
                 raise RuleViolation(CREDIT_EXCEEDS_LINE, f"line {line.position} has {left_net} {currency} net left "
                                     "to credit", errors=[{"field": f"{field}.net", "message": f"at most {left_net}, "
                                                           f"in whole {currency} minor units"}])
             net = pick.net
-            quantity = left_quantity if net == left_net else min(
-                (line.quantity * net / line.net).quantize(_QUANTITY_PLACES, rounding=ROUND_DOWN),
-                left_quantity - _QUANTITY_PLACES)  # some quantity stays with the net that stays
+            quantity = left_quantity if net == left_net else max(Decimal(0), min(
+                (left_quantity * net / left_net).quantize(_QUANTITY_PLACES, rounding=ROUND_DOWN),
+                left_quantity - _QUANTITY_PLACES))  # some quantity stays with the net that stays
         else:
             net, quantity = left_net, left_quantity
         if net <= 0:

@@ -31,6 +31,7 @@ TAX_CATEGORY_INCOMPLETE = "tax-category-incomplete"
 REVERSE_CHARGE_WITHOUT_BUYER_TAX_ID = "reverse-charge-without-buyer-tax-id"
 TAX_RULES_INVALID = "tax-rules-invalid"
 NO_TAX_RULE = "no-tax-rule"
+OUT_OF_SCOPE_MIXED = "out-of-scope-mixed"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ class InvoiceTotals:
         if problems:
             raise RuleViolation(TAX_CATEGORY_INCOMPLETE, "; ".join(f"{p['field']}: {p['message']}" for p in problems),
                                 errors=problems)
+        categories = {line.vat.category for line in lines}
+        if TaxCategory.OUT_OF_SCOPE in categories and len(categories) > 1:
+            raise RuleViolation(OUT_OF_SCOPE_MIXED, "lines outside the scope of VAT (O) are invoiced on their own "
+                                "(EN 16931 BR-O-11): not with lines of "
+                                + ", ".join(sorted(c.value for c in categories - {TaxCategory.OUT_OF_SCOPE})),
+                                errors=[{"field": field, "message": "category O with other categories"}])
         if not (buyer_tax_id or "").strip() and any(line.vat.category in NEEDS_BUYER_TAX_ID for line in lines):
             raise RuleViolation(REVERSE_CHARGE_WITHOUT_BUYER_TAX_ID,
                                 "a reverse-charge or intra-community line needs the buyer's VAT id",
