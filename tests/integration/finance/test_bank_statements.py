@@ -133,3 +133,41 @@ async def test_a_file_that_is_not_a_valid_camt_statement_is_refused_naming_why(c
 async def test_only_finance_and_the_bank_connector_import_statements(client):
     response = await _import(client, camt053("AR-1", camt_entry("AR-1-1", "1.00")), headers=AR)
     assert response.status_code == 403
+
+
+def _mt940(reference: str, *entries: tuple[str, str, str, str]) -> bytes:
+    """An MT940 statement: entries of (C or D, amount, bank reference, :86: text)."""
+    lines = [f":20:{reference}", ":25:DE89370400440532013000", ":28C:00042/001", ":60F:C261201EUR0,00"]
+    for mark, amount, bank_reference, text in entries:
+        lines += [f":61:2612021202{mark}{amount.replace('.', ',')}NTRFNONREF//{bank_reference}", f":86:{text}"]
+    lines.append(":62F:C261202EUR0,00")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+async def test_an_mt940_statement_is_matched_by_the_same_rules(client):
+    by_reference, by_number = await _advance(client), await _advance(client)
+    reference = f"MT-{uuid.uuid4().hex[:8]}"
+    content = _mt940(reference, ("C", "1000.00", f"{reference}-1", by_reference["payment_reference"]),
+                     ("C", "250.00", f"{reference}-2", f"Inv {by_number['number']} partial"),
+                     ("D", "12.00", f"{reference}-3", "Account charges"),
+                     ("C", "40.00", f"{reference}-4", "no idea"))
+
+    response = await client.post("/api/v1/bank-statements", content=content,
+                                 headers={**BANK, "Content-Type": "text/plain"})
+
+    assert response.status_code == 201, response.text
+    [statement] = response.json()["statements"]
+    assert (statement["statement_id"], statement["message_type"]) == (f"{reference}/00042/001", "MT940")
+    assert [(t["status"], t["rule"], t["invoice_id"], t["amount"]["amount"], t["credit"])
+            for t in statement["transactions"]] == [
+        ("matched", "creditor-reference", by_reference["id"], "1000.00", True),
+        ("matched", "invoice-number", by_number["id"], "250.00", True),
+        ("to_review", None, None, "12.00", False),
+        ("suspense", None, None, "40.00", True)]
+    assert (await _invoice(client, by_reference["id"]))["status"] == "paid"
+    again = await client.post("/api/v1/bank-statements", content=content,
+                              headers={**BANK, "Content-Type": "text/plain"})
+    assert again.status_code == 200 and again.json()["statements"] == [statement]
+    bad = await client.post("/api/v1/bank-statements", content=b":20:X\r\n:61:garbage\r\n",
+                            headers={**BANK, "Content-Type": "text/plain"})
+    assert bad.status_code == 422 and bad.json()["type"].endswith("/bank-statement-unreadable"), bad.text

