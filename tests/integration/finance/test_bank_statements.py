@@ -33,9 +33,9 @@ def _money(amount: str, currency: str = "EUR") -> dict[str, str]:
     return {"amount": amount, "currency": currency}
 
 
-async def _advance(client, value: str = "1000.00", currency: str = "EUR") -> dict:
+async def _advance(client, value: str = "1000.00", currency: str = "EUR", account_id: uuid.UUID | None = None) -> dict:
     """A signed contract whose advance (all of it, on signing) is invoiced; the customer is known."""
-    account_id, contract_id = uuid.uuid4(), uuid.uuid4()
+    account_id, contract_id = account_id or uuid.uuid4(), uuid.uuid4()
     await deliver(client, handlers.on_account_created, account_created(account_id))
     await deliver(client, handlers.on_contract_signed, ContractSigned.model_validate({
         "lineage": {"contract_id": str(contract_id)}, "contract_id": str(contract_id), "account_id": str(account_id),
@@ -171,3 +171,25 @@ async def test_an_mt940_statement_is_matched_by_the_same_rules(client):
     bad = await client.post("/api/v1/bank-statements", content=b":20:X\r\n:61:garbage\r\n",
                             headers={**BANK, "Content-Type": "text/plain"})
     assert bad.status_code == 422 and bad.json()["type"].endswith("/bank-statement-unreadable"), bad.text
+
+
+async def test_a_payer_whose_iban_paid_an_account_before_is_matched_by_amount(client):
+    """The third rule: no reference, but this IBAN paid this account's invoice before, and the
+    account's oldest open invoice is open for exactly the amount (medium confidence). An amount no
+    invoice is open for, or an IBAN never seen, stays in suspense."""
+    account_id, iban = uuid.uuid4(), "DE02120300000000202051"
+    first, second = await _advance(client, "300.00", account_id=account_id), await _advance(
+        client, "450.00", account_id=account_id)
+    known = f"STMT-{uuid.uuid4().hex[:8]}"
+    await _import(client, camt053(known, camt_entry(f"{known}-1", "300.00", structured=first["payment_reference"],
+                                                    iban=iban)))
+    later = f"STMT-{uuid.uuid4().hex[:8]}"
+    response = await _import(client, camt053(
+        later, camt_entry(f"{later}-1", "450.00", text="monthly transfer", iban=iban),
+        camt_entry(f"{later}-2", "451.00", text="monthly transfer", iban=iban),
+        camt_entry(f"{later}-3", "450.00", text="monthly transfer", iban="DE75512108001245126199")))
+    assert response.status_code == 201, response.text
+    assert [(t["status"], t["rule"], t["confidence"], t["invoice_id"])
+            for t in response.json()["statements"][0]["transactions"]] == [
+        ("matched", "amount-and-payer", "medium", second["id"]), ("suspense", None, None, None),
+        ("suspense", None, None, None)]

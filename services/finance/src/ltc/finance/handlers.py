@@ -457,21 +457,27 @@ async def import_statements(uow: UnitOfWork, cmd: ImportStatements, principal: P
 
 
 async def _match(uow: UnitOfWork, transaction: BankTransaction, entry: BankEntry, principal: Principal) -> None:
-    """The first clue that names an invoice in the entry's currency pays it; else the cash waits in
+    """The first clue that names an invoice in the entry's currency pays it, else a payer known by
+    its IBAN paying exactly what one of its account's invoices is open for; else the cash waits in
     suspense (never guessed onto an invoice of another currency)."""
+    candidates: list[tuple[MatchRule, uuid.UUID]] = []
     for clue in clues(entry):
         found = await repository.invoice_by_reference(
             uow.session, **({"payment_reference": clue.value} if clue.rule is MatchRule.CREDITOR_REFERENCE
                             else {"number": clue.value}))
-        if found is None or found[1] != entry.amount.currency:
-            continue
-        invoice_id, _ = found
+        if found is not None and found[1] == entry.amount.currency:
+            candidates.append((clue.rule, found[0]))
+    if not candidates and entry.counterparty_iban:
+        by_payer = await repository.open_invoice_of_payer(uow.session, entry.counterparty_iban, entry.amount.amount,
+                                                          entry.amount.currency)
+        if by_payer is not None:
+            candidates.append((MatchRule.AMOUNT_AND_PAYER, by_payer))
+    for rule, invoice_id in candidates[:1]:
         recorded = await _record(uow, RecordPayment(
             payment_id=uuid.uuid4(), bank_reference=entry.reference, payer=entry.counterparty_name or "unknown payer",
             amount=entry.amount, value_date=entry.value_date, invoice_id=invoice_id, contract_id=None), principal)
         await uow.session.flush()  # the payment the transaction names exists first
-        transaction.matched(clue.rule, invoice_id, recorded.payment.id)
-        return
+        transaction.matched(rule, invoice_id, recorded.payment.id)
 
 
 @dataclass(frozen=True)

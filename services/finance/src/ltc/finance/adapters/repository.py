@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, func, select, update
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ltc.finance.adapters.orm import (
     accounts,
     bank_statements,
+    bank_transactions,
     billing_plans,
     credit_note_sequences,
     instalments,
@@ -93,6 +95,24 @@ async def invoice_by_reference(session: AsyncSession, *, payment_reference: str 
     row = (await session.execute(select(invoices.c.id, invoices.c.currency).where(
         column == (payment_reference if payment_reference is not None else number)))).first()
     return (row.id, row.currency) if row is not None else None
+
+
+async def open_invoice_of_payer(session: AsyncSession, counterparty_iban: str, amount: Decimal,
+                                currency: str) -> uuid.UUID | None:
+    """The oldest open invoice, open for exactly `amount`, of the one account whose invoices this
+    IBAN has paid before (None when it paid none, or several accounts' invoices)."""
+    paid_for = (select(invoices.c.account_id).join(bank_transactions, bank_transactions.c.invoice_id == invoices.c.id)
+                .where(bank_transactions.c.counterparty_iban == counterparty_iban,
+                       bank_transactions.c.status == "matched").distinct())
+    known = [row for row in (await session.execute(paid_for)).scalars() if row is not None]
+    if len(known) != 1:
+        return None
+    open_amount = invoices.c.amount_due - invoices.c.paid_amount - invoices.c.credited_amount
+    stmt = (select(invoices.c.id).where(invoices.c.account_id == known[0], invoices.c.currency == currency,
+                                        invoices.c.status.in_([s.value for s in OPEN_STATUSES]),
+                                        open_amount == amount)
+            .order_by(invoices.c.due_date, invoices.c.number).limit(1))
+    return (await session.execute(stmt)).scalar()
 
 
 async def find_statement(session: AsyncSession, account_iban: str, statement_id: str) -> BankStatement | None:

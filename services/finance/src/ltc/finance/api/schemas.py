@@ -691,7 +691,7 @@ class BankTransactionRead(BaseModel):
         "`matched`: recorded as a payment of the invoice it names; `suspense`: cash nobody can identify yet, kept "
         "for a clerk; `to_review`: a debit"))
     rule: MatchRule | None = Field(description="the rule that matched it")
-    confidence: Literal["certain", "high"] | None
+    confidence: Literal["certain", "high", "medium"] | None
     invoice_id: UUID | None
     payment_id: UUID | None
 

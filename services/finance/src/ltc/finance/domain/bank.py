@@ -9,7 +9,9 @@ each recorded on the transaction with its confidence:
    text) is an invoice's `payment_reference`;
 2. `invoice-number` (high): the free text names an invoice number (`INV-2026-000001`, any case,
    dashes or spaces optional);
-3. otherwise **suspense**: unidentified cash, kept on the transaction, visible, never lost, for a
+3. `amount-and-payer` (medium): the payer's IBAN has paid one account's invoices before (a matched
+   transaction says so), and that account's oldest open invoice is open for exactly the amount;
+4. otherwise **suspense**: unidentified cash, kept on the transaction, visible, never lost, for a
    clerk to match later.
 
 A matched credit is recorded as a payment of that invoice (its surplus held as unapplied cash,
@@ -45,9 +47,11 @@ class TransactionStatus(StrEnum):
 class MatchRule(StrEnum):
     CREDITOR_REFERENCE = "creditor-reference"
     INVOICE_NUMBER = "invoice-number"
+    AMOUNT_AND_PAYER = "amount-and-payer"
 
 
-CONFIDENCE = {MatchRule.CREDITOR_REFERENCE: "certain", MatchRule.INVOICE_NUMBER: "high"}
+CONFIDENCE = {MatchRule.CREDITOR_REFERENCE: "certain", MatchRule.INVOICE_NUMBER: "high",
+              MatchRule.AMOUNT_AND_PAYER: "medium"}
 
 
 @dataclass(frozen=True)
