@@ -167,12 +167,10 @@ async def _generate(service: str, base_url: str, root: Path) -> tuple[dict[str, 
     (root / f"{service}.openapi.json").write_text(json.dumps(document, indent=1))
     (root / f"{service}.config.json").write_text(json.dumps({
         "project_name_override": f"ltc-generated-{service}-client", "package_name_override": package,
-        # The e-invoices answer XML or PDF, bank statements are sent as camt XML or MT940 text: to a
-        # generated client, as to the ERP and the bank connector, bytes to keep as they are (the
-        # generator's documented way for types it has no parser of).
+        # The e-invoices answer XML or PDF: to a generated client, as to the ERP, bytes to keep as
+        # they are (the generator's documented way for types it has no parser of).
         "content_type_overrides": {"application/xml": "application/octet-stream",
-                                   "application/pdf": "application/octet-stream",
-                                   "text/plain": "application/octet-stream"},
+                                   "application/pdf": "application/octet-stream"},
         "post_hooks": []}))
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "openapi_python_client", "generate", "--path", str(root / f"{service}.openapi.json"),

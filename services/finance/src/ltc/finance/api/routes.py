@@ -149,10 +149,12 @@ async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, resp
                          "`bank-statement-unreadable`. A statement of an "
                          "account imported before answers as then (200 when nothing in the file is new); the same "
                          "statement id with other content is a 409 `bank-statement-conflict`.",
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/xml": {"schema": {"type": "string",
-                                                "description": "an ISO 20022 camt.053 or camt.054 document"}},
-                 "text/plain": {"schema": {"type": "string", "description": "a SWIFT MT940 statement file"}}}}},
+             # One body, the file's bytes: which kind of file it is is read from the content (an
+             # MT940 starts with its :20: field), so a bank connector sends what it received.
+             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                 "schema": {"type": "string", "format": "binary",
+                            "description": "the file as the bank sent it: an ISO 20022 camt.053 or camt.054 XML "
+                                           "document, or a SWIFT MT940 statement (told apart by its content)"}}}}},
              responses={200: {"model": StatementImportRead, "description": "every statement was imported before"}})
 async def import_bank_statements(request: Request, uow: Uow, principal: Cashier,
                                  response: Response) -> StatementImportRead:
