@@ -13,7 +13,7 @@ from ltc.finance import handlers
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.messages.contracts_events import ContractSigned
 from ltc.shared.testing.apps import auth, service_client
-from ltc.shared.testing.bank import camt053, camt_entry
+from ltc.shared.testing.bank import OUR_IBAN, camt053, camt_entry
 from tests.integration.finance.support import account_created, deliver
 
 pytestmark = pytest.mark.integration
@@ -101,6 +101,13 @@ async def test_a_statement_pays_the_invoices_it_names_and_keeps_what_it_cannot_n
                       t["amount"]["currency"] == "EUR")
     in_suspense = sum(Decimal(t["amount"]["amount"]) for t in credits if t["status"] == "suspense")
     assert in_payments + in_suspense == Decimal("1000.00") + Decimal("600.00") + Decimal("77.70") + Decimal("500.00")
+
+    # The clerk's suspense list holds the rent, in import order, and nothing matched.
+    suspense = (await client.get("/api/v1/bank-transactions", params={"status": "suspense", "account_iban": OUR_IBAN},
+                                 headers=FINANCE)).json()["items"]
+    rent = statement["transactions"][2]
+    assert rent in suspense and all(t["status"] == "suspense" for t in suspense)
+    assert (await client.get("/api/v1/bank-transactions", params={"status": "suspense"}, headers=AR)).status_code == 403
 
     # The same file again: the first import's answer, nothing recorded twice.
     again = await _import(client, content)

@@ -255,6 +255,7 @@ bank_transactions = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("statement_id", UUID(as_uuid=True), ForeignKey("bank_statements.id"), nullable=False, index=True),
     Column("position", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
     Column("reference", String(200), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("amount_value", _money(), nullable=False),

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.finance.adapters import repository
 from ltc.finance.adapters.orm import (
+    bank_statements,
+    bank_transactions,
     credit_notes,
     invoice_dunning,
     invoices,
@@ -27,6 +29,7 @@ from ltc.finance.adapters.orm import (
     payments,
 )
 from ltc.finance.config import finance_settings
+from ltc.finance.domain.bank import BankTransaction, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.journal import AccountCodes, JournalLine, journal
@@ -157,6 +160,19 @@ async def payments_page(session: AsyncSession, principal: Principal, *, account_
         stmt = stmt.where(payments.c.unapplied_amount > 0)
     return await paginate(session, stmt, created_at=payments.c.created_at, ident=payments.c.id, limit=limit,
                           cursor=cursor)
+
+
+async def bank_transactions_page(session: AsyncSession, *, status: TransactionStatus | None,
+                                 account_iban: str | None, limit: int, cursor: str | None) -> Paged:
+    """The bank's transactions in the order they were imported: a clerk's suspense list."""
+    stmt = select(BankTransaction)
+    if status is not None:
+        stmt = stmt.where(bank_transactions.c.status == status)
+    if account_iban is not None:
+        stmt = stmt.where(bank_transactions.c.statement_id.in_(
+            select(bank_statements.c.id).where(bank_statements.c.account_iban == account_iban.replace(" ", ""))))
+    return await paginate(session, stmt, created_at=bank_transactions.c.created_at, ident=bank_transactions.c.id,
+                          limit=limit, cursor=cursor)
 
 
 async def credit_notes_page(session: AsyncSession, principal: Principal, *, invoice_id: uuid.UUID | None,

@@ -25,6 +25,7 @@ from ltc.finance.api.schemas import (
     AccountCodesRead,
     AccountCodesVersionRead,
     BankStatementRead,
+    BankTransactionRead,
     BillingPlanRead,
     CreditNoteCreate,
     CreditNoteRead,
@@ -47,6 +48,7 @@ from ltc.finance.api.schemas import (
     TaxRulesRead,
     TaxRulesVersionRead,
 )
+from ltc.finance.domain.bank import TransactionStatus
 from ltc.finance.domain.einvoice import EInvoice, of_credit_note, of_invoice
 from ltc.finance.domain.invoice import CreditNote, InvoiceStatus
 from ltc.finance.domain.payment import Payment
@@ -170,6 +172,18 @@ async def import_bank_statements(request: Request, uow: Uow, principal: Cashier,
 
     return await run(uow, handlers.import_statements, handlers.ImportStatements(tuple(statements)), principal,
                      answer=answer)
+
+
+@router.get("/bank-transactions", response_model=Page[BankTransactionRead], tags=["bank statements"],
+            summary="The bank's transactions in the order they were imported; `status=suspense` is the cash nobody "
+                    "could name yet")
+async def list_bank_transactions(session: ReadSession, principal: Exporter, status: TransactionStatus | None = None,
+                                 account_iban: Annotated[str | None, Query(max_length=60, description=(
+                                     "of this bank account's statements"))] = None,
+                                 limit: Limit = 50, cursor: Cursor = None) -> Page[BankTransactionRead]:
+    rows, next_cursor = await queries.bank_transactions_page(session, status=status, account_iban=account_iban,
+                                                             limit=limit, cursor=cursor)
+    return Page[BankTransactionRead](items=[BankTransactionRead.of(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.get("/bank-statements/{statement_id}", response_model=BankStatementRead, tags=["bank statements"],

@@ -108,8 +108,10 @@ def clues(entry: BankEntry) -> list[Clue]:
 class BankTransaction:
     """An entry of an imported statement, and what became of it."""
 
-    def __init__(self, *, id: uuid.UUID, statement_id: uuid.UUID, position: int, entry: BankEntry) -> None:
+    def __init__(self, *, id: uuid.UUID, statement_id: uuid.UUID, position: int, entry: BankEntry,
+                 now: datetime) -> None:
         self.id = id
+        self.created_at = now  # when it was imported: the order suspense is worked in
         self.statement_id = statement_id
         self.position = position
         self.reference = entry.reference
@@ -150,5 +152,5 @@ class BankStatement:
         self.content_sha256 = parsed.fingerprint
         self.imported_by = imported_by
         self.imported_at = now
-        self.transactions = [BankTransaction(id=uuid.uuid4(), statement_id=id, position=i, entry=entry)
+        self.transactions = [BankTransaction(id=uuid.uuid4(), statement_id=id, position=i, entry=entry, now=now)
                              for i, entry in enumerate(parsed.entries)]

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("statement_id", postgresql.UUID(as_uuid=True), sa.ForeignKey("bank_statements.id"),
                   nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reference", sa.String(200), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("amount_value", sa.Numeric(20, 4), nullable=False),
@@ -57,6 +58,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_bank_transactions_statement_id", "bank_transactions", ["statement_id"])
     op.create_index("ix_bank_transactions_status", "bank_transactions", ["status"])
+    op.create_index("ix_bank_transactions_created_at", "bank_transactions", ["created_at"])
 
 
 def downgrade() -> None:
