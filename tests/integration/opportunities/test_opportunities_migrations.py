@@ -169,3 +169,43 @@ async def test_the_downgrade_gives_the_audit_log_and_configuration_back(make_dat
                                             ("stage_probabilities", PROBABILITIES, 1)]
     assert next_seq == 5
     await asyncio.to_thread(command.upgrade, config, "head")
+
+
+async def test_0005_gives_stored_draft_lines_their_position_and_unit_and_is_undone_only_without_loss(
+        make_database, kafka_bootstrap):
+    url = await make_database("opportunities_migration_0005")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0004")
+    opportunity_id = uuid.uuid4()
+    old_lines = [{"description": "interlocking", "quantity": "2", "unit_price": {"amount": "900000.00",
+                                                                                 "currency": "EUR"}},
+                 {"description": "installation", "quantity": "1", "unit_price": {"amount": "600000.00",
+                                                                                 "currency": "EUR"}}]
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO opportunities (id, account_name, title, need, owner, stage, probability, created_at,"
+                " version, team_history, insight, stakeholders, competitors, risks, requirements, gate_requests,"
+                " draft_terms) VALUES (:id, 'ACME', 'Core', 'CBTC', 'ar-1', 'validating', 10, :t0, 2, '[]', '{}',"
+                " '[]', '[]', '[]', '[]', '[]', CAST(:terms AS jsonb))"),
+                {"id": opportunity_id, "t0": T0, "terms": json.dumps({"line_items": old_lines})})
+        await asyncio.to_thread(command.upgrade, config, "0005")
+        async with service_client(SPEC, url, kafka_bootstrap) as client:
+            read = (await client.get(f"/api/v1/opportunities/{opportunity_id}", headers=OWNER)).json()
+        assert [(line["position"], line["unit"], line["net"]["amount"]) for line in read["draft_terms"]["line_items"]
+                ] == [(1, "C62", "1800000.00"), (2, "C62", "600000.00")]
+
+        await asyncio.to_thread(command.downgrade, config, "0004")
+        async with engine.connect() as conn:
+            stored = (await conn.execute(text("SELECT draft_terms FROM opportunities"))).scalar()
+        assert stored["line_items"] == old_lines, "the downgrade gives back the shape before 0005"
+
+        await asyncio.to_thread(command.upgrade, config, "0005")
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "UPDATE opportunities SET draft_terms = jsonb_set(draft_terms, '{line_items,0,unit}', '\"HUR\"')"))
+        with pytest.raises(RuntimeError, match="cannot hold"):
+            await asyncio.to_thread(command.downgrade, config, "0004")
+    finally:
+        await engine.dispose()

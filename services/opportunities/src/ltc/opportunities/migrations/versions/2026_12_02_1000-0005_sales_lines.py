@@ -4,7 +4,8 @@ A line stored before (`description`, `quantity`, `unit_price`) gets position = i
 list (1-based) and unit C62 ("one"), which is what such a line meant; the other new fields (code,
 discount, supply, VAT, milestone) take their defaults when read. The downgrade removes position and
 unit again, and refuses while any line holds something the old shape cannot (a code, a discount,
-goods, an agreed VAT or a milestone), rather than drop it.
+goods, an agreed VAT, a milestone, or a unit other than C62), rather than drop it. (A position
+other than its place in the list is dropped: the old shape numbered lines by place.)
 
 Revision ID: 0005
 Revises: 0004
@@ -19,7 +20,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_NEW_KEYS = ("code", "discount", "supply", "vat", "milestone")
+_NEW_KEYS = ("code", "discount", "supply", "vat", "milestone", "unit")
 
 
 def upgrade() -> None:
@@ -37,6 +38,7 @@ def downgrade() -> None:
     held = bind.execute(sa.text("""
         SELECT o.id FROM opportunities o, jsonb_array_elements(o.draft_terms->'line_items') AS line
         WHERE (line->>'code') IS NOT NULL OR (line->'discount') NOT IN ('null'::jsonb)
+           OR coalesce(line->>'unit', 'C62') <> 'C62'
            OR coalesce(line->>'supply', 'services') <> 'services'
            OR (line->'vat') NOT IN ('null'::jsonb) OR (line->>'milestone') IS NOT NULL
         LIMIT 1
