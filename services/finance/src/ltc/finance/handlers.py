@@ -34,11 +34,11 @@ from ltc.finance.domain.lines import LineCredit
 from ltc.finance.domain.parties import AccountChange, SellerIdentity
 from ltc.finance.domain.payment import Application, Payment, PaymentTarget, receive_payment
 from ltc.finance.domain.receivables import DunningLevel, OverdueInvoice, run_dunning
-from ltc.finance.domain.tax import InvoiceTotals, TaxedLine, TaxRules
+from ltc.finance.domain.tax import InvoiceTotals, TaxedLine, TaxRules, vat_deciding
 from ltc.shared.audit import AuditEntry
 from ltc.shared.controls import require_happened
 from ltc.shared.db import UnitOfWork
-from ltc.shared.lines import SalesLine, Vat
+from ltc.shared.lines import SalesLine
 from ltc.shared.messages import Lineage, MoneyPayload
 from ltc.shared.messages.base import LinePayload
 from ltc.shared.messages.contracts_events import (
@@ -72,8 +72,6 @@ def today() -> date:
     """The service's date (UTC) by its clock."""
     return clock().date()
 
-
-BILL_TO_UNKNOWN = "bill-to-unknown"
 
 # The scheduled worker's own runs act as this principal; their audit entries name it.
 SCHEDULED_RUN = Principal(sub="system:scheduled-run", roles=frozenset())
@@ -143,22 +141,6 @@ def _audit_settlements(uow: UnitOfWork, plans: Iterable[BillingPlan], at: dateti
                 uow.audit(AuditEntry(at, actor, Action.FULLY_PAID, Audited.BILLING_PLAN, plan.id, {
                     "fully_paid_on": event.fully_paid_on, "collected": plan.collected, "credited": plan.credited},
                     filed_under=(plan.contract_id,)))
-
-
-def vat_deciding(rules: TaxRules, seller: dict[str, Any], bill_to: dict[str, Any] | None
-                 ) -> Callable[[SalesLine], Vat]:
-    """Which VAT a line bears on an invoice to `bill_to`: the VAT agreed for the line if any, else the
-    tax rules' for the seller's and the buyer's country."""
-    def vat_of(line: SalesLine) -> Vat:
-        if line.vat is not None:
-            return line.vat
-        if bill_to is None:
-            raise RuleViolation(BILL_TO_UNKNOWN, "the customer's billing identity is not known yet: an invoice "
-                                "names its bill-to (leads' account billing) and its VAT depends on its country")
-        return rules.vat_for(seller_country=seller["address"]["country"],
-                             buyer_country=bill_to["address"]["country"], buyer_tax_id=bill_to.get("tax_id"),
-                             supply=line.supply.value)
-    return vat_of
 
 
 async def _issue_invoices(uow: UnitOfWork, plan: BillingPlan, instalments: Sequence[Instalment],

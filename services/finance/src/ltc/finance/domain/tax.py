@@ -18,12 +18,12 @@ change for a new rate or a new country.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ltc.shared.lines import NEEDS_BUYER_TAX_ID, TaxCategory, Vat
+from ltc.shared.lines import NEEDS_BUYER_TAX_ID, SalesLine, TaxCategory, Vat
 from ltc.shared.money import Money, minor_unit_exponent
 from ltc.shared.rules import RuleViolation
 
@@ -31,6 +31,7 @@ TAX_CATEGORY_INCOMPLETE = "tax-category-incomplete"
 REVERSE_CHARGE_WITHOUT_BUYER_TAX_ID = "reverse-charge-without-buyer-tax-id"
 TAX_RULES_INVALID = "tax-rules-invalid"
 NO_TAX_RULE = "no-tax-rule"
+BILL_TO_UNKNOWN = "bill-to-unknown"
 OUT_OF_SCOPE_MIXED = "out-of-scope-mixed"
 
 
@@ -190,3 +191,19 @@ DEFAULT_TAX_RULES: dict[str, Any] = {
         {"buyer_not_in": ["EU"], "category": "G", "rate": "0", "exemption_reason": "Export outside the EU"},
     ],
 }
+
+
+def vat_deciding(rules: TaxRules, seller: dict[str, Any], bill_to: dict[str, Any] | None
+                 ) -> Callable[[SalesLine], Vat]:
+    """Which VAT a line bears on an invoice to `bill_to`: the VAT agreed for the line if any, else the
+    tax rules' for the seller's and the buyer's country."""
+    def vat_of(line: SalesLine) -> Vat:
+        if line.vat is not None:
+            return line.vat
+        if bill_to is None:
+            raise RuleViolation(BILL_TO_UNKNOWN, "the customer's billing identity is not known yet: an invoice "
+                                "names its bill-to (leads' account billing) and its VAT depends on its country")
+        return rules.vat_for(seller_country=seller["address"]["country"],
+                             buyer_country=bill_to["address"]["country"], buyer_tax_id=bill_to.get("tax_id"),
+                             supply=line.supply.value)
+    return vat_of
