@@ -204,7 +204,16 @@ async def test_three_lines_in_two_vat_categories_through_amendment_and_credit_no
 
 
 async def test_an_unknown_invoice_and_one_a_stranger_may_not_read_have_no_document(client):
-    missing = await client.get(f"/api/v1/invoices/{uuid.uuid4()}/einvoice", headers=FINANCE)
-    assert missing.status_code == 404
-    outsider = await client.get(f"/api/v1/invoices/{uuid.uuid4()}/einvoice", headers=auth("ar-x", "ar"))
-    assert outsider.status_code == 404
+    account_id, contract_id = uuid.uuid4(), uuid.uuid4()
+    await deliver(client, handlers.on_account_created, account_created(account_id, BUYER, name="Nordwerk"))
+    await deliver(client, handlers.on_contract_signed, ContractSigned.model_validate({
+        "lineage": {"contract_id": str(contract_id)}, "contract_id": str(contract_id), "account_id": str(account_id),
+        "account_name": "Nordwerk", "value": _money("100.00"), "signed_on": "2026-11-20", "signatories": ["x"],
+        "payment_schedule": [{"name": "all", "percent": "100", "amount": _money("100.00"), "trigger": "signing",
+                              "due_days": 30}], "milestones": []}))
+    invoice = (await _invoices(client, contract_id))["all"]
+    path = f"/api/v1/invoices/{invoice['id']}/einvoice"
+    assert (await client.get(path, headers=FINANCE)).status_code == 200
+    assert (await client.get(path, headers=auth("ar-stranger", "ar"))).status_code == 404, \
+        "an AR who is not the account's reads no document of it"
+    assert (await client.get(f"/api/v1/invoices/{uuid.uuid4()}/einvoice", headers=FINANCE)).status_code == 404

@@ -33,6 +33,7 @@ from tests.unit.opportunities.samples import GOOD_TERMS, eur, item, milestone, o
     (terms(signing("100"), milestones=(milestone("handover"), milestone("handover"))),
      ["terms.milestones.0.name", "terms.milestones.1.name"]),
     (terms(signing("100"), line_items=(item(unit="FOO"),)), ["terms.line_items.0.unit"]),
+    (terms(signing("100"), line_items=(item("1.0000001", "999999.90"),)), ["terms.line_items.0.quantity"]),
     (terms(signing("100"), line_items=(item("1", "500000.00"), item("1", "500000.00"))),
      ["terms.line_items.1.position"]),
     (terms(signing("100"), line_items=(item(price="1000001.00", discount=eur("1000002.00")),)),
@@ -48,7 +49,7 @@ from tests.unit.opportunities.samples import GOOD_TERMS, eur, item, milestone, o
 ], ids=["no-value", "zero-value", "no-line-items", "line-items-off-value", "zero-quantity", "sub-cent-line",
         "line-item-currency", "no-milestones", "no-payment-terms", "sum-below-100", "sum-above-100", "zero-percent",
         "nan-percent", "unknown-milestone", "milestone-trigger-without-milestone", "signing-with-milestone",
-        "negative-due-days", "duplicate-milestone-names", "unknown-unit", "duplicate-position",
+        "negative-due-days", "duplicate-milestone-names", "unknown-unit", "quantity-too-fine", "duplicate-position",
         "discount-above-line", "exempt-without-reason", "standard-without-rate",
         "line-milestone-unknown", "milestone-lines-off-instalments"])
 def test_unsound_terms_are_named_field_by_field(bad_terms: CommercialTerms, expected_fields: list[str]) -> None:

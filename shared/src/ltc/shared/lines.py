@@ -31,7 +31,7 @@ from enum import StrEnum
 from ltc.shared.money import Money, MoneyError
 from ltc.shared.units import is_unit_code
 
-LINE_RULES = "lines-invalid"
+QUANTITY_PLACES = Decimal("0.000001")
 
 
 class TaxCategory(StrEnum):
@@ -155,6 +155,11 @@ def _amount_problems(line: SalesLine, currency: str, at: str,
     """The line's net, or None after naming why it has none."""
     if not line.quantity.is_finite() or line.quantity <= 0:
         problem(f"{at}.quantity", "must be positive")
+        return None
+    if line.quantity != line.quantity.quantize(QUANTITY_PLACES):
+        # Invoices bill shares of a quantity to six places; a finer one (or one so long that
+        # quantity x price is rounded by the arithmetic) could not be billed exactly.
+        problem(f"{at}.quantity", "at most six decimal places")
         return None
     for name, money in (("unit_price", line.unit_price), ("discount", line.discount)):
         if money is not None and money.currency != currency:

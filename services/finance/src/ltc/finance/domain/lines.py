@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from ltc.finance.domain.tax import Vat
-from ltc.shared.lines import SalesLine
+from ltc.shared.lines import QUANTITY_PLACES, SalesLine
 from ltc.shared.money import Money, minor_unit_exponent
 from ltc.shared.rules import RuleViolation
 
@@ -111,7 +111,7 @@ class Billed:
 
 
 NO_BILL = Billed(Decimal(0), Decimal(0))
-_QUANTITY_PLACES = Decimal("0.000001")
+_QUANTITY_PLACES = QUANTITY_PLACES  # the contract lines' own precision
 
 
 @dataclass(frozen=True)
