@@ -26,7 +26,7 @@ def test_every_event_type_has_a_committed_schema_and_a_sample():
 
 def test_event_types_are_named_and_versioned():
     for ce_type, payload in EVENT_TYPES.items():
-        assert re.fullmatch(r"ltc\.[a-z]+\.[a-z_]+\.v[1-9][0-9]*", ce_type), ce_type
+        assert re.fullmatch(r"ltc\.[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*\.v[1-9][0-9]*", ce_type), ce_type
         assert payload.topic in TOPICS and payload.subject_field in payload.model_fields
 
 
