@@ -1,0 +1,22 @@
+"""Disputes and promises to pay on invoices, which pause their dunning.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-03
+"""
+
+import sqlalchemy as sa  # noqa: F401 - filled in by the change that needs it
+from alembic import op  # noqa: F401
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
