@@ -13,7 +13,7 @@ day, or an earlier one, changes nothing).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -161,20 +161,22 @@ class Dunning:
         self.dunned_on: date | None = None
         self.events = []
 
-    def next_level(self, invoice: OverdueInvoice, as_of: date) -> DunningLevel | None:
+    def next_level(self, invoice: OverdueInvoice, as_of: date, *, escalate: bool = False) -> DunningLevel | None:
+        """The step due as of `as_of`; `escalate` (a broken promise to pay) takes the next step as
+        soon as the invoice is overdue at all, whatever the step's threshold."""
         if invoice.open_amount.is_zero() or (self.dunned_on is not None and as_of <= self.dunned_on):
             return None
         position = 0 if self.level is None else [lvl for lvl, _ in LADDER].index(self.level) + 1
         if position >= len(LADDER):
             return None
         level, threshold = LADDER[position]
-        return level if (as_of - invoice.due_date).days >= threshold else None
+        return level if (as_of - invoice.due_date).days >= (LADDER[0][1] if escalate else threshold) else None
 
-    def advance(self, invoice: OverdueInvoice, as_of: date) -> bool:
+    def advance(self, invoice: OverdueInvoice, as_of: date, *, escalate: bool = False) -> bool:
         """Take the next step of the ladder if it is due as of `as_of`; emits `invoice.overdue`."""
         if invoice.invoice_id != self.invoice_id:
             raise ValueError("dunning state of another invoice")
-        level = self.next_level(invoice, as_of)
+        level = self.next_level(invoice, as_of, escalate=escalate)
         if level is None:
             return False
         self.level = level
@@ -188,13 +190,20 @@ class Dunning:
         return True
 
 
-def run_dunning(invoices: Sequence[OverdueInvoice], states: dict[uuid.UUID, Dunning],
-                as_of: date) -> list[tuple[Dunning, OverdueInvoice]]:
-    """Advance every overdue invoice one step where due; returns the states that moved (new ones included)."""
+def run_dunning(invoices: Sequence[OverdueInvoice], states: dict[uuid.UUID, Dunning], as_of: date, *,
+                paused: Collection[uuid.UUID] = (), escalate: Collection[uuid.UUID] = ()
+                ) -> list[tuple[Dunning, OverdueInvoice]]:
+    """Advance every overdue invoice one step where due; returns the states that moved (new ones included).
+
+    A `paused` invoice (disputed, or promised to be paid: `ltc.finance.domain.collections`) stays
+    at the level it has; one in `escalate` (its promise to pay broke) takes its next step now.
+    """
     moved: list[tuple[Dunning, OverdueInvoice]] = []
     for invoice in sorted(invoices, key=lambda i: (i.due_date, i.number)):
+        if invoice.invoice_id in paused:
+            continue
         state = states.get(invoice.invoice_id) or Dunning(invoice_id=invoice.invoice_id)
-        if state.advance(invoice, as_of):
+        if state.advance(invoice, as_of, escalate=invoice.invoice_id in escalate):
             states[invoice.invoice_id] = state
             moved.append((state, invoice))
     return moved
