@@ -23,6 +23,7 @@ from sqlalchemy.orm import registry, relationship
 
 from ltc.finance.domain.bank import BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
+from ltc.finance.domain.credit import CreditLimit, CreditPublished
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.lines import InvoiceLine
 from ltc.finance.domain.payment import Application, Payment
@@ -275,6 +276,30 @@ bank_transactions = Table(
 )
 
 
+# Credit exposure (ltc.finance.domain.credit): the limit finance set per account and currency, and
+# the figures it last published for each, against which a recomputation decides whether to publish.
+credit_limits = Table(
+    "credit_limits", metadata,
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("amount", _money(), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+credit_published = Table(
+    "credit_published", metadata,
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("limit_amount", _money()),
+    Column("open_receivables_amount", _money(), nullable=False),
+    Column("signed_not_invoiced_amount", _money(), nullable=False),
+    Column("changed_at", DateTime(timezone=True)),
+)
+
+
 @functools.cache
 def start_mappers() -> None:
     mapper_registry.map_imperatively(Instalment, instalments)
@@ -296,3 +321,5 @@ def start_mappers() -> None:
         "applications": relationship(Application, order_by=payment_applications.c.position, lazy="selectin",
                                      cascade="all, delete-orphan"),
     })
+    map_aggregate(mapper_registry, CreditLimit, credit_limits)
+    map_aggregate(mapper_registry, CreditPublished, credit_published, versioned=False)
