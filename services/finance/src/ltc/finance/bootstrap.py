@@ -9,6 +9,7 @@ import structlog
 
 from ltc.finance import credit, handlers
 from ltc.finance.adapters.orm import start_mappers
+from ltc.finance.api.collections import router as collections_router
 from ltc.finance.api.credit import router as credit_router
 from ltc.finance.api.routes import router
 from ltc.finance.config import finance_settings
@@ -42,7 +43,7 @@ SPEC = ServiceSpec(
     name="finance",
     default_port=8004,
     service_dir=Path(__file__).resolve().parent,
-    routers=[router, credit_router],
+    routers=[router, credit_router, collections_router],
     description="Cash: billing plans from signed and amended contracts, invoices on signing, milestone acceptance "
                 "or date, credit notes, payments applied to invoices, contracts or accounts, receivables aging, "
                 "dunning, ERP journal lines, and the contract reported fully paid once its value is collected.",

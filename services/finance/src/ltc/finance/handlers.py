@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from ltc.finance.adapters import queries, repository
+from ltc.finance.adapters import collections_queries, queries, repository
 from ltc.finance.domain.bank import (
     STATEMENT_CONFLICT,
     BankEntry,
@@ -28,6 +28,9 @@ from ltc.finance.domain.bank import (
     clues,
 )
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
+from ltc.finance.domain.collections import Action as CollectionsAction
+from ltc.finance.domain.collections import Audited as CollectionsAudited
+from ltc.finance.domain.collections import Hold, PromiseStatus, PromiseToPay, dunning_holds
 from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
 from ltc.finance.domain.journal import AccountCodes
 from ltc.finance.domain.lines import LineCredit
@@ -556,6 +559,10 @@ class ScheduledRun:
     as_of: date
     invoiced: list[uuid.UUID] = field(default_factory=list)
     dunned: list[tuple[OverdueInvoice, DunningLevel]] = field(default_factory=list)
+    # Overdue invoices left where they stood (disputed, or promised to be paid by a day not passed).
+    paused: list[Hold] = field(default_factory=list)
+    # Promises to pay the run closed: kept, settled otherwise, or broken (their invoices dunned one level up).
+    promises_closed: list[PromiseToPay] = field(default_factory=list)
 
 
 async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) -> ScheduledRun:
@@ -563,6 +570,10 @@ async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) 
 
     A run may catch up on a past day, never run ahead: it publishes reminders and levels that a
     day not yet come cannot justify (and a later run would find them already sent).
+
+    Before dunning it reviews the open promises to pay (kept, settled, or broken the day after
+    their date); an invoice with an open dispute or a promise whose date has not passed is not
+    dunned, one whose promise broke on this run takes its next level now.
     """
     now = clock()
     as_of = require_happened("as_of", cmd.as_of or now.date(), now.date())
@@ -581,9 +592,23 @@ async def run_schedule(uow: UnitOfWork, cmd: RunSchedule, principal: Principal) 
                        lineage=i.lineage(), due_date=i.due_date, open_amount=i.open_amount)
         for i in await repository.overdue_open_invoices(uow.session, as_of)
     ]
+    promises = await collections_queries.open_promises(uow.session, for_update=True)
+    promised = await collections_queries.invoices_by_id(uow.session, {p.invoice_id for p in promises})
+    for promise in promises:
+        if promise.review(promised[promise.invoice_id], as_of) is not PromiseStatus.OPEN:
+            uow.audit(AuditEntry(now, principal.sub, CollectionsAction(promise.status.value),
+                                 CollectionsAudited.PROMISE_TO_PAY, promise.id, {
+                                     "invoice_id": promise.invoice_id, "as_of": as_of, "amount": promise.amount,
+                                     "promised_date": promise.promised_date,
+                                     "paid_since": promise.paid_since(promised[promise.invoice_id])}))
+            result.promises_closed.append(promise)
+    holds = dunning_holds(await collections_queries.open_disputes(uow.session, [i.invoice_id for i in overdue]),
+                          promises, as_of)
+    result.paused = [holds[i.invoice_id] for i in overdue if i.invoice_id in holds]
+    broken = {p.invoice_id for p in result.promises_closed if p.status is PromiseStatus.BROKEN}
     states = await repository.dunning_states(uow.session, [i.invoice_id for i in overdue])
     known = set(states)
-    for state, invoice in run_dunning(overdue, states, as_of):
+    for state, invoice in run_dunning(overdue, states, as_of, paused=holds, escalate=broken):
         if state.invoice_id not in known:
             uow.session.add(state)
         assert state.level is not None

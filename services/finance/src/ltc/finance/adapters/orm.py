@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -17,12 +18,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import registry, relationship
 
 from ltc.finance.domain.bank import BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
+from ltc.finance.domain.collections import Dispute, DisputeOutcome, DisputeStatus, PromiseStatus, PromiseToPay
 from ltc.finance.domain.credit import CreditLimit, CreditPublished
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.lines import InvoiceLine
@@ -300,6 +303,56 @@ credit_published = Table(
 )
 
 
+# Collections (ltc.finance.domain.collections): disputes and promises to pay, each at most one open
+# per invoice (the partial unique indexes are the last line behind the handlers' own check).
+invoice_disputes = Table(
+    "invoice_disputes", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("invoice_number", String(40), nullable=False),
+    Column("contract_id", UUID(as_uuid=True), nullable=False),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("opportunity_id", UUID(as_uuid=True)),
+    Column("currency", String(3), nullable=False),
+    Column("disputed_amount", _money(), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("status", str_enum(DisputeStatus), nullable=False, index=True),
+    Column("opened_on", Date, nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("outcome", str_enum(DisputeOutcome)),
+    Column("resolution", String(1000)),
+    Column("resolved_on", Date),
+    Column("resolved_by", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Index("uq_invoice_disputes_open", "invoice_id", unique=True, postgresql_where=text("status = 'open'")),
+)
+
+promises_to_pay = Table(
+    "promises_to_pay", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("invoice_number", String(40), nullable=False),
+    Column("contract_id", UUID(as_uuid=True), nullable=False),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("opportunity_id", UUID(as_uuid=True)),
+    Column("currency", String(3), nullable=False),
+    Column("promised_amount", _money(), nullable=False),
+    Column("promised_date", Date, nullable=False),
+    Column("paid_at_promise_amount", _money(), nullable=False),
+    Column("status", str_enum(PromiseStatus), nullable=False, index=True),
+    Column("recorded_on", Date, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("closed_on", Date),
+    Column("paid_since_amount", _money()),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Index("uq_promises_to_pay_open", "invoice_id", unique=True, postgresql_where=text("status = 'open'")),
+)
+
+
 @functools.cache
 def start_mappers() -> None:
     mapper_registry.map_imperatively(Instalment, instalments)
@@ -323,3 +376,5 @@ def start_mappers() -> None:
     })
     map_aggregate(mapper_registry, CreditLimit, credit_limits)
     map_aggregate(mapper_registry, CreditPublished, credit_published, versioned=False)
+    map_aggregate(mapper_registry, Dispute, invoice_disputes)
+    map_aggregate(mapper_registry, PromiseToPay, promises_to_pay)
