@@ -48,6 +48,7 @@ from ltc.shared.kafka import ensure_topics, make_consumer, make_producer
 from ltc.shared.messages import ALL_TOPICS
 from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
+from ltc.shared.testing.bank import camt053, camt_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("leads", "opportunities", "contracts", "finance")
@@ -562,10 +563,13 @@ class _Flow:
                                           json={"accepted_on": today, "certificate_ref": certificate})
         invoices = (await self.eventually(f"{finance}/invoices?contract_id={contract['id']}", FIN,
                                           lambda b: len(b["items"]) == 3))["items"]
-        for number, invoice in enumerate(invoices):
-            await self.call("POST", f"{finance}/payments", FIN, 201, json={
-                "bank_reference": f"BNK-{lead_id[:8]}-{number}", "payer": "Flow Co",
-                "amount": invoice["amount"], "value_date": today, "invoice_id": invoice["id"]})
+        # Paid as customers pay: quoting each invoice's creditor reference, shown by the bank's statement.
+        statement = camt053(f"STMT-{lead_id[:12]}", *(
+            camt_entry(f"BNK-{lead_id[:8]}-{number}", invoice["amount"]["amount"],
+                       currency=invoice["amount"]["currency"], structured=invoice["payment_reference"],
+                       name="Flow Co", on=today) for number, invoice in enumerate(invoices)))
+        await self.call("POST", f"{finance}/bank-statements", {**FIN, "Content-Type": "application/xml"}, 201,
+                        content=statement)
         await self.eventually(f"{leads}/leads/{lead_id}", AR, lambda b: b["outcome"] == "cash_collected")
         return lead_id, (time.perf_counter() - started) * 1000
 

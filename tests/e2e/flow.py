@@ -25,6 +25,7 @@ import httpx
 
 from ltc.shared.testing import deal
 from ltc.shared.testing.apps import auth
+from ltc.shared.testing.bank import camt053, camt_entry
 from ltc.shared.testing.deal import INSTALMENTS, VALUE
 
 __all__ = ["INSTALMENTS", "STEPS", "VALUE", "FlowError", "FlowResult", "get_json", "run_flow"]
@@ -68,7 +69,7 @@ class _Client:
     deadline: float  # monotonic: the flow as a whole
 
     async def send(self, method: str, url: str, *, headers: dict[str, str], expect: tuple[int, ...] = (200,),
-                   json: Any = None, retry_on: tuple[int, ...] = ()) -> httpx.Response:
+                   json: Any = None, retry_on: tuple[int, ...] = (), content: bytes | None = None) -> httpx.Response:
         """The answer with an expected status (or one of `retry_on`, for the caller to handle).
 
         Retries the transient failures with back-off (0.2 s doubling to 2 s) for up to
@@ -79,7 +80,7 @@ class _Client:
         last = "no answer yet"
         while True:
             try:
-                response = await self.http.request(method, url, headers=headers, json=json)
+                response = await self.http.request(method, url, headers=headers, json=json, content=content)
             except httpx.TransportError as exc:  # refused, reset, timed out: the outcome is unknown
                 last = f"{type(exc).__name__}: {exc}"
             else:
@@ -101,8 +102,8 @@ class _Client:
             backoff = min(backoff * 2, 2.0)
 
     async def ok(self, method: str, url: str, *, headers: dict[str, str], expect: tuple[int, ...] = (200,),
-                 json: Any = None) -> dict:
-        return (await self.send(method, url, headers=headers, expect=expect, json=json)).json()
+                 json: Any = None, content: bytes | None = None) -> dict:
+        return (await self.send(method, url, headers=headers, expect=expect, json=json, content=content)).json()
 
     async def eventually(self, url: str, headers: dict[str, str], check: Callable[[dict], bool],
                          what: str, timeout: float) -> dict:
@@ -273,17 +274,25 @@ async def run_flow(http: httpx.AsyncClient, urls: dict[str, str], *, n: int, tod
                      key=f"accept-{name}", reader=ar)
         step(name.lower())
 
-    # 4. Finance: the three invoices, each paid in full once (a retry answers the first payment).
+    # 4. Finance: the three invoices, paid by the customer quoting each one's creditor reference,
+    # as the bank's statement shows it (a retry of the import answers the first one).
     invoices_url = f"{finance}/invoices?contract_id={contract_id}"
     invoices = (await client.eventually(invoices_url, clerk, lambda b: len(b["items"]) >= 3,
                                         "the three invoices of the contract", handover_timeout))["items"]
     result.invoices = {i["instalment"]: i for i in invoices}
     step("invoices")
-    for number, invoice in enumerate(invoices):
-        result.payments.append(await client.ok("POST", f"{finance}/payments", expect=(200, 201),
-                                               headers=keyed(clerk, f"pay-{invoice['id']}"), json={
-            "bank_reference": f"BNK-{tag}-{number}", "payer": f"Fault Telecom {tag}", "amount": invoice["amount"],
-            "value_date": today.isoformat(), "invoice_id": invoice["id"]}))
+    statement = camt053(f"STMT-{tag}", *(
+        camt_entry(f"BNK-{tag}-{number}", invoice["amount"]["amount"], currency=invoice["amount"]["currency"],
+                   structured=invoice["payment_reference"], name=f"Fault Telecom {tag}", on=today.isoformat())
+        for number, invoice in enumerate(invoices)))
+    imported = await client.ok("POST", f"{finance}/bank-statements", expect=(200, 201), content=statement,
+                               headers={**clerk, "Content-Type": "application/xml"})
+    [transactions] = [s["transactions"] for s in imported["statements"]]
+    if [t["status"] for t in transactions] != ["matched"] * 3:
+        raise FlowError(f"flow {result.n}: the statement did not pay the three invoices: {transactions}")
+    for transaction in transactions:
+        result.payments.append(await client.ok("GET", f"{finance}/payments/{transaction['payment_id']}",
+                                               headers=clerk))
     step("paid")
 
     # 5. The loop closes: the contract closed, the lead knows its cash came in.

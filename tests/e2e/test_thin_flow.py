@@ -158,14 +158,22 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
         "value_date": TODAY.isoformat(), "invoice_id": by_name["advance"]["id"]})
     assert again.status_code == 200  # a known bank reference: the first payment, never counted twice
 
-    # The rest arrives on the bank's statement: one transfer quotes the final invoice's creditor
-    # reference, one the preliminary's number in its free text, and one nobody can name.
+    # Typed in by hand, the advance is covered but "in payment" until the bank shows the cash.
+    covered = ok(await http.get(f"{finance}/invoices/{by_name['advance']['id']}", headers=FINANCE))
+    assert covered["status"] == "in_payment" and covered["unconfirmed_amount"]["amount"] == "299999.99"
+
+    # The bank's statement: the two transfers typed in (confirmed by their references), one that
+    # quotes the final invoice's creditor reference, one the preliminary's number in its free
+    # text, and one nobody can name.
     final, preliminary = by_name["final acceptance"], by_name["preliminary acceptance"]
+    on = TODAY.isoformat()
     statement_file = camt053(
         f"STMT-{lead['id'][:8]}",
-        camt_entry("BNK-STMT-1", "99999.99", text=f"Rest of {preliminary['number']}", name="ACME Telecom"),
-        camt_entry("BNK-STMT-2", "100000.01", structured=final["payment_reference"], name="ACME Telecom"),
-        camt_entry("BNK-STMT-3", "250.00", text="unknown sender", name="Someone"))
+        camt_entry("BNK-1", "299999.99", name="ACME Telecom", on=on),
+        camt_entry("BNK-2", "500000.00", name="ACME Telecom", on=on),
+        camt_entry("BNK-STMT-1", "99999.99", text=f"Rest of {preliminary['number']}", name="ACME Telecom", on=on),
+        camt_entry("BNK-STMT-2", "100000.01", structured=final["payment_reference"], name="ACME Telecom", on=on),
+        camt_entry("BNK-STMT-3", "250.00", text="unknown sender", name="Someone", on=on))
     print("before the statement:", {i["number"]: i["status"] for i in ok(await http.get(invoices_url,
                                                                                    headers=FINANCE))["items"]})
     imported = await http.post(f"{finance}/bank-statements", content=statement_file,
@@ -175,8 +183,10 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     print(json.dumps({k: statement[k] for k in ("statement_id", "matched", "suspense", "to_review")}),
           [(t["reference"], t["amount"]["amount"], t["status"], t["rule"], t["confidence"])
            for t in statement["transactions"]])
-    assert [(t["status"], t["invoice_id"]) for t in statement["transactions"]] == [
-        ("matched", preliminary["id"]), ("matched", final["id"]), ("suspense", None)]
+    assert [(t["status"], t["rule"], t["invoice_id"]) for t in statement["transactions"]] == [
+        ("matched", "expected-payment", by_name["advance"]["id"]),
+        ("matched", "expected-payment", preliminary["id"]), ("matched", "invoice-number", preliminary["id"]),
+        ("matched", "creditor-reference", final["id"]), ("suspense", None, None)]
     reimported = await http.post(f"{finance}/bank-statements", content=statement_file,
                                  headers={**BANK, "Content-Type": "application/xml"})
     assert reimported.status_code == 200 and reimported.json()["statements"] == [statement]
@@ -185,7 +195,7 @@ async def test_a_lead_goes_all_the_way_to_cash(system, http, monkeypatch):
     final_invoices = ok(await http.get(invoices_url, headers=FINANCE))["items"]
     print("after the statement:", {i["number"]: i["status"] for i in final_invoices})
     assert {i["status"] for i in final_invoices} == {"paid"}
-    payment = ok(await http.get(f"{finance}/payments/{statement['transactions'][1]['payment_id']}",
+    payment = ok(await http.get(f"{finance}/payments/{statement['transactions'][3]['payment_id']}",
                                 headers=FINANCE))
     assert payment["unapplied"]["amount"] == "0.00" and payment["bank_reference"] == "BNK-STMT-2"
     closed = await eventually(lambda: http.get(f"{contracts}/contracts/{contract['id']}", headers=AR),

@@ -19,6 +19,7 @@ from ltc.shared.messages.contracts_events import ContractSigned
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import AccountCreated
 from ltc.shared.testing.apps import runtime_of
+from ltc.shared.testing.bank import camt053, camt_entry
 from ltc.shared.testing.deal import BILLING
 
 # Older than any change a test makes to an account, so a test's own account events win.
@@ -46,3 +47,16 @@ async def deliver(client, handler, event: EventPayload) -> None:
     async with runtime_of(client).unit_of_work() as uow:
         await handler(uow, event, envelope)
         await uow.commit()
+
+
+async def confirm(client, *payments: dict, headers: dict[str, str]) -> dict:
+    """The bank statement showing payments typed in by hand: one entry per payment with its bank
+    reference, amount and value date, which confirms it (its invoices go from in payment to paid)."""
+    entries = [camt_entry(p["bank_reference"], p["amount"]["amount"], currency=p["amount"]["currency"],
+                          on=p["value_date"]) for p in payments]
+    response = await client.post("/api/v1/bank-statements", content=camt053(f"C-{uuid.uuid4().hex[:12]}", *entries),
+                                 headers={**headers, "Content-Type": "application/xml"})
+    assert response.status_code == 201, response.text
+    [statement] = response.json()["statements"]
+    assert [t["rule"] for t in statement["transactions"]] == ["expected-payment"] * len(payments), statement
+    return statement

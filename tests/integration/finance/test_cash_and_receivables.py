@@ -21,7 +21,7 @@ from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.leads_events import LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from tests.integration.finance.support import know_the_customer
+from tests.integration.finance.support import confirm, know_the_customer
 
 pytestmark = pytest.mark.integration
 
@@ -458,7 +458,7 @@ async def test_fully_paid_carries_lineage_and_the_lead_to_cash_dates(client):
         self_generated=False, tier="strategic", owner="ar-wang", created_at=datetime(2026, 9, 1, tzinfo=UTC)))
     await _sign(client, signed)
     await _won_by(client, signed)  # heard after the signing: the plan still learns the date
-    await _pay(client, "1000.00", contract_id=signed.contract_id)
+    await confirm(client, await _pay(client, "1000.00", contract_id=signed.contract_id), headers=FINANCE)
     [paid] = await _events(client, signed.contract_id, "ltc.contract.fully_paid.v1")
     assert paid["lineage"] == signed.lineage.model_dump(mode="json")
     assert (paid["lead_created_on"], paid["won_on"], paid["signed_on"], paid["fully_paid_on"]) == (

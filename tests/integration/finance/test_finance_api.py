@@ -21,7 +21,7 @@ from ltc.shared.messages.contracts_events import ContractMilestoneAccepted, Cont
 from ltc.shared.messages.envelope import Envelope
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.testing.apps import auth, runtime_of, service_client
-from tests.integration.finance.support import know_the_customer
+from tests.integration.finance.support import confirm, know_the_customer
 
 pytestmark = pytest.mark.integration
 
@@ -234,27 +234,40 @@ async def test_payments_are_applied_oldest_due_first_and_the_contract_is_fully_p
     preliminary = next(i for i in await _invoices(client, signed.contract_id) if i["instalment"] != "advance")
     assert _applied(rest) == [{"invoice_id": advance["id"], "amount": _money("200.00")},
                                     {"invoice_id": preliminary["id"], "amount": _money("500.00")}]
-    assert [i["status"] for i in await _invoices(client, signed.contract_id, status="paid")] == ["paid"]
+    # Typed in, not on a statement yet: covered, but "paid" does not run ahead of the bank.
+    assert await _invoices(client, signed.contract_id, status="paid") == []
+    [covered] = await _invoices(client, signed.contract_id, status="in_payment")
+    assert covered["id"] == advance["id"] and covered["unconfirmed_amount"] == _money("300.00")
 
     await _deliver(client, handlers.on_contract_milestone_accepted, _accepted(signed, 2))
     last = await _pay(client, "250.00", contract_id=signed.contract_id)
     assert last["applied"] == _money("200.00") and last["unapplied"] == _money("50.00")
+    assert last["status"] == "recorded" and last["confirmed_on"] is None
 
     plan = (await client.get(f"/api/v1/billing-plans/{signed.contract_id}", headers=FINANCE)).json()
     assert plan["collected"] == _money("1000.00") and plan["open_balance"] == _money("0.00")
+    assert plan["fully_paid_on"] is None, "the bank has shown none of the cash yet"
+    statement = await confirm(client, partial, rest, last, headers=FINANCE)
+    assert [t["payment_id"] for t in statement["transactions"]] == [partial["id"], rest["id"], last["id"]]
+    plan = (await client.get(f"/api/v1/billing-plans/{signed.contract_id}", headers=FINANCE)).json()
     assert plan["fully_paid_on"] == "2026-12-15"
+    assert {i["status"] for i in await _invoices(client, signed.contract_id)} == {"paid"}
+    confirmed = (await client.get(f"/api/v1/payments/{last['id']}", headers=FINANCE)).json()
+    assert (confirmed["status"], confirmed["confirmed_on"]) == ("confirmed", "2026-12-15")
+    assert confirmed["bank_transaction_id"] == statement["transactions"][2]["id"]
     await _pay(client, "10.00", contract_id=signed.contract_id)
 
     events = await _events(client, signed.contract_id)
     assert [e["type"] for e in events] == [
-        "ltc.invoice.issued.v1", "ltc.invoice.issued.v1", "ltc.invoice.paid.v1", "ltc.invoice.issued.v1",
-        "ltc.invoice.paid.v1", "ltc.invoice.paid.v1", "ltc.contract.fully_paid.v1"]
+        "ltc.invoice.issued.v1", "ltc.invoice.issued.v1", "ltc.invoice.issued.v1",
+        "ltc.invoice.paid.v1", "ltc.invoice.paid.v1", "ltc.invoice.paid.v1", "ltc.contract.fully_paid.v1"]
     [fully_paid] = [e for e in events if e["type"] == "ltc.contract.fully_paid.v1"]
     assert fully_paid["value"] == fully_paid["collected"] == _money("1000.00")
     assert fully_paid["fully_paid_on"] == "2026-12-15" and fully_paid["signed_on"] == "2026-11-20"
     assert fully_paid["lineage"]["lead_id"] == str(signed.lineage.lead_id)
-    [received] = await _events(client, last["id"])
-    assert received["type"] == "ltc.payment.received.v1"
+    received, confirmed_event = await _events(client, last["id"])
+    assert (received["type"], confirmed_event["type"]) == ("ltc.payment.received.v1", "ltc.payment.confirmed.v1")
+    assert confirmed_event["bank_transaction_id"] == confirmed["bank_transaction_id"]
     assert received["unapplied"] == _money("50.00") and received["amount"] == _money("250.00")
 
 

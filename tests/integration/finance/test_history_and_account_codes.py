@@ -175,7 +175,7 @@ async def test_a_dunning_step_is_in_the_invoice_history_under_the_scheduled_run(
 # -- account codes ------------------------------------------------------------------------------
 
 # What a version that names no VAT payable account or maps has: the environment's defaults.
-UNMAPPED = {"vat_payable": "2200", "tax_accounts": {}, "revenue_by_product": {}, "revenue_by_category": {}}
+UNMAPPED = {"vat_payable": "2200", "write_off": "6900", "tax_accounts": {}, "revenue_by_product": {}, "revenue_by_category": {}}
 
 
 async def test_the_account_codes_are_the_environments_until_an_admin_sets_them(client, monkeypatch):
@@ -188,7 +188,7 @@ async def test_the_account_codes_are_the_environments_until_an_admin_sets_them(c
             response = await client.get("/api/v1/config/account-codes", headers=headers)
             assert response.status_code == 200, response.text
             assert response.json() == {"receivable": "1200", "revenue": "4000", "cash": "1000",
-                                       "unapplied_cash": "2150", "vat_payable": "1776",
+                                       "unapplied_cash": "2150", "vat_payable": "1776", "write_off": "6900",
                                        "tax_accounts": {"S:7": "1771"}, "revenue_by_product": {},
                                        "revenue_by_category": {}, "version": 0, "etag": '"0"'}
             assert response.headers["etag"] == '"0"'
@@ -291,7 +291,8 @@ async def test_an_admins_revenue_and_tax_accounts_split_the_export_by_line_and_p
              "revenue_by_category": {"E": "4130", "S": "4140"}}
     response = await client.put(url, json=codes, headers={**ADMIN, "If-Match": read.headers["etag"]})
     assert response.status_code == 200, response.text
-    stored = {**codes, "tax_accounts": {"S:19": "2201", "S:7": "2202"}}  # the rate spelt as the journal keys it
+    # The rate spelt as the journal keys it; the write-off account left out is the environment's.
+    stored = {**codes, "tax_accounts": {"S:19": "2201", "S:7": "2202"}, "write_off": "6900"}
     assert {k: v for k, v in response.json().items() if k not in ("version", "etag")} == stored
     described = create_app(SPEC).openapi()["components"]["schemas"]["AccountCodesPayload"]["properties"]
     assert "S:19" in described["tax_accounts"]["description"]

@@ -108,6 +108,28 @@ async def _open_invoice(client) -> tuple[str, dict, dict]:
     return f"/api/v1/invoices/{advance['id']}/credit-notes", {"amount": _money("10.00"), "reason": "goodwill"}, advance
 
 
+async def _recorded_payment(client) -> tuple[str, dict, dict]:
+    payment = await _pay(client, "300.00", invoice_id=(await _advance(client, await _sign(client)))["id"])
+    return f"/api/v1/payments/{payment['id']}/returns", {"returned_on": TODAY.isoformat(), "reason": "AC04"}, payment
+
+
+async def _short_invoice(client) -> tuple[str, dict, dict]:
+    """An invoice left 0.50 open, within a tolerance of 1.00."""
+    tolerance = (await client.get("/api/v1/config/cash-tolerance", headers=ADMIN)).json()
+    put = await client.put("/api/v1/config/cash-tolerance", json={"tolerances": {"EUR": "1.00"}},
+                           headers={**ADMIN, "If-Match": tolerance["etag"]})
+    assert put.status_code == 200, put.text
+    advance = await _advance(client, await _sign(client))
+    await _pay(client, "299.50", invoice_id=advance["id"])
+    read = (await client.get(f"/api/v1/invoices/{advance['id']}", headers=FINANCE)).json()
+    return f"/api/v1/invoices/{advance['id']}/write-offs", {"reason": "bank charges"}, read
+
+
+async def _cash_tolerance(client) -> tuple[str, dict, dict]:
+    read = (await client.get("/api/v1/config/cash-tolerance", headers=ADMIN)).json()
+    return "/api/v1/config/cash-tolerance", {"tolerances": {"EUR": "0.50"}}, read
+
+
 async def _account_codes(client) -> tuple[str, dict, dict]:
     read = (await client.get("/api/v1/config/account-codes", headers=ADMIN)).json()
     codes = {"receivable": "1110", "revenue": "4010", "cash": "1001", "unapplied_cash": "2151"}
@@ -130,6 +152,9 @@ async def _tax_rules(client) -> tuple[str, dict, dict]:
 CHANGES = [
     Change("post", "/api/v1/payments/{payment_id}/applications", _cash_held, FINANCE),
     Change("post", "/api/v1/invoices/{invoice_id}/credit-notes", _open_invoice, FINANCE),
+    Change("post", "/api/v1/payments/{payment_id}/returns", _recorded_payment, FINANCE),
+    Change("post", "/api/v1/invoices/{invoice_id}/write-offs", _short_invoice, FINANCE),
+    Change("put", "/api/v1/config/cash-tolerance", _cash_tolerance, ADMIN),
     Change("put", "/api/v1/config/account-codes", _account_codes, ADMIN),
     Change("put", "/api/v1/config/seller-identity", _seller_identity, ADMIN),
     Change("put", "/api/v1/config/tax-rules", _tax_rules, ADMIN),

@@ -92,11 +92,13 @@ def issue_due(plan: BillingPlan, today: date = SIGNED, vat_of: Callable[[SalesLi
 
 
 def pay(plans: list[BillingPlan], invoices: list[Invoice], amount: Money, *, invoice_id=None, contract_id=None,
-        account_id=None, on: date = date(2026, 12, 1)) -> Payment:
+        account_id=None, on: date = date(2026, 12, 1), from_statement: bool = True) -> Payment:
+    """A payment as a bank statement brings it (confirmed from the start), or typed in by hand
+    (`from_statement=False`: recorded, its invoices in payment until a statement confirms it)."""
     return receive_payment(payment_id=uuid.uuid4(), bank_reference=f"B-{uuid.uuid4().hex[:8]}", payer="ACME",
                            amount=amount, value_date=on, target=PaymentTarget(invoice_id, contract_id, account_id),
                            plans={p.contract_id: p for p in plans}, invoices=invoices, recorded_by="clerk",
-                           now=recorded_on(on))
+                           now=recorded_on(on), confirmed_by=uuid.uuid4() if from_statement else None)
 
 
 def pay_contract(plan: BillingPlan, invoices: list[Invoice], amount: Money, *, invoice_id: uuid.UUID | None = None,

@@ -32,16 +32,20 @@ def _enum(schema: dict) -> list[str]:
 
 
 @pytest.mark.parametrize(("model", "field", "values"), [
-    ("InvoiceRead", "status", ["issued", "partially_paid", "paid", "credited"]),
+    ("InvoiceRead", "status", ["issued", "partially_paid", "in_payment", "paid", "credited", "written_off"]),
+    ("PaymentRead", "status", ["recorded", "confirmed", "returned"]),
+    ("BankTransactionRead", "status", ["matched", "suspense", "to_review", "return", "sent_back"]),
+    ("WriteOffRead", "kind", ["small_balance", "bad_debt"]),
     ("InstalmentRead", "status", ["planned", "invoiced"]),
     ("InstalmentRead", "trigger", ["signing", "milestone", "date"]),
     ("OpenInvoiceRead", "bucket", ["current", "1-30", "31-60", "61-90", "90+"]),
     ("OpenInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
     ("DunnedInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
-    ("JournalLineRead", "document_type", ["invoice", "credit_note", "payment"]),
+    ("JournalLineRead", "document_type", ["invoice", "credit_note", "payment", "write_off"]),
     ("HistoryEntryRead", "object_type", ["billing_plan", "invoice", "credit_note", "payment", "bank_statement"]),
     ("HistoryEntryRead", "action", ["opened", "amended", "milestone_accepted", "fully_paid", "issued", "held", "dunned",
-                                    "recorded", "applied", "imported"]),
+                                    "recorded", "applied", "confirmed", "returned", "written_off", "imported",
+                                    "allocated", "sent_back"]),
 ])
 def test_a_field_with_a_fixed_set_of_values_is_an_enum(model, field, values):
     assert _enum(_schema(model)["properties"][field]) == values

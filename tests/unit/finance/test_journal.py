@@ -84,7 +84,7 @@ def test_journal_entries_balance_and_use_the_configured_codes():
 
 def test_account_codes_travel_as_the_json_document_the_policy_keeps():
     assert CODES.to_json() == {"receivable": "1100", "revenue": "4000", "cash": "1000", "unapplied_cash": "2150",
-                               "vat_payable": "2200", "tax_accounts": {}, "revenue_by_product": {},
+                               "vat_payable": "2200", "write_off": "6900", "tax_accounts": {}, "revenue_by_product": {},
                                "revenue_by_category": {}}
     assert AccountCodes.from_json(CODES.to_json()) == CODES
     assert AccountCodes.from_json(MAPPED.to_json()) == MAPPED

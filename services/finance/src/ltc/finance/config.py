@@ -9,7 +9,7 @@ from functools import cache
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ltc.finance.domain.journal import DEFAULT_VAT_PAYABLE, AccountCodes
+from ltc.finance.domain.journal import DEFAULT_VAT_PAYABLE, DEFAULT_WRITE_OFF, AccountCodes
 from ltc.finance.domain.parties import Address, SellerIdentity
 from ltc.shared.rules import RuleViolation
 
@@ -27,6 +27,7 @@ class FinanceSettings(BaseSettings):
     account_cash: str = "1000"
     account_unapplied_cash: str = "2150"
     account_vat_payable: str = DEFAULT_VAT_PAYABLE  # the VAT of a category and rate with no account of its own
+    account_write_off: str = DEFAULT_WRITE_OFF  # the expense a written-off receivable is posted to
     account_tax_accounts: dict[str, str] = {}  # "<category>:<rate>" (S:19) -> account
     account_revenue_by_product: dict[str, str] = {}  # product or service code -> account
     account_revenue_by_category: dict[str, str] = {}  # VAT category (S, E, ...) -> account
@@ -58,7 +59,8 @@ class FinanceSettings(BaseSettings):
     def account_codes(self) -> AccountCodes:
         return AccountCodes(receivable=self.account_receivable, revenue=self.account_revenue,
                             cash=self.account_cash, unapplied_cash=self.account_unapplied_cash,
-                            vat_payable=self.account_vat_payable, tax_accounts=self.account_tax_accounts,
+                            vat_payable=self.account_vat_payable, write_off=self.account_write_off,
+                            tax_accounts=self.account_tax_accounts,
                             revenue_by_product=self.account_revenue_by_product,
                             revenue_by_category=self.account_revenue_by_category)
 

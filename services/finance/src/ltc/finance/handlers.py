@@ -11,12 +11,14 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from ltc.finance.adapters import collections_queries, queries, repository
+from ltc.finance.domain.adjustments import CashTolerance, WriteOff, WriteOffKind
 from ltc.finance.domain.bank import (
     STATEMENT_CONFLICT,
     BankEntry,
@@ -26,6 +28,8 @@ from ltc.finance.domain.bank import (
     ParsedStatement,
     TransactionStatus,
     clues,
+    single_match,
+    sum_match,
 )
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
 from ltc.finance.domain.collections import Action as CollectionsAction
@@ -52,7 +56,7 @@ from ltc.shared.messages.contracts_events import (
     InstalmentPayload,
 )
 from ltc.shared.messages.envelope import Envelope
-from ltc.shared.messages.finance_events import ContractFullyPaid
+from ltc.shared.messages.finance_events import BankStatementImported, ContractFullyPaid, StatementTotal
 from ltc.shared.messages.leads_events import AccountCreated, AccountUpdated, LeadCreated
 from ltc.shared.messages.opportunities_events import OpportunityWon
 from ltc.shared.money import Money, MoneyError
@@ -102,7 +106,12 @@ class Action(StrEnum):
     DUNNED = "dunned"
     RECORDED = "recorded"  # a payment
     APPLIED = "applied"
+    CONFIRMED = "confirmed"  # a payment, by a statement entry
+    RETURNED = "returned"  # a payment, by the bank
+    WRITTEN_OFF = "written_off"  # an invoice
     IMPORTED = "imported"  # a bank statement
+    ALLOCATED = "allocated"  # a suspense credit, by hand
+    SENT_BACK = "sent_back"  # a suspense credit, to its payer
 
 
 def _by_event(envelope: Envelope) -> str:
@@ -301,6 +310,9 @@ class RecordPayment:
     contract_id: uuid.UUID | None
     account_id: uuid.UUID | None = None
     invoice_number: str | None = None  # the invoice as a remittance advice cites it: instead of invoice_id
+    end_to_end_id: str | None = None  # the payer's bank's id of the transfer: the statement confirms by it
+    confirmed_by: uuid.UUID | None = None  # the statement entry the payment comes from, if it does
+    only_invoices: tuple[uuid.UUID, ...] = ()  # with account_id: pay just these (they sum to the amount)
 
 
 async def _named_invoice(uow: UnitOfWork, invoice_id: uuid.UUID | None, number: str | None) -> uuid.UUID | None:
@@ -384,14 +396,17 @@ async def _record(uow: UnitOfWork, cmd: RecordPayment, principal: Principal) -> 
     payment = receive_payment(
         payment_id=cmd.payment_id, bank_reference=cmd.bank_reference, payer=cmd.payer, amount=cmd.amount,
         value_date=cmd.value_date, target=PaymentTarget(invoice_id, contract_id, account_id), plans=plans,
-        invoices=await repository.invoices_of_contracts(uow.session, locked), recorded_by=principal.sub, now=now,
+        invoices=[i for i in await repository.invoices_of_contracts(uow.session, locked)
+                  if not cmd.only_invoices or i.id in cmd.only_invoices],
+        recorded_by=principal.sub, now=now, end_to_end_id=cmd.end_to_end_id, confirmed_by=cmd.confirmed_by,
     )
     uow.session.add(payment)
     uow.audit(AuditEntry(now, principal.sub, Action.RECORDED, Audited.PAYMENT, payment.id, {
         "bank_reference": payment.bank_reference, "payer": payment.payer, "amount": payment.amount,
         "value_date": payment.value_date, "invoice_id": payment.invoice_id, "contract_id": payment.contract_id,
         "account_id": payment.account_id, "applications": _applications(payment.applications, payment.currency),
-        "unapplied": payment.unapplied},
+        "unapplied": payment.unapplied, "status": payment.status, "end_to_end_id": payment.end_to_end_id,
+        "bank_transaction_id": payment.bank_transaction_id},
         filed_under=(*(a.invoice_id for a in payment.applications), *(a.contract_id for a in payment.applications),
                      payment.invoice_id, payment.contract_id, payment.account_id)))
     _audit_settlements(uow, plans.values(), now, principal.sub)
@@ -413,9 +428,11 @@ class ImportedStatement:
 
 
 async def import_statements(uow: UnitOfWork, cmd: ImportStatements, principal: Principal) -> list[ImportedStatement]:
-    """Each statement once: its credits matched to the invoices they name and recorded as their
-    payments, the rest kept in suspense, in one transaction with the statement."""
+    """Each statement once: its credits confirm the payments typed in before or are matched to the
+    invoices they name and recorded as their payments, the rest kept in suspense; its debits that
+    return one of our payments return it. All in one transaction with the statement."""
     answers = []
+    tolerance = CashTolerance.from_json((await queries.cash_tolerance(uow.session)).document)
     for parsed in cmd.statements:
         held = await repository.find_statement(uow.session, parsed.account_iban, parsed.statement_id)
         if held is not None:
@@ -430,39 +447,280 @@ async def import_statements(uow: UnitOfWork, cmd: ImportStatements, principal: P
         await uow.session.flush()  # the transactions a payment names exist first
         for transaction, entry in zip(statement.transactions, parsed.entries, strict=True):
             if entry.credit:
-                await _match(uow, transaction, entry, principal)
+                await _match(uow, transaction, entry, principal, tolerance)
+            else:
+                await _match_return(uow, transaction, entry, principal)
+        count = {status: sum(t.status is status for t in statement.transactions) for status in TransactionStatus}
         uow.audit(AuditEntry(clock(), principal.sub, Action.IMPORTED, Audited.BANK_STATEMENT, statement.id, {
             "statement_id": statement.statement_id, "account_iban": statement.account_iban,
-            "transactions": len(statement.transactions),
-            "matched": sum(t.status is TransactionStatus.MATCHED for t in statement.transactions),
-            "suspense": sum(t.status is TransactionStatus.SUSPENSE for t in statement.transactions)}))
+            "transactions": len(statement.transactions), "matched": count[TransactionStatus.MATCHED],
+            "suspense": count[TransactionStatus.SUSPENSE]}))
+        uow.publish(_imported(statement, count))
         answers.append(ImportedStatement(statement, new=True))
     await uow.commit()
     return answers
 
 
-async def _match(uow: UnitOfWork, transaction: BankTransaction, entry: BankEntry, principal: Principal) -> None:
-    """The first clue that names an invoice in the entry's currency pays it, else a payer known by
-    its IBAN paying exactly what one of its account's invoices is open for; else the cash waits in
-    suspense (never guessed onto an invoice of another currency)."""
-    candidates: list[tuple[MatchRule, uuid.UUID]] = []
+def _imported(statement: BankStatement, count: dict[TransactionStatus, int]) -> BankStatementImported:
+    totals: dict[str, dict[str, Money]] = {}
+    for t in statement.transactions:
+        zero = Money.zero(t.currency)
+        row = totals.setdefault(t.currency, {k: zero for k in ("credited", "debited", "matched", "suspense")})
+        row["credited" if t.credit else "debited"] += t.money
+        if t.credit and t.status in (TransactionStatus.MATCHED, TransactionStatus.SUSPENSE):
+            row[t.status.value] += t.money
+    return BankStatementImported(
+        statement_id=statement.id, bank_statement_id=statement.statement_id, account_iban=statement.account_iban,
+        message_type=statement.message_type, imported_at=statement.imported_at,
+        transactions=len(statement.transactions), matched=count[TransactionStatus.MATCHED],
+        suspense=count[TransactionStatus.SUSPENSE],
+        to_review=count[TransactionStatus.TO_REVIEW] + count[TransactionStatus.RETURN],
+        totals=[StatementTotal(currency=c, **{k: MoneyPayload.of(v) for k, v in row.items()})
+                for c, row in sorted(totals.items())])
+
+
+async def _lock_for(uow: UnitOfWork, payment: Payment) -> tuple[Payment, dict[uuid.UUID, Invoice],
+                                                                  dict[uuid.UUID, BillingPlan]]:
+    """The payment, fresh and locked, with the invoices and plans it paid, their cash locks held
+    first (the order every recording takes)."""
+    contracts = sorted({a.contract_id for a in payment.applications})
+    locked = await repository.lock_plans(uow.session, contract_ids=contracts) if contracts else []
+    payment = await repository.get_payment(uow.session, payment.id, for_update=True)
+    plans = await repository.plans_of(uow.session, locked) if locked else {}
+    invoices = {i.id: i for i in await repository.invoices_of_contracts(uow.session, locked)} if locked else {}
+    return payment, invoices, plans
+
+
+async def _confirm(uow: UnitOfWork, payment: Payment, transaction: BankTransaction, on: date, actor: str) -> None:
+    payment, invoices, plans = await _lock_for(uow, payment)
+    payment.confirm(transaction_id=transaction.id, on=on, invoices=invoices, plans=plans)
+    uow.audit(AuditEntry(clock(), actor, Action.CONFIRMED, Audited.PAYMENT, payment.id, {
+        "bank_transaction_id": transaction.id, "confirmed_on": on, "statement_id": transaction.statement_id},
+        filed_under=(*(a.invoice_id for a in payment.applications), *(a.contract_id for a in payment.applications))))
+    _audit_settlements(uow, plans.values(), clock(), actor)
+    transaction.matched(MatchRule.EXPECTED_PAYMENT, payment.invoice_id, payment.id)
+
+
+async def _match(uow: UnitOfWork, transaction: BankTransaction, entry: BankEntry, principal: Principal,
+                 tolerance: CashTolerance) -> None:
+    """Confirm the payment typed in for this entry; else the first clue that names an invoice in
+    the entry's currency pays it; else a payer known by its IBAN paying what one, or several, of
+    its account's invoices are open for; else the cash waits in suspense (never guessed onto an
+    invoice of another currency). A shortfall within the tolerance is written off."""
+    expected = await repository.expected_payment(uow.session, entry.reference, entry.end_to_end_id)
+    if expected is not None and expected.amount == entry.amount:
+        await _confirm(uow, expected, transaction, entry.booking_date or entry.value_date, principal.sub)
+        return
+    if expected is not None or await repository.find_payment_by_bank_reference(uow.session, entry.reference):
+        return  # a payment of ours already has this reference with other facts: a clerk must look
+    candidates: list[tuple[MatchRule, list[uuid.UUID]]] = []
     for clue in clues(entry):
         found = await repository.invoice_by_reference(
             uow.session, **({"payment_reference": clue.value} if clue.rule is MatchRule.CREDITOR_REFERENCE
                             else {"number": clue.value}))
         if found is not None and found[1] == entry.amount.currency:
-            candidates.append((clue.rule, found[0]))
-    if not candidates and entry.counterparty_iban:
-        by_payer = await repository.open_invoice_of_payer(uow.session, entry.counterparty_iban, entry.amount.amount,
-                                                          entry.amount.currency)
-        if by_payer is not None:
-            candidates.append((MatchRule.AMOUNT_AND_PAYER, by_payer))
-    for rule, invoice_id in candidates[:1]:
+            candidates.append((clue.rule, [found[0]]))
+    payer = await repository.account_of_payer(uow.session, entry.counterparty_iban) if (
+        not candidates and entry.counterparty_iban) else None
+    if payer is not None:
+        open_invoices = await repository.open_invoices_of_account(uow.session, payer, entry.amount.currency)
+        one = single_match(entry.amount.amount, open_invoices, tolerance.of(entry.amount.currency))
+        several = sum_match(entry.amount.amount, open_invoices) if one is None else None
+        if one is not None:
+            candidates.append((MatchRule.AMOUNT_AND_PAYER, [one.invoice_id]))
+        elif several is not None:
+            candidates.append((MatchRule.SUM_OF_INVOICES, [c.invoice_id for c in several]))
+    if not candidates:
+        return
+    rule, invoice_ids = candidates[0]
+    short = Money.zero(entry.amount.currency)
+    if len(invoice_ids) == 1:
+        gap = Money(await repository.open_amount_of(uow.session, invoice_ids[0]), entry.amount.currency) - entry.amount
+        if Decimal(0) < gap.amount <= tolerance.of(entry.amount.currency):
+            short = gap
+    recorded = await _record(uow, RecordPayment(
+        payment_id=uuid.uuid4(), bank_reference=entry.reference, payer=entry.counterparty_name or "unknown payer",
+        amount=entry.amount, value_date=entry.value_date, invoice_id=invoice_ids[0] if len(invoice_ids) == 1 else None,
+        contract_id=None, account_id=payer if len(invoice_ids) > 1 else None, end_to_end_id=entry.end_to_end_id,
+        confirmed_by=transaction.id, only_invoices=tuple(invoice_ids) if len(invoice_ids) > 1 else ()), principal)
+    await uow.session.flush()  # the payment the transaction names exists first
+    transaction.matched(rule, invoice_ids[0] if len(invoice_ids) == 1 else None, recorded.payment.id)
+    if not short.is_zero():
+        await _write_off(uow, invoice_ids[0], short, WriteOffKind.SMALL_BALANCE,
+                         f"paid {entry.amount.amount} by {entry.reference}: the shortfall is within the tolerance",
+                         principal.sub, bank_transaction_id=transaction.id)
+
+
+async def _match_return(uow: UnitOfWork, transaction: BankTransaction, entry: BankEntry,
+                        principal: Principal) -> None:
+    """A debit for the whole amount of one of our payments, naming it by its end-to-end id or its
+    bank reference, returns it; any other debit waits for review."""
+    quoted = [text for text in (entry.remittance, entry.creditor_reference) if text]
+    references = [word for text in quoted for word in text.replace(",", " ").split()]
+    payment = await repository.payment_returned_by(uow.session, entry.end_to_end_id, references)
+    if payment is None or payment.amount != entry.amount:
+        return
+    await _return(uow, payment, on=entry.booking_date or entry.value_date, reason=entry.return_reason,
+                  transaction_id=transaction.id, actor=principal.sub)
+    transaction.returned(payment.id)
+
+
+async def _return(uow: UnitOfWork, payment: Payment, *, on: date, reason: str | None,
+                  transaction_id: uuid.UUID | None, actor: str) -> Payment:
+    payment, invoices, plans = await _lock_for(uow, payment)
+    payment.return_(on=on, reason=reason, transaction_id=transaction_id, invoices=invoices, plans=plans)
+    uow.audit(AuditEntry(clock(), actor, Action.RETURNED, Audited.PAYMENT, payment.id, {
+        "returned_on": on, "return_reason": reason, "bank_transaction_id": transaction_id,
+        "reopened": _applications(payment.applications, payment.currency)},
+        filed_under=(*(a.invoice_id for a in payment.applications), *(a.contract_id for a in payment.applications),
+                     payment.account_id)))
+    return payment
+
+
+async def _write_off(uow: UnitOfWork, invoice_id: uuid.UUID, amount: Money, kind: WriteOffKind, reason: str,
+                     actor: str, *, bank_transaction_id: uuid.UUID | None = None,
+                     expected_version: int | None = None) -> WriteOff:
+    contract_id = await repository.contract_of_invoice(uow.session, invoice_id)
+    [locked] = await repository.lock_plans(uow.session, contract_id=contract_id)
+    plan = (await repository.plans_of(uow.session, [locked]))[contract_id]
+    [invoice] = [i for i in await repository.invoices_of_contracts(uow.session, [contract_id]) if i.id == invoice_id]
+    require_version(invoice.version, expected_version, what=f"invoice {invoice.number}")
+    now = clock()
+    write_off = WriteOff(id=uuid.uuid4(), invoice=invoice, plan=plan, amount=amount, kind=kind, reason=reason,
+                         on=now.date(), decided_by=actor, now=now, bank_transaction_id=bank_transaction_id)
+    uow.session.add(write_off)
+    uow.audit(AuditEntry(now, actor, Action.WRITTEN_OFF, Audited.INVOICE, invoice.id, {
+        "write_off_id": write_off.id, "amount": amount, "kind": kind, "reason": write_off.reason,
+        "invoice_open_amount": invoice.open_amount, "bank_transaction_id": bank_transaction_id},
+        filed_under=(contract_id,)))
+    _audit_settlements(uow, [plan], now, actor)
+    return write_off
+
+
+# --- exceptions a clerk records -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReturnPayment:
+    payment_id: uuid.UUID
+    returned_on: date
+    reason: str  # the bank's return reason code (AC04, MD06, ...) or the clerk's words
+    expected_version: int | None = None
+
+
+async def return_payment(uow: UnitOfWork, cmd: ReturnPayment, principal: Principal) -> Payment:
+    """The bank advised that a payment came back (before its statement shows it): its invoices are
+    open again; the statement's debit for it will find it returned."""
+    require_happened("returned_on", cmd.returned_on, today())
+    payment = await repository.get_payment(uow.session, cmd.payment_id)
+    require_version(payment.version, cmd.expected_version, what=f"payment {payment.id}")
+    payment = await _return(uow, payment, on=cmd.returned_on, reason=cmd.reason, transaction_id=None,
+                            actor=principal.sub)
+    await uow.commit()
+    return payment
+
+
+@dataclass(frozen=True)
+class WriteOffSmallBalance:
+    invoice_id: uuid.UUID
+    amount: Money | None  # None: all that is open
+    reason: str
+    expected_version: int | None = None
+
+
+async def write_off_small_balance(uow: UnitOfWork, cmd: WriteOffSmallBalance, principal: Principal) -> WriteOff:
+    """A finance clerk writes off what is left open on an invoice, up to the currency's tolerance;
+    more is a bad debt, which is not the clerk's to decide."""
+    invoice = await repository.get_invoice(uow.session, cmd.invoice_id)
+    amount = cmd.amount or invoice.open_amount
+    limit = CashTolerance.from_json((await queries.cash_tolerance(uow.session)).document).of(amount.currency)
+    if amount.amount > limit:
+        raise RuleViolation("write-off-above-tolerance",
+                            f"{amount.amount} {amount.currency} is above the small-balance tolerance of {limit}: "
+                            "a larger amount is a bad debt, decided by the approval tiers",
+                            errors=[{"field": "amount", "message": f"at most {limit} {amount.currency}"}])
+    write_off = await _write_off(uow, cmd.invoice_id, amount, WriteOffKind.SMALL_BALANCE, cmd.reason,
+                                 principal.sub, expected_version=cmd.expected_version)
+    await uow.commit()
+    return write_off
+
+
+@dataclass(frozen=True)
+class Allocation:
+    amount: Money
+    invoice_id: uuid.UUID | None = None
+    invoice_number: str | None = None
+    contract_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class AllocateSuspense:
+    transaction_id: uuid.UUID
+    allocations: tuple[Allocation, ...]
+    note: str | None = None
+
+
+async def allocate_suspense(uow: UnitOfWork, cmd: AllocateSuspense, principal: Principal) -> BankTransaction:
+    """A clerk names what a suspense credit pays: one or several invoices, contracts or accounts
+    (a split), adding up to exactly the credit. Each part is a payment confirmed by the entry."""
+    transaction = await repository.get_transaction(uow.session, cmd.transaction_id, for_update=True)
+    transaction.require_suspense()
+    if not cmd.allocations:
+        raise RuleViolation("allocations-required", "name at least one invoice, contract or account",
+                            errors=[{"field": "allocations", "message": "at least one"}])
+    total = Money.zero(transaction.currency)
+    for n, part in enumerate(cmd.allocations):
+        if part.amount.currency != transaction.currency:
+            raise RuleViolation("currency-mismatch", f"the credit is in {transaction.currency}",
+                                errors=[{"field": f"allocations.{n}.amount.currency",
+                                         "message": f"must be {transaction.currency}"}])
+        total += part.amount
+    if total != transaction.money:
+        raise RuleViolation("allocations-do-not-add-up",
+                            f"the parts add up to {total.amount}, the credit is {transaction.money.amount} "
+                            f"{transaction.currency}: allocate all of it (the rest to an account, as unapplied cash)",
+                            errors=[{"field": "allocations", "message": f"must add up to {transaction.money.amount}"}])
+    first: Payment | None = None
+    split = len(cmd.allocations) > 1
+    for n, part in enumerate(cmd.allocations):
+        reference = f"{transaction.reference}/{n + 1}" if split else transaction.reference
         recorded = await _record(uow, RecordPayment(
-            payment_id=uuid.uuid4(), bank_reference=entry.reference, payer=entry.counterparty_name or "unknown payer",
-            amount=entry.amount, value_date=entry.value_date, invoice_id=invoice_id, contract_id=None), principal)
-        await uow.session.flush()  # the payment the transaction names exists first
-        transaction.matched(rule, invoice_id, recorded.payment.id)
+            payment_id=uuid.uuid4(), bank_reference=reference, payer=transaction.counterparty_name or "unknown payer",
+            amount=part.amount, value_date=transaction.value_date, invoice_id=part.invoice_id,
+            invoice_number=part.invoice_number, contract_id=part.contract_id, account_id=part.account_id,
+            end_to_end_id=transaction.end_to_end_id if not split else None, confirmed_by=transaction.id), principal)
+        if not recorded.new:
+            raise DomainError("bank-reference-conflict", f"bank reference {reference!r} is payment "
+                              f"{recorded.payment.id} already")
+        first = first or recorded.payment
+    await uow.session.flush()
+    assert first is not None
+    transaction.allocated(by=principal.sub, payment_id=first.id,
+                          invoice_id=cmd.allocations[0].invoice_id if not split else None, note=cmd.note)
+    uow.audit(AuditEntry(clock(), principal.sub, Action.ALLOCATED, Audited.BANK_STATEMENT, transaction.statement_id, {
+        "bank_transaction_id": transaction.id, "note": cmd.note,
+        "allocations": [{"amount": p.amount, "invoice_id": p.invoice_id, "invoice_number": p.invoice_number,
+                         "contract_id": p.contract_id, "account_id": p.account_id} for p in cmd.allocations]}))
+    await uow.commit()
+    return transaction
+
+
+@dataclass(frozen=True)
+class SendBackSuspense:
+    transaction_id: uuid.UUID
+    reason: str
+
+
+async def send_back_suspense(uow: UnitOfWork, cmd: SendBackSuspense, principal: Principal) -> BankTransaction:
+    """Cash that is not ours to keep (nobody owes it) goes back to the payer: out of suspense."""
+    transaction = await repository.get_transaction(uow.session, cmd.transaction_id, for_update=True)
+    transaction.sent_back(by=principal.sub, note=cmd.reason)
+    uow.audit(AuditEntry(clock(), principal.sub, Action.SENT_BACK, Audited.BANK_STATEMENT, transaction.statement_id, {
+        "bank_transaction_id": transaction.id, "amount": transaction.money, "reason": transaction.resolution_note,
+        "counterparty_iban": transaction.counterparty_iban}))
+    await uow.commit()
+    return transaction
 
 
 @dataclass(frozen=True)
@@ -667,5 +925,20 @@ async def set_seller_identity(uow: UnitOfWork, cmd: SetSellerIdentity, principal
     version = await set_policy(uow.session, queries.SELLER_IDENTITY, cmd.identity.to_json(),
                                expected_version=cmd.expected_version, by=principal.sub, at=clock())
     await release_held(uow, principal.sub)
+    await uow.commit()
+    return version
+
+
+@dataclass(frozen=True)
+class SetCashTolerance:
+    document: dict[str, Any]
+    expected_version: int | None
+
+
+async def set_cash_tolerance(uow: UnitOfWork, cmd: SetCashTolerance, principal: Principal) -> PolicyVersion:
+    """A new version of the small-balance tolerances, for the statements imported from now on."""
+    CashTolerance.from_json(cmd.document)
+    version = await set_policy(uow.session, queries.CASH_TOLERANCE, cmd.document,
+                               expected_version=cmd.expected_version, by=principal.sub, at=clock())
     await uow.commit()
     return version

@@ -8,6 +8,7 @@ from ltc.opportunities import handlers
 from ltc.opportunities.adapters.orm import start_mappers
 from ltc.opportunities.api.routes import router
 from ltc.shared.consumer import Subscription
+from ltc.shared.messages.finance_events import AccountCreditChanged
 from ltc.shared.messages.leads_events import LeadConverted
 from ltc.shared.service import ServiceSpec, create_app
 
@@ -21,8 +22,9 @@ SPEC = ServiceSpec(
                 "ATB and ATC gates by the three decision tiers, and closed as won on the approved commercial "
                 "terms, lost, or abandoned; weighted pipeline and forecast.",
     subscription=Subscription(
-        topics=("ltc.leads",),
-        handlers={LeadConverted.ce_type(): handlers.on_lead_converted},
+        topics=("ltc.leads", "ltc.finance"),
+        handlers={LeadConverted.ce_type(): handlers.on_lead_converted,
+                  AccountCreditChanged.ce_type(): handlers.on_account_credit_changed},
     ),
     start_mappers=start_mappers,
 )

@@ -26,6 +26,7 @@ from ltc.opportunities.domain.team import TeamRole
 from ltc.shared.audit import AuditEntry
 from ltc.shared.db import UnitOfWork
 from ltc.shared.messages.envelope import Envelope
+from ltc.shared.messages.finance_events import AccountCreditChanged
 from ltc.shared.messages.leads_events import LeadConverted
 from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion, set_policy
@@ -159,6 +160,14 @@ async def on_lead_converted(uow: UnitOfWork, event: LeadConverted, envelope: Env
     uow.session.add(opportunity)
     _audit(uow, opportunity.id, actor=envelope.source, action=AuditAction.CREATE_FROM_LEAD,
            changes={"lead_id": str(event.lead_id), "message_id": envelope.id}, at=now)
+
+
+async def on_account_credit_changed(uow: UnitOfWork, event: AccountCreditChanged, envelope: Envelope) -> None:
+    """Keep finance's figures for the account in the currency, unless newer ones are held: the ATC
+    gate's credit-limit rule reads them."""
+    await repository.copy_credit(uow.session, account_id=event.account_id, currency=event.currency,
+                                 limit_amount=event.credit_limit.amount if event.credit_limit else None,
+                                 exposure_amount=event.exposure.amount, changed_at=event.changed_at)
 
 
 @dataclass(frozen=True)
@@ -367,16 +376,22 @@ class RequestGate:
     request_id: uuid.UUID
     gate: Gate
     expected_version: int | None
+    credit_override_reason: str | None = None  # ATC over the account's credit limit: why, to go one tier up
 
 
 async def request_gate(uow: UnitOfWork, command: RequestGate, principal: Principal) -> Added:
     policy: DecisionPolicy = await queries.decision_policy(uow.session)
+    credit = await queries.credit_of_opportunity(uow.session, command.opportunity_id)
     now = clock()
+    changes: dict[str, Any] = {"gate": command.gate.value, "request_id": str(command.request_id)}
+    if command.credit_override_reason is not None:
+        changes["credit_override_reason"] = command.credit_override_reason
     opportunity = await _change(
         uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=is_owner,
-        action=AuditAction.REQUEST_GATE, changes={"gate": command.gate.value, "request_id": str(command.request_id)},
+        action=AuditAction.REQUEST_GATE, changes=changes,
         apply=lambda o: o.request_gate(command.gate, policy=policy, request_id=command.request_id, by=principal.sub,
-                                       now=now), now=now)
+                                       now=now, credit=credit, credit_override_reason=command.credit_override_reason),
+        now=now)
     return Added(opportunity, command.request_id)
 
 
@@ -392,6 +407,7 @@ class Decide:
 
 
 async def decide(uow: UnitOfWork, command: Decide, principal: Principal) -> Added:
+    credit = await queries.credit_of_opportunity(uow.session, command.opportunity_id)
     now = clock()
     opportunity = await _change(
         uow, principal, command.opportunity_id, expected_version=command.expected_version, allowed=any_decider,
@@ -399,7 +415,7 @@ async def decide(uow: UnitOfWork, command: Decide, principal: Principal) -> Adde
                                   "conditions": command.conditions, "comment": command.comment},
         apply=lambda o: o.decide(command.gate, command.outcome, decision_id=command.decision_id,
                                  decider=principal.sub, roles=principal.roles, conditions=command.conditions,
-                                 comment=command.comment, now=now), now=now)
+                                 comment=command.comment, now=now, credit=credit), now=now)
     return Added(opportunity, command.decision_id)
 
 

@@ -47,14 +47,17 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
     ConsumerGroup("leads", topics=("ltc.opportunities", "ltc.finance"),
                   handles=("ltc.opportunity.created.v1", "ltc.opportunity.won.v1", "ltc.opportunity.lost.v1",
                            "ltc.contract.fully_paid.v1")),
-    ConsumerGroup("opportunities", topics=("ltc.leads",), handles=("ltc.lead.converted.v1",)),
+    ConsumerGroup("opportunities", topics=("ltc.leads", "ltc.finance"),
+                  handles=("ltc.lead.converted.v1", "ltc.account.credit_changed.v1")),
     ConsumerGroup("contracts", topics=("ltc.opportunities", "ltc.finance"),
                   handles=("ltc.opportunity.won.v1", "ltc.contract.fully_paid.v1", "ltc.invoice.issued.v1",
                            "ltc.invoice.credited.v1")),
-    ConsumerGroup("finance", topics=("ltc.contracts", "ltc.opportunities", "ltc.leads"),
+    ConsumerGroup("finance", topics=("ltc.contracts", "ltc.opportunities", "ltc.leads", "ltc.finance"),
                   handles=("ltc.contract.signed.v1", "ltc.contract.milestone_accepted.v1", "ltc.contract.amended.v1",
                            "ltc.opportunity.won.v1", "ltc.lead.created.v1", "ltc.account.created.v1",
-                           "ltc.account.updated.v1")),
+                           "ltc.account.updated.v1", "ltc.invoice.issued.v1", "ltc.invoice.credited.v1",
+                           "ltc.invoice.written_off.v1", "ltc.payment.received.v1", "ltc.payment.applied.v1",
+                           "ltc.payment.returned.v1")),
 )
 
 

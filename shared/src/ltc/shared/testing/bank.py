@@ -8,7 +8,8 @@ OUR_IBAN = "DE89370400440532013000"
 
 def camt_entry(reference: str, amount: str, *, currency: str = "EUR", credit: bool = True, structured: str | None = None,
            text: str | None = None, name: str = "ACME SA", reason: str | None = None,
-           iban: str = "FR1420041010050500013M02606") -> str:
+           iban: str = "FR1420041010050500013M02606", on: str = "2026-12-02",
+           end_to_end_id: str = "NOTPROVIDED") -> str:
     remittance = ""
     if structured:
         remittance = (f"<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>{structured}"
@@ -19,9 +20,9 @@ def camt_entry(reference: str, amount: str, *, currency: str = "EUR", credit: bo
     party = "Dbtr" if credit else "Cdtr"
     indicator = "CRDT" if credit else "DBIT"
     return f"""<Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
-<BookgDt><Dt>2026-12-02</Dt></BookgDt><ValDt><Dt>2026-12-02</Dt></ValDt><AcctSvcrRef>{reference}</AcctSvcrRef>
+<BookgDt><Dt>{on}</Dt></BookgDt><ValDt><Dt>{on}</Dt></ValDt><AcctSvcrRef>{reference}</AcctSvcrRef>
 <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
-<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><Amt Ccy="{currency}">{amount}</Amt>
+<NtryDtls><TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs><Amt Ccy="{currency}">{amount}</Amt>
 <RltdPties><{party}><Pty><Nm>{name}</Nm></Pty></{party}><{party}Acct><Id><IBAN>{iban}</IBAN>
 </Id></{party}Acct></RltdPties>{remittance}{returned}</TxDtls></NtryDtls></Ntry>"""
 

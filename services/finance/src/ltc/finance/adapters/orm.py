@@ -23,13 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import registry, relationship
 
+from ltc.finance.domain.adjustments import WriteOff, WriteOffKind
 from ltc.finance.domain.bank import BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.collections import Dispute, DisputeOutcome, DisputeStatus, PromiseStatus, PromiseToPay
 from ltc.finance.domain.credit import CreditLimit, CreditPublished
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from ltc.finance.domain.lines import InvoiceLine
-from ltc.finance.domain.payment import Application, Payment
+from ltc.finance.domain.payment import Application, Payment, PaymentStatus
 from ltc.finance.domain.receivables import Dunning, DunningLevel
 from ltc.finance.domain.tax import TaxBreakdown
 from ltc.shared.db import JsonDocument, map_aggregate, str_enum
@@ -72,6 +73,8 @@ billing_plans = Table(
     Column("line_milestones", JSONB, nullable=False),
     Column("line_billed", JSONB, nullable=False),
     Column("invoiced_gross", _money(), nullable=False),
+    Column("written_off_amount", _money(), nullable=False),
+    Column("unconfirmed_amount", _money(), nullable=False),
     UniqueConstraint("contract_id", name="uq_billing_plans_contract_id"),
 )
 
@@ -127,6 +130,9 @@ invoices = Table(
     Column("payment_reference", String(35), index=True),
     Column("line_credited", JSONB, nullable=False),
     Column("row_credited", JSONB, nullable=False),
+    # Since 0009: what write-offs settled, and the part of `paid_amount` no statement has shown yet.
+    Column("written_off_amount", _money(), nullable=False),
+    Column("unconfirmed_amount", _money(), nullable=False),
     UniqueConstraint("number", name="uq_invoices_number"),
     UniqueConstraint("instalment_id", name="uq_invoices_instalment_id"),
 )
@@ -157,6 +163,14 @@ payments = Table(
     Column("recorded_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
+    # Since 0009: recorded -> confirmed (by the statement entry that showed it) -> returned.
+    Column("status", str_enum(PaymentStatus), nullable=False, index=True),
+    Column("end_to_end_id", String(200), index=True),
+    Column("bank_transaction_id", UUID(as_uuid=True), index=True),
+    Column("confirmed_on", Date),
+    Column("returned_on", Date),
+    Column("return_reason", String(40)),
+    Column("returned_by_transaction_id", UUID(as_uuid=True)),
     # The last line against counting one bank payment twice, behind the handler's own check.
     UniqueConstraint("bank_reference", name="uq_payments_bank_reference"),
 )
@@ -276,6 +290,28 @@ bank_transactions = Table(
     Column("rule", str_enum(MatchRule)),
     Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id")),
     Column("payment_id", UUID(as_uuid=True), ForeignKey("payments.id")),
+    # Since 0009: who allocated a suspense credit by hand or sent it back, and why.
+    Column("resolved_by", String(200)),
+    Column("resolution_note", String(1000)),
+)
+
+
+write_offs = Table(
+    "write_offs", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("invoice_number", String(40), nullable=False),
+    Column("contract_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("currency", String(3), nullable=False),
+    Column("write_off_amount", _money(), nullable=False),
+    Column("kind", str_enum(WriteOffKind), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("written_off_on", Date, nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("decision_tier", String(40)),
+    Column("bank_transaction_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
 
@@ -364,6 +400,7 @@ def start_mappers() -> None:
     map_aggregate(mapper_registry, Invoice, invoices)
     mapper_registry.map_imperatively(Application, payment_applications)
     map_aggregate(mapper_registry, CreditNote, credit_notes, versioned=False)
+    map_aggregate(mapper_registry, WriteOff, write_offs, versioned=False)
     map_aggregate(mapper_registry, Dunning, invoice_dunning)
     mapper_registry.map_imperatively(BankTransaction, bank_transactions)
     mapper_registry.map_imperatively(BankStatement, bank_statements, properties={

@@ -27,8 +27,10 @@ from ltc.finance.adapters.orm import (
     opportunities_won,
     payment_applications,
     payments,
+    write_offs,
 )
 from ltc.finance.config import finance_settings
+from ltc.finance.domain.adjustments import CashTolerance, WriteOff
 from ltc.finance.domain.bank import BankTransaction, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
@@ -195,16 +197,23 @@ async def credit_notes_page(session: AsyncSession, principal: Principal, *, invo
 async def open_items(session: AsyncSession, principal: Principal, as_of: date, *,
                      account_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None) -> list[OpenItem]:
     """Each invoice issued by `as_of` with what was open on it that day: its amount less what was
-    applied and credited by then. Later payments and credit notes do not change the past."""
+    applied (by payments the bank had not returned by then), credited and written off by then.
+    Later payments, returns, credit notes and write-offs do not change the past."""
     applied = (select(payment_applications.c.invoice_id, func.sum(payment_applications.c.amount).label("amount"))
-               .where(payment_applications.c.applied_on <= as_of).group_by(payment_applications.c.invoice_id)
-               .subquery())
+               .join(payments, payments.c.id == payment_applications.c.payment_id)
+               .where(payment_applications.c.applied_on <= as_of,
+                      (payments.c.returned_on.is_(None)) | (payments.c.returned_on > as_of))
+               .group_by(payment_applications.c.invoice_id).subquery())
     credited = (select(credit_notes.c.invoice_id, func.sum(credit_notes.c.credit_amount).label("amount"))
                 .where(credit_notes.c.issue_date <= as_of).group_by(credit_notes.c.invoice_id).subquery())
+    written_off = (select(write_offs.c.invoice_id, func.sum(write_offs.c.write_off_amount).label("amount"))
+                   .where(write_offs.c.written_off_on <= as_of).group_by(write_offs.c.invoice_id).subquery())
     stmt = (select(invoices, func.coalesce(applied.c.amount, 0).label("applied"),
-                   func.coalesce(credited.c.amount, 0).label("credited"), invoice_dunning.c.level)
+                   func.coalesce(credited.c.amount, 0).label("credited"),
+                   func.coalesce(written_off.c.amount, 0).label("written_off"), invoice_dunning.c.level)
             .outerjoin(applied, applied.c.invoice_id == invoices.c.id)
             .outerjoin(credited, credited.c.invoice_id == invoices.c.id)
+            .outerjoin(written_off, written_off.c.invoice_id == invoices.c.id)
             .outerjoin(invoice_dunning, invoice_dunning.c.invoice_id == invoices.c.id)
             .where(invoices.c.issue_date <= as_of))
     stmt = _visible(stmt, principal, invoices.c.account_id)
@@ -215,7 +224,7 @@ async def open_items(session: AsyncSession, principal: Principal, as_of: date, *
     items = []
     for row in await session.execute(stmt):
         open_amount = Money(row.amount_due, row.currency) - Money(row.applied, row.currency) \
-            - Money(row.credited, row.currency)
+            - Money(row.credited, row.currency) - Money(row.written_off, row.currency)
         if not open_amount.is_zero():
             items.append(OpenItem(invoice_id=row.id, number=row.number, contract_id=row.contract_id,
                                   account_id=row.account_id, issue_date=row.issue_date, due_date=row.due_date,
@@ -233,7 +242,9 @@ async def unapplied_as_of(session: AsyncSession, principal: Principal, as_of: da
     stmt = (select(payments.c.currency,
                    func.sum(payments.c.received_amount - func.coalesce(applied.c.amount, 0)).label("held"))
             .outerjoin(applied, applied.c.payment_id == payments.c.id)
-            .where(payments.c.value_date <= as_of).group_by(payments.c.currency))
+            .where(payments.c.value_date <= as_of,
+                   (payments.c.returned_on.is_(None)) | (payments.c.returned_on > as_of))
+            .group_by(payments.c.currency))
     stmt = _visible(stmt, principal, payments.c.account_id)
     if account_id is not None:
         stmt = stmt.where(payments.c.account_id == account_id)
@@ -300,13 +311,34 @@ async def tax_rules_history(session: AsyncSession) -> list[PolicyVersion]:
     return await policy_history(session, TAX_RULES)
 
 
+async def write_offs_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[WriteOff]:
+    stmt = select(WriteOff).where(write_offs.c.invoice_id == invoice_id).order_by(write_offs.c.created_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+# How short of an invoice a payment may fall and still settle it (the rest written off), per
+# currency; version 0 allows none: a tolerance is finance's decision, not a default.
+CASH_TOLERANCE = "cash-tolerance"
+
+
+async def cash_tolerance(session: AsyncSession) -> PolicyVersion:
+    return await current_policy(session, CASH_TOLERANCE, CashTolerance().to_json())
+
+
+async def cash_tolerance_history(session: AsyncSession) -> list[PolicyVersion]:
+    return await policy_history(session, CASH_TOLERANCE)
+
+
 async def journal_lines(session: AsyncSession, start: date, end: date) -> list[JournalLine]:
     """The lines posted from `start` to `end` (inclusive), to the account codes in force."""
     invoices_posted = (await session.execute(select(Invoice).where(invoices.c.issue_date.between(start, end))))
     notes = await session.execute(select(CreditNote).where(credit_notes.c.issue_date.between(start, end)))
     applied = select(payment_applications.c.payment_id).where(payment_applications.c.applied_on.between(start, end))
     paid = await session.execute(select(Payment).where(
-        payments.c.value_date.between(start, end) | payments.c.id.in_(applied)))
+        payments.c.value_date.between(start, end) | payments.c.id.in_(applied)
+        | payments.c.returned_on.between(start, end)))
+    written_off = await session.execute(select(WriteOff).where(write_offs.c.written_off_on.between(start, end)))
     codes = AccountCodes.from_json((await account_codes(session)).document)
     return journal(invoices=list(invoices_posted.scalars()), credit_notes=list(notes.scalars()),
-                   payments=list(paid.scalars()), codes=codes, start=start, end=end)
+                   payments=list(paid.scalars()), codes=codes, start=start, end=end,
+                   write_offs=list(written_off.scalars()))

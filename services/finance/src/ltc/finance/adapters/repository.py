@@ -24,12 +24,13 @@ from ltc.finance.adapters.orm import (
     invoices,
     leads_created,
     opportunities_won,
+    payments,
 )
-from ltc.finance.domain.bank import BankStatement
+from ltc.finance.domain.bank import BankStatement, BankTransaction, OpenInvoice, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import OPEN_STATUSES, CreditNote, Invoice
 from ltc.finance.domain.parties import AccountChange
-from ltc.finance.domain.payment import Payment
+from ltc.finance.domain.payment import Payment, PaymentStatus
 from ltc.finance.domain.receivables import Dunning
 from ltc.shared.rules import NotFound
 
@@ -53,7 +54,8 @@ async def get_plan(session: AsyncSession, contract_id: uuid.UUID, *, for_update:
 
 
 async def lock_plans(session: AsyncSession, *, contract_id: uuid.UUID | None = None,
-                     account_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+                     account_id: uuid.UUID | None = None,
+                     contract_ids: list[uuid.UUID] | None = None) -> list[uuid.UUID]:
     """Take the cash lock of one contract or of every contract of an account, in a fixed order
     so that two payments never wait on each other; returns the contract ids locked."""
     stmt = select(billing_plans.c.contract_id).order_by(billing_plans.c.id).with_for_update()
@@ -61,6 +63,8 @@ async def lock_plans(session: AsyncSession, *, contract_id: uuid.UUID | None = N
         stmt = stmt.where(billing_plans.c.contract_id == contract_id)
     if account_id is not None:
         stmt = stmt.where(billing_plans.c.account_id == account_id)
+    if contract_ids is not None:
+        stmt = stmt.where(billing_plans.c.contract_id.in_(contract_ids))
     locked = list((await session.execute(stmt)).scalars())
     if not locked:
         raise NotFound("billing plan of contract" if contract_id is not None else "account", contract_id or account_id)
@@ -97,22 +101,76 @@ async def invoice_by_reference(session: AsyncSession, *, payment_reference: str 
     return (row.id, row.currency) if row is not None else None
 
 
-async def open_invoice_of_payer(session: AsyncSession, counterparty_iban: str, amount: Decimal,
-                                currency: str) -> uuid.UUID | None:
-    """The oldest open invoice, open for exactly `amount`, of the one account whose invoices this
-    IBAN has paid before (None when it paid none, or several accounts' invoices)."""
+async def account_of_payer(session: AsyncSession, counterparty_iban: str) -> uuid.UUID | None:
+    """The one account whose invoices this IBAN has paid before, as matched statement entries
+    show (None when it paid none, or several accounts' invoices)."""
     paid_for = (select(invoices.c.account_id).join(bank_transactions, bank_transactions.c.invoice_id == invoices.c.id)
                 .where(bank_transactions.c.counterparty_iban == counterparty_iban,
-                       bank_transactions.c.status == "matched").distinct())
+                       bank_transactions.c.status == TransactionStatus.MATCHED.value).distinct())
     known = [row for row in (await session.execute(paid_for)).scalars() if row is not None]
-    if len(known) != 1:
-        return None
-    open_amount = invoices.c.amount_due - invoices.c.paid_amount - invoices.c.credited_amount
-    stmt = (select(invoices.c.id).where(invoices.c.account_id == known[0], invoices.c.currency == currency,
-                                        invoices.c.status.in_([s.value for s in OPEN_STATUSES]),
-                                        open_amount == amount)
-            .order_by(invoices.c.due_date, invoices.c.number).limit(1))
-    return (await session.execute(stmt)).scalar()
+    return known[0] if len(known) == 1 else None
+
+
+OPEN_AMOUNT = invoices.c.amount_due - invoices.c.paid_amount - invoices.c.credited_amount - invoices.c.written_off_amount
+
+
+async def open_invoices_of_account(session: AsyncSession, account_id: uuid.UUID, currency: str) -> list[OpenInvoice]:
+    """The account's open invoices in `currency`, oldest due first."""
+    stmt = (select(invoices.c.id, OPEN_AMOUNT.label("open_amount"))
+            .where(invoices.c.account_id == account_id, invoices.c.currency == currency,
+                   invoices.c.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(invoices.c.due_date, invoices.c.number))
+    return [OpenInvoice(row.id, row.open_amount) for row in await session.execute(stmt)]
+
+
+async def open_amount_of(session: AsyncSession, invoice_id: uuid.UUID) -> Decimal:
+    return (await session.execute(select(OPEN_AMOUNT).where(invoices.c.id == invoice_id))).scalar_one()
+
+
+async def expected_payment(session: AsyncSession, entry_reference: str, end_to_end_id: str | None) -> Payment | None:
+    """A payment recorded by hand, not yet confirmed, that a statement entry may be: the same
+    end-to-end id, else the same bank reference."""
+    for column, value in ((payments.c.end_to_end_id, end_to_end_id), (payments.c.bank_reference, entry_reference)):
+        if value:
+            found = (await session.execute(select(Payment).where(
+                column == value, payments.c.status == PaymentStatus.RECORDED.value).limit(1))).scalar()
+            if found is not None:
+                return found
+    return None
+
+
+async def payment_returned_by(session: AsyncSession, end_to_end_id: str | None,
+                              references: list[str]) -> Payment | None:
+    """The payment (not returned yet) a debit entry sends back: by its end-to-end id, else a bank
+    reference of ours the entry quotes."""
+    if end_to_end_id:
+        found = (await session.execute(select(Payment).where(
+            payments.c.end_to_end_id == end_to_end_id,
+            payments.c.status != PaymentStatus.RETURNED.value).limit(1))).scalar()
+        if found is not None:
+            return found
+    if references:
+        return (await session.execute(select(Payment).where(
+            payments.c.bank_reference.in_(references),
+            payments.c.status != PaymentStatus.RETURNED.value).limit(1))).scalar()
+    return None
+
+
+async def get_transaction(session: AsyncSession, transaction_id: uuid.UUID, *,
+                          for_update: bool = False) -> BankTransaction:
+    stmt = select(BankTransaction).where(bank_transactions.c.id == transaction_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("bank transaction", transaction_id)
+    return found
+
+
+async def payments_of_transaction(session: AsyncSession, transaction_id: uuid.UUID) -> list[Payment]:
+    """The payments a statement entry became (one, or one per part of a split)."""
+    stmt = select(Payment).where(payments.c.bank_transaction_id == transaction_id).order_by(payments.c.bank_reference)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def find_statement(session: AsyncSession, account_iban: str, statement_id: str) -> BankStatement | None:

@@ -27,6 +27,9 @@ from ltc.finance.api.schemas import (
     BankStatementRead,
     BankTransactionRead,
     BillingPlanRead,
+    CashTolerancePayload,
+    CashToleranceRead,
+    CashToleranceVersionRead,
     CreditNoteCreate,
     CreditNoteRead,
     HistoryEntryRead,
@@ -37,6 +40,7 @@ from ltc.finance.api.schemas import (
     PaymentApplicationCreate,
     PaymentCreate,
     PaymentRead,
+    PaymentReturnCreate,
     ReceivablesRead,
     ScheduledRunCreate,
     ScheduledRunRead,
@@ -44,9 +48,13 @@ from ltc.finance.api.schemas import (
     SellerIdentityRead,
     SellerIdentityVersionRead,
     StatementImportRead,
+    SuspenseAllocationCreate,
+    SuspenseSendBackCreate,
     TaxRulesPayload,
     TaxRulesRead,
     TaxRulesVersionRead,
+    WriteOffCreate,
+    WriteOffRead,
 )
 from ltc.finance.domain.bank import TransactionStatus
 from ltc.finance.domain.einvoice import EInvoice, of_credit_note, of_invoice
@@ -138,7 +146,7 @@ async def record_payment(body: PaymentCreate, uow: Uow, principal: Cashier, resp
                          idempotency_key: IdempotencyKey = None) -> PaymentRead:
     command = handlers.RecordPayment(uuid.uuid4(), body.bank_reference, body.payer, body.amount.to_money(),
                                      body.value_date, body.invoice_id, body.contract_id, body.account_id,
-                                     body.invoice_number)
+                                     body.invoice_number, body.end_to_end_id)
     return await run(uow, handlers.record_payment, command, principal, answer=partial(_recorded, response),
                      once=Once(idempotency_key, "POST /payments", body, command.payment_id, _recorded_under_key))
 
@@ -186,6 +194,38 @@ async def list_bank_transactions(session: ReadSession, principal: Exporter, stat
     return Page[BankTransactionRead](items=[BankTransactionRead.of(t) for t in rows], next_cursor=next_cursor)
 
 
+@router.get("/bank-transactions/{transaction_id}", response_model=BankTransactionRead, tags=["bank statements"],
+            summary="One statement entry and what became of it")
+async def read_bank_transaction(transaction_id: uuid.UUID, session: ReadSession,
+                                principal: Exporter) -> BankTransactionRead:
+    return BankTransactionRead.of(await repository.get_transaction(session, transaction_id))
+
+
+@router.post("/bank-transactions/{transaction_id}/allocations", response_model=BankTransactionRead,
+             tags=["bank statements"],
+             summary="Match a suspense credit by hand: to invoices, contracts or accounts, split in parts that add up "
+                     "to it; each part is a payment the entry confirms")
+async def allocate_suspense(transaction_id: uuid.UUID, body: SuspenseAllocationCreate, uow: Uow, principal: Clerk,
+                            idempotency_key: IdempotencyKey = None) -> BankTransactionRead:
+    # A suspense credit is allocated once (a second try finds it matched: 422 `transaction-not-in-suspense`);
+    # under its Idempotency-Key a retry answers the first allocation.
+    command = handlers.AllocateSuspense(transaction_id, tuple(handlers.Allocation(
+        amount=part.amount.to_money(), invoice_id=part.invoice_id, invoice_number=part.invoice_number,
+        contract_id=part.contract_id, account_id=part.account_id) for part in body.allocations), body.note)
+    return await run(uow, handlers.allocate_suspense, command, principal, answer=BankTransactionRead.of,
+                     once=Once(idempotency_key, f"POST /bank-transactions/{transaction_id}/allocations", body,
+                               transaction_id, repository.get_transaction))
+
+
+@router.post("/bank-transactions/{transaction_id}/send-back", response_model=BankTransactionRead,
+             tags=["bank statements"],
+             summary="Send a suspense credit back to its payer (nobody owes it): out of suspense, with the reason")
+async def send_back_suspense(transaction_id: uuid.UUID, body: SuspenseSendBackCreate, uow: Uow,
+                             principal: Clerk) -> BankTransactionRead:
+    return await run(uow, handlers.send_back_suspense, handlers.SendBackSuspense(transaction_id, body.reason),
+                     principal, answer=BankTransactionRead.of)
+
+
 @router.get("/bank-statements/{statement_id}", response_model=BankStatementRead, tags=["bank statements"],
             summary="An imported statement: its transactions and what became of each")
 async def read_bank_statement(statement_id: uuid.UUID, session: ReadSession, principal: Exporter) -> BankStatementRead:
@@ -205,6 +245,15 @@ async def apply_unapplied_cash(payment_id: uuid.UUID, body: PaymentApplicationCr
     return await run(uow, handlers.apply_unapplied_cash, command, principal, answer=partial(_payment_read, response),
                      once=Once(idempotency_key, f"POST /payments/{payment_id}/applications", body, payment_id,
                                repository.get_payment))
+
+
+@router.post("/payments/{payment_id}/returns", response_model=PaymentRead, tags=["payments"],
+             summary="The bank returned a payment: what it paid is open again (and dunned again); If-Match the "
+                     "payment's ETag")
+async def return_payment(payment_id: uuid.UUID, body: PaymentReturnCreate, uow: Uow, principal: Clerk,
+                         response: Response, version: ExpectedVersion) -> PaymentRead:
+    command = handlers.ReturnPayment(payment_id, body.returned_on, body.reason, version)
+    return await run(uow, handlers.return_payment, command, principal, answer=partial(_payment_read, response))
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentRead, tags=["payments"],
@@ -340,6 +389,23 @@ async def issue_credit_note(invoice_id: uuid.UUID, body: CreditNoteCreate, uow: 
                                command.credit_note_id, repository.get_credit_note))
 
 
+@router.post("/invoices/{invoice_id}/write-offs", status_code=201, response_model=WriteOffRead, tags=["invoices"],
+             summary="Write off a small balance left open on an invoice, within the currency's tolerance; If-Match "
+                     "the invoice's ETag")
+async def write_off_small_balance(invoice_id: uuid.UUID, body: WriteOffCreate, uow: Uow, principal: Clerk,
+                                  version: ExpectedVersion) -> WriteOffRead:
+    command = handlers.WriteOffSmallBalance(invoice_id, body.amount.to_money() if body.amount else None,
+                                            body.reason, version)
+    return await run(uow, handlers.write_off_small_balance, command, principal, answer=WriteOffRead.of)
+
+
+@router.get("/invoices/{invoice_id}/write-offs", response_model=list[WriteOffRead], tags=["invoices"],
+            summary="What was written off an invoice, oldest first")
+async def invoice_write_offs(invoice_id: uuid.UUID, session: ReadSession, principal: Reader) -> list[WriteOffRead]:
+    await queries.invoice(session, principal, invoice_id)  # 404 for an invoice the caller may not see
+    return [WriteOffRead.of(w) for w in await queries.write_offs_of(session, invoice_id)]
+
+
 @router.get("/credit-notes/{credit_note_id}", response_model=CreditNoteRead, tags=["credit notes"],
             summary="A credit note: the invoice it corrects, by how much and why")
 async def read_credit_note(credit_note_id: uuid.UUID, session: ReadSession, principal: Reader) -> CreditNoteRead:
@@ -454,6 +520,33 @@ async def update_tax_rules(body: TaxRulesPayload, uow: Uow, principal: Configure
             summary="Every version an admin set: who set which rules, when, oldest first")
 async def tax_rules_history(session: ReadSession, principal: ConfigReader) -> list[TaxRulesVersionRead]:
     return [TaxRulesVersionRead.of(version) for version in await queries.tax_rules_history(session)]
+
+
+def _cash_tolerance_read(response: Response, version: PolicyVersion) -> CashToleranceRead:
+    response.headers["ETag"] = etag(version.version)
+    return CashToleranceRead.of(version)
+
+
+@router.get("/config/cash-tolerance", response_model=CashToleranceRead, tags=["configuration"],
+            summary="How short of an invoice a matched payment may fall and still settle it, per currency (version "
+                    "0: no tolerance)")
+async def read_cash_tolerance(session: ReadSession, principal: ConfigReader, response: Response) -> CashToleranceRead:
+    return _cash_tolerance_read(response, await queries.cash_tolerance(session))
+
+
+@router.put("/config/cash-tolerance", response_model=CashToleranceRead, tags=["configuration"],
+            summary="Set the small-balance tolerances for the statements imported from now on; If-Match the ETag of "
+                    "your read")
+async def update_cash_tolerance(body: CashTolerancePayload, uow: Uow, principal: Configurer, response: Response,
+                                version: ExpectedVersion) -> CashToleranceRead:
+    return await run(uow, handlers.set_cash_tolerance, handlers.SetCashTolerance(body.document(), version),
+                     principal, answer=partial(_cash_tolerance_read, response))
+
+
+@router.get("/config/cash-tolerance/history", response_model=list[CashToleranceVersionRead], tags=["configuration"],
+            summary="Every version an admin set: who set which tolerances, when, oldest first")
+async def cash_tolerance_history(session: ReadSession, principal: ConfigReader) -> list[CashToleranceVersionRead]:
+    return [CashToleranceVersionRead.of(version) for version in await queries.cash_tolerance_history(session)]
 
 
 # --- who we are on our invoices -----------------------------------------------------------------

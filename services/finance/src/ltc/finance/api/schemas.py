@@ -9,13 +9,14 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ltc.finance.config import finance_settings
+from ltc.finance.domain.adjustments import CashTolerance, WriteOff, WriteOffKind
 from ltc.finance.domain.bank import CONFIDENCE, BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus, breakdown_payload, line_payload
 from ltc.finance.domain.journal import AccountCodes, DocumentType, JournalLine, canonical_tax_key
 from ltc.finance.domain.lines import LineCredit
 from ltc.finance.domain.parties import Address, SellerIdentity
-from ltc.finance.domain.payment import Payment
+from ltc.finance.domain.payment import Payment, PaymentStatus
 from ltc.finance.domain.receivables import Bucket, DunningLevel, Exposure, OpenItem, bucket_of
 from ltc.finance.handlers import Action, Audited, ScheduledRun
 from ltc.shared.api import Happened, Versioned
@@ -67,6 +68,12 @@ class PaymentCreate(_NamesAnInvoice):
     account_id: UUID | None = Field(
         default=None, description="without an invoice or contract_id: pay the account's open invoices, oldest due "
                                   "first across its contracts; with one, it must be of this account")
+    end_to_end_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = \
+        Field(default=None, description=(
+            "the end-to-end id the payer's bank gave the transfer (from the remittance advice): the statement entry "
+            "carrying it (or this bank reference) confirms the payment"))
+
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("invoice_number", "end_to_end_id")
 
 
 class PaymentApplicationCreate(_NamesAnInvoice):
@@ -151,12 +158,20 @@ class InvoiceRead(Versioned):
     lineage: Lineage
     instalment: str
     amount: MoneyPayload
-    paid_amount: MoneyPayload
+    paid_amount: MoneyPayload = Field(description="cash applied; part of it may still wait for the bank "
+                                                  "(`unconfirmed_amount`)")
     credited_amount: MoneyPayload
-    open_amount: MoneyPayload
+    written_off_amount: MoneyPayload = Field(description="settled by write-offs (small balances, bad debts)")
+    unconfirmed_amount: MoneyPayload = Field(description=(
+        "of `paid_amount`, cash of payments no bank statement has shown yet: while it is not zero a covered invoice "
+        "is `in_payment`, not `paid`"))
+    open_amount: MoneyPayload = Field(description="amount - paid - credited - written off")
     issue_date: date
     due_date: date
-    status: InvoiceStatus
+    status: InvoiceStatus = Field(description=(
+        "`issued`, `partially_paid`; `in_payment`: nothing open but some of the cash is not on a bank statement yet; "
+        "`paid` (cash the bank confirmed covers it, with any credits and write-offs); `credited` (settled by credit "
+        "notes alone); `written_off` (settled without cash). A returned payment re-opens it"))
     paid_on: date | None
     created_at: datetime
     bill_to: BillToRead | None = Field(
@@ -181,7 +196,8 @@ class InvoiceRead(Versioned):
             id=invoice.id, number=invoice.number, contract_id=invoice.contract_id, account_id=invoice.account_id,
             lineage=invoice.lineage(), instalment=invoice.instalment, amount=MoneyPayload.of(invoice.amount),
             paid_amount=MoneyPayload.of(invoice.paid), credited_amount=MoneyPayload.of(invoice.credited),
-            open_amount=MoneyPayload.of(invoice.open_amount),
+            written_off_amount=MoneyPayload.of(invoice.written_off),
+            unconfirmed_amount=MoneyPayload.of(invoice.unconfirmed), open_amount=MoneyPayload.of(invoice.open_amount),
             issue_date=invoice.issue_date, due_date=invoice.due_date, status=invoice.status, paid_on=invoice.paid_on,
             created_at=invoice.created_at, version=invoice.version,
             bill_to=BillToRead.model_validate(invoice.bill_to) if invoice.bill_to is not None else None,
@@ -217,6 +233,14 @@ class PaymentRead(Versioned):
     unapplied: MoneyPayload
     recorded_by: str
     created_at: datetime
+    status: PaymentStatus = Field(description=(
+        "`recorded` (typed in, not on a bank statement yet), `confirmed` (a statement entry shows it), `returned` "
+        "(the bank sent it back: it pays nothing, what it paid is open again)"))
+    end_to_end_id: str | None
+    bank_transaction_id: UUID | None = Field(description="the statement entry that showed it")
+    confirmed_on: date | None
+    returned_on: date | None
+    return_reason: str | None = Field(description="the bank's ISO 20022 return reason code, or the clerk's words")
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentRead:
@@ -232,6 +256,9 @@ class PaymentRead(Versioned):
             ],
             applied=MoneyPayload.of(payment.applied), unapplied=MoneyPayload.of(payment.unapplied),
             recorded_by=payment.recorded_by, created_at=payment.created_at, version=payment.version,
+            status=payment.status, end_to_end_id=payment.end_to_end_id,
+            bank_transaction_id=payment.bank_transaction_id, confirmed_on=payment.confirmed_on,
+            returned_on=payment.returned_on, return_reason=payment.return_reason,
         )
 
 
@@ -462,6 +489,7 @@ def _tax_key(key: str) -> str:
 # How the journal splits revenue and posts VAT (`ltc.finance.domain.journal`), as the OpenAPI states it.
 _REVENUE = "the default revenue account: the net of a line whose product and VAT category are not mapped"
 _UNAPPLIED = "a liability: cash received and not yet applied to an invoice"
+_WRITE_OFF = "the expense account a written-off receivable (a small balance or a bad debt) is debited to"
 _VAT_PAYABLE = ("the default tax account (a liability): the VAT of a category and rate `tax_accounts` does not "
                 "map; its own account, like the other four roles")
 _TAX_ACCOUNTS = ('`"<category>:<rate>"` (EN 16931 category, rate in percent: `S:19`, `S:7`, `S:5.5`) to the '
@@ -491,6 +519,8 @@ class AccountCodesPayload(_Strict):
     unapplied_cash: AccountCode = Field(description=_UNAPPLIED)
     vat_payable: AccountCode | None = Field(
         default=None, description=f"{_VAT_PAYABLE}; left out: `LTC_FINANCE_ACCOUNT_VAT_PAYABLE` (version 0's)")
+    write_off: AccountCode | None = Field(
+        default=None, description=f"{_WRITE_OFF}; left out: `LTC_FINANCE_ACCOUNT_WRITE_OFF` (version 0's)")
     tax_accounts: dict[TaxKey, AccountCode] = Field(default_factory=dict, max_length=_MAP_SIZE,
                                                     description=_TAX_ACCOUNTS + _MAP_RULE,
                                                     examples=[{"S:19": "2201", "S:7": "2202"}])
@@ -521,6 +551,7 @@ class AccountCodesPayload(_Strict):
         return AccountCodes(receivable=self.receivable, revenue=self.revenue, cash=self.cash,
                             unapplied_cash=self.unapplied_cash,
                             vat_payable=self.vat_payable or finance_settings().account_vat_payable,
+                            write_off=self.write_off or finance_settings().account_write_off,
                             tax_accounts=dict(self.tax_accounts), revenue_by_product=dict(self.revenue_by_product),
                             revenue_by_category=dict(self.revenue_by_category))
 
@@ -533,6 +564,7 @@ class AccountCodesDocument(BaseModel):
     cash: str
     unapplied_cash: str = Field(description=_UNAPPLIED)
     vat_payable: str = Field(description=_VAT_PAYABLE)
+    write_off: str = Field(description=_WRITE_OFF)
     tax_accounts: dict[str, str] = Field(description=_TAX_ACCOUNTS, examples=[{"S:19": "2201", "S:7": "2202"}])
     revenue_by_product: dict[str, str] = Field(description=_BY_PRODUCT)
     revenue_by_category: dict[str, str] = Field(description=_BY_CATEGORY)
@@ -688,12 +720,17 @@ class BankTransactionRead(BaseModel):
     remittance: str | None = Field(description="the free text the payer wrote")
     return_reason: str | None
     status: TransactionStatus = Field(description=(
-        "`matched`: recorded as a payment of the invoice it names; `suspense`: cash nobody can identify yet, kept "
-        "for a clerk; `to_review`: a debit"))
+        "`matched`: confirmed a payment typed in before, or recorded as a payment (by the rules, or by a clerk from "
+        "suspense: several payments for a split); `suspense`: cash nobody can identify yet, kept for a clerk; "
+        "`return`: a debit returning one of our payments; `to_review`: any other debit; `sent_back`: a suspense "
+        "credit a clerk returned to its payer"))
     rule: MatchRule | None = Field(description="the rule that matched it")
     confidence: Literal["certain", "high", "medium"] | None
     invoice_id: UUID | None
-    payment_id: UUID | None
+    payment_id: UUID | None = Field(description="the payment it confirmed, became or returned (the first part's, "
+                                                "for a split)")
+    resolved_by: str | None = Field(default=None, description="the clerk who allocated or sent back suspense cash")
+    resolution_note: str | None = None
 
     @classmethod
     def of(cls, t: BankTransaction) -> BankTransactionRead:
@@ -703,7 +740,7 @@ class BankTransactionRead(BaseModel):
                    end_to_end_id=t.end_to_end_id, creditor_reference=t.creditor_reference, remittance=t.remittance,
                    return_reason=t.return_reason, status=t.status, rule=t.rule,
                    confidence=CONFIDENCE[t.rule] if t.rule is not None else None, invoice_id=t.invoice_id,
-                   payment_id=t.payment_id)
+                   payment_id=t.payment_id, resolved_by=t.resolved_by, resolution_note=t.resolution_note)
 
 
 class BankStatementRead(BaseModel):
@@ -734,3 +771,96 @@ class StatementImportRead(BaseModel):
 
     statements: list[BankStatementRead]
     new: list[bool] = Field(description="per statement: imported by this request (false: the earlier import's answer)")
+
+
+class PaymentReturnCreate(_Strict):
+    returned_on: Happened = Field(description=f"the day the bank took the cash back; {_NOT_AFTER_TOMORROW}")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = Field(
+        description="the bank's ISO 20022 return reason code (AC04, MD06, ...) or a short reason")
+
+
+class WriteOffCreate(_Strict):
+    amount: MoneyPayload | None = Field(default=None, description=(
+        "at most the currency's small-balance tolerance (`/config/cash-tolerance`) and what is open; left out: all "
+        "that is open. More is a bad debt (422 `write-off-above-tolerance`)"))
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class WriteOffRead(BaseModel):
+    id: UUID
+    invoice_id: UUID
+    invoice_number: str
+    contract_id: UUID
+    account_id: UUID | None
+    amount: MoneyPayload
+    kind: WriteOffKind
+    reason: str
+    written_off_on: date
+    decided_by: str
+    decision_tier: str | None
+    bank_transaction_id: UUID | None = Field(description="the statement entry whose shortfall it settled")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, w: WriteOff) -> WriteOffRead:
+        return cls(id=w.id, invoice_id=w.invoice_id, invoice_number=w.invoice_number, contract_id=w.contract_id,
+                   account_id=w.account_id, amount=MoneyPayload.of(w.amount), kind=w.kind, reason=w.reason,
+                   written_off_on=w.written_off_on, decided_by=w.decided_by, decision_tier=w.decision_tier,
+                   bank_transaction_id=w.bank_transaction_id, created_at=w.created_at)
+
+
+class AllocationIn(_Strict):
+    """One part of a suspense credit: the invoice (by id or number), contract or account it pays."""
+
+    amount: MoneyPayload
+    invoice_id: UUID | None = None
+    invoice_number: InvoiceNumber | None = None
+    contract_id: UUID | None = None
+    account_id: UUID | None = Field(default=None, description="pay the account's open invoices oldest due first; "
+                                                              "what they cannot take is held as unapplied cash")
+
+
+class SuspenseAllocationCreate(_Strict):
+    allocations: list[AllocationIn] = Field(min_length=1, max_length=100, description=(
+        "adding up to exactly the credit (422 `allocations-do-not-add-up`); more than one is a split, each part its "
+        "own payment (bank reference `<entry reference>/<n>`), confirmed by the entry"))
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+class SuspenseSendBackCreate(_Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+        description="why the cash is not ours to keep (the payer owes nothing, a wrong beneficiary, ...)")
+
+
+class CashTolerancePayload(_Strict):
+    """How short of an invoice's open amount a matched payment may fall and still settle it, per
+    currency; the difference is written off as a small balance (its own journal entry). A currency
+    not listed has no tolerance. A clerk's small-balance write-off is bounded by the same amount."""
+
+    tolerances: dict[CurrencyCode, DecimalStr] = Field(max_length=200, examples=[{"EUR": "1.00", "USD": "1.00"}])
+
+    def document(self) -> dict[str, Any]:
+        CashTolerance.from_json(self.model_dump(mode="json"))  # an amount the currency cannot hold is refused here
+        return self.model_dump(mode="json")
+
+
+class CashToleranceRead(Versioned, CashTolerancePayload):
+    """The tolerances in force (version 0: none)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> CashToleranceRead:
+        return cls.model_validate({**version.document, "version": version.version})
+
+
+class CashToleranceVersionRead(Versioned):
+    updated_by: str
+    updated_at: datetime
+    cash_tolerance: CashTolerancePayload
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> CashToleranceVersionRead:
+        assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
+        return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
+                   cash_tolerance=CashTolerancePayload.model_validate(version.document))

@@ -136,6 +136,8 @@ class BillingPlan:
     value = MoneyAttribute("value_amount")
     collected = MoneyAttribute("collected_amount")
     credited = MoneyAttribute("credited_amount")
+    written_off = MoneyAttribute("written_off_amount")
+    unconfirmed = MoneyAttribute("unconfirmed_amount")  # of `collected`: no statement has shown it yet
 
     def __init__(self, *, id: uuid.UUID, contract_id: uuid.UUID, account_id: uuid.UUID | None, lineage: Lineage,
                  signed_on: date, value: Money, schedule: Sequence[InstalmentTerms], now: datetime,
@@ -156,6 +158,8 @@ class BillingPlan:
         self.value_amount = value.amount
         self.collected_amount = Decimal(0)
         self.credited_amount = Decimal(0)
+        self.written_off_amount = Decimal(0)
+        self.unconfirmed_amount = Decimal(0)
         self.contract_version = 1
         self.accepted_milestones: list[uuid.UUID] = []
         self.first_invoiced_on: date | None = None
@@ -226,13 +230,13 @@ class BillingPlan:
 
     @property
     def open_balance(self) -> Money:
-        """Invoiced (gross), neither collected nor credited: what the customer owes today."""
-        return self.invoiced_gross_money - self.collected - self.credited
+        """Invoiced (gross), neither collected, credited nor written off: what the customer owes today."""
+        return self.invoiced_gross_money - self.collected - self.credited - self.written_off
 
     @property
     def fully_settled(self) -> bool:
         return (all(i.status is InstalmentStatus.INVOICED for i in self.instalments)
-                and self.open_balance.is_zero())
+                and self.open_balance.is_zero() and self.unconfirmed.is_zero())
 
     def invoiceable(self, today: date) -> list[Instalment]:
         """Planned instalments whose trigger has happened: signed, milestone accepted, or date reached."""
@@ -332,14 +336,32 @@ class BillingPlan:
         return Invoice(id=invoice_id, number=number, plan=self, instalment=instalment, issue_date=issue_date, now=now,
                        bill_to=bill_to, seller=seller, lines=lines, totals=totals)
 
-    def record_collection(self, amount: Money, *, on: date) -> None:
-        """Cash applied to this contract's invoices; the contract is fully paid the day nothing is left open."""
+    def record_collection(self, amount: Money, *, on: date, confirmed: bool = True) -> None:
+        """Cash applied to this contract's invoices; the contract is fully paid the day nothing is
+        left open and the bank has shown all of the cash."""
         if amount.currency != self.currency:
             raise RuleViolation("currency-mismatch",
                                 f"the contract is billed in {self.currency}, not {amount.currency}")
-        if self.invoiced_gross_money - self.credited < self.collected + amount:
+        if self.invoiced_gross_money - self.credited - self.written_off < self.collected + amount:
             raise DomainError("over-collection", "collections cannot exceed what is invoiced and not credited")
         self.collected_amount = (self.collected + amount).amount
+        if not confirmed:
+            self.unconfirmed_amount = (self.unconfirmed + amount).amount
+        self._settle_if_done(on)
+
+    def confirm_collection(self, amount: Money, *, on: date) -> None:
+        self.unconfirmed_amount = (self.unconfirmed - amount).amount
+        self._settle_if_done(on)
+
+    def return_collection(self, amount: Money, *, confirmed: bool) -> None:
+        """Cash the bank returned. A contract already reported fully paid is not reported again:
+        the return itself (`payment.returned`) tells its consumers."""
+        self.collected_amount = (self.collected - amount).amount
+        if not confirmed:
+            self.unconfirmed_amount = (self.unconfirmed - amount).amount
+
+    def record_write_off(self, amount: Money, *, on: date) -> None:
+        self.written_off_amount = (self.written_off + amount).amount
         self._settle_if_done(on)
 
     def record_credit(self, amount: Money, *, on: date) -> None:

@@ -48,8 +48,12 @@ if TYPE_CHECKING:  # the plan issues invoices; an invoice only reads it and repo
 class InvoiceStatus(StrEnum):
     ISSUED = "issued"
     PARTIALLY_PAID = "partially_paid"
+    # Nothing is open, but part of the cash that covers it was recorded by hand and no bank
+    # statement has shown it yet: "paid" never runs ahead of the bank.
+    IN_PAYMENT = "in_payment"
     PAID = "paid"
     CREDITED = "credited"  # settled by credit notes alone: nothing was, or is, to be paid
+    WRITTEN_OFF = "written_off"  # settled without cash: what was left open was written off
 
 
 OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID)
@@ -79,6 +83,9 @@ class Invoice:
     amount = MoneyAttribute("amount_due")
     paid = MoneyAttribute("paid_amount")
     credited = MoneyAttribute("credited_amount")
+    written_off = MoneyAttribute("written_off_amount")
+    # The part of `paid` whose payments no bank statement has confirmed yet.
+    unconfirmed = MoneyAttribute("unconfirmed_amount")
 
     net = OptionalMoneyAttribute("net_amount")
     tax = OptionalMoneyAttribute("tax_amount")
@@ -108,6 +115,8 @@ class Invoice:
         self.row_credited: dict[str, dict[str, str]] = {}
         self.paid_amount = Decimal(0)
         self.credited_amount = Decimal(0)
+        self.written_off_amount = Decimal(0)
+        self.unconfirmed_amount = Decimal(0)
         self.issue_date = issue_date
         self.due_date = issue_date + timedelta(days=instalment.due_days)
         self.status = InvoiceStatus.ISSUED
@@ -131,14 +140,16 @@ class Invoice:
 
     @property
     def open_amount(self) -> Money:
-        return self.amount - self.paid - self.credited
+        """payable = paid + credited + written off + open, always."""
+        return self.amount - self.paid - self.credited - self.written_off
 
     @property
     def is_open(self) -> bool:
         return not self.open_amount.is_zero()
 
-    def apply(self, amount: Money, *, on: date) -> None:
-        """Take part of a payment; an invoice never takes more than it is open for."""
+    def apply(self, amount: Money, *, on: date, confirmed: bool = True) -> None:
+        """Take part of a payment; an invoice never takes more than it is open for. Cash of a
+        payment no statement has shown yet (`confirmed=False`) leaves it `in_payment`, not paid."""
         if amount.currency != self.currency:
             raise RuleViolation("currency-mismatch",
                                 f"invoice {self.number} is in {self.currency}, not {amount.currency}")
@@ -148,13 +159,56 @@ class Invoice:
             raise DomainError("invoice-over-applied",
                               f"invoice {self.number} is open for {self.open_amount.amount}, not {amount.amount}")
         self.paid_amount = (self.paid + amount).amount
-        if self.open_amount.is_zero():
+        if not confirmed:
+            self.unconfirmed_amount = (self.unconfirmed + amount).amount
+        self._settle(on)
+
+    def confirm(self, amount: Money, *, on: date) -> None:
+        """A bank statement showed `amount` of the cash applied here: paid once none is unconfirmed."""
+        if self.unconfirmed < amount:
+            raise DomainError("confirmation-exceeds-unconfirmed",
+                              f"invoice {self.number} has {self.unconfirmed.amount} unconfirmed, not {amount.amount}")
+        self.unconfirmed_amount = (self.unconfirmed - amount).amount
+        self._settle(on)
+
+    def unapply(self, amount: Money, *, confirmed: bool) -> None:
+        """The bank returned a payment: what it paid here is open again (and dunned again)."""
+        if self.paid < amount or (not confirmed and self.unconfirmed < amount):
+            raise DomainError("return-exceeds-paid", f"invoice {self.number} was not paid {amount.amount} by it")
+        self.paid_amount = (self.paid - amount).amount
+        if not confirmed:
+            self.unconfirmed_amount = (self.unconfirmed - amount).amount
+        self.paid_on = None
+        self._settle(None)
+
+    def write_off(self, amount: Money, *, on: date) -> None:
+        """Settle `amount` of what is open without cash (the write-off itself is recorded apart)."""
+        if amount.currency != self.currency:
+            raise RuleViolation("currency-mismatch",
+                                f"invoice {self.number} is in {self.currency}, not {amount.currency}")
+        if amount.amount <= 0:
+            raise RuleViolation("write-off-not-positive", "a write-off must be a positive amount")
+        if self.open_amount < amount:
+            raise RuleViolation("write-off-exceeds-open-amount",
+                                f"invoice {self.number} is open for {self.open_amount.amount} {self.currency}")
+        self.written_off_amount = (self.written_off + amount).amount
+        self._settle(on)
+
+    def _settle(self, on: date | None) -> None:
+        """The status that follows from the amounts; `invoice.paid` once, the day cash the bank
+        confirmed (with credits and write-offs) leaves nothing open."""
+        if not self.open_amount.is_zero():
+            self.status = InvoiceStatus.ISSUED if self.paid.is_zero() else InvoiceStatus.PARTIALLY_PAID
+        elif self.paid.is_zero():
+            self.status = InvoiceStatus.CREDITED if self.written_off.is_zero() else InvoiceStatus.WRITTEN_OFF
+        elif not self.unconfirmed.is_zero():
+            self.status = InvoiceStatus.IN_PAYMENT
+        elif self.status is not InvoiceStatus.PAID:
+            assert on is not None, "an invoice becomes paid on a day cash arrives, a credit or a write-off"
             self.status = InvoiceStatus.PAID
             self.paid_on = on
             self.events.append(InvoicePaid(lineage=self.lineage(), invoice_id=self.id, contract_id=self.contract_id,
                                            paid_on=on))
-        else:
-            self.status = InvoiceStatus.PARTIALLY_PAID
 
     def credit(self, *, credit_note_id: uuid.UUID, number: str, reason: str, issue_date: date, issued_by: str,
                plan: BillingPlan, now: datetime, amount: Money | None = None,
@@ -198,12 +252,7 @@ class Invoice:
                 taxed[key] = {"taxable": str(Decimal(was["taxable"]) + row.taxable.amount),
                               "tax": str(Decimal(was["tax"]) + row.tax.amount)}
             self.row_credited = taxed
-        if self.open_amount.is_zero():
-            self.status = InvoiceStatus.PAID if not self.paid.is_zero() else InvoiceStatus.CREDITED
-            if self.status is InvoiceStatus.PAID:
-                self.paid_on = issue_date
-                self.events.append(InvoicePaid(lineage=self.lineage(), invoice_id=self.id,
-                                               contract_id=self.contract_id, paid_on=issue_date))
+        self._settle(issue_date)
         note = CreditNote(id=credit_note_id, number=number, invoice=self, amount=amount, reason=reason.strip(),
                           issue_date=issue_date, issued_by=issued_by, now=now, lines=tuple(credit_lines_),
                           totals=totals)

@@ -44,6 +44,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ltc.finance.domain.adjustments import WriteOff
 from ltc.finance.domain.invoice import CreditNote, Invoice
 from ltc.finance.domain.payment import Payment
 from ltc.shared.lines import TaxCategory, Vat
@@ -56,6 +57,8 @@ ACCOUNT_CODES_INVALID = "account-codes-invalid"
 # The default VAT payable account of a deployment that names none (`LTC_FINANCE_ACCOUNT_VAT_PAYABLE`):
 # a liability beside unapplied cash (2150) in the same placeholder chart as the other defaults.
 DEFAULT_VAT_PAYABLE = "2200"
+# The default expense a written-off receivable is posted to (`LTC_FINANCE_ACCOUNT_WRITE_OFF`).
+DEFAULT_WRITE_OFF = "6900"
 
 # The accounts the revenue and tax maps may never name: a revenue or tax posting on them would mix
 # a sale into the customer's debt or the bank, and debit and credit one account in one entry.
@@ -112,13 +115,14 @@ class AccountCodes:
     cash: str
     unapplied_cash: str
     vat_payable: str = DEFAULT_VAT_PAYABLE
+    write_off: str = DEFAULT_WRITE_OFF
     tax_accounts: Mapping[str, str] = field(default_factory=dict)
     revenue_by_product: Mapping[str, str] = field(default_factory=dict)
     revenue_by_category: Mapping[str, str] = field(default_factory=dict)
 
     def roles(self) -> dict[str, str]:
         return {"receivable": self.receivable, "revenue": self.revenue, "cash": self.cash,
-                "unapplied_cash": self.unapplied_cash, "vat_payable": self.vat_payable}
+                "unapplied_cash": self.unapplied_cash, "vat_payable": self.vat_payable, "write_off": self.write_off}
 
     def revenue_account(self, code: str | None, category: TaxCategory) -> str:
         """Where a line's net is posted: its product's account, else its category's, else `revenue`."""
@@ -197,6 +201,7 @@ class DocumentType(StrEnum):
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
+    WRITE_OFF = "write_off"
 
 
 @dataclass(frozen=True)
@@ -360,12 +365,50 @@ def payment_lines(payment: Payment, codes: AccountCodes, start: date, end: date)
     return lines
 
 
+def return_lines(payment: Payment, codes: AccountCodes) -> list[JournalLine]:
+    """The bank took the cash back: cash is credited, and what it had paid of each invoice is
+    receivable again (debited), what it held unapplied is no longer held."""
+    assert payment.returned_on is not None
+    entry = f"return:{payment.id}"
+    common = dict(document_type=DocumentType.PAYMENT, document_id=payment.id, document_number=payment.bank_reference,
+                  currency=payment.currency, account_id=payment.account_id, entry_id=entry,
+                  posting_date=payment.returned_on)
+    zero = Decimal(0) * payment.amount.amount
+    why = f"returned by the bank ({payment.return_reason or 'no reason given'})"
+    lines = [JournalLine(account_code=codes.cash, debit=zero, credit=payment.amount.amount,
+                         contract_id=payment.contract_id, description=f"receipt {payment.bank_reference} {why}",
+                         **common)]
+    reopened = zero
+    for application in payment.applications:
+        amount = _amount(application.amount, payment.currency)
+        reopened += amount
+        lines.append(JournalLine(account_code=codes.receivable, debit=amount, credit=zero,
+                                 contract_id=application.contract_id,
+                                 description=f"invoice {application.invoice_id} open again: {why}", **common))
+    held = payment.amount.amount - reopened
+    if held:
+        lines.append(JournalLine(account_code=codes.unapplied_cash, debit=held, credit=zero,
+                                 contract_id=payment.contract_id, description=f"unapplied cash {why}", **common))
+    return lines
+
+
+def write_off_lines(write_off: WriteOff, codes: AccountCodes) -> list[JournalLine]:
+    return _pair(f"write_off:{write_off.id}", write_off.written_off_on, DocumentType.WRITE_OFF, write_off.id,
+                 write_off.invoice_number, codes.write_off, codes.receivable,
+                 _amount(write_off.amount.amount, write_off.currency), write_off.currency, write_off.contract_id,
+                 write_off.account_id, f"{write_off.kind.value.replace('_', ' ')} of invoice "
+                                       f"{write_off.invoice_number} written off: {write_off.reason}")
+
+
 def journal(*, invoices: Iterable[Invoice], credit_notes: Iterable[CreditNote], payments: Iterable[Payment],
-            codes: AccountCodes, start: date, end: date) -> list[JournalLine]:
+            codes: AccountCodes, start: date, end: date, write_offs: Iterable[WriteOff] = ()) -> list[JournalLine]:
     """Every line posted from `start` to `end` (inclusive), ordered by date then entry."""
     lines: list[JournalLine] = []
+    lines.extend(line for w in write_offs if start <= w.written_off_on <= end for line in write_off_lines(w, codes))
     lines.extend(line for i in invoices if start <= i.issue_date <= end for line in invoice_lines(i, codes))
     lines.extend(line for n in credit_notes if start <= n.issue_date <= end for line in credit_note_lines(n, codes))
     for payment in payments:
         lines.extend(payment_lines(payment, codes, start, end))
+        if payment.returned_on is not None and start <= payment.returned_on <= end:
+            lines.extend(return_lines(payment, codes))
     return sorted(lines, key=lambda line: (line.posting_date, line.entry_id))

@@ -3,6 +3,11 @@
 A payment is applied to the named invoice, or oldest-due-first across the contract's or
 account's open invoices; what no invoice can take is held as unapplied cash and can be applied
 later. One bank reference is one bank payment: it is never counted twice.
+
+A payment is `recorded` when a clerk or an integration typed it, `confirmed` once a bank
+statement shows it (one imported from a statement is confirmed from the start), and `returned`
+when the bank sends it back: what it paid is open again and its unapplied cash is gone with it.
+The invoices it covers are `in_payment`, not paid, until it is confirmed.
 """
 
 from __future__ import annotations
@@ -12,14 +17,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import Invoice
 from ltc.shared.controls import require_happened
 from ltc.shared.messages import EventPayload, Lineage, MoneyPayload
-from ltc.shared.messages.finance_events import PaymentApplication, PaymentApplied, PaymentReceived
+from ltc.shared.messages.finance_events import (
+    PaymentApplication,
+    PaymentApplied,
+    PaymentConfirmed,
+    PaymentReceived,
+    PaymentReturned,
+)
 from ltc.shared.money import Money, MoneyAttribute
 from ltc.shared.rules import DomainError, RuleViolation
+
+
+class PaymentStatus(StrEnum):
+    RECORDED = "recorded"  # typed in; no bank statement has shown it yet
+    CONFIRMED = "confirmed"  # on a bank statement
+    RETURNED = "returned"  # sent back by the bank: it pays nothing
 
 
 def allocate(received: Money, invoices: Iterable[Invoice]) -> tuple[list[tuple[Invoice, Money]], Money]:
@@ -68,7 +86,8 @@ class PaymentTarget:
 
 
 def _apply_to(amount: Money, invoices: Sequence[Invoice], plans: Mapping[uuid.UUID, BillingPlan],
-              invoice_id: uuid.UUID | None, on: date) -> tuple[list[tuple[Invoice, Money]], Money]:
+              invoice_id: uuid.UUID | None, on: date, *, confirmed: bool = True
+              ) -> tuple[list[tuple[Invoice, Money]], Money]:
     if invoice_id is not None:
         targets = [i for i in invoices if i.id == invoice_id]
         if not targets:
@@ -81,10 +100,10 @@ def _apply_to(amount: Money, invoices: Sequence[Invoice], plans: Mapping[uuid.UU
     applications, unapplied = allocate(amount, targets)
     collected: dict[uuid.UUID, Money] = {}
     for invoice, share in applications:
-        invoice.apply(share, on=on)
+        invoice.apply(share, on=on, confirmed=confirmed)
         collected[invoice.contract_id] = collected.get(invoice.contract_id, Money.zero(amount.currency)) + share
     for contract_id, share in collected.items():
-        plans[contract_id].record_collection(share, on=on)
+        plans[contract_id].record_collection(share, on=on, confirmed=confirmed)
     return applications, unapplied
 
 
@@ -96,7 +115,8 @@ class Payment:
 
     def __init__(self, *, id: uuid.UUID, bank_reference: str, payer: str, amount: Money, value_date: date,
                  target: PaymentTarget, lineage: Lineage, applications: Sequence[tuple[Invoice, Money]],
-                 unapplied: Money, recorded_by: str, now: datetime) -> None:
+                 unapplied: Money, recorded_by: str, now: datetime, end_to_end_id: str | None = None,
+                 confirmed_by: uuid.UUID | None = None) -> None:
         self.id = id
         self.bank_reference = bank_reference
         self.payer = payer
@@ -114,6 +134,14 @@ class Payment:
         self.unapplied_amount = unapplied.amount
         self.recorded_by = recorded_by
         self.created_at = now
+        self.end_to_end_id = end_to_end_id
+        # The statement entry that showed it: set from the start when the payment came from one.
+        self.status = PaymentStatus.CONFIRMED if confirmed_by is not None else PaymentStatus.RECORDED
+        self.bank_transaction_id = confirmed_by
+        self.confirmed_on: date | None = value_date if confirmed_by is not None else None
+        self.returned_on: date | None = None
+        self.return_reason: str | None = None
+        self.returned_by_transaction_id: uuid.UUID | None = None
         self.events = [PaymentReceived(
             lineage=lineage, payment_id=id, bank_reference=bank_reference, payer=payer,
             amount=MoneyPayload.of(amount), value_date=value_date,
@@ -174,7 +202,10 @@ class Payment:
             raise DomainError("no-unapplied-cash", f"payment {self.bank_reference} has no unapplied cash left")
         if on < self.value_date:
             raise RuleViolation("application-before-receipt", "cash cannot be applied before its value date")
-        applications, unapplied = _apply_to(self.unapplied, invoices, plans, invoice_id, on)
+        if self.status is PaymentStatus.RETURNED:
+            raise DomainError("payment-returned", f"payment {self.bank_reference} was returned by the bank")
+        applications, unapplied = _apply_to(self.unapplied, invoices, plans, invoice_id, on,
+                                            confirmed=self.is_confirmed)
         if not applications:
             raise DomainError("nothing-to-apply", "no open invoice in the payment's currency can take this cash")
         self._add_applications(applications, on=on, by=by, at_receipt=False)
@@ -188,9 +219,68 @@ class Payment:
         return applications
 
 
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status is PaymentStatus.CONFIRMED
+
+    def _applied_by_invoice(self) -> dict[uuid.UUID, tuple[uuid.UUID, Money]]:
+        """What this payment paid of each invoice (invoice -> contract, amount), over all its applications."""
+        paid: dict[uuid.UUID, tuple[uuid.UUID, Money]] = {}
+        for a in self.applications:
+            was = paid.get(a.invoice_id, (a.contract_id, Money.zero(self.currency)))[1]
+            paid[a.invoice_id] = (a.contract_id, was + Money(a.amount, self.currency))
+        return paid
+
+    def confirm(self, *, transaction_id: uuid.UUID, on: date, invoices: Mapping[uuid.UUID, Invoice],
+                plans: Mapping[uuid.UUID, BillingPlan]) -> None:
+        """A statement entry shows this payment: the cash it applied is the bank's, its invoices paid.
+
+        `invoices` and `plans` hold (at least) those it was applied to.
+        """
+        if self.status is not PaymentStatus.RECORDED:
+            raise DomainError("payment-not-recorded", f"payment {self.bank_reference} is {self.status}, "
+                                                      "only a recorded payment is confirmed")
+        for invoice_id, (contract_id, amount) in self._applied_by_invoice().items():
+            invoices[invoice_id].confirm(amount, on=on)
+            plans[contract_id].confirm_collection(amount, on=on)
+        self.status = PaymentStatus.CONFIRMED
+        self.bank_transaction_id = transaction_id
+        self.confirmed_on = on
+        self.events.append(PaymentConfirmed(
+            lineage=self.lineage(), payment_id=self.id, bank_reference=self.bank_reference,
+            amount=MoneyPayload.of(self.amount), bank_transaction_id=transaction_id, confirmed_on=on,
+            account_id=self.account_id))
+
+    def return_(self, *, on: date, reason: str | None, transaction_id: uuid.UUID | None,
+                invoices: Mapping[uuid.UUID, Invoice], plans: Mapping[uuid.UUID, BillingPlan]) -> None:
+        """The bank sent the payment back: every invoice it paid is open again by what it paid (and
+        dunned again), and its unapplied cash is gone with it."""
+        if self.status is PaymentStatus.RETURNED:
+            raise DomainError("payment-already-returned", f"payment {self.bank_reference} was returned on "
+                                                          f"{self.returned_on}")
+        if on < self.value_date:
+            raise RuleViolation("return-before-receipt", "a payment cannot be returned before its value date")
+        reopened = self._applied_by_invoice()
+        for invoice_id, (contract_id, amount) in reopened.items():
+            invoices[invoice_id].unapply(amount, confirmed=self.is_confirmed)
+            plans[contract_id].return_collection(amount, confirmed=self.is_confirmed)
+        self.status = PaymentStatus.RETURNED
+        self.returned_on = on
+        self.return_reason = reason
+        self.returned_by_transaction_id = transaction_id
+        self.unapplied_amount = Decimal(0)
+        self.events.append(PaymentReturned(
+            lineage=self.lineage(), payment_id=self.id, bank_reference=self.bank_reference,
+            amount=MoneyPayload.of(self.amount), returned_on=on, return_reason=reason,
+            bank_transaction_id=transaction_id, account_id=self.account_id,
+            reopened=[PaymentApplication(invoice_id=invoice_id, amount=MoneyPayload.of(amount))
+                      for invoice_id, (_, amount) in reopened.items()]))
+
+
 def receive_payment(*, payment_id: uuid.UUID, bank_reference: str, payer: str, amount: Money, value_date: date,
                     target: PaymentTarget, plans: Mapping[uuid.UUID, BillingPlan], invoices: Sequence[Invoice],
-                    recorded_by: str, now: datetime) -> Payment:
+                    recorded_by: str, now: datetime, end_to_end_id: str | None = None,
+                    confirmed_by: uuid.UUID | None = None) -> Payment:
     """Record a bank receipt: apply it, collect it, and hold any surplus as unapplied cash.
 
     `plans` are the billing plans the target covers (one contract, or every contract of the
@@ -208,11 +298,12 @@ def receive_payment(*, payment_id: uuid.UUID, bank_reference: str, payer: str, a
                             f"{', '.join(sorted(currencies)) or 'no currency'}")
     if any(invoice.contract_id not in plans for invoice in invoices):
         raise DomainError("invoice-not-of-contract", "every invoice paid must belong to the payment's contracts")
-    applications, unapplied = _apply_to(amount, invoices, plans, target.invoice_id, value_date)
+    applications, unapplied = _apply_to(amount, invoices, plans, target.invoice_id, value_date,
+                                        confirmed=confirmed_by is not None)
     lineage = _common_lineage([plans[i.contract_id] for i, _ in applications] or list(plans.values()))
     return Payment(id=payment_id, bank_reference=bank_reference, payer=payer, amount=amount, value_date=value_date,
                    target=target, lineage=lineage, applications=applications, unapplied=unapplied,
-                   recorded_by=recorded_by, now=now)
+                   recorded_by=recorded_by, now=now, end_to_end_id=end_to_end_id, confirmed_by=confirmed_by)
 
 
 def _common_lineage(plans: Sequence[BillingPlan]) -> Lineage:

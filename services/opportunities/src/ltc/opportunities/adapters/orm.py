@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 
 from ltc.opportunities.domain.competitors import Competitor
+from ltc.opportunities.domain.credit import Credit
 from ltc.opportunities.domain.gates import GateRequest
 from ltc.opportunities.domain.insight import Insight, ValueProposition
 from ltc.opportunities.domain.model import Opportunity
@@ -75,7 +76,18 @@ opportunities = Table(
     Column("version", Integer, nullable=False),
 )
 
+# The customer's credit per account and currency, as finance last published it (account.credit_changed).
+account_credit = Table(
+    "account_credit", metadata,
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("limit_amount", Numeric(20, 4)),
+    Column("exposure_amount", Numeric(20, 4), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
 
 @functools.cache
 def start_mappers() -> None:
     map_aggregate(mapper_registry, Opportunity, opportunities)
+    map_aggregate(mapper_registry, Credit, account_credit, versioned=False)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ltc.opportunities.adapters import repository
 from ltc.opportunities.adapters.orm import opportunities
+from ltc.opportunities.domain.credit import Credit
 from ltc.opportunities.domain.gates import DEFAULT_THRESHOLDS, DecisionPolicy, Tier
 from ltc.opportunities.domain.model import Opportunity
 from ltc.opportunities.domain.stages import DEFAULT_PROBABILITIES, OPEN_STAGES, Stage, StageProbabilities
@@ -198,6 +199,15 @@ def policy_object_id(name: str) -> uuid.UUID:
 async def audit_of(session: AsyncSession, opportunity_id: uuid.UUID) -> list[Row[Any]]:
     """Who changed the opportunity, how and when, oldest first."""
     return await audit_history(session, opportunity_id, object_types=(AUDITED_OPPORTUNITY,))
+
+
+# -- the customer's credit, as finance publishes it ------------------------------------------------
+
+async def credit_of_opportunity(session: AsyncSession, opportunity_id: uuid.UUID) -> dict[str, Credit]:
+    """Finance's figures for the opportunity's account, per currency (none known: no limit)."""
+    account = select(opportunities.c.account_id).where(opportunities.c.id == opportunity_id).scalar_subquery()
+    rows = (await session.execute(select(Credit).where(Credit.account_id == account))).scalars()
+    return {credit.currency: credit for credit in rows}
 
 
 # -- policies an admin sets ----------------------------------------------------------------------

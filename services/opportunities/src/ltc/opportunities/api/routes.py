@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ltc.opportunities import handlers
 from ltc.opportunities.adapters import queries, repository
 from ltc.opportunities.api.schemas import (
+    CREDIT_RULE,
     AbandonRequest,
     AuditEntryRead,
     CompetitorIn,
@@ -319,11 +320,12 @@ async def raise_requirement(opportunity_id: uuid.UUID, body: RequirementIn, uow:
 @router.post(OPPORTUNITY + "/gates", status_code=201, response_model=GateRequestRead,
              responses={201: {"headers": OPPORTUNITY_ETAG}},
              summary=f"Request ATB or ATC; 422 lists every missing prerequisite; routed to {', '.join(TIERS[:-1])} "
-                     f"or {TIERS[-1]}")
+                     f"or {TIERS[-1]}; an ATC over the account's credit limit needs an override, one tier higher",
+             description=CREDIT_RULE)
 async def request_gate(opportunity_id: uuid.UUID, body: GateRequestCreate, uow: Uow, principal: Seller,
                        response: Response, version: ExpectedVersion,
                        idempotency_key: IdempotencyKey = None) -> GateRequestRead:
-    command = handlers.RequestGate(opportunity_id, uuid.uuid4(), body.gate, version)
+    command = handlers.RequestGate(opportunity_id, uuid.uuid4(), body.gate, version, body.credit_override_reason)
     return await run(uow, handlers.request_gate, command, principal,
                      answer=_added(response, "gates", lambda added: GateRequestRead.of(
                          _one(added.opportunity.gate_requests, added.item_id, "gate request"))),

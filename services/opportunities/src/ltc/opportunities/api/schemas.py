@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ltc.opportunities.adapters.queries import AuditAction, PipelineLine
 from ltc.opportunities.domain.competitors import Competitor
+from ltc.opportunities.domain.credit import CREDIT_LIMIT_EXCEEDED, CreditOverride
 from ltc.opportunities.domain.gates import (
     Decision,
     DecisionPolicy,
@@ -63,6 +64,17 @@ from ltc.shared.money import Money, MoneyError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+# The ATC's credit-limit rule as the OpenAPI states it (ltc.opportunities.domain.credit).
+CREDIT_RULE = (
+    f"ATC only. When the deal's value would take the account over the credit limit finance set in the deal's "
+    f"currency (finance's exposure + this deal's value > limit, as `account.credit_changed` last said), the "
+    f"request is refused with 422 `{CREDIT_LIMIT_EXCEEDED}` naming this field and giving the figures "
+    f"(`credit_limit`, `exposure`, `deal_value`, `over_by`), unless this reason is given: the request is then "
+    f"routed one tier higher than it would otherwise be (L3 decides it itself) and the override is kept on it "
+    f"with the figures. No limit known for the account: no limit. Within the limit the reason is not needed and "
+    f"not kept. Approving an ATC requested without an override checks the limit again."
+)
 
 
 class _Strict(BaseModel):
@@ -300,7 +312,11 @@ class StageChange(_Strict):
 
 
 class GateRequestCreate(_Strict):
+    # Left out of an earlier request's idempotency record while unset (ltc.shared.api.request_hash).
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("credit_override_reason",)
+
     gate: Gate
+    credit_override_reason: Reason | None = Field(default=None, description=CREDIT_RULE)
 
 
 class DecisionCreate(_Strict):
@@ -396,6 +412,8 @@ class GateRequestRead(BaseModel):
     requested_at: datetime
     decisions: list[Decision]
     terms: TermsRead | None = Field(description="ATC: the terms put to the deciders")
+    credit_override: CreditOverrideRead | None = Field(
+        default=None, description="ATC requested over the account's credit limit: why, and the figures then")
 
     @classmethod
     def of(cls, request: GateRequest) -> GateRequestRead:
@@ -403,7 +421,24 @@ class GateRequestRead(BaseModel):
                    routed_tier=request.routed_tier, routing_reason=request.routing_reason,
                    value=_money(request.value), high_risk=request.high_risk, requested_by=request.requested_by,
                    requested_at=request.requested_at, decisions=list(request.decisions),
-                   terms=TermsRead.of(request.terms) if request.terms else None)
+                   terms=TermsRead.of(request.terms) if request.terms else None,
+                   credit_override=CreditOverrideRead.of(request.credit_override) if request.credit_override else None)
+
+
+class CreditOverrideRead(BaseModel):
+    """An ATC decided one tier higher because the deal takes the account over its credit limit."""
+
+    reason: str
+    credit_limit: MoneyPayload
+    exposure: MoneyPayload = Field(description="finance's exposure of the account when the ATC was requested")
+    deal_value: MoneyPayload
+    over_by: MoneyPayload = Field(description="exposure + deal value - limit")
+
+    @classmethod
+    def of(cls, override: CreditOverride) -> CreditOverrideRead:
+        return cls(reason=override.reason, credit_limit=MoneyPayload.of(override.credit_limit),
+                   exposure=MoneyPayload.of(override.exposure), deal_value=MoneyPayload.of(override.deal_value),
+                   over_by=MoneyPayload.of(override.over_by))
 
 
 class DecisionRead(BaseModel):

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from ltc.opportunities.domain.credit import CreditOverride
 from ltc.opportunities.domain.terms import CommercialTerms
 from ltc.shared.controls import require_other_person
 from ltc.shared.money import Money, MoneyError, validate_currency
@@ -48,6 +49,13 @@ class Routing:
     tier: Tier
     reason: str
 
+    def raised(self, cause: str) -> Routing:
+        """One tier up for `cause`; the top tier decides it itself."""
+        higher = self.tier.above()
+        if higher is None:
+            return Routing(self.tier, f"{self.reason}; {cause}, already at {self.tier.value}")
+        return Routing(higher, f"{self.reason}; raised from {self.tier.value} for {cause}")
+
 
 class DecisionPolicy:
     """Which tier decides a gate: by deal value in its currency, one tier up for a high risk."""
@@ -79,7 +87,8 @@ class DecisionPolicy:
         return cls({currency: TierThresholds(Decimal(b["l2_from"]), Decimal(b["l3_from"]))
                     for currency, b in document.items()})
 
-    def route(self, value: Money | None, *, high_risk: bool) -> Routing:
+    def route(self, value: Money | None, *, high_risk: bool, credit_override: bool = False) -> Routing:
+        """By value, then one tier up for each of a high risk and a credit-limit override (L3 stays L3)."""
         if value is None or value.currency not in self.thresholds:
             # Authority that cannot be measured goes to the top, never to the bottom.
             base, why = Tier.L3, "no thresholds for the deal's currency" if value else "no deal value"
@@ -87,9 +96,10 @@ class DecisionPolicy:
             bounds = self.thresholds[value.currency]
             base = Tier.L1 if value.amount < bounds.l2_from else Tier.L2 if value.amount < bounds.l3_from else Tier.L3
             why = f"deal value {value.amount} {value.currency}"
-        if high_risk and base.above() is not None:
-            return Routing(base.above(), f"{why}; raised from {base.value} for a high risk")  # type: ignore[arg-type]
-        return Routing(base, why)
+        routing = Routing(base, why)
+        for raised, cause in ((high_risk, "a high risk"), (credit_override, "a credit-limit override")):
+            routing = routing.raised(cause) if raised else routing
+        return routing
 
 
 DEFAULT_THRESHOLDS = {
@@ -127,6 +137,8 @@ class GateRequest:
     decisions: tuple[Decision, ...] = ()
     # ATC approves these exact terms; the win hands over what was approved, not a later edit.
     terms: CommercialTerms | None = None
+    # ATC over the account's credit limit: the reason and figures it was requested with, one tier higher.
+    credit_override: CreditOverride | None = None
 
     def decide(self, outcome: Outcome, *, decision_id: uuid.UUID, decider: str, roles: frozenset[str], conditions: str | None,
                comment: str | None, now: datetime) -> tuple[GateRequest, Decision]:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from ltc.opportunities.domain.competitors import Competitor
+from ltc.opportunities.domain.credit import OVERRIDE_FIELD, Credit, CreditExcess, CreditOverride, credit_excess
 from ltc.opportunities.domain.gates import (
     Decision,
     DecisionPolicy,
@@ -299,7 +300,11 @@ class Opportunity:
         return missing
 
     def request_gate(self, gate: Gate, *, policy: DecisionPolicy, request_id: uuid.UUID, by: str,
-                     now: datetime) -> GateRequest:
+                     now: datetime, credit: Mapping[str, Credit] | None = None,
+                     credit_override_reason: str | None = None) -> GateRequest:
+        """ATB or ATC, routed to the tier that decides it. `credit` is the account's credit per currency
+        (`ltc.opportunities.domain.credit`): an ATC over the limit needs an override reason and goes
+        one tier higher."""
         self._require_open()
         status = self.gate_status(gate)
         if status is RequestStatus.PENDING:
@@ -317,21 +322,40 @@ class Opportunity:
             raise RuleViolation("gate-prerequisites-missing",
                                 f"{gate.value} cannot be requested: " + "; ".join(m["message"] for m in missing),
                                 errors=missing)
-        routing = policy.route(self.deal_value, high_risk=self.has_high_risk)
+        override = None
+        excess = self._credit_excess(credit, self.deal_value) if gate is Gate.ATC else None
+        if excess is not None:
+            if not (credit_override_reason or "").strip():
+                raise excess.refusal("this ATC", f"request it with `{OVERRIDE_FIELD}` to have it decided one tier "
+                                                 "higher", field=OVERRIDE_FIELD)
+            override = CreditOverride.of(excess, credit_override_reason or "")
+        routing = policy.route(self.deal_value, high_risk=self.has_high_risk, credit_override=override is not None)
         request = GateRequest(id=request_id, gate=gate, tier=routing.tier, routed_tier=routing.tier,
                               routing_reason=routing.reason, value=self.deal_value, high_risk=self.has_high_risk,
                               requested_by=by, requested_at=now,
-                              terms=self.draft_terms if gate is Gate.ATC else None)
+                              terms=self.draft_terms if gate is Gate.ATC else None, credit_override=override)
         self.gate_requests = (*self.gate_requests, request)
         self.pending_gate_tier = request.tier.value
         return request
 
+    @staticmethod
+    def _credit_excess(credit: Mapping[str, Credit] | None, value: Money | None) -> CreditExcess | None:
+        return credit_excess((credit or {}).get(value.currency) if value is not None else None, value)
+
     def decide(self, gate: Gate, outcome: Outcome, *, decision_id: uuid.UUID, decider: str, roles: frozenset[str],
-               conditions: str | None, comment: str | None, now: datetime) -> Decision:
+               conditions: str | None, comment: str | None, now: datetime,
+               credit: Mapping[str, Credit] | None = None) -> Decision:
+        """A decision on the pending request; approving an ATC checks the credit limit again as it is now."""
         self._require_open()
         latest = self._latest(gate)
         if latest is None or latest.status is not RequestStatus.PENDING:
             raise DomainError("no-pending-gate-request", f"no {gate.value} request is waiting for a decision")
+        if gate is Gate.ATC and outcome is Outcome.APPROVED and latest.credit_override is None:
+            excess = self._credit_excess(credit, latest.value)
+            if excess is not None:
+                # Over the limit since it was requested: send it back, to be requested again with an override.
+                raise excess.refusal("approving this ATC", "send the request back: the owner may request it again "
+                                     f"with `{OVERRIDE_FIELD}`, to be decided one tier higher")
         decided, decision = latest.decide(outcome, decision_id=decision_id, decider=decider, roles=roles, conditions=conditions,
                                           comment=comment, now=now)
         self.gate_requests = tuple(decided if r.id == latest.id else r for r in self.gate_requests)
