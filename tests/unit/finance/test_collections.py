@@ -267,3 +267,22 @@ def test_runs_while_paused_never_move_an_invoice(runs):
             after = (states[invoice.invoice_id].level, states[invoice.invoice_id].dunned_on) \
                 if invoice.invoice_id in states else None
             assert after == before
+
+
+# -- the document other teams generate clients from ------------------------------------------------
+
+
+def test_the_collections_schemas_keep_their_own_names_in_the_openapi_document():
+    """Two models or enums of one name make FastAPI qualify both with their module path, which the
+    generated clients cannot resolve (openapi-python-client drops the schema that uses them)."""
+    from ltc.finance.bootstrap import SPEC
+    from ltc.shared.service import create_app
+
+    schemas = create_app(SPEC).openapi()["components"]["schemas"]
+    assert [name for name in schemas if "__" in name] == []
+    history = schemas["CollectionsHistoryEntryRead"]["properties"]
+    assert history["action"] == {"$ref": "#/components/schemas/CollectionsAction"}
+    assert schemas["CollectionsAction"]["enum"] == ["opened", "resolved", "recorded", "kept", "broken", "settled"]
+    assert schemas["PromiseToPayRead"]["properties"]["status"]["$ref"] == "#/components/schemas/PromiseStatus"
+    assert schemas["PromiseStatus"]["enum"] == ["open", "kept", "broken", "settled"]
+    assert {"version", "etag"} <= set(schemas["DisputeRead"]["properties"])

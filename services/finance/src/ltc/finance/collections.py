@@ -18,8 +18,8 @@ from ltc.finance.adapters import collections_queries, queries
 from ltc.finance.domain.collections import (
     DISPUTE_ALREADY_OPEN,
     PROMISE_ALREADY_OPEN,
-    Action,
-    Audited,
+    CollectionsAction,
+    CollectionsAudited,
     Dispute,
     DisputeOutcome,
     PromiseToPay,
@@ -64,7 +64,7 @@ async def open_dispute(uow: UnitOfWork, cmd: OpenDispute, principal: Principal) 
     uow.session.add(dispute)
     await _insert_once(uow, "uq_invoice_disputes_open", DISPUTE_ALREADY_OPEN,
                        f"invoice {invoice.number} was disputed a moment ago: resolve that dispute first")
-    uow.audit(AuditEntry(now, principal.sub, Action.OPENED, Audited.DISPUTE, dispute.id, {
+    uow.audit(AuditEntry(now, principal.sub, CollectionsAction.OPENED, CollectionsAudited.DISPUTE, dispute.id, {
         "invoice_id": invoice.id, "invoice_number": invoice.number, "reason": dispute.reason,
         "disputed_amount": dispute.disputed, "invoice_open_amount": invoice.open_amount}))
     await uow.commit()
@@ -86,7 +86,7 @@ async def resolve_dispute(uow: UnitOfWork, cmd: ResolveDispute, principal: Princ
     require_version(dispute.version, cmd.expected_version, what=f"dispute {dispute.id}")
     now = handlers.clock()
     dispute.resolve(outcome=cmd.outcome, resolution=cmd.resolution, by=principal.sub, on=now.date())
-    uow.audit(AuditEntry(now, principal.sub, Action.RESOLVED, Audited.DISPUTE, dispute.id, {
+    uow.audit(AuditEntry(now, principal.sub, CollectionsAction.RESOLVED, CollectionsAudited.DISPUTE, dispute.id, {
         "invoice_id": dispute.invoice_id, "outcome": dispute.outcome, "resolution": dispute.resolution}))
     await uow.commit()
     return dispute
@@ -112,7 +112,7 @@ async def record_promise(uow: UnitOfWork, cmd: RecordPromise, principal: Princip
     uow.session.add(promise)
     await _insert_once(uow, "uq_promises_to_pay_open", PROMISE_ALREADY_OPEN,
                        f"invoice {invoice.number} received a promise to pay a moment ago")
-    uow.audit(AuditEntry(now, principal.sub, Action.RECORDED, Audited.PROMISE_TO_PAY, promise.id, {
+    uow.audit(AuditEntry(now, principal.sub, CollectionsAction.RECORDED, CollectionsAudited.PROMISE_TO_PAY, promise.id, {
         "invoice_id": invoice.id, "invoice_number": invoice.number, "amount": promise.amount,
         "promised_date": promise.promised_date, "paid_at_promise": promise.paid_at_promise,
         "invoice_open_amount": invoice.open_amount}))

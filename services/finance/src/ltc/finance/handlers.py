@@ -32,9 +32,14 @@ from ltc.finance.domain.bank import (
     sum_match,
 )
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentTerms
-from ltc.finance.domain.collections import Action as CollectionsAction
-from ltc.finance.domain.collections import Audited as CollectionsAudited
-from ltc.finance.domain.collections import Hold, PromiseStatus, PromiseToPay, dunning_holds
+from ltc.finance.domain.collections import (
+    CollectionsAction,
+    CollectionsAudited,
+    Hold,
+    PromiseStatus,
+    PromiseToPay,
+    dunning_holds,
+)
 from ltc.finance.domain.invoice import CreditNote, Invoice, credit_note_number, invoice_number
 from ltc.finance.domain.journal import AccountCodes
 from ltc.finance.domain.lines import LineCredit

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ltc.finance import collections, handlers
 from ltc.finance.adapters import collections_queries
 from ltc.finance.domain.collections import (
-    Action,
-    Audited,
+    CollectionsAction,
+    CollectionsAudited,
     Dispute,
     DisputeOutcome,
     DisputeStatus,
@@ -169,10 +169,10 @@ class CollectionsHistoryEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    action: Action
+    action: CollectionsAction
     actor: str = Field(description="the user's id, or `system:scheduled-run` for what the scheduled run decided")
     at: datetime
-    object_type: Audited
+    object_type: CollectionsAudited
     object_id: uuid.UUID
     changes: dict[str, Any]
 

@@ -53,14 +53,14 @@ PROMISED_AMOUNT_INVALID = "promised-amount-invalid"
 PROMISED_AMOUNT_EXCEEDS_OPEN = "promised-amount-exceeds-open-amount"
 
 
-class Audited(StrEnum):
+class CollectionsAudited(StrEnum):
     """The objects of collections as the audit trail names them (`object_type`)."""
 
     DISPUTE = "dispute"
     PROMISE_TO_PAY = "promise_to_pay"
 
 
-class Action(StrEnum):
+class CollectionsAction(StrEnum):
     """What an audit entry of collections says happened (`action`)."""
 
     OPENED = "opened"  # a dispute
