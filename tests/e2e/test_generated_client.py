@@ -36,6 +36,7 @@ import pytest
 
 from ltc.shared.auth import mint_token
 from ltc.shared.testing import deal
+from ltc.shared.testing.bank import camt053, camt_entry
 from ltc.shared.testing.deal import INSTALMENTS, VALUE
 from tests.e2e.support import eventually
 
@@ -360,6 +361,21 @@ async def test_a_lead_goes_all_the_way_to_cash_through_generated_clients(generat
     again, _ = await api("finance", "POST /api/v1/payments", user=FINANCE, status=200, expect="PaymentRead",
                          body=payment("BNK-3", "200000.00", contract_id=str(contract.id)))
     assert again.id == first.id  # a known bank reference: the same bank payment is never counted twice
+    # Typed in, covered, but not paid before the bank shows the cash.
+    assert {i.status.value for i in await invoices()} == {"in_payment"}
+
+    # The bank's statement shows the three transfers: it confirms them (the file through the
+    # generated client, as the document describes its body).
+    file_type = importlib.import_module(f"{generated.packages['finance'].__name__}.types").File
+    statement = camt053(f"GEN-{run}", *(camt_entry(f"GEN-{run}-{reference}", amount, on=TODAY.isoformat())
+                                        for reference, amount in (("BNK-1", "299999.99"), ("BNK-2", "500000.00"),
+                                                                  ("BNK-3", "200000.00"))))
+    imported, _ = await api("finance", "POST /api/v1/bank-statements", user=FINANCE, status=201,
+                            expect="StatementImportRead",
+                            # bytes, not BytesIO: the function sends File.payload as the content,
+                            # which an async client cannot read from a sync file object.
+                            body=file_type(payload=statement, mime_type="application/octet-stream"))
+    assert [t.rule.value for t in imported.statements[0].transactions] == ["expected-payment"] * 3
 
     # 5. The loop closes: every invoice paid, the contract closed, the lead knows its cash came in.
     assert {i.status.value for i in await invoices()} == {"paid"}
