@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ltc.finance import handlers
+from ltc.finance.adapters import collections_queries
 from ltc.finance.bootstrap import SPEC
 from ltc.shared.db import outbox
 from ltc.shared.messages import EventPayload
@@ -256,6 +257,41 @@ async def test_disputes_refuse_what_a_clerk_could_get_wrong(client):
     await _pay(client, paid, "1000.00", TODAY)
     _problem(await _dispute(client, paid), 409, "invoice-not-open")
     _problem(await _promise(client, paid, {"promised_date": str(TODAY)}), 409, "invoice-not-open")
+
+
+async def test_two_clerks_opening_a_dispute_at_once_open_one(client):
+    invoice = await _invoice(client)
+    etag = await _etag(client, invoice["id"])
+    url = f"/api/v1/invoices/{invoice['id']}/disputes"
+    answers = await asyncio.gather(*(
+        client.post(url, json={"reason": f"clerk {n} heard it"}, headers={**auth(f"clerk-{n}", "finance"),
+                                                                         "If-Match": etag})
+        for n in range(4)))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409], [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        _problem(refused, 409, "dispute-already-open")
+    [event] = await _events(client, invoice["contract_id"], DISPUTED)
+    [opened] = [a.json() for a in answers if a.status_code == 201]
+    assert event["dispute_id"] == opened["id"], "the event is the one dispute that was committed"
+
+
+async def test_the_database_keeps_one_open_dispute_and_promise_when_the_check_before_misses_one(client, monkeypatch):
+    """As when two requests both checked before either committed: the partial unique index refuses
+    the second, answered with the same rule."""
+    invoice = await _invoice(client)
+    assert (await _dispute(client, invoice)).status_code == 201
+    assert (await _promise(client, invoice, {"promised_date": str(TODAY + timedelta(days=3))})).status_code == 201
+
+    async def none(*_args):
+        return None
+
+    monkeypatch.setattr(collections_queries, "open_dispute_of", none)
+    monkeypatch.setattr(collections_queries, "open_promise_of", none)
+    _problem(await _dispute(client, invoice), 409, "dispute-already-open")
+    _problem(await _promise(client, invoice, {"promised_date": str(TODAY + timedelta(days=3))}), 409,
+             "promise-already-open")
+    assert len(await _events(client, invoice["contract_id"], DISPUTED)) == 1
+    assert len(await _events(client, invoice["contract_id"], RECORDED)) == 1
 
 
 # -- promises to pay ---------------------------------------------------------------------------
