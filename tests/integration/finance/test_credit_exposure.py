@@ -8,7 +8,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from ltc.finance import credit, handlers
 from ltc.finance.bootstrap import SPEC
@@ -16,8 +18,9 @@ from ltc.shared.db import outbox
 from ltc.shared.messages import EventPayload
 from ltc.shared.messages.contracts_events import ContractSigned
 from ltc.shared.messages.envelope import Envelope
-from ltc.shared.messages.finance_events import AccountCreditChanged, InvoiceIssued, PaymentReceived
+from ltc.shared.messages.finance_events import AccountCreditChanged, InvoiceIssued, PaymentReceived, PaymentReturned
 from ltc.shared.messages.opportunities_events import OpportunityWon
+from ltc.shared.migrations import alembic_config
 from ltc.shared.testing.apps import auth, runtime_of, service_client
 from tests.integration.finance.support import know_the_customer
 
@@ -167,6 +170,16 @@ async def test_a_payment_lowers_the_exposure_once_and_a_replay_publishes_nothing
     await _deliver(client, SPEC.subscription.handlers[ContractSigned.ce_type()], signed)
     assert len(await _credit_events(client, account_id)) == len(events) == 2
 
+    # The bank returns the payment: what it paid is open again, and so is the exposure.
+    returned = await client.post(f"/api/v1/payments/{payment['id']}/returns",
+                                 json={"returned_on": TODAY.isoformat(), "reason": "AC04"},
+                                 headers={**FINANCE, "If-Match": f'"{payment["version"]}"'})
+    assert returned.status_code == 200, returned.text
+    [back] = await _outbox_payloads(client, PaymentReturned.ce_type(), payment["id"])
+    await _deliver(client, credit.on_cash_moved, PaymentReturned.model_validate(back))
+    assert _figures((await _credit_events(client, account_id))[-1]) == (
+        "exposure_changed", "EUR", None, "1000.00", "300.00", "700.00", None)
+
 
 async def test_the_limit_is_changed_only_on_the_version_read(client):
     account_id = uuid.uuid4()
@@ -246,3 +259,21 @@ async def test_finance_follows_its_own_events_through_kafka(make_database, kafka
         assert [_figures(e) for e in await _credit_events(client, account_id)] == [
             ("exposure_changed", "EUR", None, "1000.00", "300.00", "700.00", None),
             ("exposure_changed", "EUR", None, "700.00", "0.00", "700.00", None)]
+
+
+async def test_0010_is_undone_only_while_no_limit_is_set(make_database):
+    url = await make_database("finance_migration_0010")
+    config = alembic_config(SPEC.service_dir, url)
+    await asyncio.to_thread(command.upgrade, config, "0010")
+    engine = create_async_engine(url)
+    try:
+        await asyncio.to_thread(command.downgrade, config, "0009")
+        await asyncio.to_thread(command.upgrade, config, "0010")
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO credit_limits (account_id, currency, amount, reason, set_by, set_at, version) "
+                "VALUES (:id, 'EUR', 10, 'x', 'clerk', now(), 1)"), dict(id=uuid.uuid4()))
+        with pytest.raises(RuntimeError, match="credit limits are set"):
+            await asyncio.to_thread(command.downgrade, config, "0009")
+    finally:
+        await engine.dispose()
