@@ -319,3 +319,128 @@ async def test_the_cash_tolerance_is_configuration_with_if_match_and_history(cli
                              headers=FINANCE)).status_code == 403
     history = await client.get("/api/v1/config/cash-tolerance/history", headers=FINANCE)
     assert history.status_code == 200
+
+
+# -- refunds and bad debts --------------------------------------------------------------------
+
+CLERK_2 = auth("clerk-2", "finance")
+IBAN = "FR7630006000011234567890189"
+
+
+async def _over_paid(client, extra: str) -> dict:
+    invoice = await _advance(client, "100.00")
+    statement = await _import(client, camt_entry(_ref(), str(Decimal("100.00") + Decimal(extra)),
+                                                 structured=invoice["payment_reference"], on=TODAY))
+    return await _get(client, f"/payments/{statement['transactions'][0]['payment_id']}")
+
+
+async def _put_policy(client, path: str, document: dict) -> None:
+    read = await client.get(f"/api/v1/config/{path}", headers=ADMIN)
+    put = await client.put(f"/api/v1/config/{path}", json=document, headers={**ADMIN, "If-Match": read.headers["etag"]})
+    assert put.status_code == 200, put.text
+
+
+async def test_over_paid_cash_is_refunded_on_the_clerks_word_up_to_the_amount_and_by_four_eyes_above(client):
+    await _put_policy(client, "refund-approval", {"approve_above": {"EUR": "50.00"}})
+    try:
+        small, large = await _over_paid(client, "30.00"), await _over_paid(client, "80.00")
+        refund = {"beneficiary_name": "ACME SA", "beneficiary_iban": "FR76 3000 6000 0112 3456 7890 189",
+                  "reason": "over-payment of the advance"}
+
+        too_much = await client.post(f"/api/v1/payments/{small['id']}/refunds", headers={
+            **FINANCE, "If-Match": f'"{small["version"]}"'}, json={**refund, "amount": _money("30.01")})
+        assert too_much.status_code == 422 and too_much.json()["type"].endswith("refund-exceeds-unapplied")
+        bad_iban = await client.post(f"/api/v1/payments/{small['id']}/refunds", headers={
+            **FINANCE, "If-Match": f'"{small["version"]}"'}, json={**refund, "amount": _money("30.00"),
+                                                                 "beneficiary_iban": "FR7630006000011234567890188"})
+        assert bad_iban.status_code == 422 and "beneficiary_iban" in bad_iban.text
+
+        issued = await client.post(f"/api/v1/payments/{small['id']}/refunds", headers={
+            **FINANCE, "If-Match": f'"{small["version"]}"'}, json={**refund, "amount": _money("30.00")})
+        assert issued.status_code == 201, issued.text
+        assert (issued.json()["status"], issued.json()["issued_on"], issued.json()["beneficiary_iban"]) == (
+            "issued", TODAY, IBAN)
+        assert (await _get(client, f"/payments/{small['id']}"))["unapplied"] == _money("0.00")
+        [(_, event)] = [e for e in await _events(client, issued.json()["id"])]
+        assert event["amount"] == _money("30.00") and event["approved_by"] is None
+        entry = _balanced(await _journal(client), f"refund:{issued.json()['id']}")
+        assert {(x["account_code"], x["debit"], x["credit"]) for x in entry} == {
+            ("2150", "30.00", "0.00"), ("1000", "0.00", "30.00")}
+
+        pending = await client.post(f"/api/v1/payments/{large['id']}/refunds", headers={
+            **FINANCE, "If-Match": f'"{large["version"]}"'}, json={**refund, "amount": _money("80.00")})
+        assert pending.status_code == 201 and pending.json()["status"] == "pending_approval"
+        assert await _events(client, pending.json()["id"]) == [], "no cash out before the approval"
+        # Reserved: the same cash cannot be applied or refunded again meanwhile.
+        held = await _get(client, f"/payments/{large['id']}")
+        assert held["unapplied"] == _money("0.00")
+        listed = (await _get(client, "/refunds?status=pending_approval"))["items"]
+        assert pending.json()["id"] in [r["id"] for r in listed]
+        decision = f"/api/v1/refunds/{pending.json()['id']}/decision"
+        own = await client.post(decision, json={"approve": True},
+                                headers={**FINANCE, "If-Match": pending.headers["etag"]})
+        assert own.status_code == 403 and own.json()["type"].endswith("refund-self-approved")
+        approved = await client.post(decision, json={"approve": True, "note": "checked the bank details"},
+                                     headers={**CLERK_2, "If-Match": pending.headers["etag"]})
+        assert approved.status_code == 200, approved.text
+        assert (approved.json()["status"], approved.json()["decided_by"]) == ("issued", "clerk-2")
+        [(_, event)] = await _events(client, pending.json()["id"])
+        assert event["approved_by"] == "clerk-2" and event["requested_by"] == "clerk-1"
+    finally:
+        await _put_policy(client, "refund-approval", {"approve_above": {}})
+
+
+async def test_a_rejected_refund_gives_the_cash_back_to_unapplied(client):
+    payment = await _over_paid(client, "25.00")
+    pending = await client.post(f"/api/v1/payments/{payment['id']}/refunds", headers={
+        **FINANCE, "If-Match": f'"{payment["version"]}"'}, json={
+        "amount": _money("25.00"), "beneficiary_name": "ACME", "beneficiary_iban": IBAN, "reason": "over-payment"})
+    assert pending.json()["status"] == "pending_approval"
+    rejected = await client.post(f"/api/v1/refunds/{pending.json()['id']}/decision", json={"approve": False},
+                                 headers={**CLERK_2, "If-Match": pending.headers["etag"]})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert (await _get(client, f"/payments/{payment['id']}"))["unapplied"] == _money("25.00")
+    twice = await client.post(f"/api/v1/refunds/{pending.json()['id']}/decision", json={"approve": True},
+                              headers={**CLERK_2, "If-Match": rejected.headers["etag"]})
+    assert twice.status_code in (409, 422) and twice.json()["type"].endswith("refund-decided")
+
+
+async def test_a_bad_debt_is_written_off_only_by_the_tier_its_amount_requires(client):
+    await _put_policy(client, "bad-debt-tiers", {"l2_from": {"EUR": "500.00"}, "l3_from": {"EUR": "5000.00"}})
+    try:
+        invoice = await _advance(client, "800.00")
+        asked = await client.post(f"/api/v1/invoices/{invoice['id']}/bad-debt-write-offs", headers=FINANCE,
+                                  json={"reason": "the customer is in insolvency proceedings"})
+        assert asked.status_code == 201, asked.text
+        request = asked.json()
+        assert (request["tier"], request["status"], request["amount"]) == ("L2", "pending", _money("800.00"))
+        assert (await _get(client, f"/invoices/{invoice['id']}"))["open_amount"] == _money("800.00")
+        too_much = await client.post(f"/api/v1/invoices/{invoice['id']}/bad-debt-write-offs", headers=FINANCE,
+                                     json={"reason": "x", "amount": _money("800.01")})
+        assert too_much.status_code == 422 and "amount" in too_much.text
+
+        url = f"/api/v1/write-off-requests/{request['id']}/decision"
+        low = await client.post(url, json={"approve": True},
+                                headers={**auth("l1-boss", "approver_l1"), "If-Match": asked.headers["etag"]})
+        assert low.status_code == 403 and low.json()["type"].endswith("tier-authority")
+        own = await client.post(url, json={"approve": True},
+                                headers={**auth("clerk-1", "finance", "approver_l2"), "If-Match": asked.headers["etag"]})
+        assert own.status_code == 403 and own.json()["type"].endswith("write-off-self-approved")
+        clerk = await client.post(url, json={"approve": True}, headers={**CLERK_2, "If-Match": asked.headers["etag"]})
+        assert clerk.status_code == 403
+        done = await client.post(url, json={"approve": True, "note": "provisioned in Q4"},
+                                 headers={**auth("l2-boss", "approver_l2"), "If-Match": asked.headers["etag"]})
+        assert done.status_code == 200, done.text
+        assert (done.json()["status"], done.json()["decided_by"]) == ("approved", "l2-boss")
+        written = await _get(client, f"/invoices/{invoice['id']}")
+        assert (written["status"], written["written_off_amount"], written["open_amount"]) == (
+            "written_off", _money("800.00"), _money("0.00"))
+        [write_off] = await _get(client, f"/invoices/{invoice['id']}/write-offs")
+        assert (write_off["kind"], write_off["decision_tier"], write_off["id"]) == (
+            "bad_debt", "L2", done.json()["write_off_id"])
+        [(_, event)] = [e for e in await _events(client, invoice["contract_id"]) if e[0] == "ltc.invoice.written_off.v1"]
+        assert (event["kind"], event["decided_by"], event["decision_tier"]) == ("bad_debt", "l2-boss", "L2")
+        listed = await _get(client, "/write-off-requests?status=approved", headers=auth("l2-boss", "approver_l2"))
+        assert request["id"] in [r["id"] for r in listed["items"]]
+    finally:
+        await _put_policy(client, "bad-debt-tiers", {"l2_from": {}, "l3_from": {}})

@@ -130,6 +130,51 @@ async def _cash_tolerance(client) -> tuple[str, dict, dict]:
     return "/api/v1/config/cash-tolerance", {"tolerances": {"EUR": "0.50"}}, read
 
 
+_REFUND = {"amount": _money("40.00"), "beneficiary_name": "ACME SA", "beneficiary_iban": "FR7630006000011234567890189",
+           "reason": "over-payment"}
+
+
+async def _refundable(client) -> tuple[str, dict, dict]:
+    """A payment holding 100 of unapplied cash."""
+    url, _, payment = await _cash_held(client)
+    return f"/api/v1/payments/{payment['id']}/refunds", _REFUND, payment
+
+
+async def _pending_refund(client) -> tuple[str, dict, dict]:
+    """A refund waiting for a second finance person (version 0 approves none on the clerk's word)."""
+    url, body, payment = await _refundable(client)
+    response = await client.post(url, json=body, headers={**FINANCE, "If-Match": payment["etag"]})
+    assert response.status_code == 201 and response.json()["status"] == "pending_approval", response.text
+    return f"/api/v1/refunds/{response.json()['id']}/decision", {"approve": True}, response.json()
+
+
+async def _pending_bad_debt(client) -> tuple[str, dict, dict]:
+    advance = await _advance(client, await _sign(client))
+    response = await client.post(f"/api/v1/invoices/{advance['id']}/bad-debt-write-offs",
+                                 json={"reason": "the customer is insolvent"}, headers=FINANCE)
+    assert response.status_code == 201, response.text
+    return f"/api/v1/write-off-requests/{response.json()['id']}/decision", {"approve": True}, response.json()
+
+
+async def _open_dispute(client) -> tuple[str, dict, dict]:
+    advance = await _advance(client, await _sign(client))
+    opened = await client.post(f"/api/v1/invoices/{advance['id']}/disputes", json={"reason": "acceptance not signed"},
+                               headers=FINANCE)
+    assert opened.status_code == 201, opened.text
+    return (f"/api/v1/disputes/{opened.json()['id']}/resolution",
+            {"outcome": "customer_wrong", "resolution": "the certificate was signed"}, opened.json())
+
+
+async def _refund_approval(client) -> tuple[str, dict, dict]:
+    read = (await client.get("/api/v1/config/refund-approval", headers=ADMIN)).json()
+    return "/api/v1/config/refund-approval", {"approve_above": {"EUR": "500.00"}}, read
+
+
+async def _bad_debt_tiers(client) -> tuple[str, dict, dict]:
+    read = (await client.get("/api/v1/config/bad-debt-tiers", headers=ADMIN)).json()
+    return "/api/v1/config/bad-debt-tiers", {"l2_from": {"EUR": "10000"}, "l3_from": {"EUR": "100000"}}, read
+
+
 async def _account_codes(client) -> tuple[str, dict, dict]:
     read = (await client.get("/api/v1/config/account-codes", headers=ADMIN)).json()
     codes = {"receivable": "1110", "revenue": "4010", "cash": "1001", "unapplied_cash": "2151"}
@@ -155,6 +200,13 @@ CHANGES = [
     Change("post", "/api/v1/payments/{payment_id}/returns", _recorded_payment, FINANCE),
     Change("post", "/api/v1/invoices/{invoice_id}/write-offs", _short_invoice, FINANCE),
     Change("put", "/api/v1/config/cash-tolerance", _cash_tolerance, ADMIN),
+    Change("post", "/api/v1/payments/{payment_id}/refunds", _refundable, FINANCE),
+    Change("post", "/api/v1/refunds/{refund_id}/decision", _pending_refund, auth("clerk-2", "finance")),
+    Change("post", "/api/v1/write-off-requests/{request_id}/decision", _pending_bad_debt,
+           auth("cfo", "approver_l3")),
+    Change("post", "/api/v1/disputes/{dispute_id}/resolution", _open_dispute, FINANCE),
+    Change("put", "/api/v1/config/refund-approval", _refund_approval, ADMIN),
+    Change("put", "/api/v1/config/bad-debt-tiers", _bad_debt_tiers, ADMIN),
     Change("put", "/api/v1/config/account-codes", _account_codes, ADMIN),
     Change("put", "/api/v1/config/seller-identity", _seller_identity, ADMIN),
     Change("put", "/api/v1/config/tax-rules", _tax_rules, ADMIN),

@@ -41,11 +41,15 @@ def _enum(schema: dict) -> list[str]:
     ("OpenInvoiceRead", "bucket", ["current", "1-30", "31-60", "61-90", "90+"]),
     ("OpenInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
     ("DunnedInvoiceRead", "dunning_level", ["reminder", "second_reminder", "final_notice", "escalated"]),
-    ("JournalLineRead", "document_type", ["invoice", "credit_note", "payment", "write_off"]),
-    ("HistoryEntryRead", "object_type", ["billing_plan", "invoice", "credit_note", "payment", "bank_statement"]),
+    ("JournalLineRead", "document_type", ["invoice", "credit_note", "payment", "write_off", "refund"]),
+    ("HistoryEntryRead", "object_type", ["billing_plan", "invoice", "credit_note", "payment", "bank_statement", "refund",
+                                         "write_off_request"]),
     ("HistoryEntryRead", "action", ["opened", "amended", "milestone_accepted", "fully_paid", "issued", "held", "dunned",
                                     "recorded", "applied", "confirmed", "returned", "written_off", "imported",
-                                    "allocated", "sent_back"]),
+                                    "allocated", "sent_back", "requested", "decided"]),
+    ("RefundRead", "status", ["pending_approval", "issued", "rejected"]),
+    ("WriteOffRequestRead", "status", ["pending", "approved", "rejected"]),
+    ("WriteOffRequestRead", "tier", ["L1", "L2", "L3"]),
 ])
 def test_a_field_with_a_fixed_set_of_values_is_an_enum(model, field, values):
     assert _enum(_schema(model)["properties"][field]) == values

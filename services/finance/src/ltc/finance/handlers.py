@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from ltc.finance.adapters import collections_queries, queries, repository
-from ltc.finance.domain.adjustments import CashTolerance, WriteOff, WriteOffKind
+from ltc.finance.domain.adjustments import (
+    BadDebtTiers,
+    CashTolerance,
+    Refund,
+    RefundApproval,
+    WriteOff,
+    WriteOffKind,
+    WriteOffRequest,
+)
 from ltc.finance.domain.bank import (
     STATEMENT_CONFLICT,
     BankEntry,
@@ -68,6 +76,7 @@ from ltc.shared.money import Money, MoneyError
 from ltc.shared.policy import PolicyVersion, set_policy
 from ltc.shared.roles import Principal
 from ltc.shared.rules import DomainError, RuleViolation, require_version
+from ltc.shared.tiers import authority_of
 
 
 def _utc_now() -> datetime:
@@ -97,6 +106,8 @@ class Audited(StrEnum):
     CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
     BANK_STATEMENT = "bank_statement"
+    REFUND = "refund"
+    WRITE_OFF_REQUEST = "write_off_request"
 
 
 class Action(StrEnum):
@@ -117,6 +128,8 @@ class Action(StrEnum):
     IMPORTED = "imported"  # a bank statement
     ALLOCATED = "allocated"  # a suspense credit, by hand
     SENT_BACK = "sent_back"  # a suspense credit, to its payer
+    REQUESTED = "requested"  # a refund or a bad-debt write-off, waiting for its decision
+    DECIDED = "decided"  # approved or rejected, by a second person / the tier
 
 
 def _by_event(envelope: Envelope) -> str:
@@ -563,8 +576,8 @@ async def _match_return(uow: UnitOfWork, transaction: BankTransaction, entry: Ba
     quoted = [text for text in (entry.remittance, entry.creditor_reference) if text]
     references = [word for text in quoted for word in text.replace(",", " ").split()]
     payment = await repository.payment_returned_by(uow.session, entry.end_to_end_id, references)
-    if payment is None or payment.amount != entry.amount:
-        return
+    if payment is None or payment.amount != entry.amount or not payment.refunded.is_zero():
+        return  # none of ours, a part, or one with a refund: kept for review
     await _return(uow, payment, on=entry.booking_date or entry.value_date, reason=entry.return_reason,
                   transaction_id=transaction.id, actor=principal.sub)
     transaction.returned(payment.id)
@@ -648,6 +661,116 @@ async def write_off_small_balance(uow: UnitOfWork, cmd: WriteOffSmallBalance, pr
                                  principal.sub, expected_version=cmd.expected_version)
     await uow.commit()
     return write_off
+
+
+@dataclass(frozen=True)
+class RequestRefund:
+    refund_id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: Money
+    beneficiary_name: str
+    beneficiary_iban: str
+    reason: str
+    expected_version: int | None = None  # the payment's
+
+
+async def request_refund(uow: UnitOfWork, cmd: RequestRefund, principal: Principal) -> Refund:
+    """Pay unapplied cash back: issued at once up to the currency's approval amount, else held for
+    a second finance person; either way the amount leaves the payment's unapplied cash now."""
+    payment = await repository.get_payment(uow.session, cmd.payment_id, for_update=True)
+    require_version(payment.version, cmd.expected_version, what=f"payment {payment.id}")
+    policy = RefundApproval.from_json((await queries.refund_approval(uow.session)).document)
+    refund = Refund(id=cmd.refund_id, payment=payment, amount=cmd.amount, beneficiary_name=cmd.beneficiary_name,
+                    beneficiary_iban=cmd.beneficiary_iban, reason=cmd.reason, requested_by=principal.sub,
+                    now=clock(), policy=policy)
+    uow.session.add(refund)
+    uow.audit(AuditEntry(clock(), principal.sub, Action.REQUESTED, Audited.REFUND, refund.id, {
+        "payment_id": payment.id, "amount": refund.amount, "beneficiary_iban": refund.beneficiary_iban,
+        "reason": refund.reason, "status": refund.status, "unapplied": payment.unapplied},
+        filed_under=(payment.id, payment.account_id)))
+    await uow.commit()
+    return refund
+
+
+@dataclass(frozen=True)
+class DecideRefund:
+    refund_id: uuid.UUID
+    approve: bool
+    note: str | None
+    expected_version: int | None = None
+
+
+async def decide_refund(uow: UnitOfWork, cmd: DecideRefund, principal: Principal) -> Refund:
+    refund = await repository.get_refund(uow.session, cmd.refund_id)
+    payment = await repository.get_payment(uow.session, refund.payment_id, for_update=True)
+    refund = await repository.get_refund(uow.session, cmd.refund_id, for_update=True)
+    require_version(refund.version, cmd.expected_version, what=f"refund {refund.id}")
+    refund.decide(approve=cmd.approve, by=principal.sub, note=cmd.note, now=clock(), payment=payment)
+    uow.audit(AuditEntry(clock(), principal.sub, Action.DECIDED, Audited.REFUND, refund.id, {
+        "approved": cmd.approve, "note": refund.decision_note, "status": refund.status,
+        "unapplied": payment.unapplied}, filed_under=(payment.id, payment.account_id)))
+    await uow.commit()
+    return refund
+
+
+@dataclass(frozen=True)
+class RequestBadDebtWriteOff:
+    request_id: uuid.UUID
+    invoice_id: uuid.UUID
+    amount: Money | None  # None: all that is open
+    reason: str
+    expected_version: int | None = None  # the invoice's
+
+
+async def request_bad_debt_write_off(uow: UnitOfWork, cmd: RequestBadDebtWriteOff,
+                                     principal: Principal) -> WriteOffRequest:
+    """A bad debt goes to the tier its amount requires; nothing is written off until it decides."""
+    invoice = await repository.get_invoice(uow.session, cmd.invoice_id)
+    require_version(invoice.version, cmd.expected_version, what=f"invoice {invoice.number}")
+    tiers = BadDebtTiers.from_json((await queries.bad_debt_tiers(uow.session)).document)
+    request = WriteOffRequest(id=cmd.request_id, invoice=invoice, amount=cmd.amount or invoice.open_amount,
+                              reason=cmd.reason, requested_by=principal.sub, now=clock(), tiers=tiers)
+    uow.session.add(request)
+    uow.audit(AuditEntry(clock(), principal.sub, Action.REQUESTED, Audited.WRITE_OFF_REQUEST, request.id, {
+        "invoice_id": invoice.id, "amount": request.amount, "tier": request.tier, "reason": request.reason},
+        filed_under=(invoice.id, invoice.contract_id)))
+    await uow.commit()
+    return request
+
+
+@dataclass(frozen=True)
+class DecideBadDebtWriteOff:
+    request_id: uuid.UUID
+    approve: bool
+    note: str | None
+    expected_version: int | None = None
+
+
+async def decide_bad_debt_write_off(uow: UnitOfWork, cmd: DecideBadDebtWriteOff,
+                                    principal: Principal) -> WriteOffRequest:
+    """The tier decides (never the requester); approved, what is open is written off, if it still is."""
+    request = await repository.get_write_off_request(uow.session, cmd.request_id)
+    [locked] = await repository.lock_plans(uow.session, contract_id=request.contract_id)
+    plan = (await repository.plans_of(uow.session, [locked]))[request.contract_id]
+    [invoice] = [i for i in await repository.invoices_of_contracts(uow.session, [request.contract_id])
+                 if i.id == request.invoice_id]
+    request = await repository.get_write_off_request(uow.session, cmd.request_id, for_update=True)
+    require_version(request.version, cmd.expected_version, what=f"write-off request {request.id}")
+    now = clock()
+    write_off = request.decide(approve=cmd.approve, by=principal.sub, authority=authority_of(principal.roles),
+                               note=cmd.note, now=now, invoice=invoice, plan=plan)
+    uow.audit(AuditEntry(now, principal.sub, Action.DECIDED, Audited.WRITE_OFF_REQUEST, request.id, {
+        "approved": cmd.approve, "note": request.decision_note, "tier": request.tier,
+        "write_off_id": request.write_off_id}, filed_under=(invoice.id, invoice.contract_id)))
+    if write_off is not None:
+        uow.session.add(write_off)
+        uow.audit(AuditEntry(now, principal.sub, Action.WRITTEN_OFF, Audited.INVOICE, invoice.id, {
+            "write_off_id": write_off.id, "amount": write_off.amount, "kind": write_off.kind,
+            "reason": write_off.reason, "decision_tier": write_off.decision_tier,
+            "invoice_open_amount": invoice.open_amount}, filed_under=(invoice.contract_id,)))
+        _audit_settlements(uow, [plan], now, principal.sub)
+    await uow.commit()
+    return request
 
 
 @dataclass(frozen=True)
@@ -945,5 +1068,26 @@ async def set_cash_tolerance(uow: UnitOfWork, cmd: SetCashTolerance, principal: 
     CashTolerance.from_json(cmd.document)
     version = await set_policy(uow.session, queries.CASH_TOLERANCE, cmd.document,
                                expected_version=cmd.expected_version, by=principal.sub, at=clock())
+    await uow.commit()
+    return version
+
+
+@dataclass(frozen=True)
+class SetPolicy:
+    """A new version of one of the cash policies (refund approval, bad-debt tiers)."""
+
+    name: str
+    document: dict[str, Any]
+    expected_version: int | None
+
+
+_POLICY_READERS: dict[str, Callable[[dict[str, Any]], object]] = {
+    queries.REFUND_APPROVAL: RefundApproval.from_json, queries.BAD_DEBT_TIERS: BadDebtTiers.from_json}
+
+
+async def set_cash_policy(uow: UnitOfWork, cmd: SetPolicy, principal: Principal) -> PolicyVersion:
+    _POLICY_READERS[cmd.name](cmd.document)  # a document that cannot be read is refused, naming the entry
+    version = await set_policy(uow.session, cmd.name, cmd.document, expected_version=cmd.expected_version,
+                               by=principal.sub, at=clock())
     await uow.commit()
     return version

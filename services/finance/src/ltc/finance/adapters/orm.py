@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import registry, relationship
 
-from ltc.finance.domain.adjustments import WriteOff, WriteOffKind
+from ltc.finance.domain.adjustments import Decision, Refund, RefundStatus, WriteOff, WriteOffKind, WriteOffRequest
 from ltc.finance.domain.bank import BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.collections import Dispute, DisputeOutcome, DisputeStatus, PromiseStatus, PromiseToPay
@@ -36,6 +36,7 @@ from ltc.finance.domain.tax import TaxBreakdown
 from ltc.shared.db import JsonDocument, map_aggregate, str_enum
 from ltc.shared.lines import SalesLine
 from ltc.shared.messages.contracts_events import Trigger
+from ltc.shared.tiers import Tier
 
 metadata = MetaData()
 mapper_registry = registry(metadata=metadata)
@@ -171,6 +172,7 @@ payments = Table(
     Column("returned_on", Date),
     Column("return_reason", String(40)),
     Column("returned_by_transaction_id", UUID(as_uuid=True)),
+    Column("refunded_amount", _money(), nullable=False),  # since 0012
     # The last line against counting one bank payment twice, behind the handler's own check.
     UniqueConstraint("bank_reference", name="uq_payments_bank_reference"),
 )
@@ -389,6 +391,54 @@ promises_to_pay = Table(
 )
 
 
+# Cash paid back to customers, and bad debts waiting for their tier's decision (0012).
+refunds = Table(
+    "refunds", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("payment_id", UUID(as_uuid=True), ForeignKey("payments.id"), nullable=False, index=True),
+    Column("bank_reference", String(200), nullable=False),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("lead_id", UUID(as_uuid=True)),
+    Column("opportunity_id", UUID(as_uuid=True)),
+    Column("contract_id", UUID(as_uuid=True)),
+    Column("currency", String(3), nullable=False),
+    Column("refund_amount", _money(), nullable=False),
+    Column("beneficiary_name", String(300), nullable=False),
+    Column("beneficiary_iban", String(34), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("status", str_enum(RefundStatus), nullable=False, index=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_note", String(1000)),
+    Column("issued_on", Date),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+)
+
+write_off_requests = Table(
+    "write_off_requests", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("invoice_id", UUID(as_uuid=True), ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("invoice_number", String(40), nullable=False),
+    Column("contract_id", UUID(as_uuid=True), nullable=False),
+    Column("account_id", UUID(as_uuid=True), index=True),
+    Column("currency", String(3), nullable=False),
+    Column("request_amount", _money(), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("tier", str_enum(Tier), nullable=False),
+    Column("status", str_enum(Decision), nullable=False, index=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_note", String(1000)),
+    Column("write_off_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+)
+
+
 @functools.cache
 def start_mappers() -> None:
     mapper_registry.map_imperatively(Instalment, instalments)
@@ -401,6 +451,8 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Application, payment_applications)
     map_aggregate(mapper_registry, CreditNote, credit_notes, versioned=False)
     map_aggregate(mapper_registry, WriteOff, write_offs, versioned=False)
+    map_aggregate(mapper_registry, Refund, refunds)
+    map_aggregate(mapper_registry, WriteOffRequest, write_off_requests)
     map_aggregate(mapper_registry, Dunning, invoice_dunning)
     mapper_registry.map_imperatively(BankTransaction, bank_transactions)
     mapper_registry.map_imperatively(BankStatement, bank_statements, properties={

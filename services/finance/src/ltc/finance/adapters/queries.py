@@ -27,10 +27,19 @@ from ltc.finance.adapters.orm import (
     opportunities_won,
     payment_applications,
     payments,
+    refunds,
+    write_off_requests,
     write_offs,
 )
 from ltc.finance.config import finance_settings
-from ltc.finance.domain.adjustments import CashTolerance, WriteOff
+from ltc.finance.domain.adjustments import (
+    BadDebtTiers,
+    CashTolerance,
+    Refund,
+    RefundApproval,
+    WriteOff,
+    WriteOffRequest,
+)
 from ltc.finance.domain.bank import BankTransaction, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus
@@ -235,13 +244,17 @@ async def open_items(session: AsyncSession, principal: Principal, as_of: date, *
 async def unapplied_as_of(session: AsyncSession, principal: Principal, as_of: date, *,
                           account_id: uuid.UUID | None = None,
                           contract_id: uuid.UUID | None = None) -> dict[str, Money]:
-    """Cash received by `as_of` and not applied by then, per currency."""
+    """Cash received by `as_of` and not applied, refunded (issued by then) or returned by then, per currency."""
     applied = (select(payment_applications.c.payment_id, func.sum(payment_applications.c.amount).label("amount"))
                .where(payment_applications.c.applied_on <= as_of).group_by(payment_applications.c.payment_id)
                .subquery())
+    refunded = (select(refunds.c.payment_id, func.sum(refunds.c.refund_amount).label("amount"))
+                .where(refunds.c.issued_on <= as_of).group_by(refunds.c.payment_id).subquery())
     stmt = (select(payments.c.currency,
-                   func.sum(payments.c.received_amount - func.coalesce(applied.c.amount, 0)).label("held"))
+                   func.sum(payments.c.received_amount - func.coalesce(applied.c.amount, 0)
+                            - func.coalesce(refunded.c.amount, 0)).label("held"))
             .outerjoin(applied, applied.c.payment_id == payments.c.id)
+            .outerjoin(refunded, refunded.c.payment_id == payments.c.id)
             .where(payments.c.value_date <= as_of,
                    (payments.c.returned_on.is_(None)) | (payments.c.returned_on > as_of))
             .group_by(payments.c.currency))
@@ -311,6 +324,46 @@ async def tax_rules_history(session: AsyncSession) -> list[PolicyVersion]:
     return await policy_history(session, TAX_RULES)
 
 
+# Refunds issued on the clerk's word up to an amount per currency; above it (or in a currency
+# not listed) a second finance person approves. Version 0 lists none: every refund is approved.
+REFUND_APPROVAL = "refund-approval"
+# The tier that decides a bad debt by its amount, per currency; version 0: L3 for every amount.
+BAD_DEBT_TIERS = "bad-debt-tiers"
+
+
+async def refund_approval(session: AsyncSession) -> PolicyVersion:
+    return await current_policy(session, REFUND_APPROVAL, RefundApproval().to_json())
+
+
+async def bad_debt_tiers(session: AsyncSession) -> PolicyVersion:
+    return await current_policy(session, BAD_DEBT_TIERS, BadDebtTiers().to_json())
+
+
+async def refunds_page(session: AsyncSession, principal: Principal, *, status: str | None,
+                       account_id: uuid.UUID | None, payment_id: uuid.UUID | None, limit: int,
+                       cursor: str | None) -> Paged:
+    stmt = _visible(select(Refund), principal, refunds.c.account_id)
+    for column, value in ((refunds.c.status, status), (refunds.c.account_id, account_id),
+                          (refunds.c.payment_id, payment_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return await paginate(session, stmt, created_at=refunds.c.created_at, ident=refunds.c.id, limit=limit,
+                          cursor=cursor)
+
+
+async def write_off_requests_page(session: AsyncSession, *, status: str | None,
+                                  account_id: uuid.UUID | None, invoice_id: uuid.UUID | None, limit: int,
+                                  cursor: str | None) -> Paged:
+    # Read by finance and the approvers who decide them, across accounts (the route admits no one else).
+    stmt = select(WriteOffRequest)
+    for column, value in ((write_off_requests.c.status, status), (write_off_requests.c.account_id, account_id),
+                          (write_off_requests.c.invoice_id, invoice_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return await paginate(session, stmt, created_at=write_off_requests.c.created_at, ident=write_off_requests.c.id,
+                          limit=limit, cursor=cursor)
+
+
 async def write_offs_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[WriteOff]:
     stmt = select(WriteOff).where(write_offs.c.invoice_id == invoice_id).order_by(write_offs.c.created_at)
     return list((await session.execute(stmt)).scalars())
@@ -338,7 +391,8 @@ async def journal_lines(session: AsyncSession, start: date, end: date) -> list[J
         payments.c.value_date.between(start, end) | payments.c.id.in_(applied)
         | payments.c.returned_on.between(start, end)))
     written_off = await session.execute(select(WriteOff).where(write_offs.c.written_off_on.between(start, end)))
+    refunded = await session.execute(select(Refund).where(refunds.c.issued_on.between(start, end)))
     codes = AccountCodes.from_json((await account_codes(session)).document)
     return journal(invoices=list(invoices_posted.scalars()), credit_notes=list(notes.scalars()),
                    payments=list(paid.scalars()), codes=codes, start=start, end=end,
-                   write_offs=list(written_off.scalars()))
+                   write_offs=list(written_off.scalars()), refunds=list(refunded.scalars()))

@@ -25,7 +25,10 @@ from ltc.finance.adapters.orm import (
     leads_created,
     opportunities_won,
     payments,
+    refunds,
+    write_off_requests,
 )
+from ltc.finance.domain.adjustments import Refund, WriteOffRequest
 from ltc.finance.domain.bank import BankStatement, BankTransaction, OpenInvoice, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan
 from ltc.finance.domain.invoice import OPEN_STATUSES, CreditNote, Invoice
@@ -164,6 +167,27 @@ async def get_transaction(session: AsyncSession, transaction_id: uuid.UUID, *,
     found = (await session.execute(stmt)).scalar_one_or_none()
     if found is None:
         raise NotFound("bank transaction", transaction_id)
+    return found
+
+
+async def get_refund(session: AsyncSession, refund_id: uuid.UUID, *, for_update: bool = False) -> Refund:
+    stmt = select(Refund).where(refunds.c.id == refund_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("refund", refund_id)
+    return found
+
+
+async def get_write_off_request(session: AsyncSession, request_id: uuid.UUID, *,
+                                for_update: bool = False) -> WriteOffRequest:
+    stmt = select(WriteOffRequest).where(write_off_requests.c.id == request_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("write-off request", request_id)
     return found
 
 

@@ -202,16 +202,18 @@ async def _promises_read(session: Any, promises: list[PromiseToPay]) -> list[Pro
 
 
 @router.post("/invoices/{invoice_id}/disputes", status_code=201, response_model=DisputeRead, tags=["collections"],
-             summary="Record the customer's dispute of an open invoice: its dunning pauses until it is resolved; "
-                     "If-Match the invoice's ETag",
+             summary="Record the customer's dispute of an open invoice: its dunning pauses until it is resolved "
+                     "(it changes nothing on the invoice: no If-Match)",
              description="One open dispute per invoice (409 `dispute-already-open`); an invoice with nothing open "
                          "cannot be disputed (409 `invoice-not-open`). The invoice stays open and in the "
                          "receivables; only its dunning pauses. Finance, or the account's manager (`ar`).")
 async def open_dispute(invoice_id: uuid.UUID, body: DisputeCreate, uow: Uow, principal: Raiser, response: Response,
-                       version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> DisputeRead:
+                       idempotency_key: IdempotencyKey = None) -> DisputeRead:
+    # A creation beside the invoice, as a bad-debt request is: the invoice's ETag would not go stale,
+    # and one open dispute per invoice (409) is what keeps two clerks from opening two.
     command = collections.OpenDispute(
         uuid.uuid4(), invoice_id, body.reason,
-        body.disputed_amount.to_money() if body.disputed_amount is not None else None, version)
+        body.disputed_amount.to_money() if body.disputed_amount is not None else None, None)
     return await run(uow, collections.open_dispute, command, principal,
                      answer=partial(_dispute_answer, response, created=True),
                      once=Once(idempotency_key, f"POST /invoices/{invoice_id}/disputes", body, command.dispute_id,
@@ -264,16 +266,15 @@ async def list_disputes(session: ReadSession, principal: Reader, status: Dispute
 @router.post("/invoices/{invoice_id}/promises-to-pay", status_code=201, response_model=PromiseToPayRead,
              tags=["collections"],
              summary="Record the customer's promise to pay an open invoice by a date: its dunning pauses until "
-                     "then; If-Match the invoice's ETag",
+                     "then (it changes nothing on the invoice: no If-Match)",
              description="One open promise per invoice (409 `promise-already-open`). The scheduled run closes it "
                          "as kept once the amount came in since the promise; the run of the day after its date "
                          "breaks it otherwise (`promise_to_pay.broken`; dunning resumes one level up).")
 async def record_promise(invoice_id: uuid.UUID, body: PromiseToPayCreate, uow: Uow, principal: Clerk,
-                         response: Response, version: ExpectedVersion,
-                         idempotency_key: IdempotencyKey = None) -> PromiseToPayRead:
+                         response: Response, idempotency_key: IdempotencyKey = None) -> PromiseToPayRead:
     command = collections.RecordPromise(uuid.uuid4(), invoice_id,
                                         body.amount.to_money() if body.amount is not None else None,
-                                        body.promised_date, version)
+                                        body.promised_date, None)
 
     async def answer(promise: PromiseToPay) -> PromiseToPayRead:
         return await _promise_answer(uow.session, response, promise, created=True)

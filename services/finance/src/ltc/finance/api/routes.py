@@ -24,6 +24,9 @@ from ltc.finance.api.schemas import (
     AccountCodesPayload,
     AccountCodesRead,
     AccountCodesVersionRead,
+    BadDebtCreate,
+    BadDebtTiersPayload,
+    BadDebtTiersRead,
     BankStatementRead,
     BankTransactionRead,
     BillingPlanRead,
@@ -32,6 +35,7 @@ from ltc.finance.api.schemas import (
     CashToleranceVersionRead,
     CreditNoteCreate,
     CreditNoteRead,
+    DecisionCreate,
     HistoryEntryRead,
     InvoiceNumber,
     InvoiceRead,
@@ -42,6 +46,10 @@ from ltc.finance.api.schemas import (
     PaymentRead,
     PaymentReturnCreate,
     ReceivablesRead,
+    RefundApprovalPayload,
+    RefundApprovalRead,
+    RefundCreate,
+    RefundRead,
     ScheduledRunCreate,
     ScheduledRunRead,
     SellerIdentityPayload,
@@ -55,7 +63,9 @@ from ltc.finance.api.schemas import (
     TaxRulesVersionRead,
     WriteOffCreate,
     WriteOffRead,
+    WriteOffRequestRead,
 )
+from ltc.finance.domain.adjustments import Decision, Refund, RefundStatus, WriteOffRequest
 from ltc.finance.domain.bank import TransactionStatus
 from ltc.finance.domain.einvoice import EInvoice, of_credit_note, of_invoice
 from ltc.finance.domain.invoice import CreditNote, InvoiceStatus
@@ -77,6 +87,10 @@ Exporter = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.INTEGRA
 Reader = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.INTEGRATION, Role.ADMIN, Role.AR))]
 Configurer = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 ConfigReader = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.ADMIN))]
+# Bad-debt requests are read by finance and by the approvers who decide them.
+RequestReader = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.ADMIN, Role.APPROVER_L1,
+                                                           Role.APPROVER_L2, Role.APPROVER_L3))]
+TierApprover = Annotated[Principal, Depends(require_roles(Role.APPROVER_L1, Role.APPROVER_L2, Role.APPROVER_L3))]
 
 MAX_JOURNAL_DAYS = 366
 
@@ -256,6 +270,51 @@ async def return_payment(payment_id: uuid.UUID, body: PaymentReturnCreate, uow: 
     return await run(uow, handlers.return_payment, command, principal, answer=partial(_payment_read, response))
 
 
+def _refund_read(response: Response, refund: Refund) -> RefundRead:
+    response.headers["ETag"] = etag(refund.version)
+    response.headers["Location"] = f"/api/v1/refunds/{refund.id}"
+    return RefundRead.of(refund)
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundRead, tags=["refunds"],
+             summary="Refund a payment's unapplied cash to the customer: issued at once up to the currency's approval "
+                     "amount, else held for a second finance person; If-Match the payment's ETag")
+async def request_refund(payment_id: uuid.UUID, body: RefundCreate, uow: Uow, principal: Clerk, response: Response,
+                         version: ExpectedVersion, idempotency_key: IdempotencyKey = None) -> RefundRead:
+    command = handlers.RequestRefund(uuid.uuid4(), payment_id, body.amount.to_money(), body.beneficiary_name,
+                                     body.beneficiary_iban, body.reason, version)
+    return await run(uow, handlers.request_refund, command, principal, answer=partial(_refund_read, response),
+                     once=Once(idempotency_key, f"POST /payments/{payment_id}/refunds", body, command.refund_id,
+                               repository.get_refund))
+
+
+@router.post("/refunds/{refund_id}/decision", response_model=RefundRead, tags=["refunds"],
+             summary="Approve (the cash goes out: refund.issued) or reject (unapplied again) a refund waiting for "
+                     "approval; never by who requested it; If-Match the refund's ETag")
+async def decide_refund(refund_id: uuid.UUID, body: DecisionCreate, uow: Uow, principal: Clerk, response: Response,
+                        version: ExpectedVersion) -> RefundRead:
+    return await run(uow, handlers.decide_refund, handlers.DecideRefund(refund_id, body.approve, body.note, version),
+                     principal, answer=partial(_refund_read, response))
+
+
+@router.get("/refunds/{refund_id}", response_model=RefundRead, tags=["refunds"], summary="A refund and its decision")
+async def read_refund(refund_id: uuid.UUID, session: ReadSession, principal: Reader, response: Response) -> RefundRead:
+    refund = await repository.get_refund(session, refund_id)
+    await queries.require_visible(session, principal, refund.account_id, "refund", refund_id)
+    return _refund_read(response, refund)
+
+
+@router.get("/refunds", response_model=Page[RefundRead], tags=["refunds"],
+            summary="Refunds, oldest first; `status=pending_approval` is what waits for a second person")
+async def list_refunds(session: ReadSession, principal: Reader, status: RefundStatus | None = None,
+                       account_id: uuid.UUID | None = None, payment_id: uuid.UUID | None = None,
+                       limit: Limit = 50, cursor: Cursor = None) -> Page[RefundRead]:
+    await _account_scope(session, principal, account_id)
+    rows, next_cursor = await queries.refunds_page(session, principal, status=status, account_id=account_id,
+                                                   payment_id=payment_id, limit=limit, cursor=cursor)
+    return Page[RefundRead](items=[RefundRead.of(r) for r in rows], next_cursor=next_cursor)
+
+
 @router.get("/payments/{payment_id}", response_model=PaymentRead, tags=["payments"],
             summary="A payment: what was received, where it was applied, what is held unapplied")
 async def read_payment(payment_id: uuid.UUID, session: ReadSession, principal: Reader,
@@ -397,6 +456,54 @@ async def write_off_small_balance(invoice_id: uuid.UUID, body: WriteOffCreate, u
     command = handlers.WriteOffSmallBalance(invoice_id, body.amount.to_money() if body.amount else None,
                                             body.reason, version)
     return await run(uow, handlers.write_off_small_balance, command, principal, answer=WriteOffRead.of)
+
+
+def _request_read(response: Response, request: WriteOffRequest) -> WriteOffRequestRead:
+    response.headers["ETag"] = etag(request.version)
+    response.headers["Location"] = f"/api/v1/write-off-requests/{request.id}"
+    return WriteOffRequestRead.of(request)
+
+
+@router.post("/invoices/{invoice_id}/bad-debt-write-offs", status_code=201, response_model=WriteOffRequestRead,
+             tags=["invoices"],
+             summary="Ask to write off a bad debt: routed to the tier its amount requires, nothing written off until "
+                     "it decides (a request changes nothing on the invoice: no If-Match)")
+async def request_bad_debt_write_off(invoice_id: uuid.UUID, body: BadDebtCreate, uow: Uow, principal: Clerk,
+                                     response: Response, idempotency_key: IdempotencyKey = None) -> WriteOffRequestRead:
+    command = handlers.RequestBadDebtWriteOff(uuid.uuid4(), invoice_id, body.amount.to_money() if body.amount else None,
+                                              body.reason)
+    return await run(uow, handlers.request_bad_debt_write_off, command, principal,
+                     answer=partial(_request_read, response),
+                     once=Once(idempotency_key, f"POST /invoices/{invoice_id}/bad-debt-write-offs", body,
+                               command.request_id, repository.get_write_off_request))
+
+
+@router.post("/write-off-requests/{request_id}/decision", response_model=WriteOffRequestRead, tags=["invoices"],
+             summary="The tier decides a bad debt (an approver of that tier or above, never who asked): approved, "
+                     "what is open is written off; If-Match the request's ETag")
+async def decide_bad_debt_write_off(request_id: uuid.UUID, body: DecisionCreate, uow: Uow, principal: TierApprover,
+                                    response: Response, version: ExpectedVersion) -> WriteOffRequestRead:
+    command = handlers.DecideBadDebtWriteOff(request_id, body.approve, body.note, version)
+    return await run(uow, handlers.decide_bad_debt_write_off, command, principal,
+                     answer=partial(_request_read, response))
+
+
+@router.get("/write-off-requests", response_model=Page[WriteOffRequestRead], tags=["invoices"],
+            summary="Bad-debt write-off requests, oldest first; `status=pending` is what waits for a tier")
+async def list_write_off_requests(session: ReadSession, principal: RequestReader, status: Decision | None = None,
+                                  account_id: uuid.UUID | None = None, invoice_id: uuid.UUID | None = None,
+                                  limit: Limit = 50, cursor: Cursor = None) -> Page[WriteOffRequestRead]:
+    rows, next_cursor = await queries.write_off_requests_page(session, status=status,
+                                                              account_id=account_id, invoice_id=invoice_id,
+                                                              limit=limit, cursor=cursor)
+    return Page[WriteOffRequestRead](items=[WriteOffRequestRead.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/write-off-requests/{request_id}", response_model=WriteOffRequestRead, tags=["invoices"],
+            summary="A bad-debt write-off request and its decision")
+async def read_write_off_request(request_id: uuid.UUID, session: ReadSession, principal: RequestReader,
+                                 response: Response) -> WriteOffRequestRead:
+    return _request_read(response, await repository.get_write_off_request(session, request_id))
 
 
 @router.get("/invoices/{invoice_id}/write-offs", response_model=list[WriteOffRead], tags=["invoices"],
@@ -547,6 +654,44 @@ async def update_cash_tolerance(body: CashTolerancePayload, uow: Uow, principal:
             summary="Every version an admin set: who set which tolerances, when, oldest first")
 async def cash_tolerance_history(session: ReadSession, principal: ConfigReader) -> list[CashToleranceVersionRead]:
     return [CashToleranceVersionRead.of(version) for version in await queries.cash_tolerance_history(session)]
+
+
+def _policy_read(read: type[RefundApprovalRead] | type[BadDebtTiersRead], response: Response,
+                 version: PolicyVersion) -> Any:
+    response.headers["ETag"] = etag(version.version)
+    return read.of(version)
+
+
+@router.get("/config/refund-approval", response_model=RefundApprovalRead, tags=["configuration"],
+            summary="Up to which amount per currency a refund is issued on the clerk's word (version 0: none, every "
+                    "refund is approved by a second person)")
+async def read_refund_approval(session: ReadSession, principal: ConfigReader,
+                               response: Response) -> RefundApprovalRead:
+    return _policy_read(RefundApprovalRead, response, await queries.refund_approval(session))
+
+
+@router.put("/config/refund-approval", response_model=RefundApprovalRead, tags=["configuration"],
+            summary="Set the refund approval amounts; If-Match the ETag of your read")
+async def update_refund_approval(body: RefundApprovalPayload, uow: Uow, principal: Configurer, response: Response,
+                                 version: ExpectedVersion) -> RefundApprovalRead:
+    command = handlers.SetPolicy(queries.REFUND_APPROVAL, body.model_dump(mode="json"), version)
+    return await run(uow, handlers.set_cash_policy, command, principal,
+                     answer=partial(_policy_read, RefundApprovalRead, response))
+
+
+@router.get("/config/bad-debt-tiers", response_model=BadDebtTiersRead, tags=["configuration"],
+            summary="Which tier decides a bad debt by its amount, per currency (version 0: L3 for every amount)")
+async def read_bad_debt_tiers(session: ReadSession, principal: ConfigReader, response: Response) -> BadDebtTiersRead:
+    return _policy_read(BadDebtTiersRead, response, await queries.bad_debt_tiers(session))
+
+
+@router.put("/config/bad-debt-tiers", response_model=BadDebtTiersRead, tags=["configuration"],
+            summary="Set the bad-debt tier thresholds; If-Match the ETag of your read")
+async def update_bad_debt_tiers(body: BadDebtTiersPayload, uow: Uow, principal: Configurer, response: Response,
+                                version: ExpectedVersion) -> BadDebtTiersRead:
+    command = handlers.SetPolicy(queries.BAD_DEBT_TIERS, body.model_dump(mode="json"), version)
+    return await run(uow, handlers.set_cash_policy, command, principal,
+                     answer=partial(_policy_read, BadDebtTiersRead, response))
 
 
 # --- who we are on our invoices -----------------------------------------------------------------

@@ -9,7 +9,15 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ltc.finance.config import finance_settings
-from ltc.finance.domain.adjustments import CashTolerance, WriteOff, WriteOffKind
+from ltc.finance.domain.adjustments import (
+    CashTolerance,
+    Decision,
+    Refund,
+    RefundStatus,
+    WriteOff,
+    WriteOffKind,
+    WriteOffRequest,
+)
 from ltc.finance.domain.bank import CONFIDENCE, BankStatement, BankTransaction, MatchRule, TransactionStatus
 from ltc.finance.domain.billing_plan import BillingPlan, Instalment, InstalmentStatus
 from ltc.finance.domain.invoice import CreditNote, Invoice, InvoiceStatus, breakdown_payload, line_payload
@@ -27,6 +35,7 @@ from ltc.shared.messages.contracts_events import Trigger
 from ltc.shared.messages.finance_events import InvoiceLinePayload, TaxBreakdownPayload
 from ltc.shared.money import Money
 from ltc.shared.policy import PolicyVersion
+from ltc.shared.tiers import Tier
 
 # The date rule as the OpenAPI states it (ltc.shared.controls.require_happened).
 _NOT_AFTER_TOMORROW = f"not after today + {FUTURE_TOLERANCE.days} day (rule `{DATE_IN_FUTURE}`)"
@@ -864,3 +873,109 @@ class CashToleranceVersionRead(Versioned):
         assert version.set_by is not None and version.set_at is not None, "version 0 is not stored"
         return cls(version=version.version, updated_by=version.set_by, updated_at=version.set_at,
                    cash_tolerance=CashTolerancePayload.model_validate(version.document))
+
+
+class RefundCreate(_Strict):
+    amount: MoneyPayload = Field(description="at most the payment's unapplied cash (422 `refund-exceeds-unapplied`)")
+    beneficiary_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    beneficiary_iban: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=42)] = Field(
+        description="checked as an IBAN (ISO 13616, 422 `iban-invalid`); stored without spaces")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class DecisionCreate(_Strict):
+    approve: bool
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+class RefundRead(Versioned):
+    id: UUID
+    payment_id: UUID
+    bank_reference: str
+    account_id: UUID | None
+    lineage: Lineage
+    amount: MoneyPayload
+    beneficiary_name: str
+    beneficiary_iban: str
+    reason: str
+    status: RefundStatus = Field(description=(
+        "`issued` (paid back; at once up to the currency's `approve_above`), `pending_approval` (the amount is "
+        "reserved from the payment's unapplied cash until a second finance person decides), `rejected` (unapplied "
+        "again)"))
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    issued_on: date | None
+
+    @classmethod
+    def of(cls, r: Refund) -> RefundRead:
+        return cls(id=r.id, payment_id=r.payment_id, bank_reference=r.bank_reference, account_id=r.account_id,
+                   lineage=r.lineage(), amount=MoneyPayload.of(r.amount), beneficiary_name=r.beneficiary_name,
+                   beneficiary_iban=r.beneficiary_iban, reason=r.reason, status=r.status,
+                   requested_by=r.requested_by, requested_at=r.requested_at, decided_by=r.decided_by,
+                   decided_at=r.decided_at, decision_note=r.decision_note, issued_on=r.issued_on, version=r.version)
+
+
+class BadDebtCreate(_Strict):
+    amount: MoneyPayload | None = Field(default=None, description="left out: all that is open on the invoice")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class WriteOffRequestRead(Versioned):
+    id: UUID
+    invoice_id: UUID
+    invoice_number: str
+    contract_id: UUID
+    account_id: UUID | None
+    amount: MoneyPayload
+    reason: str
+    tier: Tier = Field(description="the decision tier the amount requires (`/config/bad-debt-tiers`; L3 for a "
+                                   "currency without thresholds)")
+    status: Decision
+    requested_by: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    write_off_id: UUID | None = Field(description="the write-off an approval made")
+
+    @classmethod
+    def of(cls, r: WriteOffRequest) -> WriteOffRequestRead:
+        return cls(id=r.id, invoice_id=r.invoice_id, invoice_number=r.invoice_number, contract_id=r.contract_id,
+                   account_id=r.account_id, amount=MoneyPayload.of(r.amount), reason=r.reason, tier=r.tier,
+                   status=r.status, requested_by=r.requested_by, created_at=r.created_at, decided_by=r.decided_by,
+                   decided_at=r.decided_at, decision_note=r.decision_note, write_off_id=r.write_off_id,
+                   version=r.version)
+
+
+class RefundApprovalPayload(_Strict):
+    """Refunds up to these amounts are issued on the clerk's word; above them, or in a currency not
+    listed, a second finance person approves (`refund-self-approved`)."""
+
+    approve_above: dict[CurrencyCode, DecimalStr] = Field(max_length=200, examples=[{"EUR": "1000.00"}])
+
+
+class BadDebtTiersPayload(_Strict):
+    """The tier that decides a bad debt by its amount: L1 below `l2_from`, L2 below `l3_from`, L3
+    from there; a currency without both thresholds goes to L3."""
+
+    l2_from: dict[CurrencyCode, DecimalStr] = Field(max_length=200, examples=[{"EUR": "10000.00"}])
+    l3_from: dict[CurrencyCode, DecimalStr] = Field(max_length=200, examples=[{"EUR": "100000.00"}])
+
+
+class RefundApprovalRead(Versioned, RefundApprovalPayload):
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> RefundApprovalRead:
+        return cls.model_validate({**version.document, "version": version.version})
+
+
+class BadDebtTiersRead(Versioned, BadDebtTiersPayload):
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def of(cls, version: PolicyVersion) -> BadDebtTiersRead:
+        return cls.model_validate({**version.document, "version": version.version})

@@ -44,7 +44,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ltc.finance.domain.adjustments import WriteOff
+from ltc.finance.domain.adjustments import Refund, WriteOff
 from ltc.finance.domain.invoice import CreditNote, Invoice
 from ltc.finance.domain.payment import Payment
 from ltc.shared.lines import TaxCategory, Vat
@@ -202,6 +202,7 @@ class DocumentType(StrEnum):
     CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
     WRITE_OFF = "write_off"
+    REFUND = "refund"
 
 
 @dataclass(frozen=True)
@@ -400,10 +401,21 @@ def write_off_lines(write_off: WriteOff, codes: AccountCodes) -> list[JournalLin
                                        f"{write_off.invoice_number} written off: {write_off.reason}")
 
 
+def refund_lines(refund: Refund, codes: AccountCodes) -> list[JournalLine]:
+    assert refund.issued_on is not None
+    return _pair(f"refund:{refund.id}", refund.issued_on, DocumentType.REFUND, refund.id, refund.bank_reference,
+                 codes.unapplied_cash, codes.cash, _amount(refund.amount.amount, refund.currency), refund.currency,
+                 refund.contract_id, refund.account_id,
+                 f"refund of unapplied cash of {refund.bank_reference} to {refund.beneficiary_iban}: {refund.reason}")
+
+
 def journal(*, invoices: Iterable[Invoice], credit_notes: Iterable[CreditNote], payments: Iterable[Payment],
-            codes: AccountCodes, start: date, end: date, write_offs: Iterable[WriteOff] = ()) -> list[JournalLine]:
+            codes: AccountCodes, start: date, end: date, write_offs: Iterable[WriteOff] = (),
+            refunds: Iterable[Refund] = ()) -> list[JournalLine]:
     """Every line posted from `start` to `end` (inclusive), ordered by date then entry."""
     lines: list[JournalLine] = []
+    lines.extend(line for r in refunds if r.issued_on is not None and start <= r.issued_on <= end
+                 for line in refund_lines(r, codes))
     lines.extend(line for w in write_offs if start <= w.written_off_on <= end for line in write_off_lines(w, codes))
     lines.extend(line for i in invoices if start <= i.issue_date <= end for line in invoice_lines(i, codes))
     lines.extend(line for n in credit_notes if start <= n.issue_date <= end for line in credit_note_lines(n, codes))

@@ -112,6 +112,7 @@ class Payment:
 
     amount = MoneyAttribute("received_amount")
     unapplied = MoneyAttribute("unapplied_amount")
+    refunded = MoneyAttribute("refunded_amount")  # paid back, or reserved by a refund waiting for approval
 
     def __init__(self, *, id: uuid.UUID, bank_reference: str, payer: str, amount: Money, value_date: date,
                  target: PaymentTarget, lineage: Lineage, applications: Sequence[tuple[Invoice, Money]],
@@ -132,6 +133,7 @@ class Payment:
         self.applications: list[Application] = []
         self._add_applications(applications, on=value_date, by=recorded_by, at_receipt=True)
         self.unapplied_amount = unapplied.amount
+        self.refunded_amount = Decimal(0)
         self.recorded_by = recorded_by
         self.created_at = now
         self.end_to_end_id = end_to_end_id
@@ -219,6 +221,26 @@ class Payment:
         return applications
 
 
+    def reserve_refund(self, amount: Money) -> None:
+        """Take `amount` of the unapplied cash for a refund: received = applied + unapplied + refunded."""
+        if self.status is PaymentStatus.RETURNED:
+            raise DomainError("payment-returned", f"payment {self.bank_reference} was returned by the bank")
+        if amount.currency != self.currency:
+            raise RuleViolation("currency-mismatch", f"the payment is in {self.currency}",
+                                errors=[{"field": "amount.currency", "message": f"must be {self.currency}"}])
+        if amount.amount <= 0 or self.unapplied < amount:
+            raise RuleViolation("refund-exceeds-unapplied",
+                                f"payment {self.bank_reference} holds {self.unapplied.amount} {self.currency} "
+                                "unapplied: only that can be refunded",
+                                errors=[{"field": "amount", "message": f"a positive amount up to "
+                                                                      f"{self.unapplied.amount}"}])
+        self.unapplied_amount = (self.unapplied - amount).amount
+        self.refunded_amount = (self.refunded + amount).amount
+
+    def release_refund(self, amount: Money) -> None:
+        self.unapplied_amount = (self.unapplied + amount).amount
+        self.refunded_amount = (self.refunded - amount).amount
+
     @property
     def is_confirmed(self) -> bool:
         return self.status is PaymentStatus.CONFIRMED
@@ -258,6 +280,11 @@ class Payment:
         if self.status is PaymentStatus.RETURNED:
             raise DomainError("payment-already-returned", f"payment {self.bank_reference} was returned on "
                                                           f"{self.returned_on}")
+        if not self.refunded.is_zero():
+            # Part of the cash went back as a refund (or is reserved for one): a clerk settles the
+            # two with the bank; recording the return here would count that part twice.
+            raise DomainError("payment-refunded", f"payment {self.bank_reference} has {self.refunded.amount} "
+                                                  f"{self.currency} refunded or reserved for a refund")
         if on < self.value_date:
             raise RuleViolation("return-before-receipt", "a payment cannot be returned before its value date")
         reopened = self._applied_by_invoice()
