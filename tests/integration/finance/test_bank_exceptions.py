@@ -299,8 +299,17 @@ async def test_a_clerk_splits_a_suspense_credit_across_accounts_or_sends_it_back
         {"amount": _money("700.00"), "invoice_id": one["id"]}]})
     assert again.status_code in (409, 422) and again.json()["type"].endswith("transaction-not-in-suspense")
 
-    back = await client.post(f"/api/v1/bank-transactions/{stray['id']}/send-back", headers=FINANCE,
-                             json={"reason": "nobody owes it: returned to the payer"})
+    # Cash leaving the bank: without an approval amount for EUR, a second person's approval is needed.
+    unapproved = await client.post(f"/api/v1/bank-transactions/{stray['id']}/send-back", headers=FINANCE,
+                                   json={"reason": "nobody owes it"})
+    assert unapproved.status_code == 422 and unapproved.json()["type"].endswith("send-back-needs-approval")
+    assert (await _get(client, f"/bank-transactions/{stray['id']}"))["status"] == "suspense"
+    await _put_policy(client, "refund-approval", {"approve_above": {"EUR": "50.00"}})
+    try:
+        back = await client.post(f"/api/v1/bank-transactions/{stray['id']}/send-back", headers=FINANCE,
+                                 json={"reason": "nobody owes it: returned to the payer"})
+    finally:
+        await _put_policy(client, "refund-approval", {"approve_above": {}})
     assert back.status_code == 200, back.text
     assert (back.json()["status"], back.json()["resolution_note"]) == (
         "sent_back", "nobody owes it: returned to the payer")

@@ -500,10 +500,16 @@ def _imported(statement: BankStatement, count: dict[TransactionStatus, int]) -> 
 async def _lock_for(uow: UnitOfWork, payment: Payment) -> tuple[Payment, dict[uuid.UUID, Invoice],
                                                                   dict[uuid.UUID, BillingPlan]]:
     """The payment, fresh and locked, with the invoices and plans it paid, their cash locks held
-    first (the order every recording takes)."""
-    contracts = sorted({a.contract_id for a in payment.applications})
-    locked = await repository.lock_plans(uow.session, contract_ids=contracts) if contracts else []
-    payment = await repository.get_payment(uow.session, payment.id, for_update=True)
+    first (the order every recording takes). Cash applied to another contract between the first
+    read and the payment's lock takes that contract's lock too, so no plan it paid is missing."""
+    locked: list[uuid.UUID] = []
+    while True:
+        contracts = sorted({a.contract_id for a in payment.applications} - set(locked))
+        if contracts:
+            locked += await repository.lock_plans(uow.session, contract_ids=contracts)
+        payment = await repository.get_payment(uow.session, payment.id, for_update=True)
+        if {a.contract_id for a in payment.applications} <= set(locked):
+            break
     plans = await repository.plans_of(uow.session, locked) if locked else {}
     invoices = {i.id: i for i in await repository.invoices_of_contracts(uow.session, locked)} if locked else {}
     return payment, invoices, plans
@@ -584,8 +590,10 @@ async def _match_return(uow: UnitOfWork, transaction: BankTransaction, entry: Ba
 
 
 async def _return(uow: UnitOfWork, payment: Payment, *, on: date, reason: str | None,
-                  transaction_id: uuid.UUID | None, actor: str) -> Payment:
+                  transaction_id: uuid.UUID | None, actor: str, expected_version: int | None = None) -> Payment:
     payment, invoices, plans = await _lock_for(uow, payment)
+    # Checked on the locked row: a change between the first read and the lock is seen.
+    require_version(payment.version, expected_version, what=f"payment {payment.id}")
     payment.return_(on=on, reason=reason, transaction_id=transaction_id, invoices=invoices, plans=plans)
     uow.audit(AuditEntry(clock(), actor, Action.RETURNED, Audited.PAYMENT, payment.id, {
         "returned_on": on, "return_reason": reason, "bank_transaction_id": transaction_id,
@@ -631,8 +639,10 @@ async def return_payment(uow: UnitOfWork, cmd: ReturnPayment, principal: Princip
     open again; the statement's debit for it will find it returned."""
     require_happened("returned_on", cmd.returned_on, today())
     payment = await repository.get_payment(uow.session, cmd.payment_id)
-    require_version(payment.version, cmd.expected_version, what=f"payment {payment.id}")
+    if cmd.expected_version is None:
+        require_version(payment.version, None, what=f"payment {payment.id}")  # 428 before any lock is taken
     payment = await _return(uow, payment, on=cmd.returned_on, reason=cmd.reason, transaction_id=None,
+                            expected_version=cmd.expected_version,
                             actor=principal.sub)
     await uow.commit()
     return payment
@@ -719,14 +729,12 @@ class RequestBadDebtWriteOff:
     invoice_id: uuid.UUID
     amount: Money | None  # None: all that is open
     reason: str
-    expected_version: int | None = None  # the invoice's
 
 
 async def request_bad_debt_write_off(uow: UnitOfWork, cmd: RequestBadDebtWriteOff,
                                      principal: Principal) -> WriteOffRequest:
     """A bad debt goes to the tier its amount requires; nothing is written off until it decides."""
     invoice = await repository.get_invoice(uow.session, cmd.invoice_id)
-    require_version(invoice.version, cmd.expected_version, what=f"invoice {invoice.number}")
     tiers = BadDebtTiers.from_json((await queries.bad_debt_tiers(uow.session)).document)
     request = WriteOffRequest(id=cmd.request_id, invoice=invoice, amount=cmd.amount or invoice.open_amount,
                               reason=cmd.reason, requested_by=principal.sub, now=clock(), tiers=tiers)
@@ -841,8 +849,16 @@ class SendBackSuspense:
 
 
 async def send_back_suspense(uow: UnitOfWork, cmd: SendBackSuspense, principal: Principal) -> BankTransaction:
-    """Cash that is not ours to keep (nobody owes it) goes back to the payer: out of suspense."""
+    """Cash that is not ours to keep (nobody owes it) goes back to the payer: out of suspense. It is
+    cash leaving the bank, under the refunds' rule: up to the currency's approval amount on the
+    clerk's word; more is allocated to the account and refunded, where a second person approves."""
     transaction = await repository.get_transaction(uow.session, cmd.transaction_id, for_update=True)
+    policy = RefundApproval.from_json((await queries.refund_approval(uow.session)).document)
+    if policy.needs_approval(transaction.money):
+        raise RuleViolation("send-back-needs-approval",
+                            f"{transaction.money.amount} {transaction.currency} is above what goes back without a "
+                            "second person's approval: allocate it to the payer's account and refund it",
+                            errors=[{"field": "transaction_id", "message": "above the refund approval amount"}])
     transaction.sent_back(by=principal.sub, note=cmd.reason)
     uow.audit(AuditEntry(clock(), principal.sub, Action.SENT_BACK, Audited.BANK_STATEMENT, transaction.statement_id, {
         "bank_transaction_id": transaction.id, "amount": transaction.money, "reason": transaction.resolution_note,
@@ -1058,23 +1074,9 @@ async def set_seller_identity(uow: UnitOfWork, cmd: SetSellerIdentity, principal
 
 
 @dataclass(frozen=True)
-class SetCashTolerance:
-    document: dict[str, Any]
-    expected_version: int | None
-
-
-async def set_cash_tolerance(uow: UnitOfWork, cmd: SetCashTolerance, principal: Principal) -> PolicyVersion:
-    """A new version of the small-balance tolerances, for the statements imported from now on."""
-    CashTolerance.from_json(cmd.document)
-    version = await set_policy(uow.session, queries.CASH_TOLERANCE, cmd.document,
-                               expected_version=cmd.expected_version, by=principal.sub, at=clock())
-    await uow.commit()
-    return version
-
-
-@dataclass(frozen=True)
 class SetPolicy:
-    """A new version of one of the cash policies (refund approval, bad-debt tiers)."""
+    """A new version of one of the cash policies (small-balance tolerance, refund approval, bad-debt
+    tiers), for what is decided from now on."""
 
     name: str
     document: dict[str, Any]
@@ -1082,7 +1084,8 @@ class SetPolicy:
 
 
 _POLICY_READERS: dict[str, Callable[[dict[str, Any]], object]] = {
-    queries.REFUND_APPROVAL: RefundApproval.from_json, queries.BAD_DEBT_TIERS: BadDebtTiers.from_json}
+    queries.CASH_TOLERANCE: CashTolerance.from_json, queries.REFUND_APPROVAL: RefundApproval.from_json,
+    queries.BAD_DEBT_TIERS: BadDebtTiers.from_json}
 
 
 async def set_cash_policy(uow: UnitOfWork, cmd: SetPolicy, principal: Principal) -> PolicyVersion:

@@ -470,8 +470,8 @@ def _request_read(response: Response, request: WriteOffRequest) -> WriteOffReque
                      "it decides (a request changes nothing on the invoice: no If-Match)")
 async def request_bad_debt_write_off(invoice_id: uuid.UUID, body: BadDebtCreate, uow: Uow, principal: Clerk,
                                      response: Response, idempotency_key: IdempotencyKey = None) -> WriteOffRequestRead:
-    command = handlers.RequestBadDebtWriteOff(uuid.uuid4(), invoice_id, body.amount.to_money() if body.amount else None,
-                                              body.reason)
+    command = handlers.RequestBadDebtWriteOff(uuid.uuid4(), invoice_id,
+                                              body.amount.to_money() if body.amount else None, body.reason)
     return await run(uow, handlers.request_bad_debt_write_off, command, principal,
                      answer=partial(_request_read, response),
                      once=Once(idempotency_key, f"POST /invoices/{invoice_id}/bad-debt-write-offs", body,
@@ -646,7 +646,7 @@ async def read_cash_tolerance(session: ReadSession, principal: ConfigReader, res
                     "your read")
 async def update_cash_tolerance(body: CashTolerancePayload, uow: Uow, principal: Configurer, response: Response,
                                 version: ExpectedVersion) -> CashToleranceRead:
-    return await run(uow, handlers.set_cash_tolerance, handlers.SetCashTolerance(body.document(), version),
+    return await run(uow, handlers.set_cash_policy, handlers.SetPolicy(queries.CASH_TOLERANCE, body.document(), version),
                      principal, answer=partial(_cash_tolerance_read, response))
 
 

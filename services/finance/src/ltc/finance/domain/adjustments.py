@@ -37,6 +37,25 @@ from ltc.shared.tiers import Tier, may_decide
 TOLERANCE_INVALID = "cash-tolerance-invalid"
 
 
+def _amounts(raw: Any, field_name: str, rule: str) -> dict[str, Decimal]:
+    """currency -> a non-negative amount the currency can hold, each bad entry named under `rule`."""
+    if not isinstance(raw, Mapping):
+        raise RuleViolation(rule, f"`{field_name}` is an object of currency codes to amounts",
+                            errors=[{"field": field_name, "message": "an object of currency codes to amounts"}])
+    problems, read = [], {}
+    for currency, amount in raw.items():
+        try:
+            money = Money(Decimal(str(amount)), str(currency))
+            if money.amount < 0:
+                raise MoneyError("an amount here cannot be negative")
+            read[money.currency] = money.amount
+        except (MoneyError, ArithmeticError, ValueError) as exc:
+            problems.append({"field": f"{field_name}.{currency}", "message": str(exc) or "not an amount"})
+    if problems:
+        raise RuleViolation(rule, "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems)
+    return read
+
+
 @dataclass(frozen=True)
 class CashTolerance:
     """How short of an invoice's open amount a payment may fall and still settle it, per currency:
@@ -53,24 +72,7 @@ class CashTolerance:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> CashTolerance:
         """Read a policy document, refusing any entry that is not a non-negative amount of a currency."""
-        raw = document.get("tolerances")
-        if not isinstance(raw, Mapping):
-            raise RuleViolation(TOLERANCE_INVALID, "the document needs `tolerances`: currency -> amount",
-                                errors=[{"field": "tolerances", "message": "an object of currency codes to amounts"}])
-        problems, read = [], {}
-        for currency, amount in raw.items():
-            try:
-                money = Money(Decimal(str(amount)), str(currency))
-                if money.amount < 0:
-                    raise MoneyError("a tolerance cannot be negative")
-                read[money.currency] = money.amount
-            except (MoneyError, ArithmeticError, ValueError) as exc:
-                problems.append({"field": f"tolerances.{currency}", "message": str(exc) or "not an amount"})
-        if problems:
-            raise RuleViolation(TOLERANCE_INVALID, "; ".join(f"{p['field']}: {p['message']}" for p in problems),
-                                errors=problems)
-        return cls(read)
-
+        return cls(_amounts(document.get("tolerances"), "tolerances", TOLERANCE_INVALID))
 
 class WriteOffKind(StrEnum):
     SMALL_BALANCE = "small_balance"
@@ -115,24 +117,6 @@ class WriteOff:
 
 REFUND_APPROVAL_INVALID = "refund-approval-invalid"
 BAD_DEBT_TIERS_INVALID = "bad-debt-tiers-invalid"
-
-
-def _amounts(raw: Any, field_name: str, rule: str) -> dict[str, Decimal]:
-    if not isinstance(raw, Mapping):
-        raise RuleViolation(rule, f"`{field_name}` is an object of currency codes to amounts",
-                            errors=[{"field": field_name, "message": "an object of currency codes to amounts"}])
-    problems, read = [], {}
-    for currency, amount in raw.items():
-        try:
-            money = Money(Decimal(str(amount)), str(currency))
-            if money.amount < 0:
-                raise MoneyError("an amount here cannot be negative")
-            read[money.currency] = money.amount
-        except (MoneyError, ArithmeticError, ValueError) as exc:
-            problems.append({"field": f"{field_name}.{currency}", "message": str(exc) or "not an amount"})
-    if problems:
-        raise RuleViolation(rule, "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems)
-    return read
 
 
 @dataclass(frozen=True)
